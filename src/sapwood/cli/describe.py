@@ -1,0 +1,125 @@
+"""`sapwood describe`: one object for people: metadata, spec summary, status, events."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import typer
+
+from sapwood.cli.events import event_table
+from sapwood.cli.output import (
+    compact,
+    format_age,
+    format_labels,
+    print_out,
+    replicas_text,
+    title_words,
+)
+from sapwood.cli.session import TEAM_OPTION, connect
+from sapwood.schemas import Event, Object
+from sapwood.specs.objects import kind_of
+
+_WIDTH = 14  # label column: "Termination:  " and the like line up
+
+
+def describe(
+    kind: str = typer.Argument(..., help="workspace/ws, job or service/svc"),
+    name: str = typer.Argument(..., help="the object's name"),
+    team: str | None = TEAM_OPTION,
+) -> None:
+    """Show one object in detail, with its recent events."""
+    canonical = kind_of(kind)
+    with connect(team=team) as client:
+        obj = client.get(canonical, name)
+        events = client.events(canonical, name, team=obj.metadata.team)
+    print_out(describe_text(obj, events, now=datetime.now(UTC)))
+
+
+def describe_text(obj: Object, events: Sequence[Event], *, now: datetime) -> str:
+    meta = obj.metadata
+    lines = [
+        _field("Name", meta.name),
+        _field("Kind", obj.kind),
+        _field("Team", meta.team),
+        _field("Labels", format_labels(meta.labels)),
+        _field("UID", meta.uid),
+        _field("Generation", str(meta.generation)),
+        _field("Created", _moment(meta.created_at, now)),
+        _field("Updated", _moment(meta.updated_at, now)),
+    ]
+    if meta.deletion_timestamp is not None:
+        lines.append(_field("Deleting", "since " + _moment(meta.deletion_timestamp, now)))
+    lines.append("Spec:")
+    lines += [_field(label, value, indent=2) for label, value in spec_summary(obj.kind, obj.spec)]
+    lines.append("Status:")
+    if obj.status:
+        lines += [_field(title_words(k), compact(v), indent=2) for k, v in obj.status.items()]
+    else:
+        lines.append("  <none yet>")
+    if events:
+        lines.append("Events:")
+        lines += ["  " + line for line in event_table(events, now=now).splitlines()]
+    else:
+        lines.append("Events:       <none>")
+    return "\n".join(lines)
+
+
+def spec_summary(kind: str, spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The fields people look for first, as (label, text); absent ones are left out."""
+    out: list[tuple[str, str]] = []
+    command = spec.get("command")
+    if command:
+        out.append(("Command", command if isinstance(command, str) else shlex.join(command)))
+    for key in ("model", "tool", "image", "workdir"):
+        if spec.get(key):
+            out.append((title_words(key), str(spec[key])))
+    resources = spec.get("resources")
+    if isinstance(resources, Mapping):
+        text = ", ".join(f"{k} {resources[k]}" for k in ("cpu", "memory", "gpu") if k in resources)
+        out.append(("Resources", text))
+    if "priority" in spec:
+        out.append(("Priority", str(spec["priority"])))
+    if kind in ("Job", "Service") and "replicas" in spec:
+        out.append(("Replicas", replicas_text(spec["replicas"])))
+    for key in ("readiness", "liveness"):
+        if isinstance(spec.get(key), Mapping):
+            out.append((title_words(key), probe_text(spec[key])))
+    for key in ("restart", "retries", "activeDeadline", "idleTimeout", "paused"):
+        if spec.get(key) is not None:
+            out.append((title_words(key), compact(spec[key])))
+    if spec.get("env"):
+        out.append(("Env", ", ".join(sorted(spec["env"]))))
+    if spec.get("volumes"):
+        volumes = [f"{v.get('name')}:{v.get('mountPath')}" for v in spec["volumes"]]
+        out.append(("Volumes", ", ".join(volumes)))
+    return out
+
+
+def probe_text(probe: Mapping[str, Any]) -> str:
+    """``http :$PORT/healthz every 10s, timeout 1s, 3 failures``."""
+    if isinstance(probe.get("http"), Mapping):
+        http = probe["http"]
+        what = f"http :{http.get('port') or '$PORT'}{http.get('path') or '/'}"
+    elif isinstance(probe.get("tcp"), Mapping):
+        what = f"tcp :{probe['tcp'].get('port') or '$PORT'}"
+    elif isinstance(probe.get("exec"), Mapping):
+        what = "exec " + " ".join(probe["exec"].get("command") or [])
+    else:
+        what = "?"
+    text = what + (f" every {probe['period']}" if probe.get("period") else "")
+    if probe.get("timeout"):
+        text += f", timeout {probe['timeout']}"
+    if probe.get("failureThreshold"):
+        text += f", {probe['failureThreshold']} failures"
+    return text
+
+
+def _field(label: str, value: str, *, indent: int = 0) -> str:
+    return " " * indent + f"{label}:".ljust(max(_WIDTH - indent, len(label) + 2)) + value
+
+
+def _moment(then: datetime, now: datetime) -> str:
+    return f"{then.isoformat(timespec='seconds')} ({format_age(then, now)} ago)"

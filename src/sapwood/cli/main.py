@@ -1,0 +1,54 @@
+"""The `sapwood` command: builds the Typer app from one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+import sapwood
+from sapwood.cli import teams, tokens, users
+from sapwood.cli.apply import apply
+from sapwood.cli.delete import delete
+from sapwood.cli.describe import describe
+from sapwood.cli.errors import ErrorHandlingGroup
+from sapwood.cli.events import events
+from sapwood.cli.get import get
+from sapwood.cli.login import login, whoami
+from sapwood.cli.output import print_out
+from sapwood.cli.server import serve
+
+
+def version() -> None:
+    """Show the version of this command-line tool."""
+    print_out(f"sapwood {sapwood.__version__}")
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="sapwood",
+        help="Sapwood: workspaces, jobs and services for AI teams, under quotas.",
+        cls=ErrorHandlingGroup,
+        no_args_is_help=True,
+        add_completion=True,
+        # Locals would print tokens in a traceback.
+        pretty_exceptions_show_locals=False,
+    )
+    app.command("server")(serve)
+    app.command("login")(login)
+    app.command("whoami")(whoami)
+    app.command("version")(version)
+    app.command("apply")(apply)
+    app.command("get")(get)
+    app.command("describe")(describe)
+    app.command("delete")(delete)
+    app.command("events")(events)
+    app.add_typer(teams.app)
+    app.add_typer(users.app)
+    app.add_typer(tokens.app)
+    return app
+
+
+app = build_app()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,67 @@
+"""`sapwood server`: the one CLI command that starts the server (the CLI's only seam into it)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import typer
+
+from sapwood.client.config import ClientConfig, config_path, read_config, write_config
+
+
+def serve(
+    host: str = typer.Option(None, help="address to bind [env SAPWOOD_HOST, default 127.0.0.1]"),
+    port: int = typer.Option(None, help="port to bind [env SAPWOOD_PORT, default 8420]"),
+    home: Path = typer.Option(None, help="data directory [env SAPWOOD_HOME, default ~/.sapwood]"),
+    database_url: str = typer.Option(
+        None, "--database-url", help="postgresql://… [env SAPWOOD_DATABASE_URL, default SQLite]"
+    ),
+    log_level: str = typer.Option("info", help="debug, info, warning or error"),
+) -> None:
+    """Start the Sapwood server (API and controllers) in the foreground."""
+    # Imported here so every other command starts without loading the server.
+    import uvicorn
+
+    from sapwood.server.app import create_app
+    from sapwood.server.settings import Settings
+
+    env = dict(os.environ)
+    for key, value in {
+        "SAPWOOD_HOST": host,
+        "SAPWOOD_PORT": port,
+        "SAPWOOD_HOME": home,
+        "SAPWOOD_DATABASE_URL": database_url,
+    }.items():
+        if value is not None:
+            env[key] = str(value)
+    settings = Settings.from_env(env)
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    url = f"http://{settings.api.host}:{settings.api.port}"
+    client_config = config_path(env)
+
+    def on_bootstrap(token: str) -> None:
+        # Shown once here; the local client config (0600) keeps it for the CLI and SDK.
+        existing = read_config(client_config)
+        if existing.token is None or existing.url == url:
+            write_config(client_config, ClientConfig(url=url, token=token))
+            where = f"saved to {client_config} for the CLI on this machine"
+        else:
+            where = f"not saved: {client_config} already points at {existing.url}"
+        typer.echo(
+            f"\nCreated the admin user. Its token is shown this once ({where}):\n\n    {token}\n\n"
+            f"Elsewhere: sapwood login --url {url} --token <token>\n",
+            err=True,
+        )
+
+    app = create_app(settings, on_bootstrap=on_bootstrap)
+    uvicorn.run(
+        app,
+        host=settings.api.host,
+        port=settings.api.port,
+        log_level=log_level.lower(),
+        access_log=False,
+    )

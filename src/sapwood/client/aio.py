@@ -1,0 +1,274 @@
+"""The async SDK: every verb of the REST API, typed with the wire types of sapwood.schemas."""
+
+from __future__ import annotations
+
+import builtins
+import os
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from sapwood.client.config import resolve_config
+from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_for_status
+from sapwood.schemas import (
+    ApplyResponse,
+    ApplyResult,
+    DeleteResponse,
+    ErrorBody,
+    Event,
+    EventPage,
+    Membership,
+    Object,
+    ObjectPage,
+    Role,
+    Team,
+    Token,
+    TokenCreated,
+    User,
+    WhoAmI,
+)
+from sapwood.specs.objects import kind_of, plural_of
+from sapwood.specs.quantity import format_duration
+
+API = "/api/v1"
+M = TypeVar("M", bound=BaseModel)
+
+
+class AsyncClient:
+    """Talks to one Sapwood server with one token.
+
+    Without arguments it reads ``SAPWOOD_URL``/``SAPWOOD_TOKEN`` or the config file that
+    ``sapwood server`` and ``sapwood login`` write. ``transport`` lets tests pass an
+    ``httpx.ASGITransport`` over ``create_app()``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        team: str | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        config = resolve_config(os.environ, url=url, token=token, team=team)
+        self.url = config.url
+        self.team = config.team
+        headers = {"User-Agent": "sapwood-sdk"}
+        if config.token:
+            headers["Authorization"] = f"Bearer {config.token}"
+        self._http = httpx.AsyncClient(
+            base_url=config.url, headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # objects
+
+    async def apply(
+        self, objects: Iterable[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> builtins.list[ApplyResult]:
+        """Creates or updates every object, or none of them (the first invalid one is named)."""
+        body = {"objects": [self._with_team(dict(o)) for o in objects], "dryRun": dry_run}
+        return (await self._call("POST", "/apply", ApplyResponse, json=body)).results
+
+    async def get(self, kind: str, name: str, *, team: str | None = None) -> Object:
+        return await self._call("GET", self._path(kind, name), Object, params=self._team(team))
+
+    async def list_page(
+        self,
+        kind: str,
+        *,
+        team: str | None = None,
+        selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> ObjectPage:
+        """One page; pass its ``continue_`` back for the next."""
+        params = self._team(team) | _clean(
+            {"selector": selector, "limit": limit, "continue": continue_}
+        )
+        return await self._call("GET", self._path(kind), ObjectPage, params=params)
+
+    async def list(
+        self,
+        kind: str,
+        *,
+        team: str | None = None,
+        selector: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Object]:
+        """Every matching object, following continue tokens. ``team=None``: all you can see."""
+        return [o async for o in self.iter(kind, team=team, selector=selector, page_size=limit)]
+
+    async def iter(
+        self,
+        kind: str,
+        *,
+        team: str | None = None,
+        selector: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Object]:
+        token: str | None = None
+        while True:
+            page = await self.list_page(
+                kind, team=team, selector=selector, limit=page_size, continue_=token
+            )
+            for item in page.items:
+                yield item
+            if not page.continue_:
+                return
+            token = page.continue_
+
+    async def delete(self, kind: str, name: str, *, team: str | None = None) -> DeleteResponse:
+        """Marks the object for deletion; the controller finishes it (``finished`` says)."""
+        path = self._path(kind, name)
+        return await self._call("DELETE", path, DeleteResponse, params=self._team(team))
+
+    async def events(
+        self,
+        kind: str | None = None,
+        name: str | None = None,
+        *,
+        team: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Event]:
+        """Events of one object (kind and name), of a kind, or of everything visible."""
+        params = self._team(team) | _clean({"limit": limit})
+        if name is not None:
+            if kind is None:
+                raise ValueError("events for a name need its kind")
+            path = self._path(kind, name) + "/events"
+        else:
+            path = "/events"
+            if kind is not None:
+                params["kind"] = kind_of(kind)
+        return (await self._call("GET", path, EventPage, params=params)).items
+
+    # identity, teams, users, tokens
+
+    async def whoami(self) -> WhoAmI:
+        return await self._call("GET", "/whoami", WhoAmI)
+
+    async def list_teams(self) -> builtins.list[Team]:
+        return await self._call_list("GET", "/teams", Team)
+
+    async def create_team(self, name: str) -> Team:
+        return await self._call("POST", "/teams", Team, json={"name": name})
+
+    async def delete_team(self, name: str) -> None:
+        await self._send("DELETE", f"/teams/{name}")
+
+    async def list_users(self) -> builtins.list[User]:
+        return await self._call_list("GET", "/users", User)
+
+    async def create_user(
+        self, name: str, *, admin: bool = False, teams: Mapping[str, Role | str] | None = None
+    ) -> User:
+        memberships = [{"team": t, "role": str(r)} for t, r in (teams or {}).items()]
+        body = {"name": name, "admin": admin, "teams": memberships}
+        return await self._call("POST", "/users", User, json=body)
+
+    async def delete_user(self, name: str) -> None:
+        await self._send("DELETE", f"/users/{name}")
+
+    async def set_membership(self, user: str, team: str, role: Role | str) -> Membership:
+        path = f"/users/{user}/teams/{team}"
+        return await self._call("PUT", path, Membership, json={"role": str(role)})
+
+    async def remove_membership(self, user: str, team: str) -> None:
+        await self._send("DELETE", f"/users/{user}/teams/{team}")
+
+    async def create_token(
+        self,
+        *,
+        user: str | None = None,
+        description: str = "",
+        expires_in: timedelta | None = None,
+    ) -> TokenCreated:
+        """A new token; its secret (``.token``) is returned this once and never again."""
+        body: dict[str, Any] = {"user": user, "description": description}
+        if expires_in is not None:
+            body["expiresIn"] = format_duration(expires_in)
+        return await self._call("POST", "/tokens", TokenCreated, json=body)
+
+    async def list_tokens(self, *, user: str | None = None) -> builtins.list[Token]:
+        return await self._call_list("GET", "/tokens", Token, params=_clean({"user": user}))
+
+    async def revoke_token(self, token_id: str) -> None:
+        await self._send("DELETE", f"/tokens/{token_id}")
+
+    # plumbing
+
+    def _with_team(self, doc: dict[str, Any]) -> dict[str, Any]:
+        meta = doc.get("metadata")
+        if self.team and isinstance(meta, dict) and not meta.get("team"):
+            doc = {**doc, "metadata": {**meta, "team": self.team}}
+        return doc
+
+    def _team(self, team: str | None) -> dict[str, Any]:
+        chosen = team or self.team
+        return {"team": chosen} if chosen else {}
+
+    def _path(self, kind: str, name: str | None = None) -> str:
+        base = "/" + plural_of(kind_of(kind))
+        return f"{base}/{name}" if name is not None else base
+
+    async def _call(self, method: str, path: str, model: type[M], **kwargs: Any) -> M:
+        response = await self._send(method, path, **kwargs)
+        return model.model_validate(response.json())
+
+    async def _call_list(
+        self, method: str, path: str, model: type[M], **kwargs: Any
+    ) -> builtins.list[M]:
+        response = await self._send(method, path, **kwargs)
+        return TypeAdapter(builtins.list[model]).validate_python(response.json())  # type: ignore[valid-type]
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self._http.request(method, API + path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ConnectionFailedError(
+                f"cannot reach the Sapwood server at {self.url}: {exc}",
+                hint="start it with `sapwood server`, or point SAPWOOD_URL at it",
+            ) from exc
+        if response.is_success:
+            return response
+        raise _error_from(response)
+
+
+def _error_from(response: httpx.Response) -> SapwoodError:
+    cls = error_for_status(response.status_code)
+    try:
+        info = ErrorBody.model_validate(response.json()).error
+    except ValueError:
+        return cls(
+            f"HTTP {response.status_code}: {response.text[:200]}", status=response.status_code
+        )
+    return cls(
+        info.message,
+        status=response.status_code,
+        code=info.code,
+        details=info.details,
+        hint=info.hint,
+    )
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}

@@ -1,0 +1,170 @@
+"""The blocking SDK: a thin facade that runs AsyncClient on a private event loop thread.
+
+Works from plain scripts and from inside a running loop (notebooks) alike, since the
+async client lives on its own thread.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, ParamSpec, Self, TypeVar
+
+import httpx
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from sapwood.client.aio import AsyncClient
+from sapwood.schemas import (
+    ApplyResult,
+    DeleteResponse,
+    Event,
+    Membership,
+    Object,
+    ObjectPage,
+    Role,
+    Team,
+    Token,
+    TokenCreated,
+    User,
+    WhoAmI,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Client:
+    """Same verbs and arguments as :class:`AsyncClient`, blocking. Close it, or use ``with``."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        token: str | None = None,
+        team: str | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._portal_cm = start_blocking_portal()
+        self._portal: BlockingPortal = self._portal_cm.__enter__()
+        self.aio = AsyncClient(
+            url, token=token, team=team, timeout_s=timeout_s, transport=transport
+        )
+        self.url = self.aio.url
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Idempotent."""
+        if self._portal_cm is None:
+            return
+        self._portal.call(self.aio.aclose)
+        self._portal_cm.__exit__(None, None, None)
+        self._portal_cm = None  # type: ignore[assignment]
+
+    def _run(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        async def call() -> T:
+            return await fn(*args, **kwargs)
+
+        return self._portal.call(call)
+
+    def apply(
+        self, objects: Iterable[Mapping[str, Any]], *, dry_run: bool = False
+    ) -> builtins.list[ApplyResult]:
+        return self._run(self.aio.apply, builtins.list(objects), dry_run=dry_run)
+
+    def get(self, kind: str, name: str, *, team: str | None = None) -> Object:
+        return self._run(self.aio.get, kind, name, team=team)
+
+    def list_page(
+        self,
+        kind: str,
+        *,
+        team: str | None = None,
+        selector: str | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> ObjectPage:
+        return self._run(
+            self.aio.list_page, kind, team=team, selector=selector, limit=limit, continue_=continue_
+        )
+
+    def list(
+        self,
+        kind: str,
+        *,
+        team: str | None = None,
+        selector: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Object]:
+        return self._run(self.aio.list, kind, team=team, selector=selector, limit=limit)
+
+    def delete(self, kind: str, name: str, *, team: str | None = None) -> DeleteResponse:
+        return self._run(self.aio.delete, kind, name, team=team)
+
+    def events(
+        self,
+        kind: str | None = None,
+        name: str | None = None,
+        *,
+        team: str | None = None,
+        limit: int | None = None,
+    ) -> builtins.list[Event]:
+        return self._run(self.aio.events, kind, name, team=team, limit=limit)
+
+    def whoami(self) -> WhoAmI:
+        return self._run(self.aio.whoami)
+
+    def list_teams(self) -> builtins.list[Team]:
+        return self._run(self.aio.list_teams)
+
+    def create_team(self, name: str) -> Team:
+        return self._run(self.aio.create_team, name)
+
+    def delete_team(self, name: str) -> None:
+        self._run(self.aio.delete_team, name)
+
+    def list_users(self) -> builtins.list[User]:
+        return self._run(self.aio.list_users)
+
+    def create_user(
+        self, name: str, *, admin: bool = False, teams: Mapping[str, Role | str] | None = None
+    ) -> User:
+        return self._run(self.aio.create_user, name, admin=admin, teams=teams)
+
+    def delete_user(self, name: str) -> None:
+        self._run(self.aio.delete_user, name)
+
+    def set_membership(self, user: str, team: str, role: Role | str) -> Membership:
+        return self._run(self.aio.set_membership, user, team, role)
+
+    def remove_membership(self, user: str, team: str) -> None:
+        self._run(self.aio.remove_membership, user, team)
+
+    def create_token(
+        self,
+        *,
+        user: str | None = None,
+        description: str = "",
+        expires_in: timedelta | None = None,
+    ) -> TokenCreated:
+        return self._run(
+            self.aio.create_token, user=user, description=description, expires_in=expires_in
+        )
+
+    def list_tokens(self, *, user: str | None = None) -> builtins.list[Token]:
+        return self._run(self.aio.list_tokens, user=user)
+
+    def revoke_token(self, token_id: str) -> None:
+        self._run(self.aio.revoke_token, token_id)

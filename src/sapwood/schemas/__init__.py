@@ -1,0 +1,57 @@
+"""Wire types shared by the server, the SDK, the CLI and the dashboard."""
+
+from sapwood.schemas.auth import (
+    Membership,
+    MembershipRequest,
+    Role,
+    Team,
+    TeamRequest,
+    Token,
+    TokenCreated,
+    TokenRequest,
+    User,
+    UserRequest,
+    WhoAmI,
+)
+from sapwood.schemas.errors import ErrorBody, ErrorDetail, ErrorInfo
+from sapwood.schemas.objects import (
+    ApplyAction,
+    ApplyRequest,
+    ApplyResponse,
+    ApplyResult,
+    DeleteResponse,
+    Event,
+    EventPage,
+    EventType,
+    Object,
+    ObjectMeta,
+    ObjectPage,
+)
+
+__all__ = [
+    "ApplyAction",
+    "ApplyRequest",
+    "ApplyResponse",
+    "ApplyResult",
+    "DeleteResponse",
+    "ErrorBody",
+    "ErrorDetail",
+    "ErrorInfo",
+    "Event",
+    "EventPage",
+    "EventType",
+    "Membership",
+    "MembershipRequest",
+    "Object",
+    "ObjectMeta",
+    "ObjectPage",
+    "Role",
+    "Team",
+    "TeamRequest",
+    "Token",
+    "TokenCreated",
+    "TokenRequest",
+    "User",
+    "UserRequest",
+    "WhoAmI",
+]

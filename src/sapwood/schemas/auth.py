@@ -1,0 +1,79 @@
+"""Teams, users, memberships and tokens on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from sapwood.schemas.base import WireModel
+from sapwood.specs.base import Duration, Name
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class Membership(WireModel):
+    team: Name
+    role: Role
+
+
+class TeamRequest(WireModel):
+    name: Name
+
+
+class Team(WireModel):
+    name: str
+    created_at: datetime
+
+
+class UserRequest(WireModel):
+    name: Name
+    admin: bool = Field(default=False, description="may do everything, in every team")
+    teams: list[Membership] = Field(default_factory=list)
+
+
+class User(WireModel):
+    name: str
+    admin: bool
+    teams: list[Membership]
+    created_at: datetime
+
+
+class MembershipRequest(WireModel):
+    role: Role
+
+
+class TokenRequest(WireModel):
+    user: Name | None = Field(default=None, description="defaults to the caller; admins only")
+    description: str = Field(default="", max_length=200)
+    expires_in: Duration | None = None
+
+
+class Token(WireModel):
+    """A token as listed: never its secret."""
+
+    id: str
+    user: str
+    description: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class TokenCreated(Token):
+    """Returned once, at creation: ``token`` is the secret and is not stored."""
+
+    token: str
+
+
+class WhoAmI(WireModel):
+    user: str
+    admin: bool
+    teams: list[Membership]
+    token_id: str

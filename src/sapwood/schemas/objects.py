@@ -1,0 +1,92 @@
+"""Objects as the API returns them, and the requests and pages around them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from sapwood.schemas.base import WireModel
+
+
+class ObjectMeta(WireModel):
+    name: str
+    team: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    uid: str
+    generation: int
+    resource_version: int
+    created_at: datetime
+    updated_at: datetime
+    deletion_timestamp: datetime | None = None
+
+
+class Object(WireModel):
+    """A stored object: what the user asked for (spec) and what the system saw (status)."""
+
+    api_version: str = "sapwood/v1"
+    kind: str
+    metadata: ObjectMeta
+    spec: dict[str, Any]
+    status: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def phase(self) -> str:
+        return str(self.status.get("phase", ""))
+
+
+class ObjectPage(WireModel):
+    items: list[Object]
+    continue_: str | None = Field(default=None, alias="continue")
+
+
+class ApplyAction(StrEnum):
+    CREATED = "created"
+    CONFIGURED = "configured"
+    UNCHANGED = "unchanged"
+
+
+class ApplyRequest(WireModel):
+    """Objects to create or update, all or none."""
+
+    objects: list[dict[str, Any]] = Field(min_length=1, max_length=500)
+    dry_run: bool = False
+
+
+class ApplyResult(WireModel):
+    action: ApplyAction
+    object: Object
+
+
+class ApplyResponse(WireModel):
+    results: list[ApplyResult]
+    dry_run: bool = False
+
+
+class DeleteResponse(WireModel):
+    object: Object
+    finished: bool = Field(description="true when the object is gone, false while it winds down")
+
+
+class EventType(StrEnum):
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+class Event(WireModel):
+    id: int
+    kind: str
+    team: str
+    name: str
+    uid: str
+    type: EventType
+    reason: str
+    message: str
+    created_at: datetime
+
+
+class EventPage(WireModel):
+    items: list[Event]
+    continue_: str | None = Field(default=None, alias="continue")

@@ -1,0 +1,130 @@
+"""create_app(): routes, error handlers, and the lifespan that opens the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from sapwood.schemas import ErrorBody, ErrorDetail, ErrorInfo
+from sapwood.server.clock import Clock, SystemClock
+from sapwood.server.limits import BodyLimit
+from sapwood.server.routes import health, identity, objects
+from sapwood.server.routes.deps import AppState
+from sapwood.server.services.bootstrap import bootstrap
+from sapwood.server.services.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    ServiceError,
+    UnauthorizedError,
+)
+from sapwood.server.settings import Settings
+from sapwood.server.store import migrate
+from sapwood.server.store.engine import create_engine, session_factory
+
+log = logging.getLogger("sapwood.server")
+
+_STATUS: dict[type[ServiceError], int] = {
+    InvalidError: 422,
+    UnauthorizedError: 401,
+    ForbiddenError: 403,
+    NotFoundError: 404,
+    ConflictError: 409,
+}
+
+# Called once with the admin token's secret when the server creates it (first start).
+OnBootstrap = Callable[[str], None]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    on_bootstrap: OnBootstrap | None = None,
+) -> FastAPI:
+    """The whole server as an ASGI app. Its lifespan migrates the database and bootstraps."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        engine = create_engine(settings.database_url, echo=settings.store.echo)
+        state = AppState(
+            settings=settings,
+            clock=clock or SystemClock(),
+            engine=engine,
+            sessions=session_factory(engine),
+        )
+        app.state.sapwood = state
+        async with state.sessions() as session:
+            secret = await bootstrap(session, now=state.clock.now())
+        if secret is not None and on_bootstrap is not None:
+            on_bootstrap(secret)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Sapwood",
+        version="0.1.0",
+        summary="Workspaces, jobs and services for AI teams, under quotas.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(identity.router)
+    app.include_router(objects.router)
+    _install_error_handlers(app)
+    return app
+
+
+def _error(status: int, info: ErrorInfo, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = ErrorBody(error=info).model_dump(mode="json", exclude_none=True)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        details = [ErrorDetail(path=d.path, message=d.message) for d in exc.details]
+        info = ErrorInfo(code=exc.code, message=exc.message, details=details, hint=exc.hint)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        return _error(_STATUS.get(type(exc), 400), info, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [_detail(e) for e in exc.errors()]
+        info = ErrorInfo(code="invalid", message="the request is not valid", details=details)
+        return _error(422, info)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return _error(exc.status_code, ErrorInfo(code=code, message=str(exc.detail)))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        info = ErrorInfo(code="internal", message="internal server error; see the server log")
+        return _error(500, info)
+
+
+def _detail(error: Any) -> ErrorDetail:
+    loc = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if error.get("type") == "json_invalid":
+        message = f"invalid JSON: {error.get('ctx', {}).get('error', message)}"
+    return ErrorDetail(path=".".join(loc), message=message)

@@ -1,0 +1,51 @@
+"""What every route receives: the app's state, a session, and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from sapwood.server.clock import Clock
+from sapwood.server.services.access import Caller
+from sapwood.server.services.tokens import authenticate
+from sapwood.server.settings import Settings
+from sapwood.server.store.engine import AsyncSession
+
+
+@dataclass
+class AppState:
+    """Built by the lifespan; one per app, never a module global."""
+
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    wake: Callable[[str], None] = field(default=lambda kind: None)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    state: AppState
+    session: AsyncSession
+    caller: Caller
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.sapwood
+    return state
+
+
+async def context(
+    request: Request, state: Annotated[AppState, Depends(app_state)]
+) -> AsyncIterator[Ctx]:
+    async with state.sessions() as session:
+        header = request.headers.get("authorization")
+        caller = await authenticate(session, header, now=state.clock.now())
+        yield Ctx(state, session, caller)
+
+
+CtxDep = Annotated[Ctx, Depends(context)]

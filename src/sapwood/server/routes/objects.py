@@ -1,0 +1,109 @@
+"""/api/v1/{workspaces|jobs|services}[/{name}[/events]] and /api/v1/apply."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from sapwood.schemas import (
+    ApplyRequest,
+    ApplyResponse,
+    DeleteResponse,
+    EventPage,
+    Object,
+    ObjectPage,
+)
+from sapwood.server.routes.deps import CtxDep
+from sapwood.server.services import events, objects
+from sapwood.server.services.errors import NotFoundError
+from sapwood.server.services.paging import clamp_limit
+from sapwood.specs.objects import PLURALS
+
+router = APIRouter(prefix="/api/v1", tags=["objects"])
+
+KindPath = Annotated[str, Path(description="workspaces, jobs or services")]
+TeamQuery = Annotated[str | None, Query(description="the owning team")]
+
+
+def _kind(plural: str) -> str:
+    kind = PLURALS.get(plural)
+    if kind is None:
+        raise NotFoundError(f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}")
+    return kind
+
+
+@router.post("/apply")
+async def apply(body: ApplyRequest, ctx: CtxDep) -> ApplyResponse:
+    """Creates or updates every object, or none of them."""
+    response = await objects.apply_objects(
+        ctx.session,
+        ctx.caller,
+        body.objects,
+        dry_run=body.dry_run,
+        now=ctx.state.clock.now(),
+        priorities=ctx.state.settings.scheduling.priorities,
+    )
+    if not body.dry_run:
+        for kind in {r.object.kind for r in response.results}:
+            ctx.state.wake(kind)
+    return response
+
+
+@router.get("/{plural}")
+async def list_objects(
+    plural: KindPath,
+    ctx: CtxDep,
+    team: TeamQuery = None,
+    selector: Annotated[str | None, Query(description="e.g. app=web,tier!=batch")] = None,
+    limit: int | None = None,
+    continue_: Annotated[str | None, Query(alias="continue")] = None,
+) -> ObjectPage:
+    api = ctx.state.settings.api
+    return await objects.list_objects(
+        ctx.session,
+        ctx.caller,
+        _kind(plural),
+        team=team,
+        selector=selector,
+        limit=clamp_limit(limit, default=api.page_size, maximum=api.max_page_size),
+        continue_=continue_,
+    )
+
+
+@router.get("/{plural}/{name}")
+async def get_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
+    return await objects.get_object(ctx.session, ctx.caller, _kind(plural), name, team=team)
+
+
+@router.delete("/{plural}/{name}")
+async def delete_object(
+    plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None
+) -> DeleteResponse:
+    kind = _kind(plural)
+    response = await objects.delete_object(
+        ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
+    )
+    ctx.state.wake(kind)
+    return response
+
+
+@router.get("/{plural}/{name}/events")
+async def object_events(
+    plural: KindPath,
+    name: str,
+    ctx: CtxDep,
+    team: TeamQuery = None,
+    limit: int | None = None,
+    continue_: Annotated[str | None, Query(alias="continue")] = None,
+) -> EventPage:
+    row = await objects.find_object(ctx.session, ctx.caller, _kind(plural), name, team=team)
+    api = ctx.state.settings.api
+    return await events.list_events(
+        ctx.session,
+        ctx.caller,
+        team=row.team,
+        uid=row.uid,
+        limit=clamp_limit(limit, default=api.page_size, maximum=api.max_page_size),
+        continue_=continue_,
+    )

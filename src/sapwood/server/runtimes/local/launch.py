@@ -1,0 +1,195 @@
+"""Preparing and starting one unit: environment, executable lookup, port, unit directory,
+cgroups, and the shim process. Pure helpers first; `launch_unit` is blocking (run it in a
+worker thread)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from sapwood.server.runtimes.base import UnitSpec
+from sapwood.server.runtimes.local import cgroups, logs
+from sapwood.server.runtimes.local.cgroups import CgroupPlan
+from sapwood.server.runtimes.local.placement import cfs_quota_us
+from sapwood.server.runtimes.local.procfs import ProcessId, identify
+from sapwood.server.runtimes.local.records import (
+    EXIT,
+    LAUNCH,
+    RECORD,
+    WORKLOAD,
+    LaunchSpec,
+    UnitRecord,
+    launch_to_json,
+    record_to_json,
+    write_atomic,
+)
+
+SHIM_MODULE = "sapwood.server.runtimes.local.shim"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What start() reserved for a unit before launching it."""
+
+    cpu_set: tuple[int, ...]  # exclusive cores; empty for shared units
+    affinity: tuple[int, ...]  # where the workload may run
+    gpu_indices: tuple[int, ...]
+    port: int | None
+    cuda_visible_devices: str | None
+
+
+def volume_env_name(volume: str) -> str:
+    return "SAPWOOD_VOLUME_" + "".join(c if c.isalnum() else "_" for c in volume.upper())
+
+
+def volume_dir(data_dir: Path, team: str, volume: str) -> Path:
+    return data_dir / "volumes" / team / volume
+
+
+def build_env(
+    server_env: Mapping[str, str],
+    unit: UnitSpec,
+    allocation: Allocation,
+    volume_dirs: Mapping[str, Path],
+) -> dict[str, str]:
+    """The workload's environment: the server's, the unit's on top, then what the runtime
+    assigned (which wins, as the unit cannot know it in advance)."""
+    env = {**server_env, **unit.env}
+    if allocation.port is not None:
+        env["PORT"] = str(allocation.port)
+    if allocation.cuda_visible_devices is not None:
+        env["CUDA_VISIBLE_DEVICES"] = allocation.cuda_visible_devices
+    for name, directory in volume_dirs.items():
+        env[volume_env_name(name)] = str(directory)
+    return env
+
+
+def find_executable(command: str, *, path_var: str | None, workdir: str | None) -> str | None:
+    """Where `command` resolves to, as exec would find it; None when it cannot run."""
+    if "/" in command:
+        candidate = Path(workdir or os.getcwd()) / command
+        ok = candidate.is_file() and os.access(candidate, os.X_OK)
+        return str(candidate) if ok else None
+    return shutil.which(command, path=path_var if path_var is not None else os.defpath)
+
+
+def free_port(taken: Collection[int]) -> int:
+    """A port free on 127.0.0.1 right now and not handed to another unit.
+
+    Another program may still take it before the workload binds: the usual race of
+    port-0 probing, acceptable for one machine."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port not in taken:
+            return port
+    raise OSError("no free port found")
+
+
+@dataclass(frozen=True)
+class LaunchContext:
+    data_dir: Path
+    plan: CgroupPlan | None
+    log_max_bytes: int
+    started_at: datetime
+
+
+def launch_unit(
+    unit: UnitSpec, allocation: Allocation, ctx: LaunchContext
+) -> tuple[UnitRecord, Path]:
+    """Prepare the unit directory and start its shim; returns the record (already on disk).
+
+    Raises OSError when the directory, cgroups or shim cannot be set up."""
+    slug = unit.key.slug()
+    unit_dir = ctx.data_dir / "units" / slug
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    for stale in (EXIT, WORKLOAD, LAUNCH):
+        (unit_dir / stale).unlink(missing_ok=True)
+    logs.begin_run(unit_dir)
+    volume_dirs = {}
+    for volume in unit.volumes:
+        directory = volume_dir(ctx.data_dir, unit.key.team, volume.name)
+        directory.mkdir(parents=True, exist_ok=True)
+        volume_dirs[volume.name] = directory
+
+    mechanism, dirs, memory_dir, rlimit_as = _limits(unit, ctx.plan, slug)
+    spec = LaunchSpec(
+        command=unit.command,
+        env=build_env(os.environ, unit, allocation, volume_dirs),
+        workdir=unit.workdir,
+        cpus=allocation.affinity,
+        procs_files=cgroups.procs_files(dirs),
+        cgroup_dirs=tuple(str(d) for d in dirs),
+        mechanism=mechanism,
+        memory_dir=memory_dir,
+        rlimit_as_bytes=rlimit_as,
+        log_max_bytes=ctx.log_max_bytes,
+    )
+    write_atomic(unit_dir / LAUNCH, launch_to_json(spec))
+    record = UnitRecord(
+        key=unit.key,
+        generation=unit.generation,
+        started_at=ctx.started_at,
+        # Written before the shim exists, so a crash right after spawning leaves a record
+        # whose cgroup still lets the next runtime find and kill what was started.
+        shim=ProcessId(0, 0),
+        grace_period_s=unit.grace_period_s,
+        port=allocation.port,
+        cpu_set=allocation.cpu_set,
+        gpu_indices=allocation.gpu_indices,
+        mechanism=mechanism,
+        cgroup_dirs=spec.cgroup_dirs,
+    )
+    write_atomic(unit_dir / RECORD, record_to_json(record))
+    shim_pid = _spawn_shim(unit_dir)
+    record = replace(record, shim=identify(shim_pid) or ProcessId(shim_pid, 0))
+    write_atomic(unit_dir / RECORD, record_to_json(record))
+    return record, unit_dir
+
+
+def _limits(
+    unit: UnitSpec, plan: CgroupPlan | None, slug: str
+) -> tuple[str, tuple[Path, ...], str | None, int]:
+    """(mechanism, cgroup dirs, memory cgroup dir, RLIMIT_AS bytes) for one unit."""
+    if plan is not None:
+        try:
+            dirs = cgroups.create_unit_cgroup(
+                plan,
+                slug,
+                memory_bytes=unit.memory_bytes,
+                cpu_quota_us=cfs_quota_us(unit.cpu_millis),
+            )
+            return plan.mechanism, dirs, str(plan.memory_dir(slug)), 0
+        except OSError:
+            cgroups.remove_unit_cgroup(plan.unit_dirs(slug))
+    if unit.memory_bytes > 0:
+        return "rlimit", (), None, unit.memory_bytes
+    return "none", (), None, 0
+
+
+def _spawn_shim(unit_dir: Path) -> int:
+    # The shim must import this package even when the server runs from a source tree.
+    source_root = str(Path(__file__).resolve().parents[4])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
+    shim_log = str(unit_dir / "shim.log")
+    return os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-m", SHIM_MODULE, str(unit_dir)],
+        env,
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, shim_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        # A session of its own: the shim survives the server, and signals sent to the
+        # server's process group (Ctrl-C) do not reach workloads.
+        setsid=True,
+    )

@@ -1,0 +1,334 @@
+"""Workspaces, Jobs and Services: apply, get, list, delete.
+
+Apply is all-or-nothing: every document is validated and authorised before the first
+row is written, and the writes share one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, exists, not_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import ColumnElement, Select
+
+from sapwood.schemas import (
+    ApplyAction,
+    ApplyResponse,
+    ApplyResult,
+    DeleteResponse,
+    Object,
+    ObjectPage,
+)
+from sapwood.server.services.access import (
+    Caller,
+    default_team,
+    readable_teams,
+    require_read,
+    require_write,
+)
+from sapwood.server.services.convert import row_to_object
+from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
+from sapwood.server.services.events import record_event
+from sapwood.server.services.paging import decode_continue, encode_continue
+from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.tables import LabelRow, ObjectRow, TeamRow
+from sapwood.specs.objects import AnyObject, SpecError, parse_object, spec_dict
+from sapwood.specs.selectors import Op, Requirement, parse_selector
+
+
+class Phase(StrEnum):
+    PENDING = "Pending"
+    TERMINATING = "Terminating"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """One validated document, with its team resolved."""
+
+    obj: AnyObject
+    team: str
+    spec: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.obj.kind.lower()}/{self.obj.metadata.name}"
+
+
+def decide_apply(current: ObjectRow | None, desired: Desired) -> ApplyAction:
+    """created, configured or unchanged; ConflictError when the write must not happen."""
+    expected = desired.obj.metadata.resource_version
+    if current is None:
+        if expected:
+            raise ConflictError(
+                f"{desired.ref} does not exist in team {desired.team}, "
+                f"but resourceVersion {expected} was given",
+                hint="drop metadata.resourceVersion to create it",
+            )
+        return ApplyAction.CREATED
+    if current.deletion_timestamp is not None:
+        raise ConflictError(
+            f"{desired.ref} is being deleted", hint="wait until it is gone, then apply again"
+        )
+    if expected is not None and expected != current.resource_version:
+        raise ConflictError(
+            f"{desired.ref} changed since you read it: you sent resourceVersion {expected}, "
+            f"it is now {current.resource_version} (generation {current.generation})",
+            hint=f"get it again (sapwood get {desired.obj.kind.lower()} {current.name} -o yaml) "
+            "and reapply your change",
+        )
+    if current.spec == desired.spec and current.labels == desired.obj.metadata.labels:
+        return ApplyAction.UNCHANGED
+    return ApplyAction.CONFIGURED
+
+
+def validate_documents(
+    caller: Caller, documents: Sequence[Mapping[str, Any]], *, priorities: Mapping[str, int]
+) -> list[Desired]:
+    """Every document parsed, authorised and checked; the first failure names its index."""
+    out: list[Desired] = []
+    seen: set[tuple[str, str, str]] = set()
+    for index, document in enumerate(documents):
+        where = f"objects[{index}]"
+        try:
+            obj = parse_object(document)
+        except SpecError as exc:
+            details = [
+                Detail(f"{where}.{e.path}" if e.path else where, e.message) for e in exc.errors
+            ]
+            raise InvalidError(
+                f"object {index + 1} of {len(documents)} is invalid", details=details
+            ) from None
+        team = obj.metadata.team or default_team(caller)
+        ref = f"{obj.kind.lower()}/{obj.metadata.name}"
+        require_write(caller, team, ref)
+        if obj.spec.priority not in priorities:
+            allowed = ", ".join(sorted(priorities, key=lambda p: -priorities[p]))
+            raise InvalidError(
+                f"object {index + 1} of {len(documents)} is invalid",
+                details=[
+                    Detail(
+                        f"{where}.spec.priority",
+                        f"unknown priority {obj.spec.priority!r}: expected one of {allowed}",
+                    )
+                ],
+            )
+        key = (obj.kind, team, obj.metadata.name)
+        if key in seen:
+            raise InvalidError(f"{ref} appears twice in team {team}: apply each object once")
+        seen.add(key)
+        out.append(Desired(obj, team, spec_dict(obj.spec)))
+    return out
+
+
+async def apply_objects(
+    session: AsyncSession,
+    caller: Caller,
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    dry_run: bool,
+    now: datetime,
+    priorities: Mapping[str, int],
+) -> ApplyResponse:
+    desired = validate_documents(caller, documents, priorities=priorities)
+    for team in sorted({d.team for d in desired}):
+        if await session.get(TeamRow, team) is None:
+            raise NotFoundError(
+                f"team {team} not found", hint="create it with `sapwood teams create`"
+            )
+    results = []
+    try:
+        for item in desired:
+            results.append(await _apply_one(session, item, now=now))
+        if dry_run:
+            await session.rollback()
+        else:
+            await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ConflictError(
+            "another writer created one of these objects at the same time", hint="apply again"
+        ) from None
+    except BaseException:
+        await session.rollback()
+        raise
+    return ApplyResponse(results=results, dry_run=dry_run)
+
+
+async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> ApplyResult:
+    meta = item.obj.metadata
+    current = await session.scalar(_by_key(item.obj.kind, item.team, meta.name))
+    action = decide_apply(current, item)
+    if action is ApplyAction.UNCHANGED and current is not None:
+        return ApplyResult(action=action, object=row_to_object(current))
+    if current is None:
+        row = ObjectRow(
+            uid=str(uuid.uuid4()),
+            kind=item.obj.kind,
+            team=item.team,
+            name=meta.name,
+            labels=dict(meta.labels),
+            spec=item.spec,
+            status={"phase": Phase.PENDING.value},
+            generation=1,
+            resource_version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        record_event(session, row, "Created", f"{item.ref} created", now=now)
+    else:
+        spec_changed = current.spec != item.spec
+        result = await session.execute(
+            update(ObjectRow)
+            .where(
+                ObjectRow.id == current.id,
+                ObjectRow.resource_version == current.resource_version,
+            )
+            .values(
+                spec=item.spec,
+                labels=dict(meta.labels),
+                generation=current.generation + (1 if spec_changed else 0),
+                resource_version=current.resource_version + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError(
+                f"{item.ref} changed while it was being applied", hint="apply again"
+            )
+        await session.execute(delete(LabelRow).where(LabelRow.object_id == current.id))
+        await session.refresh(current)
+        row = current
+        what = "spec changed" if spec_changed else "labels changed"
+        record_event(session, row, "Configured", f"{what} (generation {row.generation})", now=now)
+    session.add_all(LabelRow(object_id=row.id, key=k, value=v) for k, v in meta.labels.items())
+    return ApplyResult(action=action, object=row_to_object(row))
+
+
+def _by_key(kind: str, team: str, name: str) -> Select[ObjectRow]:
+    return select(ObjectRow).where(
+        ObjectRow.kind == kind, ObjectRow.team == team, ObjectRow.name == name
+    )
+
+
+async def find_object(
+    session: AsyncSession, caller: Caller, kind: str, name: str, *, team: str | None
+) -> ObjectRow:
+    """The row the caller means, or NotFoundError (also for teams the caller cannot read).
+
+    Without a team, the name is looked up in every team the caller reads; a name found in
+    several asks the caller to choose.
+    """
+    ref = f"{kind.lower()}/{name}"
+    if team is not None:
+        require_read(caller, team, ref)
+        row = await session.scalar(_by_key(kind, team, name))
+        if row is None:
+            raise NotFoundError(f"{ref} not found in team {team}")
+        return row
+    query = select(ObjectRow).where(ObjectRow.kind == kind, ObjectRow.name == name)
+    visible = readable_teams(caller)
+    if visible is not None:
+        query = query.where(ObjectRow.team.in_(visible))
+    rows = list(await session.scalars(query))
+    if not rows:
+        raise NotFoundError(f"{ref} not found")
+    if len(rows) > 1:
+        teams = ", ".join(sorted(r.team for r in rows))
+        raise InvalidError(f"{ref} exists in several teams ({teams})", hint="pass --team")
+    return rows[0]
+
+
+async def get_object(
+    session: AsyncSession, caller: Caller, kind: str, name: str, *, team: str | None
+) -> Object:
+    return row_to_object(await find_object(session, caller, kind, name, team=team))
+
+
+async def list_objects(
+    session: AsyncSession,
+    caller: Caller,
+    kind: str,
+    *,
+    team: str | None,
+    selector: str | None,
+    limit: int,
+    continue_: str | None,
+) -> ObjectPage:
+    """One page in creation order; the continue token resumes after its last item."""
+    query = select(ObjectRow).where(ObjectRow.kind == kind).order_by(ObjectRow.id).limit(limit + 1)
+    if team is not None:
+        require_read(caller, team, f"{kind.lower()}s")
+        query = query.where(ObjectRow.team == team)
+    elif (visible := readable_teams(caller)) is not None:
+        query = query.where(ObjectRow.team.in_(visible))
+    if selector:
+        try:
+            requirements = parse_selector(selector)
+        except ValueError as exc:
+            raise InvalidError(str(exc), details=[Detail("selector", str(exc))]) from None
+        query = query.where(*(_label_clause(r) for r in requirements))
+    after = decode_continue(continue_)
+    if after:
+        query = query.where(ObjectRow.id > after)
+    rows = list(await session.scalars(query))
+    token = encode_continue(rows[limit - 1].id) if len(rows) > limit else None
+    return ObjectPage(items=[row_to_object(r) for r in rows[:limit]], continue_=token)
+
+
+def _label_clause(requirement: Requirement) -> ColumnElement[bool]:
+    has_key = LabelRow.object_id == ObjectRow.id
+    key = LabelRow.key == requirement.key
+    if requirement.op is Op.EXISTS:
+        return exists().where(has_key, key)
+    if requirement.op is Op.ABSENT:
+        return not_(exists().where(has_key, key))
+    same = exists().where(has_key, key, LabelRow.value == requirement.value)
+    return same if requirement.op is Op.EQ else not_(same)
+
+
+async def delete_object(
+    session: AsyncSession, caller: Caller, kind: str, name: str, *, team: str | None, now: datetime
+) -> DeleteResponse:
+    """Removes an object that never started at once; otherwise marks it for the controller.
+
+    Idempotent: deleting an object already being deleted changes nothing.
+    """
+    row = await find_object(session, caller, kind, name, team=team)
+    require_write(caller, row.team, f"{kind.lower()}/{name}")
+    if row.deletion_timestamp is not None:
+        return DeleteResponse(object=row_to_object(row), finished=False)
+    if row.status.get("phase") == Phase.PENDING.value:
+        record_event(session, row, "Deleted", f"{kind.lower()}/{name} deleted", now=now)
+        wire = row_to_object(row)
+        await session.delete(row)
+        await session.commit()
+        return DeleteResponse(object=wire, finished=True)
+    result = await session.execute(
+        update(ObjectRow)
+        .where(ObjectRow.id == row.id, ObjectRow.resource_version == row.resource_version)
+        .values(
+            deletion_timestamp=now,
+            status={**row.status, "phase": Phase.TERMINATING.value},
+            resource_version=row.resource_version + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        await session.rollback()
+        raise ConflictError(
+            f"{kind.lower()}/{name} changed while it was being deleted", hint="delete again"
+        )
+    record_event(session, row, "Deleting", "marked for deletion; stopping its replicas", now=now)
+    await session.commit()
+    await session.refresh(row)
+    return DeleteResponse(object=row_to_object(row), finished=False)

@@ -1,0 +1,109 @@
+"""Tokens: create (secret returned once), list, revoke; and authenticating a request."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from sapwood.schemas import Role, Token, TokenCreated, TokenRequest
+from sapwood.server.services.access import Caller, require_admin
+from sapwood.server.services.convert import row_to_token
+from sapwood.server.services.errors import NotFoundError, UnauthorizedError
+from sapwood.server.services.secrets import new_token, secret_matches, split_token
+from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
+
+# last_used_at is advisory: writing it on every request would serialise SQLite writers.
+LAST_USED_GRAIN = timedelta(minutes=1)
+
+
+async def authenticate(session: AsyncSession, header: str | None, *, now: datetime) -> Caller:
+    """The caller behind an ``Authorization: Bearer`` header, or UnauthorizedError."""
+    hint = "pass a token: `sapwood login --token …`, or SAPWOOD_TOKEN"
+    if not header:
+        raise UnauthorizedError("missing bearer token", hint=hint)
+    scheme, _, token = header.partition(" ")
+    parts = split_token(token.strip()) if scheme.lower() == "bearer" else None
+    if parts is None:
+        raise UnauthorizedError("malformed bearer token", hint=hint)
+    row = await session.get(TokenRow, parts[0])
+    if row is None or not secret_matches(parts[1], row.secret_hash):
+        raise UnauthorizedError("unknown token", hint=hint)
+    if row.revoked_at is not None:
+        raise UnauthorizedError("this token was revoked", hint=hint)
+    if row.expires_at is not None and row.expires_at <= now:
+        raise UnauthorizedError(
+            f"this token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC", hint=hint
+        )
+    user = await session.get(UserRow, row.user)
+    if user is None:  # pragma: no cover - the foreign key cascades
+        raise UnauthorizedError("unknown token", hint=hint)
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRAIN:
+        row.last_used_at = now
+        await session.commit()
+    memberships = await session.scalars(
+        select(MembershipRow).where(MembershipRow.user == user.name)
+    )
+    roles = {m.team: Role(m.role) for m in memberships}
+    return Caller(user=user.name, admin=user.admin, roles=roles, token_id=row.id)
+
+
+async def create_token(
+    session: AsyncSession, caller: Caller, request: TokenRequest, *, now: datetime
+) -> TokenCreated:
+    user = request.user or caller.user
+    if user != caller.user:
+        require_admin(caller, "create tokens for other users")
+    if await session.get(UserRow, user) is None:
+        raise NotFoundError(f"user {user} not found")
+    token = new_token()
+    row = TokenRow(
+        id=token.id,
+        user=user,
+        secret_hash=token.secret_hash,
+        description=request.description,
+        created_at=now,
+        expires_at=now + request.expires_in if request.expires_in else None,
+    )
+    session.add(row)
+    await session.commit()
+    return TokenCreated(**row_to_token(row).model_dump(), token=token.token)
+
+
+async def list_tokens(session: AsyncSession, caller: Caller, *, user: str | None) -> list[Token]:
+    """The caller's own tokens; an admin may name a user, or see everyone's."""
+    query = select(TokenRow).order_by(TokenRow.created_at, TokenRow.id)
+    if user is not None and user != caller.user:
+        require_admin(caller, "list other users' tokens")
+        query = query.where(TokenRow.user == user)
+    elif user is not None or not caller.admin:
+        query = query.where(TokenRow.user == caller.user)
+    return [row_to_token(r) for r in await session.scalars(query)]
+
+
+async def revoke_token(
+    session: AsyncSession, caller: Caller, token_id: str, *, now: datetime
+) -> None:
+    """Idempotent for a token already revoked."""
+    row = await session.get(TokenRow, token_id)
+    if row is None or (row.user != caller.user and not caller.admin):
+        raise NotFoundError(f"token {token_id} not found")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        await session.commit()
+
+
+async def issue_bootstrap_token(session: AsyncSession, user: str, *, now: datetime) -> str:
+    """A token for a user created by the server itself; returns the secret."""
+    token = new_token()
+    session.add(
+        TokenRow(
+            id=token.id,
+            user=user,
+            secret_hash=token.secret_hash,
+            description="created at first start",
+            created_at=now,
+        )
+    )
+    return token.token

@@ -1,0 +1,63 @@
+"""All server configuration in one object, grouped by subsystem.
+
+Nothing reads the environment at import time: ``Settings.from_env`` is called by the
+``sapwood server`` command, and tests build ``Settings`` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_PRIORITIES = {"critical": 1000, "high": 100, "normal": 0, "low": -100, "best-effort": -1000}
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApiSettings(_Group):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8420, ge=0, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    page_size: int = Field(default=100, ge=1)
+    max_page_size: int = Field(default=1000, ge=1)
+
+
+class StoreSettings(_Group):
+    database_url: str | None = Field(default=None, description="default: SQLite in home")
+    echo: bool = False
+
+
+class ControllerSettings(_Group):
+    resync_s: float = Field(default=10.0, gt=0)
+    slow_pass_s: float = Field(default=1.0, gt=0)
+
+
+class SchedulingSettings(_Group):
+    priorities: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
+
+
+class Settings(_Group):
+    home: Path = Field(default_factory=lambda: Path.home() / ".sapwood")
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+
+    @property
+    def database_url(self) -> str:
+        return self.store.database_url or f"sqlite+aiosqlite:///{self.home / 'sapwood.db'}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from SAPWOOD_HOME, SAPWOOD_DATABASE_URL, SAPWOOD_HOST and SAPWOOD_PORT."""
+        home = Path(env.get("SAPWOOD_HOME") or Path.home() / ".sapwood").expanduser()
+        api = ApiSettings(
+            host=env.get("SAPWOOD_HOST", "127.0.0.1"),
+            port=int(env.get("SAPWOOD_PORT", "8420")),
+        )
+        store = StoreSettings(database_url=env.get("SAPWOOD_DATABASE_URL") or None)
+        return cls(home=home, api=api, store=store)

@@ -1,0 +1,155 @@
+"""The pieces every spec shares: the model base, names, labels, quantities, metadata."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+from pydantic.alias_generators import to_camel
+
+from sapwood.specs import quantity
+
+API_VERSION = "sapwood/v1"
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_KEY_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SpecModel(BaseModel):
+    """Base of every user-facing model: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+    )
+
+
+def check_name(value: str) -> str:
+    """A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters."""
+    if len(value) > 63:
+        raise ValueError(f"{value!r} is longer than 63 characters")
+    if not _LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: use lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit (e.g. 'train-antinex')"
+        )
+    return value
+
+
+def check_label_key(key: str) -> str:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not all(_LABEL.match(p) for p in prefix.split("."))):
+        raise ValueError(f"label key {key!r} has an invalid prefix: use a DNS subdomain")
+    if len(name) > 63 or not _LABEL_KEY_NAME.match(name):
+        raise ValueError(
+            f"label key {key!r} is invalid: up to 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return key
+
+
+def check_label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ValueError(
+            f"label value {value!r} is invalid: up to 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_labels(labels: dict[str, str]) -> dict[str, str]:
+    for key, value in labels.items():
+        check_label_key(key)
+        check_label_value(value)
+    return labels
+
+
+def _check_env(env: dict[str, str]) -> dict[str, str]:
+    for key in env:
+        if not _ENV_NAME.match(key):
+            raise ValueError(
+                f"environment variable name {key!r} is invalid: "
+                "use letters, digits and '_', not starting with a digit"
+            )
+    return env
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
+Env = Annotated[dict[str, str], AfterValidator(_check_env)]
+
+Cpu = Annotated[
+    int,
+    BeforeValidator(quantity.parse_cpu),
+    PlainSerializer(quantity.format_cpu, return_type=str),
+    WithJsonSchema({"type": "string", "description": quantity.CPU_HELP, "examples": ["500m"]}),
+]
+Memory = Annotated[
+    int,
+    BeforeValidator(quantity.parse_memory),
+    PlainSerializer(quantity.format_memory, return_type=str),
+    WithJsonSchema({"type": "string", "description": quantity.MEMORY_HELP, "examples": ["4Gi"]}),
+]
+Gpus = Annotated[int, BeforeValidator(quantity.parse_gpus)]
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(quantity.parse_duration),
+    PlainSerializer(quantity.format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "description": quantity.DURATION_HELP, "examples": ["5m"]}),
+]
+Command = Annotated[
+    list[Annotated[str, Field(min_length=1)]] | Annotated[str, Field(min_length=1)],
+    Field(description="argv list, or one string run by /bin/sh -c"),
+]
+
+
+class Metadata(SpecModel):
+    """Who an object is. ``resourceVersion``, when given, makes the write conditional.
+
+    ``uid``, ``generation``, ``createdAt``, ``updatedAt`` and ``deletionTimestamp`` are
+    written by the server; they are accepted (so ``get -o yaml`` output can be applied
+    again) and ignored.
+    """
+
+    name: Name
+    team: Name | None = None
+    labels: Labels = Field(default_factory=dict)
+    resource_version: int | None = Field(default=None, ge=0)
+    uid: str | None = None
+    generation: int | None = None
+    created_at: Any = None
+    updated_at: Any = None
+    deletion_timestamp: Any = None
+
+
+class Resources(SpecModel):
+    """What one replica asks for, and gets to itself."""
+
+    cpu: Cpu = 500
+    memory: Memory = 512 * 1024**2
+    gpu: Gpus = 0
+
+    def is_empty(self) -> bool:
+        return self.cpu == 0 and self.memory == 0 and self.gpu == 0
+
+
+class Volume(SpecModel):
+    """A named, persistent directory (locally) or PersistentVolumeClaim (Kubernetes)."""
+
+    name: Name
+    mount_path: str = Field(pattern=r"^/", description="where the workload sees it")
+    size: Memory | None = None

@@ -1,0 +1,125 @@
+"""The spec of each kind: Workspace, Job, Service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sapwood.specs.base import (
+    Command,
+    Duration,
+    Env,
+    Name,
+    Resources,
+    SpecModel,
+    Volume,
+)
+from sapwood.specs.probes import Backoff, Probe
+
+DEFAULT_PRIORITY = "normal"
+
+
+class WorkloadSpec(SpecModel):
+    """What every kind shares."""
+
+    command: Command | None = None
+    image: str | None = Field(default=None, description="container image (Kubernetes)")
+    workdir: str | None = None
+    env: Env = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    volumes: list[Volume] = Field(default_factory=list, max_length=32)
+    priority: Name = DEFAULT_PRIORITY
+    termination_grace_period: Duration = timedelta(seconds=30)
+
+    @model_validator(mode="after")
+    def _unique_volumes(self) -> WorkloadSpec:
+        names = [v.name for v in self.volumes]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"volume names must be unique; repeated: {', '.join(duplicates)}")
+        return self
+
+
+class RestartPolicy(StrEnum):
+    NEVER = "Never"
+    ON_FAILURE = "OnFailure"
+
+
+class JobSpec(WorkloadSpec):
+    """Runs to completion. ``replicas`` workers are admitted together (a gang)."""
+
+    command: Command
+    replicas: int = Field(default=1, ge=1, le=1024)
+    completions: int | None = Field(default=None, ge=1, le=100_000)
+    restart: RestartPolicy = RestartPolicy.ON_FAILURE
+    retries: int = Field(default=3, ge=0, le=1000)
+    backoff: Backoff = Field(default_factory=Backoff)
+    active_deadline: Duration | None = None
+
+
+class ServiceReplicas(SpecModel):
+    min: int = Field(default=1, ge=0, le=1024)
+    max: int = Field(default=1, ge=0, le=1024)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ServiceReplicas:
+        if self.min > self.max:
+            raise ValueError(f"replicas.min ({self.min}) must not exceed replicas.max ({self.max})")
+        return self
+
+
+class ServiceSpec(WorkloadSpec):
+    """Long-running; each replica listens on ``$PORT``. Give ``model`` or ``command``."""
+
+    model: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?@[A-Za-z0-9][-A-Za-z0-9_.]*$",
+        description="registry model as NAME@ALIAS or NAME@VERSION",
+    )
+    replicas: ServiceReplicas = Field(default_factory=ServiceReplicas)
+    readiness: Probe | None = None
+    liveness: Probe | None = None
+    backoff: Backoff = Field(default_factory=Backoff)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replicas_shorthand(cls, data: object) -> object:
+        # `replicas: 3` means exactly three.
+        count = data.get("replicas") if isinstance(data, dict) else None
+        if isinstance(data, dict) and isinstance(count, int) and not isinstance(count, bool):
+            data = {**data, "replicas": {"min": count, "max": count}}
+        return data
+
+    @model_validator(mode="after")
+    def _model_or_command(self) -> ServiceSpec:
+        if (self.model is None) == (self.command is None):
+            raise ValueError("a service needs exactly one of 'model' or 'command'")
+        return self
+
+
+class WorkspaceTool(StrEnum):
+    JUPYTER = "jupyter"
+    COMMAND = "command"
+
+
+class WorkspaceSpec(WorkloadSpec):
+    """An interactive environment with a persistent volume, paused when idle."""
+
+    tool: WorkspaceTool = WorkspaceTool.JUPYTER
+    idle_timeout: Duration | None = timedelta(hours=2)
+    preemptible: bool = False
+    paused: bool = False
+
+    @model_validator(mode="after")
+    def _command_matches_tool(self) -> WorkspaceSpec:
+        if self.tool is WorkspaceTool.COMMAND and self.command is None:
+            raise ValueError("tool 'command' needs a 'command'")
+        if self.tool is WorkspaceTool.JUPYTER and self.command is not None:
+            raise ValueError("tool 'jupyter' starts JupyterLab itself: drop 'command'")
+        return self
+
+
+Kind = Literal["Workspace", "Job", "Service"]

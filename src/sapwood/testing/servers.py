@@ -1,0 +1,64 @@
+"""A real Sapwood server on a free loopback port, in a thread: for tests and examples."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from sapwood.server.app import create_app
+from sapwood.server.settings import ApiSettings, Settings, StoreSettings
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    admin_token: str
+    home: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def live_server(home: Path, *, database_url: str | None = None) -> Iterator[LiveServer]:
+    """Runs create_app() under uvicorn until the block ends; yields its URL and admin token."""
+    port = free_port()
+    settings = Settings(
+        home=home,
+        api=ApiSettings(port=port),
+        store=StoreSettings(database_url=database_url),
+    )
+    tokens: list[str] = []
+    app = create_app(settings, on_bootstrap=tokens.append)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="sapwood-test-server", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the test server on {url} did not become ready")
+        time.sleep(0.05)
+    try:
+        yield LiveServer(url=url, admin_token=tokens[0], home=home)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,94 @@
+"""One harness per runtime, so the contract suite reads the same for all of them.
+
+A harness builds unit specs the runtime can run and ends units on demand: the fake is told
+to, real runtimes run a command that waits for a trigger file and then exits with the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from sapwood.server.runtimes.base import Runtime, UnitKey, UnitSpec, UnitState
+from sapwood.server.runtimes.local import LocalRuntime, LocalRuntimeSettings
+from sapwood.testing.fake_runtime import FakeRuntime
+
+MISSING_COMMAND = "sapwood-no-such-command"
+
+WAIT_THEN_EXIT = """
+import os, sys, time
+trigger, code = sys.argv[1], int(sys.argv[2])
+while not os.path.exists(trigger):
+    time.sleep(0.02)
+sys.exit(code)
+"""
+
+
+class Harness:
+    def __init__(self, runtime: Runtime, workdir: Path) -> None:
+        self.runtime = runtime
+        self._workdir = workdir
+        self._codes: dict[UnitKey, int] = {}
+        self.missing_command = MISSING_COMMAND
+
+    def spec(self, key: UnitKey, *, exit_code: int = 0, **fields: object) -> UnitSpec:
+        """A unit that runs until `finish(key)`, then exits with `exit_code`."""
+        self._codes[key] = exit_code
+        trigger = self._workdir / f"{key.slug()}.trigger"
+        command = (sys.executable, "-c", WAIT_THEN_EXIT, str(trigger), str(exit_code))
+        return UnitSpec(key=key, command=command, env={}, grace_period_s=5.0, **fields)  # type: ignore[arg-type]
+
+    async def finish(self, key: UnitKey) -> None:
+        if isinstance(self.runtime, FakeRuntime):
+            self.runtime.exit(key, self._codes[key])
+        else:
+            (self._workdir / f"{key.slug()}.trigger").touch()
+
+    async def wait_for(
+        self, key: UnitKey, predicate: Callable[[UnitState], bool], timeout_s: float = 10.0
+    ) -> UnitState:
+        """Poll observe() until the unit's state satisfies `predicate` (fails after timeout)."""
+        return await poll_state(self.runtime.observe, key, predicate, timeout_s)
+
+
+async def poll_state(
+    observe: Callable[[], Awaitable[list[UnitState]]],
+    key: UnitKey,
+    predicate: Callable[[UnitState], bool],
+    timeout_s: float,
+) -> UnitState:
+    last: UnitState | None = None
+    with anyio.fail_after(timeout_s):
+        while True:
+            for state in await observe():
+                if state.key == key:
+                    last = state
+                    if predicate(state):
+                        return state
+            await anyio.sleep(0.05)
+    raise AssertionError(f"unreachable; last state {last}")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["fake", "local"])
+async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    runtime: Runtime
+    if request.param == "fake":
+        runtime = FakeRuntime(missing_commands=frozenset({MISSING_COMMAND}))
+    else:
+        runtime = LocalRuntime(LocalRuntimeSettings(data_dir=tmp_path / "data"))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    yield Harness(runtime, workdir)
+    for state in await runtime.observe():
+        await runtime.stop(state.key, grace_period_s=1.0)
+        await runtime.forget(state.key)
+    await runtime.close()

@@ -1,0 +1,140 @@
+"""Every route, every role, own team or another: who may do what.
+
+The world: teams alpha and beta; alpha has an admin, a member and a viewer; an outsider
+belongs to beta only; a system admin; and an anonymous caller. Job ``x`` lives in alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import Api, job
+
+pytestmark = pytest.mark.anyio
+
+ROLES = ["admin", "team-admin", "member", "viewer", "outsider", "anonymous"]
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    # Authorisation does not depend on the backend; the store suites cover PostgreSQL.
+    return f"sqlite+aiosqlite:///{tmp_path / 'auth.db'}"
+
+
+@dataclass
+class World:
+    api: Api
+    tokens: dict[str, str | None]
+    victim_token_id: str
+
+
+@pytest.fixture
+async def world(api: Api) -> World:
+    admin = api.admin
+    await admin.create_team("alpha")
+    await admin.create_team("beta")
+    await admin.create_team("spare")
+    users = {
+        "team-admin": {"alpha": "admin"},
+        "member": {"alpha": "member"},
+        "viewer": {"alpha": "viewer"},
+        "outsider": {"beta": "member"},
+        "victim": {"beta": "member"},
+    }
+    tokens: dict[str, str | None] = {"admin": api.admin_token, "anonymous": None}
+    for user, teams in users.items():
+        await admin.create_user(user, teams=teams)
+        tokens[user] = (await admin.create_token(user=user)).token
+    victim = await admin.create_token(user="victim")
+    await admin.apply([job("x", team="alpha")])
+    return World(api, tokens, victim.id)
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    expect: dict[str, int]
+
+
+def _expect(ok: int, **overrides: int) -> dict[str, int]:
+    table = dict.fromkeys(ROLES, ok)
+    table["anonymous"] = 401
+    table.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    return table
+
+
+READ = _expect(200, outsider=404)
+WRITE = _expect(200, viewer=403, outsider=404)
+ADMIN_ONLY = _expect(403, admin=200)
+MANAGE_ALPHA = _expect(200, member=403, viewer=403, outsider=404)
+ANY_USER = _expect(200)
+
+CASES = {
+    "whoami": Case("GET", "/api/v1/whoami", None, ANY_USER),
+    "apply": Case("POST", "/api/v1/apply", {"objects": [job("y", team="alpha")]}, WRITE),
+    "list": Case("GET", "/api/v1/jobs?team=alpha", None, READ),
+    "get": Case("GET", "/api/v1/jobs/x?team=alpha", None, READ),
+    "object-events": Case("GET", "/api/v1/jobs/x/events?team=alpha", None, READ),
+    "delete": Case("DELETE", "/api/v1/jobs/x?team=alpha", None, WRITE),
+    "events": Case("GET", "/api/v1/events?team=alpha", None, READ),
+    "list-teams": Case("GET", "/api/v1/teams", None, ANY_USER),
+    "create-team": Case("POST", "/api/v1/teams", {"name": "gamma"}, _expect(403, admin=201)),
+    "delete-team": Case("DELETE", "/api/v1/teams/spare", None, _expect(403, admin=204)),
+    "list-users": Case("GET", "/api/v1/users", None, ADMIN_ONLY),
+    "create-user": Case("POST", "/api/v1/users", {"name": "newbie"}, _expect(403, admin=201)),
+    "delete-user": Case("DELETE", "/api/v1/users/victim", None, _expect(403, admin=204)),
+    "set-membership": Case(
+        "PUT", "/api/v1/users/victim/teams/alpha", {"role": "viewer"}, MANAGE_ALPHA
+    ),
+    "remove-membership": Case(
+        "DELETE",
+        "/api/v1/users/viewer/teams/alpha",
+        None,
+        _expect(204, member=403, viewer=403, outsider=404),
+    ),
+    "list-tokens": Case("GET", "/api/v1/tokens", None, ANY_USER),
+    "create-token": Case("POST", "/api/v1/tokens", {}, _expect(201)),
+    "revoke-others-token": Case("DELETE", "/api/v1/tokens/{victim}", None, _expect(404, admin=204)),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", list(CASES))
+async def test_route_by_role(world: World, route: str, role: str) -> None:
+    case = CASES[route]
+    path = case.path.replace("{victim}", world.victim_token_id)
+    async with world.api.http(world.tokens[role]) as http:
+        response = await http.request(case.method, path, json=case.body)
+    assert response.status_code == case.expect[role], response.text
+    if response.status_code >= 400:
+        assert response.json()["error"]["message"]
+
+
+async def test_outsider_cannot_learn_that_a_name_exists(world: World) -> None:
+    async with world.api.http(world.tokens["outsider"]) as http:
+        existing = await http.get("/api/v1/jobs/x?team=alpha")
+        missing = await http.get("/api/v1/jobs/nope?team=alpha")
+    assert existing.status_code == missing.status_code == 404
+    assert "job/x not found" in existing.json()["error"]["message"]
+
+
+async def test_list_without_team_shows_only_readable_teams(world: World) -> None:
+    await world.api.admin.apply([job("b-job", team="beta")])
+    viewer = world.api.client(world.tokens["viewer"])
+    outsider = world.api.client(world.tokens["outsider"])
+    assert [o.metadata.name for o in await viewer.list("jobs")] == ["x"]
+    assert [o.metadata.name for o in await outsider.list("jobs")] == ["b-job"]
+    await viewer.aclose()
+    await outsider.aclose()
+
+
+async def test_health_needs_no_token(world: World) -> None:
+    async with world.api.http() as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).status_code == 200
