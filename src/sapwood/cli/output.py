@@ -35,6 +35,15 @@ def format_age(then: datetime, now: datetime) -> str:
     return f"{seconds // 86_400}d"
 
 
+def format_remaining(until: datetime, now: datetime) -> str:
+    """Time left, rounded to the nearest unit: a token made for 30d reads ``30d``, not 29d."""
+    seconds = (as_utc(until) - as_utc(now)).total_seconds()
+    for unit, span in (("d", 86_400), ("h", 3600), ("m", 60)):
+        if seconds >= span:
+            return f"{round(seconds / span)}{unit}"
+    return f"{max(round(seconds), 0)}s"
+
+
 def as_utc(moment: datetime) -> datetime:
     """The moment with a time zone: the server speaks UTC, so a naive one means UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -172,12 +181,14 @@ def compact(value: object) -> str:
 
 
 def print_out(text: str) -> None:
-    """Writes to stdout as is: no markup, no highlighting, no wrapping at the width."""
-    _console(stderr=False).print(text, markup=False, highlight=False, soft_wrap=True)
+    """Writes to stdout as is: no markup, emoji codes, highlighting or wrapping at the width."""
+    _console(stderr=False).print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def print_err(text: str, *, style: str | None = None) -> None:
-    _console(stderr=True).print(text, markup=False, highlight=False, soft_wrap=True, style=style)
+    _console(stderr=True).print(
+        text, markup=False, highlight=False, emoji=False, soft_wrap=True, style=style
+    )
 
 
 def _console(*, stderr: bool) -> Console:

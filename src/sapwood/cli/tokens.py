@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 import typer
 
-from sapwood.cli.output import as_utc, format_age, format_table, print_err, print_out
+from sapwood.cli.output import (
+    as_utc,
+    format_age,
+    format_remaining,
+    format_table,
+    print_err,
+    print_out,
+)
 from sapwood.cli.session import connect
 from sapwood.schemas import Token, TokenCreated
 from sapwood.specs.quantity import DURATION_HELP, parse_duration
@@ -101,4 +108,4 @@ def _expires(token: Token, *, now: datetime) -> str:
         return "never"
     if as_utc(token.expires_at) <= now:
         return "-"
-    return f"in {format_age(now, token.expires_at)}"
+    return f"in {format_remaining(token.expires_at, now)}"

@@ -70,9 +70,13 @@ def resolve_config(
     token: str | None = None,
     team: str | None = None,
 ) -> ClientConfig:
-    stored = read_config(config_path(env))
+    url = url or env.get("SAPWOOD_URL")
+    token = token or env.get("SAPWOOD_TOKEN")
+    team = team or env.get("SAPWOOD_TEAM")
+    # Read the file only for what is missing, so `login` can repair a broken one.
+    stored = ClientConfig() if url and token else read_config(config_path(env))
     return ClientConfig(
-        url=url or env.get("SAPWOOD_URL") or stored.url,
-        token=token or env.get("SAPWOOD_TOKEN") or stored.token,
-        team=team or env.get("SAPWOOD_TEAM") or stored.team,
+        url=url or stored.url,
+        token=token or stored.token,
+        team=team or stored.team,
     )

@@ -111,9 +111,21 @@ Duration = Annotated[
     PlainSerializer(quantity.format_duration, return_type=str),
     WithJsonSchema({"type": "string", "description": quantity.DURATION_HELP, "examples": ["5m"]}),
 ]
+
+
+def _shell_string(value: object) -> object:
+    # One string is a shell command line; stored as the argv that runs it.
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError("a command must not be empty")
+        return ["/bin/sh", "-c", value]
+    return value
+
+
 Command = Annotated[
-    list[Annotated[str, Field(min_length=1)]] | Annotated[str, Field(min_length=1)],
-    Field(description="argv list, or one string run by /bin/sh -c"),
+    list[Annotated[str, Field(min_length=1)]],
+    BeforeValidator(_shell_string),
+    Field(min_length=1, description="argv list, or one string run by /bin/sh -c"),
 ]
 
 

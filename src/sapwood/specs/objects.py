@@ -113,16 +113,14 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
     return out
 
 
-_UNION_BRANCHES = {"str", "int", "constrained-str", "float"}
-
-
 def _dotted(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif "[" in part or part in _UNION_BRANCHES:
-            # pydantic names union branches and validators in loc; users never wrote those
+        elif "[" in part or "(" in part:
+            # pydantic names validators in loc (e.g. "function-after[...]"); users never
+            # wrote those, and no valid field or key contains brackets
             continue
         else:
             path += f".{part}" if path else str(part)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 MAX_CPU_MILLIS = 4096 * 1000
 MAX_MEMORY_BYTES = 64 * 1024**4  # 64Ti: more than any single machine or pod gets
@@ -38,10 +38,7 @@ def _split(text: str, what: str) -> tuple[Decimal, str]:
     match = _QUANTITY.match(text.strip())
     if not match:
         raise ValueError(f"{text!r} is not {what}")
-    try:
-        return Decimal(match.group(1)), match.group(2)
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only numbers
-        raise ValueError(f"{text!r} is not {what}") from exc
+    return Decimal(match.group(1)), match.group(2)
 
 
 def parse_cpu(value: object) -> int:
@@ -49,13 +46,18 @@ def parse_cpu(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected {CPU_HELP}, got {type(value).__name__}")
     number, suffix = _split(str(value), CPU_HELP)
-    if suffix == "m":
-        millis = number
-    elif suffix == "":
-        millis = number * 1000
-    else:
+    if suffix not in ("m", ""):
         raise ValueError(f"unknown CPU unit {suffix!r} in {value!r}: use a plain number or 'm'")
-    if millis != millis.to_integral_value():
+    try:
+        millis = number if suffix == "m" else number * 1000
+        whole = millis == millis.to_integral_value()
+    except ArithmeticError:  # exponents past what Decimal holds
+        raise ValueError(
+            f"cpu {value!r} is out of range: must be between 0 and 4096 CPUs"
+        ) from None
+    if millis > MAX_CPU_MILLIS or millis < 0:
+        raise ValueError(f"cpu {value!r} is out of range: must be between 0 and 4096 CPUs")
+    if not whole:
         raise ValueError(f"{value!r} is finer than 1m (one thousandth of a CPU)")
     result = int(millis)
     _check_range(result, 0, MAX_CPU_MILLIS, f"cpu {value!r}", "between 0 and 4096 CPUs")
@@ -67,16 +69,18 @@ def parse_memory(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"expected {MEMORY_HELP}, got {type(value).__name__}")
     number, suffix = _split(str(value), MEMORY_HELP)
-    if suffix in _BINARY:
-        size = number * _BINARY[suffix]
-    elif suffix in _DECIMAL:
-        size = number * _DECIMAL[suffix]
-    elif suffix == "":
-        size = number
-    else:
+    factor = {**_BINARY, **_DECIMAL, "": 1}.get(suffix)
+    if factor is None:
         allowed = ", ".join([*_BINARY, *_DECIMAL])
         raise ValueError(f"unknown memory unit {suffix!r} in {value!r}: use one of {allowed}")
-    if size != size.to_integral_value():
+    try:
+        size = number * factor
+        whole = size == size.to_integral_value()
+    except ArithmeticError:  # exponents past what Decimal holds
+        raise ValueError(f"memory {value!r} is out of range: must be between 0 and 64Ti") from None
+    if size > MAX_MEMORY_BYTES or size < 0:
+        raise ValueError(f"memory {value!r} is out of range: must be between 0 and 64Ti")
+    if not whole:
         raise ValueError(f"{value!r} is not a whole number of bytes")
     result = int(size)
     _check_range(result, 0, MAX_MEMORY_BYTES, f"memory {value!r}", "between 0 and 64Ti")
@@ -97,16 +101,20 @@ def parse_gpus(value: object) -> int:
 
 def parse_duration(value: object) -> timedelta:
     """A timedelta from ``"30s"``, ``"5m"``, ``"1h30m"``, ``"250ms"`` or plain seconds."""
-    if isinstance(value, timedelta):
-        result = value
-    elif isinstance(value, bool) or not isinstance(value, int | float | str):
+    if isinstance(value, bool) or not isinstance(value, timedelta | int | float | str):
         raise ValueError(f"expected {DURATION_HELP}, got {type(value).__name__}")
-    elif isinstance(value, int | float):
-        result = timedelta(seconds=value)
-    else:
-        result = _parse_duration_text(value)
+    out_of_range = ValueError(f"duration {value!r} must be between 0s and 365d")
+    try:
+        if isinstance(value, timedelta):
+            result = value
+        elif isinstance(value, int | float):
+            result = timedelta(seconds=value)
+        else:
+            result = _parse_duration_text(value)
+    except OverflowError:  # past timedelta's range, or infinite
+        raise out_of_range from None
     if result < timedelta(0) or result > MAX_DURATION:
-        raise ValueError(f"duration {value!r} must be between 0s and 365d")
+        raise out_of_range
     # Millisecond grain keeps format_duration an exact inverse.
     return timedelta(milliseconds=round(result.total_seconds() * 1000))
 

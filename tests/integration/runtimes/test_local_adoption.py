@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from sapwood.server.runtimes.base import (
@@ -37,6 +38,7 @@ async def test_restarted_runtime_adopts_units_exactly_once(
     make_runtime: Callable[..., LocalRuntime],
     python: Python,
     wait_until: Callable[..., Awaitable[Any]],
+    wait_state: Callable[..., Awaitable[Any]],
     tmp_path: Path,
 ) -> None:
     sleeper = UnitKey("Service", "research", "api")
@@ -63,6 +65,9 @@ async def test_restarted_runtime_adopts_units_exactly_once(
     await wait_until(finisher_gone)
 
     second = make_runtime()
+    # Its shim may still be writing the exit file: wait for the report, not just the pid.
+    finished = await wait_state(second, finisher)
+    assert (finished.exit_code, finished.reason) == (5, UnitReason.ERROR)
     states = await second.observe()
     assert sorted(s.key for s in states) == sorted(pids)  # each unit once
     by_key = {s.key: s for s in states}
@@ -71,8 +76,7 @@ async def test_restarted_runtime_adopts_units_exactly_once(
         assert by_key[key].pid == pids[key]
         assert by_key[key].port == before[key].port
         assert by_key[key].cpu_set == before[key].cpu_set
-    assert by_key[finisher].phase is UnitPhase.EXITED
-    assert (by_key[finisher].exit_code, by_key[finisher].reason) == (5, UnitReason.ERROR)
+    assert by_key[finisher] == finished
 
     # Adopted units are not started again, and their allocations are still held.
     again = await second.start(python(sleeper, SLEEP, wants_port=True))
@@ -115,21 +119,26 @@ SERVER = textwrap.dedent(
 )
 
 
-async def test_units_survive_a_killed_server(
-    make_runtime: Callable[..., LocalRuntime], tmp_path: Path
-) -> None:
-    data_dir = tmp_path / "data"
+def start_unit_then_kill_server(data_dir: Path) -> int:
+    """Run a server process that starts one unit, kill -9 it; the unit's pid."""
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(data_dir)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert server.stdout is not None
-        pid = int(server.stdout.readline())
+        return int(server.stdout.readline())
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+
+async def test_units_survive_a_killed_server(
+    make_runtime: Callable[..., LocalRuntime], tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    pid = await anyio.to_thread.run_sync(start_unit_then_kill_server, data_dir)
     runtime = make_runtime(data_dir)
     (state,) = await runtime.observe()
     assert (state.key.name, state.phase, state.pid) == ("survivor", UnitPhase.RUNNING, pid)

@@ -137,3 +137,15 @@ async def test_close_leaves_units_running(
     second = make_runtime()
     (state,) = await second.observe()
     assert (state.phase, state.pid) == (UnitPhase.RUNNING, started.pid)
+
+
+def mem_total_bytes() -> int:
+    first_line = Path("/proc/meminfo").read_text().split("\n")[0]
+    return int(first_line.split()[1]) * 1024
+
+
+async def test_capacity_subtracts_the_reserve(make_runtime: Callable[..., LocalRuntime]) -> None:
+    runtime = make_runtime(reserve_cpu_millis=500, reserve_memory_bytes=1 << 20)
+    capacity = await runtime.capacity()
+    assert capacity.cpu_millis == len(os.sched_getaffinity(0)) * 1000 - 500
+    assert 0 < capacity.memory_bytes <= mem_total_bytes() - (1 << 20)

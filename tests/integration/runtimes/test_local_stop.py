@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitSpec
 from sapwood.server.runtimes.local import LocalRuntime
-from sapwood.server.runtimes.local.procfs import ProcessId, identify, is_alive
+from sapwood.server.runtimes.local.procfs import ProcessId, identify, is_alive, list_stats
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -120,3 +121,20 @@ async def test_stop_lets_a_unit_shut_down_gracefully(
     (state,) = await runtime.observe()
     assert (state.exit_code, state.reason) == (0, UnitReason.STOPPED)
     assert b"cleaning up" in b"".join([c async for c in runtime.logs(KEY)])
+
+
+def zombie_children() -> set[int]:
+    return {s.pid for s in list_stats() if s.ppid == os.getpid() and s.state == "Z"}
+
+
+async def test_ended_units_leave_no_zombie_shims(
+    runtime: LocalRuntime, python: Python, wait_state: Callable[..., Awaitable[Any]]
+) -> None:
+    before = zombie_children()
+    await runtime.start(python(KEY, "pass"))
+    await wait_state(runtime, KEY)
+    await runtime.forget(KEY)
+    stopped = UnitKey("Service", "research", "api")
+    await runtime.start(python(stopped, "import time; time.sleep(600)"))
+    await runtime.stop(stopped)
+    assert zombie_children() - before == set()

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sapwood.cli.describe import describe_text, probe_text, spec_summary
 from sapwood.cli.events import event_table
-from sapwood.schemas import Event, Object
-
-MakeObject = Callable[..., Object]
+from sapwood.schemas import Event
+from tests.unit.cli.conftest import MakeObject
 
 
 def event(now: datetime, ident: int, reason: str, message: str, *, ago: timedelta) -> Event:

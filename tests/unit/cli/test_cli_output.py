@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -10,6 +9,7 @@ from sapwood.cli.output import (
     dump_json,
     dump_yaml,
     format_age,
+    format_remaining,
     format_table,
     object_document,
     object_headers,
@@ -18,11 +18,8 @@ from sapwood.cli.output import (
     objects_document,
     title_words,
 )
-from sapwood.schemas import Object
 from sapwood.specs.documents import load_documents, parse_documents
-
-MakeObject = Callable[..., Object]
-NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)  # the conftest's `now`
+from tests.unit.cli.conftest import NOW, MakeObject
 
 
 @pytest.mark.parametrize(
@@ -40,6 +37,19 @@ NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)  # the conftest's `now`
 )
 def test_age_reads_like_kubectl(delta: timedelta, expected: str) -> None:
     assert format_age(NOW - delta, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(days=30) - timedelta(seconds=2), "30d"),
+        (timedelta(hours=5, minutes=10), "5h"),
+        (timedelta(seconds=90), "2m"),
+        (timedelta(seconds=12), "12s"),
+    ],
+)
+def test_remaining_time_rounds_to_the_nearest_unit(delta: timedelta, expected: str) -> None:
+    assert format_remaining(NOW + delta, NOW) == expected
 
 
 def test_age_treats_a_naive_timestamp_as_utc() -> None:

@@ -19,6 +19,7 @@ class Caller:
     admin: bool
     roles: Mapping[str, Role] = field(default_factory=dict)
     token_id: str = ""
+    scope: str | None = None  # "Kind/team/name" for a workload's own token
 
 
 def can_read(caller: Caller, team: str) -> bool:

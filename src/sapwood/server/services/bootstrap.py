@@ -12,6 +12,8 @@ from sapwood.server.store.tables import MembershipRow, TeamRow, UserRow
 
 ADMIN = "admin"
 DEFAULT_TEAM = "default"
+# Owner of the tokens workloads get for their own objects; it belongs to no team.
+WORKLOADS_USER = "sapwood-workloads"
 
 
 async def bootstrap(session: AsyncSession, *, now: datetime) -> str | None:
@@ -21,6 +23,7 @@ async def bootstrap(session: AsyncSession, *, now: datetime) -> str | None:
     if await session.get(TeamRow, DEFAULT_TEAM) is None:
         session.add(TeamRow(name=DEFAULT_TEAM, created_at=now))
     session.add(UserRow(name=ADMIN, admin=True, created_at=now))
+    session.add(UserRow(name=WORKLOADS_USER, admin=False, created_at=now))
     await session.flush()
     session.add(MembershipRow(user=ADMIN, team=DEFAULT_TEAM, role="admin"))
     secret = await issue_bootstrap_token(session, ADMIN, now=now)

@@ -23,7 +23,7 @@ def decode_continue(token: str | None) -> int:
         raise InvalidError(
             "the continue token is not valid", hint="start again without it"
         ) from None
-    if not isinstance(after, int) or after < 0:
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
         raise InvalidError("the continue token is not valid", hint="start again without it")
     return after
 

@@ -10,7 +10,7 @@ from sapwood.schemas import Role, Token, TokenCreated, TokenRequest
 from sapwood.server.services.access import Caller, require_admin
 from sapwood.server.services.convert import row_to_token
 from sapwood.server.services.errors import NotFoundError, UnauthorizedError
-from sapwood.server.services.secrets import new_token, secret_matches, split_token
+from sapwood.server.secrets import new_token, secret_matches, split_token
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
 
@@ -42,6 +42,10 @@ async def authenticate(session: AsyncSession, header: str | None, *, now: dateti
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRAIN:
         row.last_used_at = now
         await session.commit()
+    if row.scope is not None:
+        team = row.scope.split("/")[1]
+        roles = {team: Role.VIEWER}
+        return Caller(user.name, admin=False, roles=roles, token_id=row.id, scope=row.scope)
     memberships = await session.scalars(
         select(MembershipRow).where(MembershipRow.user == user.name)
     )

@@ -94,6 +94,8 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # "Kind/team/name" for a workload's own token: it reads that team, as a viewer.
+    scope: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class ObjectRow(Base):

@@ -8,13 +8,18 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from sapwood.server.runtimes.base import UnitSpec
-from sapwood.server.runtimes.local import cgroups, logs
+from sapwood.server.runtimes.base import (
+    RuntimePermanentError,
+    RuntimeTemporaryError,
+    UnitReason,
+    UnitSpec,
+)
+from sapwood.server.runtimes.local import cgroups, logs, placement
 from sapwood.server.runtimes.local.cgroups import CgroupPlan
 from sapwood.server.runtimes.local.placement import cfs_quota_us
 from sapwood.server.runtimes.local.procfs import ProcessId, identify
@@ -91,6 +96,53 @@ def free_port(taken: Collection[int]) -> int:
         if port not in taken:
             return port
     raise OSError("no free port found")
+
+
+def check_runnable(unit: UnitSpec) -> None:
+    """Raise RuntimePermanentError when the unit can never start as specified."""
+    if not unit.command:
+        raise RuntimePermanentError("empty command", reason=UnitReason.ERROR)
+    if unit.workdir is not None and not Path(unit.workdir).is_dir():
+        raise RuntimePermanentError(
+            f"workdir does not exist: {unit.workdir}", reason=UnitReason.ERROR
+        )
+    path_var = unit.env.get("PATH", os.environ.get("PATH"))
+    if find_executable(unit.command[0], path_var=path_var, workdir=unit.workdir) is None:
+        raise RuntimePermanentError(
+            f"command not found: {unit.command[0]}", reason=UnitReason.COMMAND_NOT_FOUND
+        )
+
+
+Held = tuple[tuple[int, ...], tuple[int, ...], int | None]  # (cores, GPUs, port) in use
+
+
+def allocate(
+    unit: UnitSpec, *, cores: Sequence[int], gpu_count: int, held: Sequence[Held]
+) -> Allocation:
+    """Cores, GPUs and a port for `unit` given what running units hold.
+
+    Raises RuntimeTemporaryError when the exclusive cores or GPUs are not free now."""
+    taken_cores = {c for held_cores, _, _ in held for c in held_cores}
+    taken_gpus = {g for _, gpus, _ in held for g in gpus}
+    taken_ports = {p for _, _, p in held if p is not None}
+    wanted = placement.exclusive_core_count(unit.cpu_millis)
+    cpu_set = placement.pick_exclusive_cores(cores, taken_cores, wanted)
+    if cpu_set is None:
+        raise RuntimeTemporaryError(f"{wanted} exclusive cores are not free")
+    gpus = placement.pick_free(range(gpu_count), taken_gpus, unit.gpus)
+    if gpus is None:
+        raise RuntimeTemporaryError(f"{unit.gpus} GPUs are not free")
+    try:
+        port = free_port(taken_ports) if unit.wants_port else None
+    except OSError as exc:
+        raise RuntimeTemporaryError(f"no free port: {exc}") from exc
+    return Allocation(
+        cpu_set=cpu_set,
+        affinity=cpu_set or placement.shared_cores(cores, taken_cores),
+        gpu_indices=gpus,
+        port=port,
+        cuda_visible_devices=placement.cuda_visible_devices(gpus, host_gpus=gpu_count),
+    )
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ def rotated(path: Path) -> Path:
 
 
 class RotatingLogWriter:
-    """Appends to a log file; past `max_bytes` the file is renamed to <name>.1 (replacing
-    the older one) and a fresh file begins. Used by the shim; not thread-safe."""
+    """Appends to a log file; once it holds `max_bytes` the file is renamed to <name>.1
+    (replacing the older one) and a fresh file begins. Used by the shim; not thread-safe."""
 
     def __init__(self, path: Path, max_bytes: int) -> None:
         self._path = path
@@ -33,11 +33,16 @@ class RotatingLogWriter:
         self._size = self._handle.tell()
 
     def write(self, data: bytes) -> None:
-        if self._size > 0 and self._size + len(data) > self._max_bytes:
-            self._rotate()
-        self._handle.write(data)
+        """Append `data`; a chunk that does not fit is split so no file passes the limit."""
+        while data:
+            room = self._max_bytes - self._size
+            if room <= 0:
+                self._rotate()
+                room = self._max_bytes
+            part, data = data[:room], data[room:]
+            self._handle.write(part)
+            self._size += len(part)
         self._handle.flush()
-        self._size += len(data)
 
     def close(self) -> None:
         self._handle.close()

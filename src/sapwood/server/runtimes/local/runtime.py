@@ -10,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from pathlib import Path
 from typing import IO
 
 from sapwood.server.runtimes.base import (
@@ -36,8 +34,8 @@ from sapwood.server.runtimes.local.cgroups import CgroupPlan
 from sapwood.server.runtimes.local.launch import (
     Allocation,
     LaunchContext,
-    find_executable,
-    free_port,
+    allocate,
+    check_runnable,
     launch_unit,
 )
 from sapwood.server.runtimes.local.logs import read_logs
@@ -117,7 +115,7 @@ class LocalRuntime:
                 await asyncio.to_thread(supervise.refresh, existing, self._settings.clock)
                 if existing.running:
                     return supervise.to_state(existing)
-            self._check_runnable(unit)
+            check_runnable(unit)
             allocation = self._allocate(unit)
             self._reserved[unit.key] = allocation
             ctx = LaunchContext(
@@ -163,6 +161,7 @@ class LocalRuntime:
             # The shim kills leftovers before reporting; this makes "returns once gone" hold
             # even when it could not (it was killed itself).
             await asyncio.to_thread(supervise.kill_all, unit)
+            await self._wait_shim_gone(unit)
         await self._sync_shared_cores()
 
     async def forget(self, key: UnitKey) -> None:
@@ -174,6 +173,7 @@ class LocalRuntime:
             await self._refresh(unit)
             if unit.running:
                 raise RuntimeTemporaryError(f"{key.slug()} is still running; stop it first")
+            await self._wait_shim_gone(unit)
             await asyncio.to_thread(supervise.discard, unit)
             del self._units[key]
 
@@ -252,6 +252,25 @@ class LocalRuntime:
                 return not unit.running
             await asyncio.sleep(POLL_S)
 
+    async def _wait_shim_gone(self, unit: Supervised) -> None:
+        """Give an ended unit's shim a moment to exit and reap it (it has written its
+        report, so this is quick); a shim that lingers is SIGKILLed."""
+        if await self._poll(lambda: supervise.reap_shim(unit), SHIM_EXIT_TIMEOUT_S):
+            return
+        await asyncio.to_thread(supervise.kill_shim, unit)
+        if not await self._poll(lambda: supervise.reap_shim(unit), SHIM_EXIT_TIMEOUT_S):
+            log.warning("shim of %s does not exit", unit.record.key.slug())
+
+    async def _poll(self, check: Callable[[], bool], timeout_s: float) -> bool:
+        """Run blocking `check` in a thread until it is true; False after the timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not await asyncio.to_thread(check):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(POLL_S / 2)
+        return True
+
     async def _await_workload(self, unit: Supervised) -> None:
         """Wait for the shim to report the workload's pid (or its failure to start)."""
         loop = asyncio.get_running_loop()
@@ -265,43 +284,15 @@ class LocalRuntime:
             await asyncio.sleep(POLL_S / 2)
             await self._refresh(unit)
 
-    def _check_runnable(self, unit: UnitSpec) -> None:
-        if not unit.command:
-            raise RuntimePermanentError("empty command", reason=UnitReason.ERROR)
-        if unit.workdir is not None and not Path(unit.workdir).is_dir():
-            raise RuntimePermanentError(
-                f"workdir does not exist: {unit.workdir}", reason=UnitReason.ERROR
-            )
-        path_var = unit.env.get("PATH", os.environ.get("PATH"))
-        if find_executable(unit.command[0], path_var=path_var, workdir=unit.workdir) is None:
-            raise RuntimePermanentError(
-                f"command not found: {unit.command[0]}", reason=UnitReason.COMMAND_NOT_FOUND
-            )
-
     def _allocate(self, unit: UnitSpec) -> Allocation:
         """Cores, GPUs and port for a new unit; no await inside, so it cannot race."""
-        held = [
-            (u.record.cpu_set, u.record.gpu_indices, u.record.port)
-            for u in self._units.values()
-            if u.running
-        ] + [(a.cpu_set, a.gpu_indices, a.port) for a in self._reserved.values()]
-        taken_cores = {c for cores, _, _ in held for c in cores}
-        taken_gpus = {g for _, gpus, _ in held for g in gpus}
-        taken_ports = {p for _, _, p in held if p is not None}
-        wanted = placement.exclusive_core_count(unit.cpu_millis)
-        cpu_set = placement.pick_exclusive_cores(self._cores, taken_cores, wanted)
-        if cpu_set is None:
-            raise RuntimeTemporaryError(f"{wanted} exclusive cores are not free")
-        gpus = placement.pick_free(range(self._gpus.count), taken_gpus, unit.gpus)
-        if gpus is None:
-            raise RuntimeTemporaryError(f"{unit.gpus} GPUs are not free")
-        affinity = cpu_set or placement.shared_cores(self._cores, taken_cores)
-        return Allocation(
-            cpu_set=cpu_set,
-            affinity=affinity,
-            gpu_indices=gpus,
-            port=free_port(taken_ports) if unit.wants_port else None,
-            cuda_visible_devices=placement.cuda_visible_devices(gpus, host_gpus=self._gpus.count),
+        held = [u.record for u in self._units.values() if u.running]
+        return allocate(
+            unit,
+            cores=self._cores,
+            gpu_count=self._gpus.count,
+            held=[(r.cpu_set, r.gpu_indices, r.port) for r in held]
+            + [(a.cpu_set, a.gpu_indices, a.port) for a in self._reserved.values()],
         )
 
     async def _sync_shared_cores(self) -> None:

@@ -48,6 +48,7 @@ class Supervised:
     unit_dir: Path
     workload: ProcessId | None = None
     exit: ExitInfo | None = None
+    shim_gone: bool = False
 
     @property
     def running(self) -> bool:
@@ -85,6 +86,7 @@ def refresh(unit: Supervised, now: Callable[[], datetime]) -> bool:
     A shim that vanished without writing exit.json (killed, host rebooted) means the unit
     is over: whatever it left is killed and an exit file is written on its behalf."""
     if not unit.running:
+        reap_shim(unit)
         return False
     _read_reports(unit)
     if not unit.running:
@@ -101,6 +103,18 @@ def refresh(unit: Supervised, now: Callable[[], datetime]) -> bool:
     write_atomic(unit.unit_dir / EXIT, exit_to_json(info))
     unit.exit = info
     return True
+
+
+def reap_shim(unit: Supervised) -> bool:
+    """Collect an ended unit's shim if it is our child (no zombies in a long-lived server);
+    True once the shim is gone. Liveness is read before reaping so a shim that turns into a
+    zombie in between is not mistaken for gone."""
+    if not unit.shim_gone:
+        shim = unit.record.shim
+        if shim.pid == 0 or not is_alive(shim):
+            reap_if_child(shim)
+            unit.shim_gone = True
+    return unit.shim_gone
 
 
 def unit_pids(unit: Supervised) -> set[int]:

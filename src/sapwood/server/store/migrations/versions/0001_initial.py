@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("revoked_at", UTCDateTime(), nullable=True),
         sa.Column("last_used_at", UTCDateTime(), nullable=True),
+        sa.Column("scope", sa.String(200), nullable=True),
         sa.ForeignKeyConstraint(
             ["user"], ["users.name"], name="fk_tokens_user_users", ondelete="CASCADE"
         ),

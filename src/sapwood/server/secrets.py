@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 PREFIX = "sw"
 
@@ -39,3 +41,26 @@ def split_token(token: str) -> tuple[str, str] | None:
 
 def secret_matches(secret: str, secret_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+def workload_token(server_key: bytes, uid: str) -> NewToken:
+    """The token a workload gets for its own object, derived so restarts reuse it.
+
+    Derived from the server's key and the object's uid with HMAC: the server never stores
+    the secret, yet can hand the same token to every replica and restart.
+    """
+    token_id = "w" + hashlib.sha256(uid.encode()).hexdigest()[:15]
+    secret = hmac.new(server_key, f"workload:{uid}".encode(), hashlib.sha256).hexdigest()
+    return NewToken(token_id, hash_secret(secret), f"{PREFIX}_{token_id}_{secret}")
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The server's secret key from ``path``, created (0600) on first use."""
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key.hex())
+    return key
