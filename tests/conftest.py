@@ -12,7 +12,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from sapwood.server.app import create_app
-from sapwood.server.settings import Settings, StoreSettings
+from sapwood.server.settings import ControllerSettings, Settings, StoreSettings
 from sapwood.testing import servers
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.servers import LiveServer
@@ -79,7 +79,12 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(home=tmp_path / "home", store=StoreSettings(database_url=database_url))
+    # API tests need no controller; tests/integration/controller starts its own.
+    return Settings(
+        home=tmp_path / "home",
+        store=StoreSettings(database_url=database_url),
+        controller=ControllerSettings(enabled=False),
+    )
 
 
 @pytest.fixture

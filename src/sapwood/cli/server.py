@@ -40,6 +40,7 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # probes would log every request
     url = f"http://{settings.api.host}:{settings.api.port}"
     client_config = config_path(env)
 

@@ -15,9 +15,14 @@ from starlette.exceptions import HTTPException
 
 from sapwood.schemas import ErrorBody, ErrorDetail, ErrorInfo
 from sapwood.server.clock import Clock, SystemClock
+from sapwood.server.controller.manager import ControllerConfig, ControllerManager
 from sapwood.server.limits import BodyLimit
 from sapwood.server.routes import health, identity, objects
 from sapwood.server.routes.deps import AppState
+from sapwood.server.runtimes.base import Runtime
+from sapwood.server.runtimes.local.runtime import LocalRuntime
+from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
+from sapwood.server.secrets import load_or_create_key
 from sapwood.server.services.bootstrap import bootstrap
 from sapwood.server.services.errors import (
     ConflictError,
@@ -49,6 +54,7 @@ def create_app(
     settings: Settings,
     *,
     clock: Clock | None = None,
+    runtime: Runtime | None = None,
     on_bootstrap: OnBootstrap | None = None,
 ) -> FastAPI:
     """The whole server as an ASGI app. Its lifespan migrates the database and bootstraps."""
@@ -69,9 +75,14 @@ def create_app(
             secret = await bootstrap(session, now=state.clock.now())
         if secret is not None and on_bootstrap is not None:
             on_bootstrap(secret)
+        if settings.controller.enabled:
+            state.controller = await _start_controller(settings, state, runtime)
+            state.wake = state.controller.wake
         try:
             yield
         finally:
+            if state.controller is not None:
+                await state.controller.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -89,6 +100,36 @@ def create_app(
     app.include_router(objects.router)
     _install_error_handlers(app)
     return app
+
+
+async def _start_controller(
+    settings: Settings, state: AppState, runtime: Runtime | None
+) -> ControllerManager:
+    if runtime is None:
+        local = LocalRuntime(
+            LocalRuntimeSettings(
+                data_dir=settings.home / "runtime",
+                reserve_cpu_millis=settings.runtime.reserve_cpu_millis,
+                reserve_memory_bytes=settings.runtime.reserve_memory_bytes,
+                use_cgroups=settings.runtime.use_cgroups,
+            )
+        )
+        log.info("local runtime: limits enforced by %s", local.limits_mechanism)
+        if local.limits_mechanism == "rlimit":
+            log.warning("no writable cgroupfs: memory limits use rlimits, CPU quotas are off")
+        runtime = local
+    key = await asyncio.to_thread(load_or_create_key, settings.home / "secret.key")
+    config = ControllerConfig(
+        api_url=settings.api_url,
+        server_key=key,
+        resync_s=settings.controller.resync_s,
+        slow_pass_s=settings.controller.slow_pass_s,
+    )
+    controller = ControllerManager(
+        sessions=state.sessions, runtime=runtime, clock=state.clock, config=config
+    )
+    await controller.start()
+    return controller
 
 
 def _error(status: int, info: ErrorInfo, headers: dict[str, str] | None = None) -> JSONResponse:

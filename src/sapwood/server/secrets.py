@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "sw"
+# Owner of the tokens workloads get for their own objects; it belongs to no team.
+WORKLOADS_USER = "sapwood-workloads"
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,16 @@ class StoreSettings(_Group):
 
 
 class ControllerSettings(_Group):
-    resync_s: float = Field(default=10.0, gt=0)
+    enabled: bool = True
+    resync_s: float = Field(default=5.0, gt=0)
     slow_pass_s: float = Field(default=1.0, gt=0)
+
+
+class RuntimeSettings(_Group):
+    kind: str = Field(default="local", pattern="^local$")
+    reserve_cpu_millis: int = Field(default=0, ge=0)
+    reserve_memory_bytes: int = Field(default=0, ge=0)
+    use_cgroups: bool = True
 
 
 class SchedulingSettings(_Group):
@@ -45,11 +53,18 @@ class Settings(_Group):
     api: ApiSettings = Field(default_factory=ApiSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
 
     @property
     def database_url(self) -> str:
         return self.store.database_url or f"sqlite+aiosqlite:///{self.home / 'sapwood.db'}"
+
+    @property
+    def api_url(self) -> str:
+        """Where workloads reach the API (loopback when bound to every address)."""
+        host = "127.0.0.1" if self.api.host in ("0.0.0.0", "::", "") else self.api.host
+        return f"http://{host}:{self.api.port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 
 from sapwood.server.app import create_app
-from sapwood.server.settings import ApiSettings, Settings, StoreSettings
+from sapwood.server.settings import ApiSettings, ControllerSettings, Settings, StoreSettings
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(home: Path, *, database_url: str | None = None) -> Iterator[LiveServer]:
-    """Runs create_app() under uvicorn until the block ends; yields its URL and admin token."""
+def live_server(
+    home: Path, *, database_url: str | None = None, controller: bool = False
+) -> Iterator[LiveServer]:
+    """Runs create_app() under uvicorn until the block ends; yields its URL and admin token.
+
+    Without ``controller`` nothing runs what is applied, so no process outlives the test.
+    """
     port = free_port()
     settings = Settings(
         home=home,
         api=ApiSettings(port=port),
         store=StoreSettings(database_url=database_url),
+        controller=ControllerSettings(enabled=controller),
     )
     tokens: list[str] = []
     app = create_app(settings, on_bootstrap=tokens.append)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from sapwood.server.clock import Clock
+from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.services.access import Caller
 from sapwood.server.services.tokens import authenticate
 from sapwood.server.settings import Settings
@@ -25,6 +26,7 @@ class AppState:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     wake: Callable[[str], None] = field(default=lambda kind: None)
+    controller: ControllerManager | None = None
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,13 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from sapwood.server.secrets import WORKLOADS_USER
 from sapwood.server.services.tokens import issue_bootstrap_token
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MembershipRow, TeamRow, UserRow
 
 ADMIN = "admin"
 DEFAULT_TEAM = "default"
-# Owner of the tokens workloads get for their own objects; it belongs to no team.
-WORKLOADS_USER = "sapwood-workloads"
 
 
 async def bootstrap(session: AsyncSession, *, now: datetime) -> str | None:

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from sapwood.schemas import Role, Token, TokenCreated, TokenRequest
+from sapwood.server.secrets import new_token, secret_matches, split_token
 from sapwood.server.services.access import Caller, require_admin
 from sapwood.server.services.convert import row_to_token
 from sapwood.server.services.errors import NotFoundError, UnauthorizedError
-from sapwood.server.secrets import new_token, secret_matches, split_token
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
 

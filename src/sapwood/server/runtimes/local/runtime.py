@@ -115,6 +115,8 @@ class LocalRuntime:
                 await asyncio.to_thread(supervise.refresh, existing, self._settings.clock)
                 if existing.running:
                     return supervise.to_state(existing)
+                # Its shim has reported but may still be exiting; let it finish first.
+                await self._wait_shim_gone(existing)
             check_runnable(unit)
             allocation = self._allocate(unit)
             self._reserved[unit.key] = allocation

@@ -1,0 +1,234 @@
+"""Services and workspaces: keep N replicas up, restart one replica alone with backoff."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sapwood.server.controller.backoff import HEALTHY_RESET, restart_delay
+from sapwood.server.controller.lifecycle import plan_deletion, plan_settled, with_phase
+from sapwood.server.controller.model import ObjectView, Plan
+from sapwood.server.controller.replicas import (
+    ReplicaRecord,
+    describe_exit,
+    due,
+    dump_records,
+    load_records,
+    new_exit,
+    observed,
+    run_id,
+    running,
+)
+from sapwood.server.controller.units import UnitContext, UnitError, unit_spec
+from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitState
+from sapwood.specs.objects import Service, Workspace
+from sapwood.specs.probes import Backoff
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the prober last concluded about one run of one replica."""
+
+    ready: bool = False
+    live: bool = True
+    message: str = ""
+
+
+def plan_service(
+    view: ObjectView,
+    units: dict[int, UnitState],
+    *,
+    now: datetime,
+    context: UnitContext,
+    health: Mapping[UnitKey, Health],
+) -> Plan:
+    assert isinstance(view.obj, Service)
+    if view.deletion_timestamp is not None:
+        return plan_deletion(view, units)
+    if view.phase == "Pending":
+        return Plan()
+    spec = view.obj.spec
+    return _keep_replicas(
+        view,
+        units,
+        desired=spec.replicas.min,
+        backoff=spec.backoff,
+        now=now,
+        context=context,
+        health=health,
+        readiness_probed=spec.readiness is not None,
+    )
+
+
+def plan_workspace(
+    view: ObjectView, units: dict[int, UnitState], *, now: datetime, context: UnitContext
+) -> Plan:
+    assert isinstance(view.obj, Workspace)
+    if view.deletion_timestamp is not None:
+        return plan_deletion(view, units)
+    if view.obj.spec.paused:
+        plan = plan_settled(view, units)
+        if view.phase != "Paused":
+            status = with_phase(view.status, "Paused", now=now, reason="Paused")
+            status.pop("allocated", None)
+            plan.status = status
+            plan.event("Paused", "workspace paused; its volumes are kept")
+        return plan
+    if view.phase == "Paused":
+        plan = Plan(status=with_phase(view.status, "Pending", now=now, reason="Resuming"))
+        plan.event("Resuming", "workspace resumed; waiting for admission")
+        return plan
+    if view.phase in ("Pending", "Failed"):
+        return Plan() if view.phase == "Pending" else plan_settled(view, units)
+    return _keep_replicas(
+        view,
+        units,
+        desired=1,
+        backoff=Backoff(),
+        now=now,
+        context=context,
+        health={},
+        readiness_probed=False,
+    )
+
+
+def _keep_replicas(
+    view: ObjectView,
+    units: dict[int, UnitState],
+    *,
+    desired: int,
+    backoff: Backoff,
+    now: datetime,
+    context: UnitContext,
+    health: Mapping[UnitKey, Health],
+    readiness_probed: bool,
+) -> Plan:
+    plan = Plan()
+    status = dict(view.status)
+    records = load_records(status, desired)
+    for index, record in records.items():
+        records[index] = _supervise(
+            view,
+            record,
+            units.get(index),
+            plan,
+            now=now,
+            backoff=backoff,
+            health=health,
+            readiness_probed=readiness_probed,
+        )
+    for index, unit in units.items():
+        if index >= desired:  # scaled down
+            plan.stops.append(unit.key) if running(unit) else plan.forgets.append(unit.key)
+    _roll_one(view, records, units, plan)
+
+    for index, record in records.items():
+        if (
+            running(units.get(index))
+            or index in {u.replica for u in plan.stops}
+            or not due(record, now)
+        ):
+            continue
+        try:
+            plan.starts.append(unit_spec(view, index, context))
+        except UnitError as exc:
+            plan.status = with_phase(status, "Failed", now=now, reason=exc.reason, message=str(exc))
+            plan.status.pop("allocated", None)
+            plan.event(exc.reason, str(exc), warning=True)
+            return plan
+        records[index] = replace(record, state="Starting", ready=False)
+
+    ready = sum(1 for r in records.values() if r.ready)
+    status.update(
+        replicas=dump_records(records),
+        readyReplicas=ready,
+        restarts=sum(r.restarts for r in records.values()),
+    )
+    ports = [r.port for r in records.values() if r.ready and r.port]
+    if view.kind == "Service":
+        status["desiredReplicas"] = desired
+        status["endpoints"] = [f"127.0.0.1:{p}" for p in ports]
+    elif ports:
+        status["url"] = f"http://127.0.0.1:{ports[0]}/"
+    message = f"{ready}/{desired} replicas ready"
+    plan.status = with_phase(status, "Running", now=now, message=message)
+    return plan
+
+
+def _supervise(
+    view: ObjectView,
+    record: ReplicaRecord,
+    unit: UnitState | None,
+    plan: Plan,
+    *,
+    now: datetime,
+    backoff: Backoff,
+    health: Mapping[UnitKey, Health],
+    readiness_probed: bool,
+) -> ReplicaRecord:
+    index = record.index
+    exit = new_exit(unit, record)
+    if unit is not None and exit is not None and _replaced(exit.reason, unit, view):
+        # Stopped by a rollout: start the new generation at once, no backoff.
+        return replace(record, state="Waiting", run=run_id(unit), next_start_at=None, pid=None)
+    if unit is not None and exit is not None:
+        failures = record.backoff + 1
+        delay = restart_delay(failures, backoff)
+        next_start = now + delay
+        plan.event(
+            "OOMKilled" if exit.reason == UnitReason.OOM_KILLED else "BackOff",
+            f"replica {index} {describe_exit(exit)}; restarting in {int(delay.total_seconds())}s",
+            warning=True,
+        )
+        return replace(
+            record,
+            state="BackOff",
+            run=run_id(unit),
+            last_exit=exit,
+            restarts=record.restarts + 1,
+            backoff=failures,
+            next_start_at=next_start.isoformat(),
+            ready=False,
+            pid=None,
+        )
+    if unit is None or not running(unit):
+        return record
+    record = observed(record, unit)
+    if now - unit.started_at >= HEALTHY_RESET and record.backoff:
+        record = replace(record, backoff=0)
+    # Not probed yet: live, and ready only when there is no readiness probe to pass.
+    verdict = health.get(unit.key, Health(ready=not readiness_probed))
+    if not verdict.live:
+        plan.stops.append(unit.key)
+        plan.event("ProbeFailed", f"replica {index} liveness: {verdict.message}", warning=True)
+        return replace(record, ready=False)
+    if verdict.ready != record.ready and readiness_probed:
+        plan.event(
+            "Ready" if verdict.ready else "NotReady",
+            f"replica {index} {'passed' if verdict.ready else 'failed'} readiness"
+            + (f": {verdict.message}" if verdict.message else ""),
+            warning=not verdict.ready,
+        )
+    return replace(record, ready=verdict.ready)
+
+
+def _replaced(reason: str, unit: UnitState, view: ObjectView) -> bool:
+    return reason == UnitReason.STOPPED and unit.generation != view.generation
+
+
+def _roll_one(
+    view: ObjectView, records: dict[int, ReplicaRecord], units: dict[int, UnitState], plan: Plan
+) -> None:
+    """Replace replicas started for an older spec one at a time, while the rest serve."""
+    outdated = [
+        i
+        for i, u in units.items()
+        if i in records and running(u) and u.generation != view.generation
+    ]
+    if not outdated or plan.stops:
+        return
+    others_ready = all(r.ready for i, r in records.items() if i != outdated[0])
+    if others_ready:
+        plan.stops.append(units[outdated[0]].key)
+        plan.event("Rollout", f"replica {outdated[0]} restarts for generation {view.generation}")

@@ -1,0 +1,148 @@
+"""The controller's two short trips to the store: load every object, apply the results.
+
+No runtime call happens while a session is open (see STYLE.md, Controllers).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from sapwood.schemas import EventType
+from sapwood.server.controller.model import EventNote, ObjectView, Plan
+from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.tables import EventRow, ObjectRow, TokenRow
+from sapwood.specs.objects import SpecError, parse_object
+
+log = logging.getLogger("sapwood.controller")
+
+
+async def load_views(sessions: async_sessionmaker[AsyncSession]) -> list[ObjectView]:
+    """Every object, parsed; an object whose stored spec no longer parses is skipped."""
+    async with sessions() as session:
+        rows = list(await session.scalars(select(ObjectRow).order_by(ObjectRow.id)))
+    views = []
+    for row in rows:
+        document = {
+            "apiVersion": "sapwood/v1",
+            "kind": row.kind,
+            "metadata": {"name": row.name, "team": row.team, "labels": row.labels},
+            "spec": row.spec,
+        }
+        try:
+            obj = parse_object(document)
+        except SpecError as exc:
+            log.error(
+                "skipping %s/%s/%s: stored spec is invalid: %s", row.kind, row.team, row.name, exc
+            )
+            continue
+        views.append(
+            ObjectView(
+                id=row.id,
+                uid=row.uid,
+                obj=obj,
+                team=row.team,
+                generation=row.generation,
+                resource_version=row.resource_version,
+                created_at=row.created_at,
+                deletion_timestamp=row.deletion_timestamp,
+                status=dict(row.status),
+            )
+        )
+    return views
+
+
+@dataclass(frozen=True)
+class Outcome:
+    written: int
+    stale: int
+
+
+async def apply_plans(
+    sessions: async_sessionmaker[AsyncSession],
+    results: list[tuple[ObjectView, Plan]],
+    *,
+    now: datetime,
+) -> Outcome:
+    """Writes each status (guarded by resourceVersion), its events, and removals.
+
+    A stale object (changed by someone since it was loaded) is skipped with its events;
+    the next pass recomputes it from what is current.
+    """
+    written = stale = 0
+    async with sessions() as session:
+        for view, plan in results:
+            status = None
+            if plan.status is not None:
+                status = {**plan.status, "observedGeneration": view.generation}
+            changed = status is not None and status != view.status
+            if not (changed or plan.remove or plan.events):
+                continue
+            guard = (ObjectRow.id == view.id, ObjectRow.resource_version == view.resource_version)
+            if plan.remove:
+                result = await session.execute(delete(ObjectRow).where(*guard))
+                await session.execute(delete(TokenRow).where(TokenRow.scope == scope_of(view)))
+            elif changed:
+                values: dict[str, Any] = {
+                    "status": status,
+                    "resource_version": view.resource_version + 1,
+                    "updated_at": now,
+                }
+                result = await session.execute(update(ObjectRow).where(*guard).values(**values))
+            else:
+                result = None
+            if result is not None and result.rowcount != 1:  # type: ignore[attr-defined]
+                stale += 1
+                continue
+            written += 1
+            session.add_all(_event_row(view, note, now) for note in plan.events)
+        await session.commit()
+    return Outcome(written, stale)
+
+
+def scope_of(view: ObjectView) -> str:
+    return f"{view.kind}/{view.team}/{view.name}"
+
+
+def _event_row(view: ObjectView, note: EventNote, now: datetime) -> EventRow:
+    return EventRow(
+        uid=view.uid,
+        kind=view.kind,
+        team=view.team,
+        name=view.name,
+        type=(EventType.WARNING if note.warning else EventType.NORMAL).value,
+        reason=note.reason,
+        message=note.message,
+        created_at=now,
+    )
+
+
+async def ensure_workload_token(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    token_id: str,
+    secret_hash: str,
+    user: str,
+    scope: str,
+    now: datetime,
+) -> None:
+    """Stores the hash of a workload's derived token once; idempotent."""
+    async with sessions() as session:
+        if await session.get(TokenRow, token_id) is not None:
+            return
+        session.add(
+            TokenRow(
+                id=token_id,
+                user=user,
+                secret_hash=secret_hash,
+                description=f"workload token for {scope}",
+                created_at=now,
+                scope=scope,
+            )
+        )
+        await session.commit()

@@ -1,0 +1,95 @@
+"""From an object to the UnitSpecs of its replicas: pure, so every runtime gets the same."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sapwood.server.controller.model import ObjectView
+from sapwood.server.runtimes.base import UnitSpec, VolumeMount
+from sapwood.specs.objects import Job, Service, Workspace
+from sapwood.specs.workloads import WorkspaceTool
+
+
+@dataclass(frozen=True)
+class UnitContext:
+    """What the controller adds to every unit: where the API is, and the workload's token."""
+
+    api_url: str
+    token: str
+
+
+class UnitError(ValueError):
+    """The object cannot be turned into a runnable unit; ``reason`` is the status reason."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
+    """The unit for one replica of a Job, Service or Workspace."""
+    spec = view.obj.spec
+    command = list(spec.command) if spec.command is not None else None
+    if isinstance(view.obj, Workspace) and view.obj.spec.tool is WorkspaceTool.JUPYTER:
+        command = _jupyter_command(view.obj)
+    if isinstance(view.obj, Service) and command is None:
+        raise UnitError(
+            f"service {view.name} serves model {view.obj.spec.model}, and the model server "
+            "is not part of this release yet: give the service a command",
+            reason="ModelServingUnavailable",
+        )
+    if command is None:  # pragma: no cover - the specs require a command otherwise
+        raise UnitError("nothing to run", reason="InvalidSpec")
+    return UnitSpec(
+        key=view.key(replica),
+        command=tuple(command),
+        env=_env(view, replica, context, spec.env),
+        workdir=spec.workdir,
+        cpu_millis=spec.resources.cpu,
+        memory_bytes=spec.resources.memory,
+        gpus=spec.resources.gpu,
+        wants_port=not isinstance(view.obj, Job),
+        volumes=tuple(VolumeMount(v.name, v.mount_path) for v in spec.volumes),
+        grace_period_s=spec.termination_grace_period.total_seconds(),
+        generation=view.generation,
+    )
+
+
+def _env(
+    view: ObjectView, replica: int, context: UnitContext, user_env: Mapping[str, str]
+) -> dict[str, str]:
+    return {
+        **user_env,
+        "SAPWOOD_KIND": view.kind,
+        "SAPWOOD_TEAM": view.team,
+        "SAPWOOD_NAME": view.name,
+        "SAPWOOD_UID": view.uid,
+        "SAPWOOD_REPLICA": str(replica),
+        "SAPWOOD_GENERATION": str(view.generation),
+        "SAPWOOD_URL": context.api_url,
+        "SAPWOOD_TOKEN": context.token,
+        "PYTHONUNBUFFERED": user_env.get("PYTHONUNBUFFERED", "1"),
+    }
+
+
+def _jupyter_command(workspace: Workspace) -> list[str]:
+    jupyter = shutil.which("jupyter")
+    if jupyter is None:
+        raise UnitError(
+            "JupyterLab is not installed where the server runs: install it "
+            "(pip install jupyterlab) or use `tool: command`",
+            reason="JupyterNotInstalled",
+        )
+    notebook_dir = (
+        "${SAPWOOD_VOLUME_" + workspace.spec.volumes[0].name.upper().replace("-", "_") + "}"
+        if workspace.spec.volumes
+        else "."
+    )
+    return [
+        "/bin/sh",
+        "-c",
+        f'exec "{jupyter}" lab --no-browser --ip=127.0.0.1 --port="$PORT" '
+        f'--ServerApp.token="$SAPWOOD_TOKEN" --notebook-dir="{notebook_dir}"',
+    ]
