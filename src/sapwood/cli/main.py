@@ -13,6 +13,7 @@ from sapwood.cli.errors import ErrorHandlingGroup
 from sapwood.cli.events import events
 from sapwood.cli.get import get
 from sapwood.cli.login import login, whoami
+from sapwood.cli.logs import logs
 from sapwood.cli.output import print_out
 from sapwood.cli.server import serve
 
@@ -41,6 +42,7 @@ def build_app() -> typer.Typer:
     app.command("describe")(describe)
     app.command("delete")(delete)
     app.command("events")(events)
+    app.command("logs")(logs)
     app.add_typer(teams.app)
     app.add_typer(users.app)
     app.add_typer(tokens.app)

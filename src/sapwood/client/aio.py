@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -160,6 +160,33 @@ class AsyncClient:
             if kind is not None:
                 params["kind"] = kind_of(kind)
         return (await self._call("GET", path, EventPage, params=params)).items
+
+    async def logs(
+        self,
+        kind: str,
+        name: str,
+        *,
+        team: str | None = None,
+        replica: int = 0,
+        follow: bool = False,
+        previous: bool = False,
+    ) -> AsyncGenerator[bytes, None]:
+        """A replica's output in chunks; with ``follow`` it goes on until you stop reading."""
+        params = self._team(team) | {
+            "replica": replica,
+            "follow": str(follow).lower(),
+            "previous": str(previous).lower(),
+        }
+        path = API + self._path(kind, name) + "/logs"
+        try:
+            async with self._http.stream("GET", path, params=params, timeout=None) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise _error_from(response)
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except httpx.TransportError as exc:
+            raise ConnectionFailedError(f"lost the log stream from {self.url}: {exc}") from exc
 
     # identity, teams, users, tokens
 

@@ -7,7 +7,7 @@ async client lives on its own thread.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
@@ -122,6 +122,28 @@ class Client:
         limit: int | None = None,
     ) -> builtins.list[Event]:
         return self._run(self.aio.events, kind, name, team=team, limit=limit)
+
+    def logs(
+        self,
+        kind: str,
+        name: str,
+        *,
+        team: str | None = None,
+        replica: int = 0,
+        follow: bool = False,
+        previous: bool = False,
+    ) -> Iterator[bytes]:
+        chunks = self.aio.logs(
+            kind, name, team=team, replica=replica, follow=follow, previous=previous
+        )
+        try:
+            while True:
+                try:
+                    yield self._portal.call(chunks.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._portal.call(chunks.aclose)
 
     def whoami(self) -> WhoAmI:
         return self._run(self.aio.whoami)

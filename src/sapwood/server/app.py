@@ -31,6 +31,7 @@ from sapwood.server.services.errors import (
     NotFoundError,
     ServiceError,
     UnauthorizedError,
+    UnavailableError,
 )
 from sapwood.server.settings import Settings
 from sapwood.server.store import migrate
@@ -44,6 +45,7 @@ _STATUS: dict[type[ServiceError], int] = {
     ForbiddenError: 403,
     NotFoundError: 404,
     ConflictError: 409,
+    UnavailableError: 503,
 }
 
 # Called once with the admin token's secret when the server creates it (first start).
@@ -128,7 +130,8 @@ async def _start_controller(
     controller = ControllerManager(
         sessions=state.sessions, runtime=runtime, clock=state.clock, config=config
     )
-    await controller.start()
+    if settings.controller.loop:
+        await controller.start()
     return controller
 
 

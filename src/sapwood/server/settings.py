@@ -33,6 +33,9 @@ class StoreSettings(_Group):
 
 class ControllerSettings(_Group):
     enabled: bool = True
+    # False: the controller exists but passes run only when run_pass() is called (tests,
+    # debugging); its loop is not started.
+    loop: bool = True
     resync_s: float = Field(default=5.0, gt=0)
     slow_pass_s: float = Field(default=1.0, gt=0)
 

@@ -236,19 +236,23 @@ class ControllerManager:
         gate = asyncio.Semaphore(self._config.start_concurrency)
         starts = []
         for view, plan in results:
+            grace_s = view.obj.spec.termination_grace_period.total_seconds()
             for key in plan.stops:
-                self._stop_in_background(
-                    key, view.obj.spec.termination_grace_period.total_seconds()
-                )
+                self._stop_in_background(key, grace_s)
             for key in plan.forgets:
                 await self._forget(key)
-            starts += [self._start(view, plan, spec, gate) for spec in plan.starts]
+            if not plan.starts:
+                continue
+            try:
+                await self._ensure_token(view)
+            except Exception:  # one object's trouble must not stall the others
+                log.exception("cannot issue the workload token of %s/%s", view.kind, view.name)
+                plan.starts = []
+                continue
+            starts += [self._start(plan, spec, gate) for spec in plan.starts]
         await asyncio.gather(*starts)
 
-    async def _start(
-        self, view: ObjectView, plan: Plan, unit: UnitSpec, gate: asyncio.Semaphore
-    ) -> None:
-        await self._ensure_token(view)
+    async def _start(self, plan: Plan, unit: UnitSpec, gate: asyncio.Semaphore) -> None:
         async with gate:
             try:
                 state = await self.runtime.start(unit)

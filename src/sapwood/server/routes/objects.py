@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
 
 from sapwood.schemas import (
     ApplyRequest,
@@ -15,7 +16,7 @@ from sapwood.schemas import (
     ObjectPage,
 )
 from sapwood.server.routes.deps import CtxDep
-from sapwood.server.services import events, objects
+from sapwood.server.services import events, logs, objects
 from sapwood.server.services.errors import NotFoundError
 from sapwood.server.services.paging import clamp_limit
 from sapwood.specs.objects import PLURALS
@@ -107,3 +108,28 @@ async def object_events(
         limit=clamp_limit(limit, default=api.page_size, maximum=api.max_page_size),
         continue_=continue_,
     )
+
+
+@router.get("/{plural}/{name}/logs", response_class=StreamingResponse)
+async def object_logs(
+    plural: KindPath,
+    name: str,
+    ctx: CtxDep,
+    team: TeamQuery = None,
+    replica: int = 0,
+    follow: bool = False,
+    previous: bool = False,
+) -> StreamingResponse:
+    """One replica's stdout and stderr; ``follow`` streams until the client hangs up."""
+    chunks = await logs.open_logs(
+        ctx.session,
+        ctx.caller,
+        ctx.state.controller,
+        _kind(plural),
+        name,
+        team=team,
+        replica=replica,
+        follow=follow,
+        previous=previous,
+    )
+    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")

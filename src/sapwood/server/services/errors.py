@@ -41,3 +41,7 @@ class NotFoundError(ServiceError):
 
 class ConflictError(ServiceError):
     code = "conflict"
+
+
+class UnavailableError(ServiceError):
+    code = "unavailable"

@@ -1,0 +1,34 @@
+"""Reading a replica's logs: authorised here, streamed from the runtime by the controller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sapwood.server.controller.manager import ControllerManager
+from sapwood.server.runtimes.base import UnitKey
+from sapwood.server.services.access import Caller
+from sapwood.server.services.errors import InvalidError, UnavailableError
+from sapwood.server.services.objects import find_object
+from sapwood.server.store.engine import AsyncSession
+
+
+async def open_logs(
+    session: AsyncSession,
+    caller: Caller,
+    controller: ControllerManager | None,
+    kind: str,
+    name: str,
+    *,
+    team: str | None,
+    replica: int,
+    follow: bool,
+    previous: bool,
+) -> AsyncIterator[bytes]:
+    """The chunks of one replica's log; checks access before the first byte."""
+    row = await find_object(session, caller, kind, name, team=team)
+    if controller is None:
+        raise UnavailableError("this server runs no controller, so there are no logs")
+    if replica < 0 or replica > 1023:
+        raise InvalidError(f"replica must be between 0 and 1023, got {replica}")
+    key = UnitKey(kind, row.team, row.name, replica)
+    return controller.logs(key, follow=follow, previous=previous)

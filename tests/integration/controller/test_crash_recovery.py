@@ -1,0 +1,130 @@
+"""A server killed with SIGKILL comes back and adopts its workloads: none restarted, none twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sapwood.client import Client
+from sapwood.testing.servers import free_port
+from tests.support import job, service
+
+pytestmark = pytest.mark.slow
+
+
+def _start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAPWOOD_")}
+    env["SAPWOOD_HOME"] = str(home)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sapwood", "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, "server exited early"
+        assert time.monotonic() < deadline, "server did not become ready"
+        time.sleep(0.1)
+
+
+def _pids_with(marker: str) -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _wait(predicate, what: str, timeout_s: float = 30):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    tag = f"sapwood-adopt-{uuid.uuid4().hex[:8]}"
+    yield tag
+    for pid in _pids_with(tag):  # whatever the test left behind
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_kill_9_then_restart_adopts_every_workload_once(tmp_path: Path, marker: str) -> None:
+    home, port = tmp_path / "home", free_port()
+    sleeper = [sys.executable, "-c", "import time; time.sleep(600)", marker]
+    server = _start_server(home, port)
+    try:
+        os.environ.pop("SAPWOOD_CONFIG", None)
+        client = Client(f"http://127.0.0.1:{port}", token=_token(home))
+        client.apply([job("long", command=sleeper), service("svc", command=sleeper, replicas=2)])
+
+        def all_running() -> bool:
+            jobs = client.get("job", "long").status.get("replicas", [])
+            svc = client.get("service", "svc").status.get("replicas", [])
+            return len([r for r in jobs + svc if r.get("pid")]) == 3
+
+        _wait(all_running, "three running replicas")
+        before = _wait(lambda: _pids_with(marker) if len(_pids_with(marker)) == 3 else None, "pids")
+        starts_before = _count_started(client)
+        client.close()
+
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        assert _pids_with(marker) == before  # workloads outlive their server
+
+        server = _start_server(home, port)
+        client = Client(f"http://127.0.0.1:{port}", token=_token(home))
+        time.sleep(0)  # the new controller's first passes run while we poll below
+        _wait(lambda: client.get("service", "svc").status.get("readyReplicas") == 2, "ready")
+        for _ in range(20):  # several passes: nothing may be started again
+            assert _pids_with(marker) == before
+            time.sleep(0.1)
+        assert _count_started(client) == starts_before
+        job_status = client.get("job", "long").status
+        assert job_status["phase"] == "Running"
+        assert {r["pid"] for r in job_status["replicas"]} <= before
+
+        client.delete("job", "long")
+        client.delete("service", "svc")
+        _wait(lambda: not _pids_with(marker), "workloads stopped after delete")
+        client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _token(home: Path) -> str:
+    for line in (home / "config.yaml").read_text().splitlines():
+        if line.startswith("token:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no token in the client config")
+
+
+def _count_started(client: Client) -> int:
+    return sum(1 for e in client.events(limit=1000) if e.reason == "Started")

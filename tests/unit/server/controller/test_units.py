@@ -1,0 +1,121 @@
+"""unit_spec: what every runtime is asked to run for one replica."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from sapwood.server.controller.units import UnitError, unit_spec
+from sapwood.server.runtimes.base import UnitKey, VolumeMount
+from tests.unit.server.controller.views import CONTEXT, TEAM, view
+
+
+def test_job_unit_carries_identity_api_and_token_in_env() -> None:
+    job = view(
+        "Job",
+        "train",
+        generation=4,
+        command=["python", "train.py"],
+        env={"LR": "0.1"},
+        resources={"cpu": "1500m", "memory": "2Gi", "gpu": 1},
+        replicas=3,
+    )
+
+    unit = unit_spec(job, 2, CONTEXT)
+
+    assert unit.key == UnitKey("Job", TEAM, "train", 2)
+    assert unit.command == ("python", "train.py")
+    assert unit.env == {
+        "LR": "0.1",
+        "SAPWOOD_KIND": "Job",
+        "SAPWOOD_TEAM": TEAM,
+        "SAPWOOD_NAME": "train",
+        "SAPWOOD_UID": job.uid,
+        "SAPWOOD_REPLICA": "2",
+        "SAPWOOD_GENERATION": "4",
+        "SAPWOOD_URL": CONTEXT.api_url,
+        "SAPWOOD_TOKEN": CONTEXT.token,
+        "PYTHONUNBUFFERED": "1",
+    }
+    assert (unit.cpu_millis, unit.memory_bytes, unit.gpus) == (1500, 2 * 1024**3, 1)
+    assert unit.generation == 4
+    assert unit.wants_port is False
+
+
+def test_user_env_cannot_override_the_controllers_identity() -> None:
+    job = view(
+        "Job",
+        command=["x"],
+        env={"SAPWOOD_TOKEN": "forged", "SAPWOOD_TEAM": "other", "PYTHONUNBUFFERED": "0"},
+    )
+    env = unit_spec(job, 0, CONTEXT).env
+    assert env["SAPWOOD_TOKEN"] == CONTEXT.token
+    assert env["SAPWOOD_TEAM"] == TEAM
+    assert env["PYTHONUNBUFFERED"] == "0"
+
+
+def test_a_string_command_runs_through_the_shell() -> None:
+    unit = unit_spec(view("Job", command="python train.py --epochs 3 | tee log"), 0, CONTEXT)
+    assert unit.command == ("/bin/sh", "-c", "python train.py --epochs 3 | tee log")
+
+
+@pytest.mark.parametrize("kind", ["Service", "Workspace"])
+def test_services_and_workspaces_ask_for_a_port(kind: str) -> None:
+    extra = {"tool": "command"} if kind == "Workspace" else {}
+    unit = unit_spec(view(kind, "web", command=["serve"], **extra), 0, CONTEXT)
+    assert unit.wants_port is True
+
+
+def test_volumes_and_grace_period_are_passed_on() -> None:
+    job = view(
+        "Job",
+        command=["x"],
+        volumes=[{"name": "data", "mountPath": "/data"}],
+        terminationGracePeriod="45s",
+        workdir="/work",
+    )
+    unit = unit_spec(job, 0, CONTEXT)
+    assert unit.volumes == (VolumeMount("data", "/data"),)
+    assert unit.grace_period_s == 45
+    assert unit.workdir == "/work"
+
+
+def test_a_model_service_is_refused_with_a_reason() -> None:
+    with pytest.raises(UnitError) as caught:
+        unit_spec(view("Service", "llm", model="bert@prod"), 0, CONTEXT)
+    assert caught.value.reason == "ModelServingUnavailable"
+    assert "give the service a command" in str(caught.value)
+
+
+def test_jupyter_workspace_says_how_to_install_it_when_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(UnitError) as caught:
+        unit_spec(view("Workspace", "nb"), 0, CONTEXT)
+    assert caught.value.reason == "JupyterNotInstalled"
+    assert "pip install jupyterlab" in str(caught.value)
+
+
+def test_jupyter_workspace_serves_on_port_with_the_workload_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    jupyter = tmp_path / "jupyter"
+    jupyter.write_text("#!/bin/sh\n")
+    jupyter.chmod(jupyter.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
+
+    unit = unit_spec(
+        view("Workspace", "nb", volumes=[{"name": "home", "mountPath": "/h"}]), 0, CONTEXT
+    )
+
+    assert unit.command[:2] == ("/bin/sh", "-c")
+    line = unit.command[2]
+    assert str(jupyter) in line
+    assert '--port="$PORT"' in line
+    assert '--ServerApp.token="$SAPWOOD_TOKEN"' in line
+    assert "${SAPWOOD_VOLUME_HOME}" in line
+    assert unit.wants_port is True
