@@ -69,7 +69,11 @@ def decide(
                 "memory": format_memory(request.memory_bytes),
                 "gpu": request.gpus,
             }
-            note = EventNote("Admitted", f"admitted with {status['allocated']}")
+            held = status["allocated"]
+            gpus = f", gpu {held['gpu']}" if held["gpu"] else ""
+            note = EventNote(
+                "Admitted", f"admitted: cpu {held['cpu']}, memory {held['memory']}{gpus}"
+            )
             out[view.uid] = Admission(status, (note,))
         elif view.status.get("message") != decision.reason:
             status = with_phase(

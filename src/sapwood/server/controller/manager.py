@@ -163,6 +163,9 @@ class ControllerManager:
             if admitted is not None:
                 plan.status = plan.status if plan.status is not None else admitted.status
                 plan.events[:0] = admitted.notes
+            enforced = sorted({u.limits_enforced_by for u in owned.values()} - {""})
+            if plan.status is not None and enforced:
+                plan.status["limits"] = ", ".join(enforced)
             results.append((view, plan))
         orphans = [u for owned in by_owner.values() for u in owned.values()]
 
