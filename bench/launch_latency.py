@@ -117,13 +117,26 @@ def run_sapwood(jobs: int, warmup: int, work: Path, resources: dict[str, str]) -
                     }
                 ]
             }
-            conn.request("POST", "/api/v1/apply", json.dumps(body), headers)
-            response = conn.getresponse()
-            payload = response.read()
+            for attempt in (1, 2):
+                try:
+                    conn.request("POST", "/api/v1/apply", json.dumps(body), headers)
+                    response = conn.getresponse()
+                    payload = response.read()
+                    break
+                except (ConnectionError, http.client.HTTPException):
+                    # The server closed the keep-alive connection (idle timeout); apply is
+                    # idempotent, so reconnect and send it again, once.
+                    conn.close()
+                    if attempt == 2 or server.poll() is not None:
+                        raise
             if response.status != 200:
                 raise RuntimeError(f"apply {job}: HTTP {response.status}: {payload[:300]!r}")
 
         return measure("lat", jobs, warmup, marks, submit, MARK_TIMEOUT_S)
+    except BaseException:
+        tail = (work / "server.log").read_text(errors="replace").splitlines()[-30:]
+        print("\n".join(["the Sapwood server's log ends:", *tail]), file=sys.stderr)
+        raise
     finally:
         conn.close()
         stop_process(server)
@@ -232,7 +245,10 @@ def main() -> int:
     print()
     print_table(runs)
     print(f"Ray: {ray_note}")
-    print("client CPU: user+system of the benchmark client (and, for the Ray CLI, its children)")
+    print(
+        "submit p50: how long the submit call took; client CPU: user+system CPU spent in the "
+        "submit calls by the client and its children (the CLI), all measured jobs together"
+    )
 
     def p(label: str, q: float) -> float:
         run = runs.get(label)

@@ -27,8 +27,10 @@ from sapwood.schemas.objects import (
     ObjectMeta,
     ObjectPage,
 )
+from sapwood.schemas.quotas import Amounts, QueueEntry, Quota, QuotaRequest
 
 __all__ = [
+    "Amounts",
     "ApplyAction",
     "ApplyRequest",
     "ApplyResponse",
@@ -45,6 +47,9 @@ __all__ = [
     "Object",
     "ObjectMeta",
     "ObjectPage",
+    "QueueEntry",
+    "Quota",
+    "QuotaRequest",
     "Role",
     "Team",
     "TeamRequest",

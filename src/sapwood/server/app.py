@@ -16,8 +16,9 @@ from starlette.exceptions import HTTPException
 from sapwood.schemas import ErrorBody, ErrorDetail, ErrorInfo
 from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
+from sapwood.server.controller.scheduler import Policy
 from sapwood.server.limits import BodyLimit
-from sapwood.server.routes import health, identity, objects
+from sapwood.server.routes import health, identity, objects, quotas
 from sapwood.server.routes.deps import AppState
 from sapwood.server.runtimes.base import Runtime
 from sapwood.server.runtimes.local.runtime import LocalRuntime
@@ -99,6 +100,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
     app.include_router(health.router)
     app.include_router(identity.router)
+    app.include_router(quotas.router)
     app.include_router(objects.router)
     _install_error_handlers(app)
     return app
@@ -126,6 +128,8 @@ async def _start_controller(
         server_key=key,
         resync_s=settings.controller.resync_s,
         slow_pass_s=settings.controller.slow_pass_s,
+        priorities=settings.scheduling.priorities,
+        policy=Policy(fair_share=settings.scheduling.fair_share),
     )
     controller = ControllerManager(
         sessions=state.sessions, runtime=runtime, clock=state.clock, config=config

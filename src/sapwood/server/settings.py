@@ -49,6 +49,7 @@ class RuntimeSettings(_Group):
 
 class SchedulingSettings(_Group):
     priorities: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
+    fair_share: bool = False  # among equal priorities: the team with the least share first
 
 
 class Settings(_Group):

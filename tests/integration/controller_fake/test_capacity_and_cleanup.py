@@ -25,9 +25,7 @@ async def test_a_job_waits_for_capacity_with_a_reason_then_starts(sw: Harness) -
     second = await sw.get("job", "second")
     assert second.phase == "Pending"
     assert second.status["reason"] == "Waiting"
-    assert second.status["message"] == (
-        "waiting for capacity: needs 1 cpu, 512Mi memory, free 500m cpu, 3584Mi memory"
-    )
+    assert second.status["message"] == ("needs 1 cpu; the largest free on any node is 500m")
     assert [u.key.name for u in sw.fake.started] == ["first"]
 
     await sw.step(2)
@@ -50,7 +48,8 @@ async def test_a_job_larger_than_the_whole_capacity_says_so(sw: Harness) -> None
     huge = await sw.get("job", "huge")
     assert huge.phase == "Pending"
     assert huge.status["message"] == (
-        "needs 3 cpu, 1536Mi memory, more than the whole capacity (2 cpu, 4Gi memory)"
+        "needs 3 cpu, 1536Mi memory for all 3 replicas at once, "
+        "more than the whole cluster has (2 cpu, 4Gi memory)"
     )
     assert sw.fake.started == []
 

@@ -1,7 +1,13 @@
-"""Feeding the scheduler: requests from specs, the allocation held, statuses from decisions."""
+"""Between objects and the scheduler: workloads from specs, statuses from decisions.
+
+Each object is one gang: a Job's replicas, a Service's ``replicas.min``, a Workspace.
+A Service's replicas above ``min`` are elastic workloads of one replica each: they use
+idle capacity and are the first to go when anything else needs room.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,20 +15,35 @@ from typing import Any
 from sapwood.server.controller import scheduler
 from sapwood.server.controller.lifecycle import HOLDING, with_phase
 from sapwood.server.controller.model import EventNote, ObjectView
+from sapwood.server.controller.scheduler import Placed, Resources, Role, Workload
 from sapwood.server.runtimes.base import Capacity, UnitPhase, UnitState
-from sapwood.specs.objects import Job, Service
+from sapwood.specs.objects import Job, Service, Workspace
 from sapwood.specs.quantity import format_cpu, format_memory
+
+LOCAL_NODE = "local"
+PREEMPTED = "Preempted"
+Units = Mapping[tuple[str, str, str], Mapping[int, UnitState]]
 
 
 @dataclass(frozen=True)
 class Admission:
-    """A new status for a waiting object, and what to say about it."""
+    """A new status for an object, and what to say about it."""
 
     status: dict[str, Any]
     notes: tuple[EventNote, ...] = ()
 
 
-def replicas_of(view: ObjectView) -> int:
+@dataclass(frozen=True)
+class Inputs:
+    """What the scheduler is told besides the objects."""
+
+    capacity: Capacity
+    quotas: Mapping[str, scheduler.Quota]
+    priorities: Mapping[str, int]
+    policy: scheduler.Policy
+
+
+def base_replicas(view: ObjectView) -> int:
     if isinstance(view.obj, Job):
         return view.obj.spec.replicas
     if isinstance(view.obj, Service):
@@ -30,54 +51,153 @@ def replicas_of(view: ObjectView) -> int:
     return 1
 
 
-def request_of(view: ObjectView) -> scheduler.Request:
-    """Everything the object's replicas ask for together (a gang is admitted whole)."""
-    resources = view.obj.spec.resources
-    one = scheduler.Request(resources.cpu, resources.memory, resources.gpu)
-    return one.times(replicas_of(view))
+def elastic_limit(view: ObjectView) -> int:
+    """How many elastic replicas a Service may have (above min, up to max)."""
+    if isinstance(view.obj, Service):
+        return view.obj.spec.replicas.max - view.obj.spec.replicas.min
+    return 0
+
+
+def elastic_admitted(view: ObjectView) -> int:
+    return min(int(view.status.get("elasticReplicas", 0)), elastic_limit(view))
+
+
+def _replica(view: ObjectView) -> Resources:
+    r = view.obj.spec.resources
+    return Resources(r.cpu, r.memory, r.gpu)
+
+
+def _role(view: ObjectView) -> Role:
+    if isinstance(view.obj, Workspace) and not view.obj.spec.preemptible:
+        return Role.PROTECTED
+    return Role.REGULAR
+
+
+def _started(view: ObjectView) -> datetime | None:
+    value = view.status.get("admittedAt")
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def workloads(
+    views: list[ObjectView], units: Units, priorities: Mapping[str, int]
+) -> tuple[list[Workload], list[Placed]]:
+    """The scheduler's view: what waits, and what holds capacity where."""
+    pending: list[Workload] = []
+    running: list[Placed] = []
+    for view in views:
+        ref = f"{view.kind.lower()}/{view.team}/{view.name}"
+        priority = priorities.get(view.obj.spec.priority, 0)
+        base = Workload(
+            uid=view.uid,
+            ref=ref,
+            team=view.team,
+            priority=priority,
+            replica=_replica(view),
+            count=base_replicas(view),
+            queued_at=view.created_at,
+            role=_role(view),
+        )
+        owned = units.get((view.kind, view.team, view.name), {})
+        live = any(u.phase is UnitPhase.RUNNING for u in owned.values())
+        if view.phase in HOLDING or live:
+            running.append(Placed(base, (LOCAL_NODE,) * base.count, _started(view)))
+        elif view.phase == "Pending" and view.deletion_timestamp is None:
+            pending.append(base)
+        if view.phase not in HOLDING or view.deletion_timestamp is not None:
+            continue
+        for extra in range(elastic_limit(view)):
+            elastic = Workload(
+                uid=f"{view.uid}#{extra}",
+                ref=f"{ref} (elastic replica {base.count + extra})",
+                team=view.team,
+                priority=priority,
+                replica=base.replica,
+                queued_at=view.created_at,
+                role=Role.ELASTIC,
+            )
+            if extra < elastic_admitted(view):
+                running.append(Placed(elastic, (LOCAL_NODE,), _started(view)))
+            else:
+                pending.append(elastic)
+    return pending, running
 
 
 def decide(
-    views: list[ObjectView],
-    units: dict[tuple[str, str, str], dict[int, UnitState]],
-    *,
-    capacity: Capacity,
-    now: datetime,
+    views: list[ObjectView], units: Units, *, inputs: Inputs, now: datetime
 ) -> dict[str, Admission]:
-    """Admissions and waiting reasons for Pending objects, by uid."""
-    allocated = scheduler.Request()
-    waiting = []
+    """New statuses, by uid, for objects admitted, preempted, grown, shrunk or waiting."""
+    pending, running = workloads(views, units, inputs.priorities)
+    cap = inputs.capacity
+    node = scheduler.Node(LOCAL_NODE, Resources(cap.cpu_millis, cap.memory_bytes, cap.gpus))
+    decisions = scheduler.schedule(
+        pending, running, [node], inputs.quotas, now=now, policy=inputs.policy
+    )
     by_uid = {v.uid: v for v in views}
-    for view in views:
-        owned = units.get((view.kind, view.team, view.name), {})
-        holding = view.phase in HOLDING or any(u.phase is UnitPhase.RUNNING for u in owned.values())
-        if holding:
-            allocated = allocated + request_of(view)
-        elif view.phase == "Pending" and view.deletion_timestamp is None:
-            ref = f"{view.kind.lower()}/{view.team}/{view.name}"
-            waiting.append(scheduler.Waiting(view.uid, ref, request_of(view), view.created_at))
-    total = scheduler.Request(capacity.cpu_millis, capacity.memory_bytes, capacity.gpus)
     out: dict[str, Admission] = {}
-    for decision in scheduler.admit(waiting, capacity=total, allocated=allocated):
-        view = by_uid[decision.uid]
-        if isinstance(decision, scheduler.Admitted):
-            request = request_of(view)
-            status = with_phase(view.status, "Admitted", now=now, reason="Admitted")
-            status["admittedAt"] = now.isoformat()
-            status["allocated"] = {
-                "cpu": format_cpu(request.cpu_millis),
-                "memory": format_memory(request.memory_bytes),
-                "gpu": request.gpus,
-            }
-            held = status["allocated"]
-            gpus = f", gpu {held['gpu']}" if held["gpu"] else ""
-            note = EventNote(
-                "Admitted", f"admitted: cpu {held['cpu']}, memory {held['memory']}{gpus}"
-            )
-            out[view.uid] = Admission(status, (note,))
-        elif view.status.get("message") != decision.reason:
-            status = with_phase(
-                view.status, "Pending", now=now, reason="Waiting", message=decision.reason
-            )
-            out[view.uid] = Admission(status)
+    for view in views:
+        # Started by a pass whose status write was lost (stale, or a crash): adopt it.
+        owned = units.get((view.kind, view.team, view.name), {})
+        live = any(u.phase is UnitPhase.RUNNING for u in owned.values())
+        if view.phase == "Pending" and live and view.status.get("reason") != PREEMPTED:
+            out[view.uid] = _admitted(view, now)
+    elastic_delta: dict[str, int] = {}
+    for admit in decisions.admit:
+        uid, _, extra = admit.uid.partition("#")
+        if extra:
+            elastic_delta[uid] = elastic_delta.get(uid, 0) + 1
+        else:
+            out[uid] = _admitted(by_uid[uid], now)
+    for preempt in decisions.preempt:
+        uid, _, extra = preempt.uid.partition("#")
+        if extra:
+            elastic_delta[uid] = elastic_delta.get(uid, 0) - 1
+        else:
+            out[uid] = _preempted(by_uid[uid], preempt.reason, now)
+    for uid, delta in elastic_delta.items():
+        view = by_uid[uid]
+        status = dict(out[uid].status if uid in out else view.status)
+        status["elasticReplicas"] = max(0, elastic_admitted(view) + delta)
+        verb = "grows" if delta > 0 else "shrinks"
+        note = EventNote(
+            "Scaled" if delta > 0 else PREEMPTED,
+            f"{verb} to {base_replicas(view) + status['elasticReplicas']} replicas "
+            + ("on idle capacity" if delta > 0 else "to make room for other work"),
+            warning=delta < 0,
+        )
+        out[uid] = Admission(status, (*(out[uid].notes if uid in out else ()), note))
+    for wait in decisions.wait:
+        uid = wait.uid.partition("#")[0]
+        view = by_uid[uid]
+        if "#" in wait.uid or uid in out:
+            continue
+        same = view.status.get("message") == wait.reason
+        if not same or view.status.get("queuePosition") != wait.position:
+            reason = view.status.get("reason") or "Waiting"
+            status = with_phase(view.status, "Pending", now=now, reason=reason, message=wait.reason)
+            status["queuePosition"] = wait.position
+            out[uid] = Admission(status)
     return out
+
+
+def _admitted(view: ObjectView, now: datetime) -> Admission:
+    r = view.obj.spec.resources
+    count = base_replicas(view)
+    status = with_phase(view.status, "Admitted", now=now, reason="Admitted")
+    status.pop("queuePosition", None)
+    status["admittedAt"] = now.isoformat()
+    status["allocated"] = {
+        "cpu": format_cpu(r.cpu * count),
+        "memory": format_memory(r.memory * count),
+        "gpu": r.gpu * count,
+    }
+    held = status["allocated"]
+    gpus = f", gpu {held['gpu']}" if held["gpu"] else ""
+    note = EventNote("Admitted", f"admitted: cpu {held['cpu']}, memory {held['memory']}{gpus}")
+    return Admission(status, (note,))
+
+
+def _preempted(view: ObjectView, reason: str, now: datetime) -> Admission:
+    status = with_phase(view.status, "Pending", now=now, reason=PREEMPTED, message=reason)
+    for key in ("allocated", "admittedAt", "elasticReplicas"):
+        status.pop(key, None)
+    return Admission(status, (EventNote(PREEMPTED, f"{reason}; back in the queue", warning=True),))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from sapwood.server.controller.admission import PREEMPTED
 from sapwood.server.controller.backoff import restart_delay
 from sapwood.server.controller.lifecycle import TERMINAL, plan_deletion, plan_settled, with_phase
 from sapwood.server.controller.model import ObjectView, Plan
@@ -37,7 +38,8 @@ def plan_job(
     if view.phase in TERMINAL:
         return plan_settled(view, units)
     if view.phase == "Pending":
-        return Plan()
+        # Preempted: its replicas stop and it waits to be admitted again, from scratch.
+        return plan_settled(view, units) if view.status.get("reason") == PREEMPTED else Plan()
     spec = view.obj.spec
     plan = Plan()
     status = dict(view.status)

@@ -13,13 +13,13 @@ import random
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
-from sapwood.server.controller import admission, store_io
+from sapwood.server.controller import admission, scheduler, store_io
 from sapwood.server.controller.jobs import plan_job
 from sapwood.server.controller.model import ObjectView, Plan
 from sapwood.server.controller.probes import Prober, Target
@@ -51,6 +51,8 @@ class ControllerConfig:
     busy_interval_s: float = 0.2  # the next pass after one that changed something
     slow_pass_s: float = 1.0
     start_concurrency: int = 8
+    priorities: Mapping[str, int] = field(default_factory=dict)
+    policy: scheduler.Policy = field(default_factory=scheduler.Policy)
 
 
 class ControllerManager:
@@ -96,7 +98,11 @@ class ControllerManager:
         """Asks for a pass soon. Carries no meaning: the pass looks at everything."""
         self._wake.set()
 
-    def logs(self, key: UnitKey, *, follow: bool, previous: bool) -> AsyncIterator[bytes]:
+    def logs(
+        self, kind: str, team: str, name: str, *, replica: int, follow: bool, previous: bool
+    ) -> AsyncIterator[bytes]:
+        """One replica's output, straight from the runtime."""
+        key = UnitKey(kind, team, name, replica)
         return self.runtime.logs(key, follow=follow, previous=previous)
 
     async def _run(self) -> None:
@@ -146,7 +152,13 @@ class ControllerManager:
         for unit in units:
             by_owner[(unit.key.kind, unit.key.team, unit.key.name)][unit.key.replica] = unit
 
-        admissions = admission.decide(views, by_owner, capacity=capacity, now=now)
+        inputs = admission.Inputs(
+            capacity=capacity,
+            quotas=await store_io.load_quotas(self._sessions),
+            priorities=self._config.priorities,
+            policy=self._config.policy,
+        )
+        admissions = admission.decide(views, by_owner, inputs=inputs, now=now)
         self._update_probes(views, by_owner)
         health = self._prober.health()
         results: list[tuple[ObjectView, Plan]] = []

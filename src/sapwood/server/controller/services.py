@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sapwood.server.controller.admission import PREEMPTED, elastic_admitted
 from sapwood.server.controller.backoff import HEALTHY_RESET, restart_delay
 from sapwood.server.controller.lifecycle import plan_deletion, plan_settled, with_phase
 from sapwood.server.controller.model import ObjectView, Plan
@@ -46,13 +47,15 @@ def plan_service(
     assert isinstance(view.obj, Service)
     if view.deletion_timestamp is not None:
         return plan_deletion(view, units)
+    if view.phase == "Failed" or view.status.get("reason") == PREEMPTED:
+        return plan_settled(view, units)
     if view.phase == "Pending":
         return Plan()
     spec = view.obj.spec
     return _keep_replicas(
         view,
         units,
-        desired=spec.replicas.min,
+        desired=spec.replicas.min + elastic_admitted(view),
         backoff=spec.backoff,
         now=now,
         context=context,
@@ -79,8 +82,10 @@ def plan_workspace(
         plan = Plan(status=with_phase(view.status, "Pending", now=now, reason="Resuming"))
         plan.event("Resuming", "workspace resumed; waiting for admission")
         return plan
-    if view.phase in ("Pending", "Failed"):
-        return Plan() if view.phase == "Pending" else plan_settled(view, units)
+    if view.phase == "Failed" or view.status.get("reason") == PREEMPTED:
+        return plan_settled(view, units)
+    if view.phase == "Pending":
+        return Plan()
     return _keep_replicas(
         view,
         units,
@@ -171,7 +176,9 @@ def _supervise(
     exit = new_exit(unit, record)
     if unit is not None and exit is not None and _replaced(exit.reason, unit, view):
         # Stopped by a rollout: start the new generation at once, no backoff.
-        return replace(record, state="Waiting", run=run_id(unit), next_start_at=None, pid=None)
+        return replace(
+            record, state="Waiting", run=run_id(unit), next_start_at=None, pid=None, ready=False
+        )
     if unit is not None and exit is not None:
         failures = record.backoff + 1
         delay = restart_delay(failures, backoff)

@@ -15,10 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import EventType
+from sapwood.server.controller import scheduler
 from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.store.engine import AsyncSession
-from sapwood.server.store.tables import EventRow, ObjectRow, TokenRow
+from sapwood.server.store.tables import EventRow, ObjectRow, QuotaRow, TokenRow
 from sapwood.specs.objects import SpecError, parse_object
+from sapwood.specs.quantity import parse_cpu, parse_memory
 
 log = logging.getLogger("sapwood.controller")
 
@@ -150,3 +152,22 @@ async def ensure_workload_token(
             await session.commit()
         except IntegrityError:
             await session.rollback()  # another server stored the same derived token
+
+
+async def load_quotas(sessions: async_sessionmaker[AsyncSession]) -> dict[str, scheduler.Quota]:
+    """Every team's quota in the scheduler's units."""
+    async with sessions() as session:
+        rows = list(await session.scalars(select(QuotaRow)))
+    return {row.team: _quota(row) for row in rows}
+
+
+def _quota(row: QuotaRow) -> scheduler.Quota:
+    def amounts(data: dict[str, Any]) -> scheduler.Resources:
+        return scheduler.Resources(
+            parse_cpu(data.get("cpu", 0)),
+            parse_memory(data.get("memory", 0)),
+            int(data.get("gpu", 0)),
+        )
+
+    cap = amounts(row.max) if row.max is not None else None
+    return scheduler.Quota(guaranteed=amounts(row.guaranteed), max=cap, weight=row.weight)

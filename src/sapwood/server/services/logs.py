@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from sapwood.server.controller.manager import ControllerManager
-from sapwood.server.runtimes.base import UnitKey
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import InvalidError, UnavailableError
 from sapwood.server.services.objects import find_object
@@ -30,5 +29,6 @@ async def open_logs(
         raise UnavailableError("this server runs no controller, so there are no logs")
     if replica < 0 or replica > 1023:
         raise InvalidError(f"replica must be between 0 and 1023, got {replica}")
-    key = UnitKey(kind, row.team, row.name, replica)
-    return controller.logs(key, follow=follow, previous=previous)
+    return controller.logs(
+        kind, row.team, row.name, replica=replica, follow=follow, previous=previous
+    )

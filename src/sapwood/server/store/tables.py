@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -145,3 +146,17 @@ class EventRow(Base):
     reason: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QuotaRow(Base):
+    """A team's share of the cluster: guaranteed, borrowing cap, fair-share weight."""
+
+    __tablename__ = "quotas"
+
+    team: Mapped[str] = mapped_column(
+        ForeignKey("teams.name", ondelete="CASCADE"), primary_key=True
+    )
+    guaranteed: Mapped[dict[str, Any]] = mapped_column(Json)
+    max: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -216,11 +216,6 @@ def test_a_rollout_waits_while_another_replica_is_not_ready() -> None:
     assert result.stops == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: services._supervise keeps a replaced replica's old ready=True, so _roll_one "
-    "stops the next outdated replica while the new one has only just been started",
-)
 def test_a_rollout_waits_for_the_new_replica_to_be_ready_before_the_next() -> None:
     svc, units = serving(service(2, readiness=READINESS))
     ready = {svc.key(0): Health(ready=True), svc.key(1): Health(ready=True)}
@@ -270,11 +265,6 @@ def test_a_model_service_fails_with_the_reason() -> None:
     assert result.starts == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: plan_service has no terminal check for phase Failed: every pass re-plans the "
-    "failed service and emits the same ModelServingUnavailable warning again",
-)
 def test_a_failed_service_does_not_repeat_its_warning_every_pass() -> None:
     svc = view("Service", "llm", status=dict(ADMITTED), model="bert@prod")
     svc = after(svc, plan(svc, {}))

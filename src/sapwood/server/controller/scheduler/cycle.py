@@ -1,0 +1,188 @@
+"""One scheduling cycle: (pending, running, nodes, quotas, clock) -> decisions. Pure.
+
+The server's controller, the tests and the benchmarks all call this same function.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sapwood.server.controller.scheduler import reasons
+from sapwood.server.controller.scheduler.model import (
+    NOTHING,
+    Admit,
+    Decisions,
+    Node,
+    Placed,
+    Policy,
+    Preempt,
+    Quota,
+    Resources,
+    Role,
+    Wait,
+    Workload,
+)
+from sapwood.server.controller.scheduler.placement import Cluster
+from sapwood.server.controller.scheduler.preemption import (
+    choose_victims,
+    may_preempt,
+    victim_order,
+)
+from sapwood.server.controller.scheduler.queue import Queue
+
+NO_ROOM = "\0no-room"
+
+
+def schedule(
+    pending: Sequence[Workload],
+    running: Sequence[Placed],
+    nodes: Sequence[Node],
+    quotas: Mapping[str, Quota],
+    *,
+    now: datetime,
+    policy: Policy = Policy(),
+) -> Decisions:
+    """Admit (with a node per replica), preempt, or keep waiting with a reason.
+
+    Deterministic for the same input. Never over-commits a node, never takes a team past
+    its ``max``, admits a gang whole or not at all. Preempted workloads are still in
+    ``running`` until the caller stops them; the workload they make room for is admitted
+    by a later cycle, and meanwhile their room is held for it.
+    """
+    cluster = Cluster(nodes, running)
+    usage: dict[str, Resources] = defaultdict(Resources)
+    for placed in running:
+        usage[placed.workload.team] += placed.workload.request
+    live = sorted(running, key=victim_order)
+    queue = Queue(
+        pending, usage=usage, total=cluster.total, quotas=quotas, fair_share=policy.fair_share
+    )
+    decisions = Decisions()
+    reserved = NOTHING  # held for the blocked head of the queue (conservative backfill)
+    head: Workload | None = None
+    waits: list[tuple[Workload, str]] = []
+    futile: dict[tuple[object, ...], int] = {}
+
+    for workload in queue:
+        quota = quotas.get(workload.team, Quota())
+        used = usage[workload.team]
+        if quota.max is not None and not (used + workload.request).fits_in(quota.max):
+            waits.append(
+                (workload, reasons.over_quota(workload.team, used, workload.request, quota.max))
+            )
+            continue
+        impossible = reasons.never_fits(workload, cluster.largest_node(workload))
+        if impossible is None and not workload.request.fits_in(cluster.total):
+            impossible = reasons.beyond_cluster(workload, cluster.total)
+        if impossible:
+            waits.append((workload, impossible))
+            continue
+        if head is not None and not policy.backfill:
+            waits.append((workload, f"waiting behind {head.ref}"))
+            continue
+        placement = None
+        if workload.request.fits_in(cluster.free_total - reserved):
+            placement = cluster.place(workload)
+        if placement is not None:
+            cluster.commit(workload, placement)
+            usage[workload.team] += workload.request
+            queue.charge(workload.team, workload.request)
+            decisions.admit.append(Admit(workload.uid, placement))
+            continue
+        if policy.preemption:
+            within = (used + workload.request).fits_in(quota.guaranteed)
+            # A shape that found no victims finds none again until the cluster changes.
+            team = workload.team if within else None  # the team matters only when reclaiming
+            shape = (workload.priority, workload.replica, workload.count, within, team)
+            found = None
+            if futile.get(shape) != cluster.version:
+                candidates = _candidates(workload, live, within=within, usage=usage, quotas=quotas)
+                found = choose_victims(workload, candidates, cluster) if candidates else None
+                if found is None:
+                    futile[shape] = cluster.version
+            if found is not None:
+                victims, placement = found
+                _preempt(decisions, workload, victims, cluster, usage, live)
+                cluster.commit(workload, placement)  # held for it while the victims stop
+                usage[workload.team] += workload.request
+                queue.charge(workload.team, workload.request)
+                names = ", ".join(v.workload.ref for v in victims)
+                waits.append(
+                    (workload, f"waiting for {len(victims)} preempted workload(s) to stop: {names}")
+                )
+                continue
+        note = ""
+        if head is None and workload.role is not Role.ELASTIC:
+            head = workload
+            reserved = workload.request.clamp(cluster.free_total)
+        elif head is not None:
+            note = f" (room is held for {head.ref}, first in line)"
+        waits.append((workload, NO_ROOM + note))
+
+    # Reasons for want of room are worded once, against the capacity left at the end.
+    for position, (workload, reason) in enumerate(waits, start=1):
+        if reason.startswith(NO_ROOM):
+            free = cluster.largest_free(workload)
+            words = reasons.no_room(workload, free, cluster.free_total)
+            reason = words + reason.removeprefix(NO_ROOM)
+        decisions.wait.append(Wait(workload.uid, position, reason))
+    return decisions
+
+
+def _preempt(
+    decisions: Decisions,
+    workload: Workload,
+    victims: list[Placed],
+    cluster: Cluster,
+    usage: dict[str, Resources],
+    live: list[Placed],
+) -> None:
+    for victim in victims:
+        cluster.release(victim)
+        usage[victim.workload.team] -= victim.workload.request
+        live.remove(victim)
+        why = (
+            "elastic replica reclaimed"
+            if victim.workload.role is Role.ELASTIC
+            else (
+                f"priority {victim.workload.priority} < {workload.priority}"
+                if victim.workload.priority < workload.priority
+                else f"team {victim.workload.team} is borrowing beyond its guarantee"
+            )
+        )
+        decisions.preempt.append(
+            Preempt(victim.workload.uid, workload.uid, f"preempted by {workload.ref} ({why})")
+        )
+
+
+def _candidates(
+    workload: Workload,
+    live: list[Placed],
+    *,
+    within: bool,
+    usage: Mapping[str, Resources],
+    quotas: Mapping[str, Quota],
+) -> list[Placed]:
+    """Who may be preempted for ``workload``, cheapest first.
+
+    ``live`` is sorted by victim_order: elastic first, then by rising priority, so the
+    candidates by priority are a prefix; only reclaiming a guarantee needs a full scan.
+    """
+    if workload.role is Role.ELASTIC:
+        return []
+    if within:
+        return [
+            p
+            for p in live
+            if may_preempt(workload, p, within_guarantee=True, usage=usage, quotas=quotas)
+        ]
+    out = []
+    for placed in live:
+        other = placed.workload
+        if other.role is not Role.ELASTIC and other.priority >= workload.priority:
+            break
+        if other.role is not Role.PROTECTED:
+            out.append(placed)
+    return out

@@ -1,0 +1,105 @@
+"""Choosing whom to preempt so a waiting workload fits: fewest victims, cheapest first.
+
+Who may go, for a waiting workload W:
+- elastic service replicas, always (inference yields to research at once);
+- regular work of lower priority than W;
+- when W stays within its team's guaranteed quota: regular work of teams that are
+  borrowing beyond their own guarantee, whatever its priority.
+Protected work (workspaces unless their spec allows) never goes. Candidates are tried
+elastic first, then lowest priority, then most recently started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from sapwood.server.controller.scheduler.model import Placed, Quota, Resources, Role, Workload
+from sapwood.server.controller.scheduler.placement import Cluster
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def borrowing(team: str, usage: Mapping[str, Resources], quotas: Mapping[str, Quota]) -> bool:
+    quota = quotas.get(team)
+    guaranteed = quota.guaranteed if quota else Resources()
+    return not usage.get(team, Resources()).fits_in(guaranteed)
+
+
+def may_preempt(
+    waiting: Workload,
+    victim: Placed,
+    *,
+    within_guarantee: bool,
+    usage: Mapping[str, Resources],
+    quotas: Mapping[str, Quota],
+) -> bool:
+    other = victim.workload
+    if waiting.role is Role.ELASTIC or other.role is Role.PROTECTED or other.uid == waiting.uid:
+        return False
+    if other.role is Role.ELASTIC:
+        return True
+    if other.priority < waiting.priority:
+        return True
+    return within_guarantee and other.team != waiting.team and borrowing(other.team, usage, quotas)
+
+
+def victim_order(placed: Placed) -> tuple[int, int, float, str]:
+    started = placed.started_at or _EPOCH
+    elastic_first = 0 if placed.workload.role is Role.ELASTIC else 1
+    return (elastic_first, placed.workload.priority, -started.timestamp(), placed.workload.uid)
+
+
+def choose_victims(
+    waiting: Workload,
+    candidates: Sequence[Placed],
+    cluster: Cluster,
+) -> tuple[list[Placed], tuple[str, ...]] | None:
+    """The fewest victims (in preference order) after which ``waiting`` fits, and where.
+
+    ``candidates`` must already be filtered with may_preempt and sorted by victim_order.
+    Leaves ``cluster`` as it was.
+    """
+    short = [
+        need > free
+        for need, free in zip(waiting.request.values(), cluster.free_total.values(), strict=True)
+    ]
+    if any(short):
+        # Only victims holding something the cluster is short of can help.
+        candidates = [
+            c
+            for c in candidates
+            if any(s and v > 0 for s, v in zip(short, c.workload.request.values(), strict=True))
+        ]
+    room = cluster.free_total + sum((c.workload.request for c in candidates), Resources())
+    if not waiting.request.fits_in(room):
+        return None
+    chosen: list[Placed] = []
+    nodes = None
+    for candidate in candidates:
+        cluster.release(candidate)
+        chosen.append(candidate)
+        # Placement is the costly step: try it only once the total could suffice.
+        if waiting.request.fits_in(cluster.free_total):
+            nodes = cluster.place(waiting)
+            if nodes is not None:
+                break
+    if nodes is None:
+        _restore(cluster, chosen)
+        return None
+    # Drop any victim whose room turned out not to be needed, last added kept longest.
+    for candidate in list(chosen[:-1]):
+        cluster.commit(candidate.workload, candidate.nodes)
+        still = cluster.place(waiting)
+        if still is None:
+            cluster.release(candidate)
+        else:
+            chosen.remove(candidate)
+            nodes = still
+    _restore(cluster, chosen)
+    return chosen, nodes
+
+
+def _restore(cluster: Cluster, released: list[Placed]) -> None:
+    for placed in released:
+        cluster.commit(placed.workload, placed.nodes)
