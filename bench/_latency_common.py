@@ -7,7 +7,7 @@ sapwood or any third-party package.
 from __future__ import annotations
 
 import math
-import os
+import resource
 import shlex
 import time
 from collections.abc import Callable
@@ -65,8 +65,9 @@ def summary(latencies_ms: list[float]) -> dict[str, float]:
 
 def cpu_seconds() -> tuple[float, float]:
     """(this process, its reaped children) user+system CPU seconds so far."""
-    t = os.times()
-    return t.user + t.system, t.children_user + t.children_system
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
 
 
 def measure(

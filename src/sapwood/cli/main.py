@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import sapwood
-from sapwood.cli import teams, tokens, users
+from sapwood.cli import quotas, teams, tokens, users
 from sapwood.cli.apply import apply
 from sapwood.cli.delete import delete
 from sapwood.cli.describe import describe
@@ -43,9 +43,11 @@ def build_app() -> typer.Typer:
     app.command("delete")(delete)
     app.command("events")(events)
     app.command("logs")(logs)
+    app.command("queue")(quotas.queue)
     app.add_typer(teams.app)
     app.add_typer(users.app)
     app.add_typer(tokens.app)
+    app.add_typer(quotas.app)
     return app
 
 

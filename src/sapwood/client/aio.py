@@ -24,6 +24,8 @@ from sapwood.schemas import (
     Membership,
     Object,
     ObjectPage,
+    QueueEntry,
+    Quota,
     Role,
     Team,
     Token,
@@ -187,6 +189,34 @@ class AsyncClient:
                     yield chunk
         except httpx.TransportError as exc:
             raise ConnectionFailedError(f"lost the log stream from {self.url}: {exc}") from exc
+
+    # scheduling
+
+    async def queue(self, *, team: str | None = None) -> builtins.list[QueueEntry]:
+        """Waiting work in the order it will be considered, with why each waits."""
+        return await self._call_list("GET", "/queue", QueueEntry, params=_clean({"team": team}))
+
+    async def list_quotas(self) -> builtins.list[Quota]:
+        return await self._call_list("GET", "/quotas", Quota)
+
+    async def set_quota(
+        self,
+        team: str,
+        *,
+        guaranteed: Mapping[str, Any] | None = None,
+        max: Mapping[str, Any] | None = None,
+        weight: float = 1.0,
+    ) -> Quota:
+        """Sets (replaces) a team's quota; amounts as in a spec: {"cpu": 4, "gpu": 2}."""
+        body: dict[str, Any] = {
+            "guaranteed": dict(guaranteed or {}),
+            "max": dict(max) if max else None,
+            "weight": weight,
+        }
+        return await self._call("PUT", f"/quotas/{team}", Quota, json=body)
+
+    async def delete_quota(self, team: str) -> None:
+        await self._send("DELETE", f"/quotas/{team}")
 
     # identity, teams, users, tokens
 

@@ -23,6 +23,8 @@ from sapwood.schemas import (
     Membership,
     Object,
     ObjectPage,
+    QueueEntry,
+    Quota,
     Role,
     Team,
     Token,
@@ -144,6 +146,25 @@ class Client:
                     return
         finally:
             self._portal.call(chunks.aclose)
+
+    def queue(self, *, team: str | None = None) -> builtins.list[QueueEntry]:
+        return self._run(self.aio.queue, team=team)
+
+    def list_quotas(self) -> builtins.list[Quota]:
+        return self._run(self.aio.list_quotas)
+
+    def set_quota(
+        self,
+        team: str,
+        *,
+        guaranteed: Mapping[str, Any] | None = None,
+        max: Mapping[str, Any] | None = None,
+        weight: float = 1.0,
+    ) -> Quota:
+        return self._run(self.aio.set_quota, team, guaranteed=guaranteed, max=max, weight=weight)
+
+    def delete_quota(self, team: str) -> None:
+        self._run(self.aio.delete_quota, team)
 
     def whoami(self) -> WhoAmI:
         return self._run(self.aio.whoami)

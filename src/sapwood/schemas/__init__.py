@@ -27,7 +27,7 @@ from sapwood.schemas.objects import (
     ObjectMeta,
     ObjectPage,
 )
-from sapwood.schemas.quotas import Amounts, QueueEntry, Quota, QuotaRequest
+from sapwood.schemas.quotas import Amounts, Limits, QueueEntry, Quota, QuotaRequest
 
 __all__ = [
     "Amounts",
@@ -42,6 +42,7 @@ __all__ = [
     "Event",
     "EventPage",
     "EventType",
+    "Limits",
     "Membership",
     "MembershipRequest",
     "Object",

@@ -18,9 +18,17 @@ class Amounts(WireModel):
     gpu: Gpus = 0
 
 
+class Limits(WireModel):
+    """Caps per resource; an unset one is not capped."""
+
+    cpu: Cpu | None = None
+    memory: Memory | None = None
+    gpu: Gpus | None = None
+
+
 class QuotaRequest(WireModel):
     guaranteed: Amounts = Field(default_factory=Amounts)
-    max: Amounts | None = Field(default=None, description="borrowing cap; none: the cluster")
+    max: Limits | None = Field(default=None, description="borrowing cap; none: the cluster")
     weight: float = Field(default=1.0, gt=0, le=1000, description="fair-share weight")
 
 

@@ -147,10 +147,14 @@ def decide(
             elastic_delta[uid] = elastic_delta.get(uid, 0) + 1
         else:
             out[uid] = _admitted(by_uid[uid], now)
+    takers: dict[str, set[str]] = {}
     for preempt in decisions.preempt:
         uid, _, extra = preempt.uid.partition("#")
         if extra:
             elastic_delta[uid] = elastic_delta.get(uid, 0) - 1
+            taker = by_uid.get(preempt.by.partition("#")[0])
+            if taker is not None:
+                takers.setdefault(uid, set()).add(f"{taker.kind.lower()}/{taker.team}/{taker.name}")
         else:
             out[uid] = _preempted(by_uid[uid], preempt.reason, now)
     for uid, delta in elastic_delta.items():
@@ -158,11 +162,12 @@ def decide(
         status = dict(out[uid].status if uid in out else view.status)
         status["elasticReplicas"] = max(0, elastic_admitted(view) + delta)
         verb = "grows" if delta > 0 else "shrinks"
+        why = "on idle capacity"
+        if delta < 0:
+            why = "to make room for " + ", ".join(sorted(takers.get(uid, {"other work"})))
+        count = base_replicas(view) + status["elasticReplicas"]
         note = EventNote(
-            "Scaled" if delta > 0 else PREEMPTED,
-            f"{verb} to {base_replicas(view) + status['elasticReplicas']} replicas "
-            + ("on idle capacity" if delta > 0 else "to make room for other work"),
-            warning=delta < 0,
+            "Scaled" if delta > 0 else PREEMPTED, f"{verb} to {count} replicas {why}", delta < 0
         )
         out[uid] = Admission(status, (*(out[uid].notes if uid in out else ()), note))
     for wait in decisions.wait:

@@ -154,6 +154,9 @@ async def ensure_workload_token(
             await session.rollback()  # another server stored the same derived token
 
 
+UNCAPPED = 2**62  # a resource a quota leaves without a cap
+
+
 async def load_quotas(sessions: async_sessionmaker[AsyncSession]) -> dict[str, scheduler.Quota]:
     """Every team's quota in the scheduler's units."""
     async with sessions() as session:
@@ -162,12 +165,13 @@ async def load_quotas(sessions: async_sessionmaker[AsyncSession]) -> dict[str, s
 
 
 def _quota(row: QuotaRow) -> scheduler.Quota:
-    def amounts(data: dict[str, Any]) -> scheduler.Resources:
+    def amounts(data: dict[str, Any], unset: int) -> scheduler.Resources:
+        cpu, memory, gpu = data.get("cpu"), data.get("memory"), data.get("gpu")
         return scheduler.Resources(
-            parse_cpu(data.get("cpu", 0)),
-            parse_memory(data.get("memory", 0)),
-            int(data.get("gpu", 0)),
+            unset if cpu is None else parse_cpu(cpu),
+            unset if memory is None else parse_memory(memory),
+            unset if gpu is None else int(gpu),
         )
 
-    cap = amounts(row.max) if row.max is not None else None
-    return scheduler.Quota(guaranteed=amounts(row.guaranteed), max=cap, weight=row.weight)
+    cap = amounts(row.max, UNCAPPED) if row.max is not None else None
+    return scheduler.Quota(guaranteed=amounts(row.guaranteed, 0), max=cap, weight=row.weight)

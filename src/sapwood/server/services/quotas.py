@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from sapwood.schemas import Amounts, QueueEntry, Quota, QuotaRequest
+from sapwood.schemas import Amounts, Limits, QueueEntry, Quota, QuotaRequest
 from sapwood.server.services.access import Caller, readable_teams, require_admin, require_read
 from sapwood.server.services.errors import NotFoundError
 from sapwood.server.store.engine import AsyncSession
@@ -17,7 +17,7 @@ def row_to_quota(row: QuotaRow) -> Quota:
     return Quota(
         team=row.team,
         guaranteed=Amounts.model_validate(row.guaranteed),
-        max=Amounts.model_validate(row.max) if row.max is not None else None,
+        max=Limits.model_validate(row.max) if row.max is not None else None,
         weight=row.weight,
         updated_at=row.updated_at,
     )
