@@ -50,6 +50,7 @@ async def world(api: Api) -> World:
         await admin.create_user(user, teams=teams)
         tokens[user] = (await admin.create_token(user=user)).token
     victim = await admin.create_token(user="victim")
+    await admin.set_quota("beta", guaranteed={"cpu": 1})
     await admin.apply([job("x", team="alpha")])
     return World(api, tokens, victim.id)
 
@@ -100,6 +101,11 @@ CASES = {
     ),
     "list-tokens": Case("GET", "/api/v1/tokens", None, ANY_USER),
     "create-token": Case("POST", "/api/v1/tokens", {}, _expect(201)),
+    "list-quotas": Case("GET", "/api/v1/quotas", None, ANY_USER),
+    "set-quota": Case("PUT", "/api/v1/quotas/alpha", {"guaranteed": {"cpu": 1}}, ADMIN_ONLY),
+    "delete-quota": Case("DELETE", "/api/v1/quotas/beta", None, _expect(403, admin=204)),
+    "queue": Case("GET", "/api/v1/queue?team=alpha", None, READ),
+    "logs": Case("GET", "/api/v1/jobs/x/logs?team=alpha", None, _expect(503, outsider=404)),
     "revoke-others-token": Case("DELETE", "/api/v1/tokens/{victim}", None, _expect(404, admin=204)),
 }
 

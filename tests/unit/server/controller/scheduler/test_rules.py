@@ -165,7 +165,9 @@ def test_a_gang_preempts_as_many_as_it_needs_and_names_them() -> None:
     )
     assert [(p.uid, p.by) for p in decisions.preempt] == [("b", "gang"), ("a", "gang")]
     assert decisions.wait == [
-        Wait("gang", 1, "waiting for 2 preempted workload(s) to stop: job/research/b, job/research/a")
+        Wait(
+            "gang", 1, "waiting for 2 preempted workload(s) to stop: job/research/b, job/research/a"
+        )
     ]
 
 
@@ -213,7 +215,9 @@ def test_elastic_replicas_are_reclaimed_first_whatever_their_priority() -> None:
     decisions = cycle([job("urgent", priority=1, gpus=4)], running, [node("g1")])
     assert decisions == Decisions(
         preempt=[
-            Preempt("serve#0", "urgent", "preempted by job/research/urgent (elastic replica reclaimed)")
+            Preempt(
+                "serve#0", "urgent", "preempted by job/research/urgent (elastic replica reclaimed)"
+            )
         ],
         wait=[
             Wait(
@@ -388,8 +392,7 @@ def test_backfill_admits_what_fits_beyond_the_heads_reservation_only() -> None:
             Wait(
                 "one-gpu",
                 2,
-                "needs 2 cpu, 8Gi memory, 1 gpu; free in total: 40 cpu, 176Gi memory, 2 gpu"
-                + held,
+                "needs 2 cpu, 8Gi memory, 1 gpu; free in total: 40 cpu, 176Gi memory, 2 gpu" + held,
             ),
             Wait(
                 "cpu-hog",
