@@ -321,7 +321,7 @@ def elastic_scenarios(draw: st.DrawFn) -> Scenario:
     return Scenario(nodes, running, [waiting], quotas, Policy(backfill=draw(st.booleans())))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(elastic_scenarios())
 def test_regular_work_is_preempted_only_when_elastic_replicas_would_not_make_room(
     scenario: Scenario,
