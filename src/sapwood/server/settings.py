@@ -79,4 +79,5 @@ class Settings(_Group):
             port=int(env.get("SAPWOOD_PORT", "8420")),
         )
         store = StoreSettings(database_url=env.get("SAPWOOD_DATABASE_URL") or None)
-        return cls(home=home, api=api, store=store)
+        scheduling = SchedulingSettings(fair_share=env.get("SAPWOOD_FAIR_SHARE", "") == "1")
+        return cls(home=home, api=api, store=store, scheduling=scheduling)

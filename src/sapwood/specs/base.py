@@ -154,6 +154,9 @@ class Resources(SpecModel):
     cpu: Cpu = 500
     memory: Memory = 512 * 1024**2
     gpu: Gpus = 0
+    gpu_model: str | None = Field(
+        default=None, max_length=63, description="only nodes with this GPU model, e.g. A100"
+    )
 
     def is_empty(self) -> bool:
         return self.cpu == 0 and self.memory == 0 and self.gpu == 0

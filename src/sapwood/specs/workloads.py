@@ -12,6 +12,7 @@ from sapwood.specs.base import (
     Command,
     Duration,
     Env,
+    Labels,
     Name,
     Resources,
     SpecModel,
@@ -32,6 +33,7 @@ class WorkloadSpec(SpecModel):
     resources: Resources = Field(default_factory=Resources)
     volumes: list[Volume] = Field(default_factory=list, max_length=32)
     priority: Name = DEFAULT_PRIORITY
+    node_selector: Labels = Field(default_factory=dict, description="only nodes with these labels")
     termination_grace_period: Duration = timedelta(seconds=30)
 
     @model_validator(mode="after")

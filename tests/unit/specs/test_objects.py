@@ -594,7 +594,7 @@ def test_spec_dict_canonical_values() -> None:
         )
     )
     spec = spec_dict(obj.spec)
-    assert spec["resources"] == {"cpu": "500m", "memory": "4Gi", "gpu": 0}
+    assert spec["resources"] == {"cpu": "500m", "memory": "4Gi", "gpu": 0, "gpuModel": None}
     assert spec["activeDeadline"] == "1h30m"
     assert spec["terminationGracePeriod"] == "30s"
     assert spec["backoff"] == {"initial": "10s", "max": "5m"}

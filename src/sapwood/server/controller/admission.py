@@ -96,6 +96,8 @@ def workloads(
             count=base_replicas(view),
             queued_at=view.created_at,
             role=_role(view),
+            node_selector=view.obj.spec.node_selector,
+            gpu_model=view.obj.spec.resources.gpu_model,
         )
         owned = units.get((view.kind, view.team, view.name), {})
         live = any(u.phase is UnitPhase.RUNNING for u in owned.values())
@@ -114,6 +116,8 @@ def workloads(
                 replica=base.replica,
                 queued_at=view.created_at,
                 role=Role.ELASTIC,
+                node_selector=view.obj.spec.node_selector,
+                gpu_model=view.obj.spec.resources.gpu_model,
             )
             if extra < elastic_admitted(view):
                 running.append(Placed(elastic, (LOCAL_NODE,), _started(view)))

@@ -6,7 +6,7 @@ The server's controller, the tests and the benchmarks all call this same functio
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
 from sapwood.server.controller.scheduler import reasons
@@ -64,6 +64,7 @@ def schedule(
     head: Workload | None = None
     waits: list[tuple[Workload, str]] = []
     futile: dict[tuple[object, ...], int] = {}
+    gone: set[str] = set()  # preempted this cycle: no longer candidates
 
     for workload in queue:
         quota = quotas.get(workload.team, Quota())
@@ -95,17 +96,34 @@ def schedule(
             within = (used + workload.request).fits_in(quota.guaranteed)
             # A shape that found no victims finds none again until the cluster changes.
             team = workload.team if within else None  # the team matters only when reclaiming
-            shape = (workload.priority, workload.replica, workload.count, within, team)
+            shape = (
+                workload.priority,
+                workload.replica,
+                workload.count,
+                within,
+                team,
+                frozenset(workload.node_selector.items()),
+                workload.gpu_model,
+            )
             found = None
             if futile.get(shape) != cluster.version:
-                candidates = _candidates(workload, live, within=within, usage=usage, quotas=quotas)
-                found = choose_victims(workload, candidates, cluster) if candidates else None
+                candidates = _candidates(
+                    workload, live, gone, within=within, usage=usage, quotas=quotas
+                )
+                found = choose_victims(workload, candidates, cluster)
                 if found is None:
                     futile[shape] = cluster.version
             if found is not None:
                 victims, placement = found
-                _preempt(decisions, workload, victims, cluster, usage, live)
-                cluster.commit(workload, placement)  # held for it while the victims stop
+                # Hold everything the workload will need, including free room beside the
+                # victims', while the victims keep theirs until they have stopped: nobody
+                # else gets any of it this cycle, and a later cycle admits the workload.
+                for victim in victims:
+                    cluster.release(victim)
+                cluster.commit(workload, placement)
+                for victim in victims:
+                    cluster.commit(victim.workload, victim.nodes)
+                _preempt(decisions, workload, victims, gone)
                 usage[workload.team] += workload.request
                 queue.charge(workload.team, workload.request)
                 names = ", ".join(v.workload.ref for v in victims)
@@ -132,17 +150,10 @@ def schedule(
 
 
 def _preempt(
-    decisions: Decisions,
-    workload: Workload,
-    victims: list[Placed],
-    cluster: Cluster,
-    usage: dict[str, Resources],
-    live: list[Placed],
+    decisions: Decisions, workload: Workload, victims: list[Placed], gone: set[str]
 ) -> None:
     for victim in victims:
-        cluster.release(victim)
-        usage[victim.workload.team] -= victim.workload.request
-        live.remove(victim)
+        gone.add(victim.workload.uid)
         why = (
             "elastic replica reclaimed"
             if victim.workload.role is Role.ELASTIC
@@ -160,29 +171,24 @@ def _preempt(
 def _candidates(
     workload: Workload,
     live: list[Placed],
+    gone: set[str],
     *,
     within: bool,
     usage: Mapping[str, Resources],
     quotas: Mapping[str, Quota],
-) -> list[Placed]:
-    """Who may be preempted for ``workload``, cheapest first.
+) -> Iterator[Placed]:
+    """Who may be preempted for ``workload``, cheapest first, lazily.
 
     ``live`` is sorted by victim_order: elastic first, then by rising priority, so the
     candidates by priority are a prefix; only reclaiming a guarantee needs a full scan.
     """
     if workload.role is Role.ELASTIC:
-        return []
-    if within:
-        return [
-            p
-            for p in live
-            if may_preempt(workload, p, within_guarantee=True, usage=usage, quotas=quotas)
-        ]
-    out = []
+        return
     for placed in live:
         other = placed.workload
-        if other.role is not Role.ELASTIC and other.priority >= workload.priority:
-            break
-        if other.role is not Role.PROTECTED:
-            out.append(placed)
-    return out
+        if other.uid in gone:
+            continue
+        if not within and other.role is not Role.ELASTIC and other.priority >= workload.priority:
+            return
+        if may_preempt(workload, placed, within_guarantee=within, usage=usage, quotas=quotas):
+            yield placed

@@ -54,13 +54,14 @@ class Cluster:
             self._give(taken, workload.replica)
         return tuple(chosen)
 
-    def commit(self, workload: Workload, nodes: Sequence[str]) -> None:
-        self._version += 1
+    def commit(self, workload: Workload, nodes: Sequence[str], *, trial: bool = False) -> None:
+        """Takes the room; ``trial`` marks a step that will be undone before anyone looks."""
+        self._version += 0 if trial else 1
         for name in nodes:
             self._take(name, workload.replica)
 
-    def release(self, placed: Placed) -> None:
-        self._version += 1
+    def release(self, placed: Placed, *, trial: bool = False) -> None:
+        self._version += 0 if trial else 1
         for name in placed.nodes:
             if name in self.free:
                 self._give(name, placed.workload.replica)

@@ -11,7 +11,7 @@ elastic first, then lowest priority, then most recently started.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 
 from sapwood.server.controller.scheduler.model import Placed, Quota, Resources, Role, Workload
@@ -52,32 +52,23 @@ def victim_order(placed: Placed) -> tuple[int, int, float, str]:
 
 def choose_victims(
     waiting: Workload,
-    candidates: Sequence[Placed],
+    candidates: Iterable[Placed],
     cluster: Cluster,
 ) -> tuple[list[Placed], tuple[str, ...]] | None:
     """The fewest victims (in preference order) after which ``waiting`` fits, and where.
 
-    ``candidates`` must already be filtered with may_preempt and sorted by victim_order.
-    Leaves ``cluster`` as it was.
+    ``candidates`` must already be filtered with may_preempt and sorted by victim_order;
+    they are consumed lazily, so a search ends as soon as enough room is found. Leaves
+    ``cluster`` as it was.
     """
     short = [
         need > free
         for need, free in zip(waiting.request.values(), cluster.free_total.values(), strict=True)
     ]
-    if any(short):
-        # Only victims holding something the cluster is short of can help.
-        candidates = [
-            c
-            for c in candidates
-            if any(s and v > 0 for s, v in zip(short, c.workload.request.values(), strict=True))
-        ]
-    room = cluster.free_total + sum((c.workload.request for c in candidates), Resources())
-    if not waiting.request.fits_in(room):
-        return None
     chosen: list[Placed] = []
     nodes = None
-    for candidate in candidates:
-        cluster.release(candidate)
+    for candidate in _useful_first(candidates, short):
+        cluster.release(candidate, trial=True)
         chosen.append(candidate)
         # Placement is the costly step: try it only once the total could suffice.
         if waiting.request.fits_in(cluster.free_total):
@@ -89,10 +80,10 @@ def choose_victims(
         return None
     # Drop any victim whose room turned out not to be needed, last added kept longest.
     for candidate in list(chosen[:-1]):
-        cluster.commit(candidate.workload, candidate.nodes)
+        cluster.commit(candidate.workload, candidate.nodes, trial=True)
         still = cluster.place(waiting)
         if still is None:
-            cluster.release(candidate)
+            cluster.release(candidate, trial=True)
         else:
             chosen.remove(candidate)
             nodes = still
@@ -100,6 +91,22 @@ def choose_victims(
     return chosen, nodes
 
 
+def _useful_first(candidates: Iterable[Placed], short: list[bool]) -> Iterator[Placed]:
+    """Victims holding what the cluster is short of come first; the others may still be
+    needed on a particular node, so they follow."""
+    if not any(short):
+        yield from candidates
+        return
+    later = []
+    for candidate in candidates:
+        values = candidate.workload.request.values()
+        if any(s and v > 0 for s, v in zip(short, values, strict=True)):
+            yield candidate
+        else:
+            later.append(candidate)
+    yield from later
+
+
 def _restore(cluster: Cluster, released: list[Placed]) -> None:
     for placed in released:
-        cluster.commit(placed.workload, placed.nodes)
+        cluster.commit(placed.workload, placed.nodes, trial=True)

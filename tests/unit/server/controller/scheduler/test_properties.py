@@ -29,7 +29,7 @@ T = TypeVar("T")
 TEAMS = ("research", "vision", "speech", "infra")
 MODELS = (None, "a100", "h100")
 ROLES = (Role.REGULAR, Role.REGULAR, Role.REGULAR, Role.ELASTIC, Role.ELASTIC, Role.PROTECTED)
-SETTINGS = settings(max_examples=150, deadline=None)
+SETTINGS = settings(max_examples=100, deadline=None)
 
 # A node or a workload is decoded from one drawn integer, its genes: a draw per field would
 # make examples of 60 workloads slow to generate. Genes of 0 decode to the plainest one.
@@ -200,6 +200,20 @@ def test_no_node_is_over_committed(scenario: Scenario) -> None:
     decisions = scenario.run()
     used: dict[str, Resources] = defaultdict(Resources)
     for placed in survivors(scenario, decisions) + admitted(scenario, decisions):
+        for name in placed.nodes:
+            used[name] += placed.workload.replica
+    for node in scenario.nodes:
+        assert fits(used[node.name], node.allocatable), node.name
+
+
+@SETTINGS
+@given(scenarios())
+def test_nothing_is_admitted_onto_room_a_preempted_workload_still_holds(
+    scenario: Scenario,
+) -> None:
+    decisions = scenario.run()
+    used: dict[str, Resources] = defaultdict(Resources)
+    for placed in scenario.running + admitted(scenario, decisions):
         for name in placed.nodes:
             used[name] += placed.workload.replica
     for node in scenario.nodes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sapwood.server.controller.scheduler import (
@@ -50,11 +52,11 @@ PROTECTED = Role.PROTECTED
     ],
 )
 def test_a_team_at_its_max_waits_even_with_idle_capacity(
-    limit: Resources, running: dict[str, float], asking: dict[str, float], reason: str
+    limit: Resources, running: dict[str, Any], asking: dict[str, Any], reason: str
 ) -> None:
     decisions = cycle(
-        [job("more", queued=5, **asking)],  # type: ignore[arg-type]
-        [on(job("held", **running), "g1")],  # type: ignore[arg-type]
+        [job("more", queued=5, **asking)],
+        [on(job("held", **running), "g1")],
         [node("g1")],
         {"research": Quota(max=limit)},
     )
@@ -227,6 +229,18 @@ def test_elastic_replicas_are_reclaimed_first_whatever_their_priority() -> None:
     )
 
 
+def test_an_elastic_replica_that_would_not_free_enough_is_spared() -> None:
+    # Reclaiming the 1-GPU replica as well would not be needed once the 4-GPU job goes.
+    serve = job("serve#0", gpus=1, role=ELASTIC, kind="service")
+    running = [
+        on(serve, "g1", started=50),
+        on(job("train", gpus=4), "g1"),
+        on(job("ws", gpus=3, role=PROTECTED, kind="workspace"), "g1"),
+    ]
+    decisions = cycle([job("urgent", priority=5, gpus=4)], running, [node("g1")])
+    assert [(p.uid, p.by) for p in decisions.preempt] == [("train", "urgent")]
+
+
 def test_elastic_replicas_are_reclaimed_even_for_equal_priority_work() -> None:
     serve = job("serve#0", team="vision", priority=3, gpus=8, role=ELASTIC, kind="service")
     decisions = cycle([job("train", priority=3, gpus=2)], [on(serve, "g1")], [node("g1")])
@@ -337,8 +351,8 @@ def test_node_selector_and_gpu_model_pick_eligible_nodes() -> None:
         ({"cpu": 96}, "needs 96 cpu per replica; the largest node has 64"),
     ],
 )
-def test_a_replica_larger_than_any_node_says_so(asking: dict[str, int], reason: str) -> None:
-    decisions = cycle([job("huge", **asking)], [], [node("n1", gpus=4), node("n2", gpus=4)])  # type: ignore[arg-type]
+def test_a_replica_larger_than_any_node_says_so(asking: dict[str, Any], reason: str) -> None:
+    decisions = cycle([job("huge", **asking)], [], [node("n1", gpus=4), node("n2", gpus=4)])
     assert decisions == Decisions(wait=[Wait("huge", 1, reason)])
 
 
@@ -484,16 +498,12 @@ def test_positions_count_1_to_n_in_queue_order() -> None:
     )
 
 
-# --- bugs -----------------------------------------------------------------------------------
+# --- found by these tests (regressions) ----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the cache of futile preemption searches is keyed without node selector and "
-    "GPU model, so a job that could preempt is refused after a same-shaped job pinned to "
-    "other nodes found no victims",
-)
 def test_a_pinned_job_finding_no_victims_does_not_stop_an_unpinned_one() -> None:
+    # Same priority and shape: a search that failed for the a100-only job must not be
+    # taken as failed for one that may run anywhere.
     nodes = [node("h", gpus=4, model="h100"), node("a", gpus=4, model="a100")]
     running = [
         on(job("ws", gpus=4, role=PROTECTED, kind="workspace"), "a"),
@@ -509,13 +519,9 @@ def test_a_pinned_job_finding_no_victims_does_not_stop_an_unpinned_one() -> None
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: choose_victims drops candidates that hold none of the resources the cluster "
-    "is short of in total, but a node may need them gone too (CPU held by an elastic replica "
-    "on the GPU node), so the job waits although preempting both would make room",
-)
 def test_victims_holding_only_cpu_are_considered_when_the_gpu_node_lacks_cpu() -> None:
+    # The cluster is short of GPUs only, but the GPU node also needs the CPU an elastic
+    # replica holds there.
     nodes = [node("g1", cpu=32), node("c1", gpus=0)]
     running = [
         on(job("serve#0", priority=5, cpu=28, memory=8, role=ELASTIC, kind="service"), "g1"),
@@ -528,18 +534,24 @@ def test_victims_holding_only_cpu_are_considered_when_the_gpu_node_lacks_cpu() -
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: room freed by preempting a victim beyond what its preemptor needs is handed "
-    "to other work in the same cycle and admitted at once, while the victim is still running "
-    "(over-committing the node until it stops; lower priority work also starts before the "
-    "preemptor)",
-)
 def test_room_of_a_victim_still_running_is_not_admitted_to_others() -> None:
     running = [on(job("low", gpus=8), "g1")]
     pending = [
         job("urgent", priority=10, gpus=4, queued=0),
         job("next", priority=5, gpus=4, queued=1),
+    ]
+    decisions = cycle(pending, running, [node("g1")])
+    assert [(p.uid, p.by) for p in decisions.preempt] == [("low", "urgent")]
+    assert decisions.admit == []
+    assert [w.uid for w in decisions.wait] == ["urgent", "next"]
+
+
+def test_free_room_a_preemptor_needs_is_held_for_it() -> None:
+    # urgent needs 6: the 2 GPUs free now and the 4 that low frees when it stops.
+    running = [on(job("low", gpus=4), "g1"), on(job("keep", priority=9, gpus=2), "g1")]
+    pending = [
+        job("urgent", priority=10, gpus=6, queued=0),
+        job("small", priority=5, gpus=2, queued=1),
     ]
     decisions = cycle(pending, running, [node("g1")])
     assert [(p.uid, p.by) for p in decisions.preempt] == [("low", "urgent")]
