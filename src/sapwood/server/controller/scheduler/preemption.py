@@ -92,13 +92,19 @@ def choose_victims(
 
 
 def _useful_first(candidates: Iterable[Placed], short: list[bool]) -> Iterator[Placed]:
-    """Victims holding what the cluster is short of come first; the others may still be
-    needed on a particular node, so they follow."""
+    """Within each tier (elastic replicas, then the rest), victims holding what the cluster
+    is short of come first; the others may still be needed on a particular node, so they
+    follow before the next tier starts. Elastic replicas always go before regular work."""
     if not any(short):
         yield from candidates
         return
-    later = []
+    later: list[Placed] = []
+    tier = Role.ELASTIC
     for candidate in candidates:
+        role = Role.ELASTIC if candidate.workload.role is Role.ELASTIC else Role.REGULAR
+        if role is not tier:
+            yield from later
+            later, tier = [], role
         values = candidate.workload.request.values()
         if any(s and v > 0 for s, v in zip(short, values, strict=True)):
             yield candidate

@@ -556,3 +556,14 @@ def test_free_room_a_preemptor_needs_is_held_for_it() -> None:
     decisions = cycle(pending, running, [node("g1")])
     assert [(p.uid, p.by) for p in decisions.preempt] == [("low", "urgent")]
     assert decisions.admit == []
+
+
+def test_elastic_replicas_go_before_regular_work_even_when_it_holds_the_scarce_gpus() -> None:
+    nodes = [node("g1", cpu=32), node("g2", cpu=32)]
+    running = [
+        on(job("e1#0", priority=5, cpu=2, memory=8, gpus=8, role=ELASTIC, kind="service"), "g1"),
+        on(job("e2#0", priority=5, cpu=28, memory=8, role=ELASTIC, kind="service"), "g1"),
+        on(job("r", cpu=4, memory=8, gpus=8), "g2"),
+    ]
+    decisions = cycle([job("urgent", priority=10, cpu=16, memory=16, gpus=8)], running, nodes)
+    assert {p.uid for p in decisions.preempt} == {"e1#0", "e2#0"}
