@@ -99,7 +99,9 @@ async def test_quotas_are_admin_only_and_cap_a_team(live_api: Api) -> None:
     with pytest.raises(ForbiddenError):
         await ada.set_quota("research", max={"cpu": 1})
     quota = await live_api.admin.set_quota("research", guaranteed={"cpu": "500m"}, max={"cpu": 1})
-    assert quota.max is not None and quota.max.cpu == 1000
+    assert quota.max is not None
+    assert quota.max.cpu == 1000
+    assert quota.max.memory is None  # not capped
     assert [q.team for q in await ada.list_quotas()] == ["research"]
 
     await ada.apply([job("a", team="research", command=SLEEP, resources={"cpu": 1})])
