@@ -14,7 +14,8 @@ import anyio
 import pytest
 
 from sapwood.server.runtimes.base import Runtime, UnitKey, UnitSpec, UnitState
-from sapwood.server.runtimes.local import LocalRuntime, LocalRuntimeSettings
+from sapwood.server.runtimes.local.runtime import LocalRuntime
+from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.testing.fake_runtime import FakeRuntime
 
 MISSING_COMMAND = "sapwood-no-such-command"

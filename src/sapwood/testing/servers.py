@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,18 +56,41 @@ def live_server(
     thread = threading.Thread(target=server.run, name="sapwood-test-server", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError(f"the test server on {url} did not become ready")
-        time.sleep(0.05)
+    wait_ready(url, alive=thread.is_alive)
     try:
         yield LiveServer(url=url, admin_token=tokens[0], home=home)
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def wait_ready(url: str, *, alive: Callable[[], bool], timeout_s: float = 30) -> None:
+    """Returns once ``url``/readyz answers 200; RuntimeError if ``alive`` turns false first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not alive():
+            raise RuntimeError(f"the server on {url} did not become ready")
+        time.sleep(0.05)
+
+
+def start_server_process(home: Path, port: int) -> subprocess.Popen[bytes]:
+    """``sapwood server`` in a child process on ``home``, ready when this returns."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAPWOOD_")}
+    env["SAPWOOD_HOME"] = str(home)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sapwood", "server", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", alive=lambda: process.poll() is None)
+    except RuntimeError:
+        process.kill()
+        raise
+    return process

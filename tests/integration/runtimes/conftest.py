@@ -15,7 +15,8 @@ import anyio
 import pytest
 
 from sapwood.server.runtimes.base import UnitKey, UnitPhase, UnitSpec, UnitState
-from sapwood.server.runtimes.local import LocalRuntime, LocalRuntimeSettings
+from sapwood.server.runtimes.local.runtime import LocalRuntime
+from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 
 
 @pytest.fixture

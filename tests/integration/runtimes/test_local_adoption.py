@@ -21,8 +21,8 @@ from sapwood.server.runtimes.base import (
     UnitReason,
     UnitSpec,
 )
-from sapwood.server.runtimes.local import LocalRuntime
 from sapwood.server.runtimes.local.procfs import identify, is_alive
+from sapwood.server.runtimes.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -104,7 +104,8 @@ SERVER = textwrap.dedent(
     import asyncio, sys
     from pathlib import Path
     from sapwood.server.runtimes.base import UnitKey, UnitSpec
-    from sapwood.server.runtimes.local import LocalRuntime, LocalRuntimeSettings
+    from sapwood.server.runtimes.local.runtime import LocalRuntime
+    from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 
     async def main() -> None:
         runtime = LocalRuntime(LocalRuntimeSettings(data_dir=Path(sys.argv[1])))

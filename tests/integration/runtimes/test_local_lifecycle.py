@@ -19,7 +19,7 @@ from sapwood.server.runtimes.base import (
     UnitSpec,
     VolumeMount,
 )
-from sapwood.server.runtimes.local import LocalRuntime
+from sapwood.server.runtimes.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -16,7 +16,7 @@ from sapwood.server.runtimes.base import (
     UnitReason,
     UnitSpec,
 )
-from sapwood.server.runtimes.local import LocalRuntime
+from sapwood.server.runtimes.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

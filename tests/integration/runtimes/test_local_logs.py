@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from sapwood.server.runtimes.base import UnitKey, UnitSpec
-from sapwood.server.runtimes.local import LocalRuntime
+from sapwood.server.runtimes.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitSpec
-from sapwood.server.runtimes.local import LocalRuntime
 from sapwood.server.runtimes.local.procfs import ProcessId, identify, is_alive, list_stats
+from sapwood.server.runtimes.local.runtime import LocalRuntime
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -22,22 +23,19 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Brings the database to ``revision``; idempotent. Blocking: call it off the event loop."""
-    engine = create_sync_engine(sync_url(url))
-    try:
-        with engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
-    finally:
-        engine.dispose()
+    _run(url, command.upgrade, revision)
 
 
 def downgrade(url: str, revision: str) -> None:
+    _run(url, command.downgrade, revision)
+
+
+def _run(url: str, step: Callable[[Config, str], None], revision: str) -> None:
     engine = create_sync_engine(sync_url(url))
     try:
         with engine.begin() as connection:
             config = alembic_config(url)
             config.attributes["connection"] = connection
-            command.downgrade(config, revision)
+            step(config, revision)
     finally:
         engine.dispose()

@@ -22,7 +22,7 @@ from sapwood.server.runtimes.local.launch import (
     find_executable,
     volume_env_name,
 )
-from sapwood.server.runtimes.local.logs import RotatingLogWriter, begin_run
+from sapwood.server.runtimes.local.logfile import RotatingLogWriter, begin_run
 
 KEY = UnitKey("Job", "research", "train")
 
@@ -128,3 +128,12 @@ def test_check_runnable(tmp_path: Path) -> None:
     with pytest.raises(RuntimePermanentError):
         check_runnable(UnitSpec(KEY, ("sh",), {}, workdir=str(tmp_path / "missing")))
     check_runnable(UnitSpec(KEY, ("sh",), {}, workdir=str(tmp_path)))
+
+
+def test_server_settings_do_not_leak_into_workloads() -> None:
+    unit = UnitSpec(UnitKey("Job", "t", "n"), ("true",), {"SAPWOOD_NAME": "n", "A": "1"})
+    server_env = {"PATH": "/bin", "SAPWOOD_DATABASE_URL": "postgresql://u:secret@db/x"}
+    env = build_env(server_env, unit, Allocation((), (), (), None, None), {})
+    assert env["PATH"] == "/bin"
+    assert env["SAPWOOD_NAME"] == "n"
+    assert "SAPWOOD_DATABASE_URL" not in env

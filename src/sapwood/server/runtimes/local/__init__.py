@@ -1,9 +1,6 @@
 """The local runtime: units are supervised processes on this machine.
 
 See docs/runtimes.md for the mechanisms (shim, adoption, cgroups, CPU pinning, logs).
+Import ``LocalRuntime`` from ``.runtime``: this package imports nothing, so the shim,
+which every unit start launches, loads only what it needs.
 """
-
-from sapwood.server.runtimes.local.runtime import LocalRuntime
-from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
-
-__all__ = ["LocalRuntime", "LocalRuntimeSettings"]

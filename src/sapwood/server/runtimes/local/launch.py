@@ -19,7 +19,7 @@ from sapwood.server.runtimes.base import (
     UnitReason,
     UnitSpec,
 )
-from sapwood.server.runtimes.local import cgroups, logs, placement
+from sapwood.server.runtimes.local import cgroups, logfile, placement
 from sapwood.server.runtimes.local.cgroups import CgroupPlan
 from sapwood.server.runtimes.local.placement import cfs_quota_us
 from sapwood.server.runtimes.local.procfs import ProcessId, identify
@@ -64,8 +64,13 @@ def build_env(
     volume_dirs: Mapping[str, Path],
 ) -> dict[str, str]:
     """The workload's environment: the server's, the unit's on top, then what the runtime
-    assigned (which wins, as the unit cannot know it in advance)."""
-    env = {**server_env, **unit.env}
+    assigned (which wins, as the unit cannot know it in advance).
+
+    The server's own SAPWOOD_* settings (its database URL, its token) are not passed on:
+    a workload gets only the SAPWOOD_* variables its unit names.
+    """
+    inherited = {k: v for k, v in server_env.items() if not k.startswith("SAPWOOD_")}
+    env = {**inherited, **unit.env}
     if allocation.port is not None:
         env["PORT"] = str(allocation.port)
     if allocation.cuda_visible_devices is not None:
@@ -164,7 +169,7 @@ def launch_unit(
     unit_dir.mkdir(parents=True, exist_ok=True)
     for stale in (EXIT, WORKLOAD, LAUNCH):
         (unit_dir / stale).unlink(missing_ok=True)
-    logs.begin_run(unit_dir)
+    logfile.begin_run(unit_dir)
     volume_dirs = {}
     for volume in unit.volumes:
         directory = volume_dir(ctx.data_dir, unit.key.team, volume.name)

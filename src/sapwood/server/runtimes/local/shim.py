@@ -30,7 +30,7 @@ from types import FrameType
 
 from sapwood.server.runtimes.base import UnitReason
 from sapwood.server.runtimes.local import cgroups
-from sapwood.server.runtimes.local.logs import RotatingLogWriter
+from sapwood.server.runtimes.local.logfile import RotatingLogWriter
 from sapwood.server.runtimes.local.procfs import (
     ProcessId,
     group_members,

@@ -1,0 +1,98 @@
+"""A Sapwood Service as an ``apps/v1`` Deployment and a core Service in front of it."""
+
+from __future__ import annotations
+
+from sapwood.kubernetes.names import (
+    Manifest,
+    metadata,
+    object_labels,
+    object_name,
+    owner_reference,
+    selector_labels,
+)
+from sapwood.kubernetes.options import RenderError, RenderOptions
+from sapwood.kubernetes.pods import (
+    PORT_NAME,
+    container,
+    image_of,
+    pod_template,
+    render_probe,
+    team_volume_claims,
+)
+from sapwood.specs.objects import Service
+
+
+def render_service(
+    service: Service,
+    team: str,
+    *,
+    namespace: str,
+    options: RenderOptions,
+    owner_uid: str | None = None,
+) -> list[Manifest]:
+    """The Deployment (``replicas.min`` replicas; the autoscaler moves it up to
+    ``replicas.max`` through the scale subresource), the core Service (port 80 to the
+    container's ``PORT``) and a PVC per volume.
+
+    ``owner_uid`` (the Deployment's uid) makes the core Service go with the Deployment.
+    Raises RenderError for a ``model`` service: the model server is not released yet.
+    """
+    spec = service.spec
+    if spec.command is None:
+        raise RenderError(
+            "spec.model",
+            f"serving model {spec.model} is not part of this release yet: give a command",
+        )
+    name = object_name("Service", service.metadata.name)
+    labels = object_labels(service, team)
+    image, annotations = image_of(service, default=options.default_image)
+    main = container(
+        service, team, image=image, command=spec.command, options=options, port=True
+    )
+    if spec.readiness is not None:
+        main["readinessProbe"] = render_probe(spec.readiness, options=options, liveness=False)
+    if spec.liveness is not None:
+        main["livenessProbe"] = render_probe(spec.liveness, options=options, liveness=True)
+    selector = selector_labels("Service", team, service.metadata.name)
+    annotations = {**annotations, "sapwood.dev/replicas-max": str(spec.replicas.max)}
+    deployment: Manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(name, labels, namespace=namespace, annotations=annotations),
+        "spec": {
+            "replicas": spec.replicas.min,
+            "selector": {"matchLabels": selector},
+            "template": pod_template(service, team, main, options=options),
+        },
+    }
+    front = core_service(
+        name, labels, selector, namespace=namespace, owner=owner_reference(deployment, owner_uid)
+    )
+    return [
+        deployment,
+        front,
+        *team_volume_claims(service, team, namespace=namespace, options=options),
+    ]
+
+
+def core_service(
+    name: str,
+    labels: dict[str, str],
+    selector: dict[str, str],
+    *,
+    namespace: str,
+    owner: Manifest | None,
+) -> Manifest:
+    """A ClusterIP Service: port 80 (``http``) to the pods' ``http`` port."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(name, labels, namespace=namespace, owner=owner),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector,
+            "ports": [
+                {"name": PORT_NAME, "port": 80, "targetPort": PORT_NAME, "protocol": "TCP"}
+            ],
+        },
+    }

@@ -1,0 +1,96 @@
+"""A Sapwood Workspace as a one-replica ``apps/v1`` StatefulSet with its own volumes."""
+
+from __future__ import annotations
+
+from sapwood.kubernetes.names import (
+    Manifest,
+    metadata,
+    object_labels,
+    object_name,
+    owner_reference,
+    selector_labels,
+)
+from sapwood.kubernetes.options import RenderOptions
+from sapwood.kubernetes.pods import (
+    claim_spec,
+    container,
+    env_value,
+    image_of,
+    pod_template,
+    volume_env_name,
+)
+from sapwood.kubernetes.services import core_service
+from sapwood.specs.objects import Workspace
+from sapwood.specs.workloads import WorkspaceTool
+
+
+def render_workspace(
+    workspace: Workspace,
+    team: str,
+    *,
+    namespace: str,
+    options: RenderOptions,
+    owner_uid: str | None = None,
+) -> list[Manifest]:
+    """The StatefulSet (1 replica, 0 while paused) with a volumeClaimTemplate per volume,
+    and the core Service in front of it.
+
+    Scaling to 0 keeps the claims, so a paused workspace keeps its files. ``tool: jupyter``
+    runs JupyterLab on ``PORT`` with the workspace token, in ``options.jupyter_image``
+    unless the spec names an image. ``owner_uid`` (the StatefulSet's uid) makes the core
+    Service go with the StatefulSet.
+    """
+    spec = workspace.spec
+    name = object_name("Workspace", workspace.metadata.name)
+    labels = object_labels(workspace, team)
+    jupyter = spec.tool is WorkspaceTool.JUPYTER
+    default = options.jupyter_image if jupyter else options.default_image
+    image, annotations = image_of(workspace, default=default)
+    command = jupyter_command(workspace) if jupyter else spec.command
+    main = container(
+        workspace,
+        team,
+        image=image,
+        command=command,
+        options=options,
+        port=True,
+        extra_env=[env_value("SAPWOOD_REPLICA", "0")],
+    )
+    selector = selector_labels("Workspace", team, workspace.metadata.name)
+    stateful_set: Manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(name, labels, namespace=namespace, annotations=annotations),
+        "spec": {
+            "replicas": 0 if spec.paused else 1,
+            "serviceName": name,
+            "selector": {"matchLabels": selector},
+            "template": pod_template(workspace, team, main, options=options, claim_volumes=False),
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": v.name, "labels": labels},
+                    "spec": claim_spec(v, options=options),
+                }
+                for v in spec.volumes
+            ],
+        },
+    }
+    if not spec.volumes:
+        del stateful_set["spec"]["volumeClaimTemplates"]
+    front = core_service(
+        name, labels, selector, namespace=namespace, owner=owner_reference(stateful_set, owner_uid)
+    )
+    return [stateful_set, front]
+
+
+def jupyter_command(workspace: Workspace) -> list[str]:
+    """JupyterLab on every interface at ``$PORT``, its token the workspace token, its root
+    the first volume (or the working directory)."""
+    volumes = workspace.spec.volumes
+    root = f'"${{{volume_env_name(volumes[0].name)}}}"' if volumes else "."
+    return [
+        "/bin/sh",
+        "-c",
+        'exec jupyter lab --no-browser --ip=0.0.0.0 --port="$PORT" '
+        f'--ServerApp.token="$SAPWOOD_TOKEN" --notebook-dir={root}',
+    ]
