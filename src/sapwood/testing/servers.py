@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import uvicorn
@@ -78,15 +79,21 @@ def wait_ready(url: str, *, alive: Callable[[], bool], timeout_s: float = 30) ->
         time.sleep(0.05)
 
 
-def start_server_process(home: Path, port: int) -> subprocess.Popen[bytes]:
-    """``sapwood server`` in a child process on ``home``, ready when this returns."""
+def start_server_process(
+    home: Path, port: int, *, output: IO[str] | None = None
+) -> subprocess.Popen[str]:
+    """``sapwood server`` in a child process on ``home``, ready when this returns.
+
+    Its output goes to ``output`` (a file), or is discarded.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAPWOOD_")}
     env["SAPWOOD_HOME"] = str(home)
     process = subprocess.Popen(
         [sys.executable, "-m", "sapwood", "server", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output if output is not None else subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}", alive=lambda: process.poll() is None)

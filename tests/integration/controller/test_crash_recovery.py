@@ -4,42 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from sapwood.client import Client
-from sapwood.testing.servers import free_port
+from sapwood.testing.servers import free_port, start_server_process
 from tests.support import job, service
 
 pytestmark = pytest.mark.slow
-
-
-def _start_server(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAPWOOD_")}
-    env["SAPWOOD_HOME"] = str(home)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sapwood", "server", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None, "server exited early"
-        assert time.monotonic() < deadline, "server did not become ready"
-        time.sleep(0.1)
 
 
 def _pids_with(marker: str) -> set[int]:
@@ -78,7 +55,7 @@ def marker() -> Iterator[str]:
 def test_kill_9_then_restart_adopts_every_workload_once(tmp_path: Path, marker: str) -> None:
     home, port = tmp_path / "home", free_port()
     sleeper = [sys.executable, "-c", "import time; time.sleep(600)", marker]
-    server = _start_server(home, port)
+    server = start_server_process(home, port)
     try:
         os.environ.pop("SAPWOOD_CONFIG", None)
         client = Client(f"http://127.0.0.1:{port}", token=_token(home))
@@ -98,7 +75,7 @@ def test_kill_9_then_restart_adopts_every_workload_once(tmp_path: Path, marker: 
         server.wait(timeout=10)
         assert _pids_with(marker) == before  # workloads outlive their server
 
-        server = _start_server(home, port)
+        server = start_server_process(home, port)
         client = Client(f"http://127.0.0.1:{port}", token=_token(home))
         time.sleep(0)  # the new controller's first passes run while we poll below
         _wait(lambda: client.get("service", "svc").status.get("readyReplicas") == 2, "ready")

@@ -6,45 +6,26 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
-from sapwood.testing.servers import free_port
+from sapwood.testing.servers import free_port, start_server_process
 
 pytestmark = pytest.mark.slow
 
 
 @contextmanager
-def running_server(home: Path, port: int) -> Iterator[subprocess.Popen[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAPWOOD_")}
-    env["SAPWOOD_HOME"] = str(home)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sapwood", "server", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, "server exited early"
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.1)
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def running_server(home: Path, port: int, log: Path) -> Iterator[subprocess.Popen[str]]:
+    with log.open("a") as output:
+        process = start_server_process(home, port, output=output)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
 def _sdk_whoami(home: Path) -> str:
@@ -61,20 +42,18 @@ def _sdk_whoami(home: Path) -> str:
 def test_first_start_prints_the_token_once_and_writes_the_client_config(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = free_port()
-    with running_server(home, port) as first:
+    log = tmp_path / "server.log"
+    with running_server(home, port, log):
         config = home / "config.yaml"
         assert stat.S_IMODE(config.stat().st_mode) == 0o600
         token = next(
             line.split(": ")[-1] for line in config.read_text().splitlines() if "token" in line
         )
         assert _sdk_whoami(home) == "admin"
-        first.terminate()
-        output, _ = first.communicate(timeout=30)
-    assert output.count(token) == 1
+    assert log.read_text().count(token) == 1
     assert (home / "sapwood.db").exists()
 
-    with running_server(home, port) as second:
+    log.write_text("")
+    with running_server(home, port, log):
         assert _sdk_whoami(home) == "admin"
-        second.terminate()
-        output, _ = second.communicate(timeout=30)
-    assert "sw_" not in output
+    assert "sw_" not in log.read_text()
