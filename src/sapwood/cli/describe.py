@@ -14,6 +14,7 @@ from sapwood.cli.output import (
     compact,
     format_age,
     format_labels,
+    format_table,
     print_out,
     replicas_text,
     title_words,
@@ -55,10 +56,15 @@ def describe_text(obj: Object, events: Sequence[Event], *, now: datetime) -> str
     lines.append("Spec:")
     lines += [_field(label, value, indent=2) for label, value in spec_summary(obj.kind, obj.spec)]
     lines.append("Status:")
-    if obj.status:
-        lines += [_field(title_words(k), compact(v), indent=2) for k, v in obj.status.items()]
+    status = {k: v for k, v in obj.status.items() if k != "replicas"}
+    if status:
+        lines += [_field(title_words(k), compact(v), indent=2) for k, v in status.items()]
     else:
         lines.append("  <none yet>")
+    replicas = obj.status.get("replicas")
+    if isinstance(replicas, list) and replicas:
+        lines.append("Replicas:")
+        lines += ["  " + line for line in replica_table(replicas).splitlines()]
     if events:
         lines.append("Events:")
         lines += ["  " + line for line in event_table(events, now=now).splitlines()]
@@ -123,3 +129,31 @@ def _field(label: str, value: str, *, indent: int = 0) -> str:
 
 def _moment(then: datetime, now: datetime) -> str:
     return f"{then.isoformat(timespec='seconds')} ({format_age(then, now)} ago)"
+
+
+def replica_table(replicas: Sequence[Any]) -> str:
+    """One row per replica: its state, readiness, restarts, process and last exit."""
+    rows = []
+    for item in replicas:
+        if not isinstance(item, Mapping):
+            continue
+        last = item.get("lastExit")
+        exit_text = "-"
+        if isinstance(last, Mapping):
+            code = last.get("code")
+            exit_text = (
+                f"{last.get('reason')} ({code})" if code is not None else str(last.get("reason"))
+            )
+        rows.append(
+            (
+                str(item.get("index", "?")),
+                str(item.get("state", "")),
+                "yes" if item.get("ready") else "no",
+                str(item.get("restarts", 0)),
+                str(item.get("pid") or "-"),
+                str(item.get("port") or "-"),
+                exit_text,
+            )
+        )
+    headers = ("REPLICA", "STATE", "READY", "RESTARTS", "PID", "PORT", "LAST EXIT")
+    return format_table(headers, rows)

@@ -91,3 +91,32 @@ def test_event_table_names_the_object_when_asked(now: datetime) -> None:
         [event(now, 1, "Admitted", "ok", ago=timedelta(0))], now=now, with_object=True
     )
     assert table.splitlines()[1].split() == ["0s", "Normal", "Admitted", "service/web", "ok"]
+
+
+def test_replicas_are_a_table_with_the_last_exit() -> None:
+    from sapwood.cli.describe import replica_table
+
+    text = replica_table(
+        [
+            {"index": 0, "state": "Running", "ready": True, "restarts": 0, "pid": 41, "port": 8080},
+            {
+                "index": 1,
+                "state": "BackOff",
+                "restarts": 2,
+                "lastExit": {"code": 137, "reason": "OOMKilled", "at": "2026-01-01T00:00:00"},
+            },
+        ]
+    )
+    lines = text.splitlines()
+    assert lines[0].split() == [
+        "REPLICA",
+        "STATE",
+        "READY",
+        "RESTARTS",
+        "PID",
+        "PORT",
+        "LAST",
+        "EXIT",
+    ]
+    assert lines[1].split() == ["0", "Running", "yes", "0", "41", "8080", "-"]
+    assert lines[2].split() == ["1", "BackOff", "no", "2", "-", "-", "OOMKilled", "(137)"]
