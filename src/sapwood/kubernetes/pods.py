@@ -154,9 +154,9 @@ def container(
     return out
 
 
-def node_selector(resources: Resources, selector: dict[str, str], *, options: RenderOptions) -> (
-    dict[str, str]
-):
+def node_selector(
+    resources: Resources, selector: dict[str, str], *, options: RenderOptions
+) -> dict[str, str]:
     """The spec's node labels, plus the GPU product label when a GPU model is asked for."""
     out = dict(selector)
     if resources.gpu_model is not None:

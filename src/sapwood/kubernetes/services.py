@@ -46,9 +46,7 @@ def render_service(
     name = object_name("Service", service.metadata.name)
     labels = object_labels(service, team)
     image, annotations = image_of(service, default=options.default_image)
-    main = container(
-        service, team, image=image, command=spec.command, options=options, port=True
-    )
+    main = container(service, team, image=image, command=spec.command, options=options, port=True)
     if spec.readiness is not None:
         main["readinessProbe"] = render_probe(spec.readiness, options=options, liveness=False)
     if spec.liveness is not None:
@@ -91,8 +89,6 @@ def core_service(
         "spec": {
             "type": "ClusterIP",
             "selector": selector,
-            "ports": [
-                {"name": PORT_NAME, "port": 80, "targetPort": PORT_NAME, "protocol": "TCP"}
-            ],
+            "ports": [{"name": PORT_NAME, "port": 80, "targetPort": PORT_NAME, "protocol": "TCP"}],
         },
     }
