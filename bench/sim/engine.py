@@ -22,8 +22,8 @@ from typing import Protocol
 
 from sapwood.server.controller.scheduler.model import Node, Quota, Resources
 
-ARRIVE, FINISH, WAKE = 0, 1, 2  # finishes before arrivals at the same instant? see _step
-MAX_ROUNDS = 8  # decide() calls at one instant (a preemption needs a second one)
+ARRIVE, FINISH, WAKE = 0, 1, 2  # event kinds; all events at one instant go before deciding
+MAX_ROUNDS = 3  # decide() calls at one instant (a preemption needs a second one)
 
 
 @dataclass(slots=True)
@@ -123,7 +123,9 @@ class Simulator:
         trace: str = "",
         quotas: Mapping[str, Quota] | None = None,
         restart_penalty_s: float = 0.0,
+        max_rounds: int = MAX_ROUNDS,
     ) -> None:
+        self.max_rounds = max_rounds
         self.nodes = list(nodes)
         self.by_name = {n.name: n for n in self.nodes}
         self.template = [
@@ -190,7 +192,7 @@ class Simulator:
                     del state.running[uid]
                 else:
                     wakes.discard(now)
-            for _ in range(MAX_ROUNDS):
+            for _ in range(self.max_rounds):
                 t0 = time.perf_counter()
                 action = policy.decide(state)
                 decide_s += time.perf_counter() - t0

@@ -14,6 +14,7 @@ from sapwood.schemas.auth import (
     WhoAmI,
 )
 from sapwood.schemas.errors import ErrorBody, ErrorDetail, ErrorInfo
+from sapwood.schemas.metrics import MetricPoint, MetricSeries, MetricsWritten, SeriesPoint
 from sapwood.schemas.objects import (
     ApplyAction,
     ApplyRequest,
@@ -44,6 +45,9 @@ __all__ = [
     "EventType",
     "Limits",
     "Membership",
+    "MetricPoint",
+    "MetricSeries",
+    "MetricsWritten",
     "MembershipRequest",
     "Object",
     "ObjectMeta",
@@ -52,6 +56,7 @@ __all__ = [
     "Quota",
     "QuotaRequest",
     "Role",
+    "SeriesPoint",
     "Team",
     "TeamRequest",
     "Token",
