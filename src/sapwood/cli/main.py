@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import sapwood
-from sapwood.cli import quotas, teams, tokens, users
+from sapwood.cli import install, quotas, teams, tokens, users
 from sapwood.cli.apply import apply
 from sapwood.cli.delete import delete
 from sapwood.cli.describe import describe
@@ -15,6 +15,7 @@ from sapwood.cli.get import get
 from sapwood.cli.login import login, whoami
 from sapwood.cli.logs import logs
 from sapwood.cli.output import print_out
+from sapwood.cli.render import render
 from sapwood.cli.server import serve
 
 
@@ -44,10 +45,12 @@ def build_app() -> typer.Typer:
     app.command("events")(events)
     app.command("logs")(logs)
     app.command("queue")(quotas.queue)
+    app.command("render")(render)
     app.add_typer(teams.app)
     app.add_typer(users.app)
     app.add_typer(tokens.app)
     app.add_typer(quotas.app)
+    app.add_typer(install.app)
     return app
 
 

@@ -160,3 +160,20 @@ class QuotaRow(Base):
     max: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MetricRow(Base):
+    """One training metric point a workload reported; kept, like events, after its object."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (Index("ix_metrics_uid_metric", "uid", "metric"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(63))
+    metric: Mapped[str] = mapped_column(String(100))
+    step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    value: Mapped[float] = mapped_column(Float)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())

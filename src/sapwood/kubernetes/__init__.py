@@ -1,0 +1,48 @@
+"""Sapwood objects as Kubernetes manifests: pure functions from specs to plain dicts.
+
+This package stands on ``sapwood.specs``, the standard library and PyYAML only; it never
+imports the Kubernetes client. The CLI prints what it renders (``sapwood render``,
+``sapwood install kubernetes``), and the Kubernetes runtime sends the same dicts to a
+cluster. ``sapwood.kubernetes.install`` renders the control plane itself.
+"""
+
+from __future__ import annotations
+
+from sapwood.kubernetes.names import (
+    Manifest,
+    namespace_for,
+    object_name,
+    token_secret_name,
+    volume_claim_name,
+)
+from sapwood.kubernetes.options import (
+    DEFAULT_OPTIONS,
+    DEFAULT_PRIORITIES,
+    RenderError,
+    RenderOptions,
+)
+from sapwood.kubernetes.render import dump_manifests, render_object
+from sapwood.kubernetes.team import (
+    render_namespace,
+    render_priority_classes,
+    render_team,
+    render_team_access,
+)
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "DEFAULT_PRIORITIES",
+    "Manifest",
+    "RenderError",
+    "RenderOptions",
+    "dump_manifests",
+    "namespace_for",
+    "object_name",
+    "render_namespace",
+    "render_object",
+    "render_priority_classes",
+    "render_team",
+    "render_team_access",
+    "token_secret_name",
+    "volume_claim_name",
+]

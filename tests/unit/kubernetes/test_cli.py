@@ -1,0 +1,148 @@
+"""`sapwood render` and `sapwood install kubernetes`, through Typer as a user runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner, Result
+
+from sapwood.cli import install
+from sapwood.cli.errors import ErrorHandlingGroup
+from sapwood.cli.render import render
+from tests.unit.kubernetes.cases import EXAMPLES
+
+JOB = """\
+apiVersion: sapwood/v1
+kind: Job
+metadata: {name: train}
+spec: {command: [python, train.py], replicas: 2}
+"""
+
+
+def run(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    # As main.py will register them: the error-handling root group, render, install group.
+    app = typer.Typer(cls=ErrorHandlingGroup)
+    app.command("render")(render)
+    app.add_typer(install.app)
+    return CliRunner().invoke(app, list(args), input=input, env=env)
+
+
+def documents(text: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(text) if d is not None]
+
+
+def test_render_prints_every_examples_manifests_as_yaml() -> None:
+    result = run("render", "-f", str(EXAMPLES[0].parent), "--team", "research")
+    assert result.exit_code == 0, result.stderr
+    kinds = [d["kind"] for d in documents(result.stdout)]
+    assert kinds == ["Job", "Deployment", "Service", "StatefulSet", "Service"]
+    assert {d["metadata"]["namespace"] for d in documents(result.stdout)} == {"sapwood-research"}
+
+
+def test_render_reads_stdin_and_honours_namespace() -> None:
+    result = run("render", "-f", "-", "-n", "lab", "-t", "research", input=JOB)
+    assert result.exit_code == 0, result.stderr
+    job, workers = documents(result.stdout)
+    assert job["metadata"] == workers["metadata"] | job["metadata"]
+    assert job["metadata"]["namespace"] == "lab"
+    assert job["spec"]["suspend"] is True
+
+
+def test_render_takes_the_team_from_env_or_metadata() -> None:
+    result = run("render", "-f", "-", input=JOB, env={"SAPWOOD_TEAM": "nlp"})
+    assert documents(result.stdout)[0]["metadata"]["namespace"] == "sapwood-nlp"
+    owned = JOB.replace("{name: train}", "{name: train, team: vision}")
+    result = run("render", "-f", "-", input=owned)
+    assert documents(result.stdout)[0]["metadata"]["namespace"] == "sapwood-vision"
+
+
+def test_render_without_a_team_says_how_to_give_one() -> None:
+    result = run("render", "-f", "-", input=JOB)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "error: job/train (object 1): no team",
+        "hint: give --team, set SAPWOOD_TEAM or set metadata.team",
+    ]
+    assert result.stdout == ""
+
+
+def test_render_refuses_a_team_that_contradicts_the_document() -> None:
+    owned = JOB.replace("{name: train}", "{name: train, team: vision}")
+    result = run("render", "-f", "-", "--team", "nlp", input=owned)
+    assert result.exit_code == 1
+    assert "metadata.team is 'vision' but --team is 'nlp'" in result.stderr
+
+
+def test_render_names_the_file_document_and_field_of_an_invalid_spec(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(JOB + "---\n" + JOB.replace("replicas: 2", "replicas: 0"))
+    result = run("render", "-f", str(path), "-t", "research")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {path}, document 2: spec.replicas: ")
+    assert result.stdout == ""
+
+
+def test_render_reports_a_missing_file_and_an_unrenderable_object(tmp_path: Path) -> None:
+    result = run("render", "-f", str(tmp_path / "nope.yaml"), "-t", "research")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {tmp_path / 'nope.yaml'}: no such file")
+    model = "apiVersion: sapwood/v1\nkind: Service\nmetadata: {name: m}\nspec: {model: m@prod}\n"
+    result = run("render", "-f", "-", "-t", "research", input=model)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: service/m (object 1): spec.model: serving model")
+
+
+def test_install_kubernetes_prints_fresh_manifests_each_time() -> None:
+    first, second = run("install", "kubernetes"), run("install", "kubernetes")
+    assert first.exit_code == 0, first.stderr
+    docs = documents(first.stdout)
+    assert any(d["kind"] == "StatefulSet" for d in docs)  # bundled PostgreSQL by default
+    assert first.stdout != second.stdout  # fresh passwords
+
+
+def test_install_kubernetes_with_external_database_and_ingress() -> None:
+    result = run(
+        "install",
+        "kubernetes",
+        "--namespace",
+        "platform",
+        "--database-url",
+        "postgresql://a:b@db:5432/s",
+        "--ingress-host",
+        "sapwood.example.com",
+        "--tls-secret",
+        "sapwood-tls",
+        "--image",
+        "registry.local/sapwood:dev",
+    )
+    assert result.exit_code == 0, result.stderr
+    docs = documents(result.stdout)
+    kinds = [d["kind"] for d in docs]
+    assert "Ingress" in kinds
+    assert "StatefulSet" not in kinds
+    server = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "sapwood"
+    )
+    assert (
+        server["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.local/sapwood:dev"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--database-url", "postgresql://x", "--bundled-postgres"], "not both"),
+        (["--tls-secret", "t"], "--tls-secret needs --ingress-host"),
+        (["--namespace", "Bad_NS"], "--namespace"),
+    ],
+)
+def test_install_kubernetes_refuses_impossible_options(args: list[str], message: str) -> None:
+    result = run("install", "kubernetes", *args)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert result.stdout == ""
