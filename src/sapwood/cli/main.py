@@ -14,6 +14,7 @@ from sapwood.cli.events import events
 from sapwood.cli.get import get
 from sapwood.cli.login import login, whoami
 from sapwood.cli.logs import logs
+from sapwood.cli.metrics import metrics
 from sapwood.cli.output import print_out
 from sapwood.cli.render import render
 from sapwood.cli.server import serve
@@ -44,6 +45,7 @@ def build_app() -> typer.Typer:
     app.command("delete")(delete)
     app.command("events")(events)
     app.command("logs")(logs)
+    app.command("metrics")(metrics)
     app.command("queue")(quotas.queue)
     app.command("render")(render)
     app.add_typer(teams.app)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import builtins
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from sapwood.client.config import resolve_config
 from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_for_status
@@ -22,6 +23,9 @@ from sapwood.schemas import (
     Event,
     EventPage,
     Membership,
+    MetricPoint,
+    MetricSeries,
+    MetricsWritten,
     Object,
     ObjectPage,
     QueueEntry,
@@ -308,6 +312,48 @@ class AsyncClient:
         if response.is_success:
             return response
         raise _error_from(response)
+
+    # training metrics
+
+    async def write_metrics(
+        self,
+        kind: str,
+        name: str,
+        points: Iterable[MetricPoint | Mapping[str, Any]],
+        *,
+        team: str | None = None,
+    ) -> int:
+        """Stores points of an object's metrics, all or none (at most 1000); returns how many.
+
+        Inside a workload, ``sapwood.run.log_metric`` batches points and calls this.
+        """
+        body = [to_jsonable_python(p, by_alias=True, exclude_none=True) for p in points]
+        path = self._path(kind, name) + "/metrics"
+        written = await self._call("POST", path, MetricsWritten, json=body, params=self._team(team))
+        return written.written
+
+    async def list_metrics(
+        self,
+        kind: str,
+        name: str,
+        *,
+        team: str | None = None,
+        metric: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        points: int | None = None,
+    ) -> builtins.list[MetricSeries]:
+        """An object's metrics by name, each thinned to at most ``points`` (server: 500)."""
+        params = self._team(team) | _clean(
+            {
+                "name": metric,
+                "since": since.isoformat() if since is not None else None,
+                "limit": limit,
+                "points": points,
+            }
+        )
+        path = self._path(kind, name) + "/metrics"
+        return await self._call_list("GET", path, MetricSeries, params=params)
 
 
 def _error_from(response: httpx.Response) -> SapwoodError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Self, TypeVar
 
@@ -21,6 +21,8 @@ from sapwood.schemas import (
     DeleteResponse,
     Event,
     Membership,
+    MetricPoint,
+    MetricSeries,
     Object,
     ObjectPage,
     QueueEntry,
@@ -211,3 +213,35 @@ class Client:
 
     def revoke_token(self, token_id: str) -> None:
         self._run(self.aio.revoke_token, token_id)
+
+    def write_metrics(
+        self,
+        kind: str,
+        name: str,
+        points: Iterable[MetricPoint | Mapping[str, Any]],
+        *,
+        team: str | None = None,
+    ) -> int:
+        return self._run(self.aio.write_metrics, kind, name, builtins.list(points), team=team)
+
+    def list_metrics(
+        self,
+        kind: str,
+        name: str,
+        *,
+        team: str | None = None,
+        metric: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        points: int | None = None,
+    ) -> builtins.list[MetricSeries]:
+        return self._run(
+            self.aio.list_metrics,
+            kind,
+            name,
+            team=team,
+            metric=metric,
+            since=since,
+            limit=limit,
+            points=points,
+        )

@@ -18,7 +18,7 @@ from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
 from sapwood.server.controller.scheduler import Policy
 from sapwood.server.limits import BodyLimit
-from sapwood.server.routes import health, identity, objects, quotas
+from sapwood.server.routes import health, identity, metrics, objects, prometheus, quotas
 from sapwood.server.routes.deps import AppState
 from sapwood.server.runtimes.base import Runtime
 from sapwood.server.runtimes.local.runtime import LocalRuntime
@@ -34,6 +34,7 @@ from sapwood.server.services.errors import (
     UnauthorizedError,
     UnavailableError,
 )
+from sapwood.server.services.prometheus import PrometheusExporter
 from sapwood.server.settings import Settings
 from sapwood.server.store import migrate
 from sapwood.server.store.engine import create_engine, session_factory
@@ -101,6 +102,10 @@ def create_app(
     app.include_router(health.router)
     app.include_router(identity.router)
     app.include_router(quotas.router)
+    app.include_router(prometheus.router)
+    app.state.prometheus = PrometheusExporter()
+    # Before objects: routes match in order, and its /{plural}/... paths are generic.
+    app.include_router(metrics.router)
     app.include_router(objects.router)
     _install_error_handlers(app)
     return app

@@ -34,6 +34,7 @@ from sapwood.server.runtimes.local.records import (
     record_to_json,
     write_atomic,
 )
+from sapwood.server.runtimes.local.zygote import SHIM_LOG, Zygote
 
 SHIM_MODULE = "sapwood.server.runtimes.local.shim"
 
@@ -156,6 +157,7 @@ class LaunchContext:
     plan: CgroupPlan | None
     log_max_bytes: int
     started_at: datetime
+    zygote: Zygote | None = None  # forks shims from a warm interpreter; None: spawn each
 
 
 def launch_unit(
@@ -205,7 +207,7 @@ def launch_unit(
         cgroup_dirs=spec.cgroup_dirs,
     )
     write_atomic(unit_dir / RECORD, record_to_json(record))
-    shim_pid = _spawn_shim(unit_dir)
+    shim_pid = (ctx.zygote.spawn(unit_dir) if ctx.zygote else None) or _spawn_shim(unit_dir)
     record = replace(record, shim=identify(shim_pid) or ProcessId(shim_pid, 0))
     write_atomic(unit_dir / RECORD, record_to_json(record))
     return record, unit_dir
@@ -231,12 +233,18 @@ def _limits(
     return "none", (), None, 0
 
 
-def _spawn_shim(unit_dir: Path) -> int:
+def shim_env() -> dict[str, str]:
+    """The environment a shim (or the zygote) starts in: the server's, able to import us."""
     # The shim must import this package even when the server runs from a source tree.
     source_root = str(Path(__file__).resolve().parents[4])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (source_root, env.get("PYTHONPATH")) if p)
-    shim_log = str(unit_dir / "shim.log")
+    return env
+
+
+def _spawn_shim(unit_dir: Path) -> int:
+    env = shim_env()
+    shim_log = str(unit_dir / SHIM_LOG)
     return os.posix_spawn(
         sys.executable,
         [sys.executable, "-m", SHIM_MODULE, str(unit_dir)],

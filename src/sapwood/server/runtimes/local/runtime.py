@@ -37,11 +37,13 @@ from sapwood.server.runtimes.local.launch import (
     allocate,
     check_runnable,
     launch_unit,
+    shim_env,
 )
 from sapwood.server.runtimes.local.logs import read_logs
 from sapwood.server.runtimes.local.records import RecordError, with_stop_requested
 from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.server.runtimes.local.supervise import Supervised
+from sapwood.server.runtimes.local.zygote import Zygote
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ class LocalRuntime:
         self._cores: tuple[int, ...] = ()
         # Exclusive cores as last applied to shared units; None forces the first pass.
         self._exclusive_applied: frozenset[int] | None = None
+        self._zygote = Zygote(shim_env()) if settings.use_zygote else None
 
     @property
     def limits_mechanism(self) -> str:
@@ -125,6 +128,7 @@ class LocalRuntime:
                 plan=self._cgroup_plan(),
                 log_max_bytes=self._settings.log_max_bytes,
                 started_at=self._settings.clock(),
+                zygote=self._zygote,
             )
             try:
                 record, unit_dir = await asyncio.to_thread(launch_unit, unit, allocation, ctx)
@@ -196,6 +200,8 @@ class LocalRuntime:
     async def close(self) -> None:
         """Releases the data-dir lock; workloads and their shims keep running."""
         self._closed = True
+        if self._zygote is not None:
+            await asyncio.to_thread(self._zygote.close)
         if self._plan is not None and not self._units:
             # Tidy the namespace cgroups only when no unit (running or recorded) needs them.
             await asyncio.to_thread(cgroups.remove_plan_parents, self._plan)

@@ -29,3 +29,5 @@ class LocalRuntimeSettings:
     use_cgroups: bool = True
     # How long start() waits for a unit's shim to report the workload's pid.
     start_timeout_s: float = 10.0
+    # Fork shims from a warm launcher process (fast); False spawns a fresh Python each time.
+    use_zygote: bool = True

@@ -1,0 +1,24 @@
+"""/metrics: Prometheus's text format. Any valid token may scrape; see docs/metrics.md."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from sapwood.server.routes.deps import CtxDep
+from sapwood.server.services.prometheus import PrometheusExporter
+
+router = APIRouter(tags=["monitoring"])
+
+
+@router.get("/metrics", response_class=Response)
+async def prometheus_metrics(request: Request, ctx: CtxDep) -> Response:
+    """Object counts, queues, preemptions, restarts and controller passes, collected now.
+
+    An admin's token sees every team; any other token sees the teams it reads.
+    """
+    exporter: PrometheusExporter = request.app.state.prometheus
+    body = await exporter.scrape(
+        ctx.session, ctx.caller, ctx.state.controller, now=ctx.state.clock.now()
+    )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
