@@ -59,7 +59,7 @@ async def world(api: Api) -> World:
 class Case:
     method: str
     path: str
-    body: dict[str, Any] | None
+    body: dict[str, Any] | list[Any] | None
     expect: dict[str, int]
 
 
@@ -106,6 +106,11 @@ CASES = {
     "delete-quota": Case("DELETE", "/api/v1/quotas/beta", None, _expect(403, admin=204)),
     "queue": Case("GET", "/api/v1/queue?team=alpha", None, READ),
     "logs": Case("GET", "/api/v1/jobs/x/logs?team=alpha", None, _expect(503, outsider=404)),
+    "write-metrics": Case(
+        "POST", "/api/v1/jobs/x/metrics?team=alpha", [{"name": "loss", "value": 1.0}], WRITE
+    ),
+    "read-metrics": Case("GET", "/api/v1/jobs/x/metrics?team=alpha", None, READ),
+    "prometheus": Case("GET", "/metrics", None, ANY_USER),
     "revoke-others-token": Case("DELETE", "/api/v1/tokens/{victim}", None, _expect(404, admin=204)),
 }
 

@@ -92,8 +92,11 @@ def schedule(
             queue.charge(workload.team, workload.request)
             decisions.admit.append(Admit(workload.uid, placement))
             continue
-        if policy.preemption:
-            within = (used + workload.request).fits_in(quota.guaranteed)
+        held_only = not reserved.empty and cluster.place(workload) is not None
+        if policy.preemption and not held_only:
+            # (Work that would fit but for the room held for the head waits: it must not
+            # preempt anyone to get around that reservation.)
+            within = quota.covers(used + workload.request)
             # A shape that found no victims finds none again until the cluster changes.
             team = workload.team if within else None  # the team matters only when reclaiming
             shape = (

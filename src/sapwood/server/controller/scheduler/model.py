@@ -78,6 +78,16 @@ class Quota:
     max: Resources | None = None
     weight: float = 1.0
 
+    def covers(self, usage: Resources) -> bool:
+        """Whether ``usage`` stays within the guarantee. The guarantee covers the resources
+        it names: one left at 0 (say cpu, in a gpu-only guarantee) is not checked. A quota
+        that guarantees nothing covers nothing."""
+        if self.guaranteed.empty:
+            return usage.empty
+        return all(
+            u <= g for u, g in zip(usage.values(), self.guaranteed.values(), strict=True) if g > 0
+        )
+
 
 class Role(StrEnum):
     """How a workload may be treated when room is needed."""

@@ -21,9 +21,8 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def borrowing(team: str, usage: Mapping[str, Resources], quotas: Mapping[str, Quota]) -> bool:
-    quota = quotas.get(team)
-    guaranteed = quota.guaranteed if quota else Resources()
-    return not usage.get(team, Resources()).fits_in(guaranteed)
+    quota = quotas.get(team) or Quota()
+    return not quota.covers(usage.get(team, Resources()))
 
 
 def may_preempt(

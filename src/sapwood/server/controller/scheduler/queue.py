@@ -56,9 +56,26 @@ class Queue:
     def __iter__(self) -> Iterator[Workload]:
         for members in self._classes:
             if self._fair:
+                # Fair share already puts teams that hold more (borrowers) behind others.
                 yield from self._fair_order(members)
-            else:
-                yield from members
+                continue
+            # Within a class, work that stays within its team's guarantee goes first; work
+            # that would borrow follows. Otherwise a borrower preempted to give a team its
+            # guarantee back, being older, would take the freed room straight back.
+            later: list[Workload] = []
+            for workload in members:
+                if self._borrows(workload):
+                    later.append(workload)
+                else:
+                    yield workload
+            yield from later
+
+    def _borrows(self, workload: Workload) -> bool:
+        quota = self._quotas.get(workload.team)
+        if quota is None:
+            return False  # a team without a quota has no guarantee to protect
+        used = self._usage.get(workload.team, Resources())
+        return not quota.covers(used + workload.request)
 
     def charge(self, team: str, amount: Resources) -> None:
         self._usage[team] = self._usage.get(team, Resources()) + amount

@@ -71,5 +71,5 @@ def describe(resources: Resources) -> str:
     parts = [f"{amount('cpu', resources.cpu_millis)} cpu"]
     parts.append(f"{amount('memory', resources.memory_bytes)} memory")
     if resources.gpus:
-        parts.append(f"{resources.gpus} gpu")
+        parts.append(f"{max(resources.gpus, 0)} gpu")
     return ", ".join(parts)

@@ -480,21 +480,24 @@ def test_positions_count_1_to_n_in_queue_order() -> None:
     decisions = cycle(pending, [on(job("full", priority=9, gpus=8), "g1")], [node("g1")], quotas)
     assert decisions.admit == []
     assert decisions.preempt == []
+    # Within a priority, work within its team's guarantee comes before work that would
+    # borrow (q: team vision has no guarantee), then the older first.
     assert [(w.uid, w.position) for w in decisions.wait] == [
-        ("q", 1),
-        ("d", 2),
-        ("b", 3),
+        ("d", 1),
+        ("b", 2),
+        ("q", 3),
         ("c", 4),
         ("a", 5),
         ("e#0", 6),
     ]
-    assert decisions.wait[0].reason == (
+    assert decisions.wait[2].reason == (
         "team vision is at its gpu quota (0 of 0 in use; this needs 1 more)"
     )
-    assert decisions.wait[1].reason == "needs 1 gpu; the largest free on any node is 0"
+    assert decisions.wait[0].reason == "needs 1 gpu; the largest free on any node is 0"
     assert all(
         w.reason.endswith("(room is held for job/research/d, first in line)")
-        for w in decisions.wait[2:]
+        for w in decisions.wait[1:]
+        if w.uid != "q"
     )
 
 
@@ -567,3 +570,30 @@ def test_elastic_replicas_go_before_regular_work_even_when_it_holds_the_scarce_g
     ]
     decisions = cycle([job("urgent", priority=10, cpu=16, memory=16, gpus=8)], running, nodes)
     assert {p.uid for p in decisions.preempt} == {"e1#0", "e2#0"}
+
+
+def test_a_borrower_preempted_for_a_guarantee_does_not_take_the_room_back() -> None:
+    # research borrows the whole node; vision is guaranteed half of it.
+    quotas = {"research": Quota(guaranteed=res(0, 0, 4)), "vision": Quota(guaranteed=res(0, 0, 4))}
+    borrower = job("b", team="research", gpus=4, queued=0)
+    running = [on(job("a", team="research", gpus=4), "g1"), on(borrower, "g1", started=5)]
+    claim = job("v", team="vision", gpus=4, queued=10)
+    first = cycle([claim], running, [node("g1")], quotas)
+    assert [(p.uid, p.by) for p in first.preempt] == [("b", "v")]
+    # Next cycle: b has stopped and is queued again, older than v; v still goes first.
+    second = cycle([borrower, claim], running[:1], [node("g1")], quotas)
+    assert [a.uid for a in second.admit] == ["v"]
+    assert [w.uid for w in second.wait] == ["b"]
+
+
+def test_work_held_back_only_by_the_heads_reservation_preempts_nobody() -> None:
+    running = [on(job("peer", priority=5, gpus=4), "g1"), on(job("lowest", gpus=1), "g1")]
+    pending = [
+        job("head", priority=5, gpus=8, count=2, queued=0),  # needs both nodes whole
+        job("small", priority=5, gpus=1, queued=1),  # could preempt "lowest", must not
+    ]
+    decisions = cycle(pending, running, [node("g1"), node("g2")])
+    assert decisions.preempt == []
+    assert decisions.admit == []
+    small = next(w for w in decisions.wait if w.uid == "small")
+    assert small.reason.endswith("(room is held for job/research/head, first in line)")
