@@ -60,7 +60,9 @@ def sapwood_policy(overrides: list[str]) -> Policy:
         if key not in fields:
             raise SystemExit(f"--sapwood: Policy has no field {key!r} (has {', '.join(fields)})")
         value: object = raw
-        if raw.lower() in ("true", "false"):
+        if key == "service_levels":
+            value = tuple(float(v) for v in raw.split(",") if v)
+        elif raw.lower() in ("true", "false"):
             value = raw.lower() == "true"
         else:
             for kind in (int, float):
@@ -137,6 +139,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="traces directory")
     parser.add_argument("--workload", type=int, default=6, help="Pollux workload number")
     parser.add_argument("--las-threshold-gpu-h", type=float, default=16.0)
+    parser.add_argument(
+        "--service-levels-gpu-h",
+        default="16",
+        help="Sapwood's service levels (SchedulingSettings.service_levels_hours), comma "
+        "separated GPU-hours; empty turns them off [default: 16, LAS's threshold]",
+    )
     parser.add_argument("--alibaba-node-stride", type=int, default=200)
     parser.add_argument("--alibaba-from-day", type=float, default=119.0)
     parser.add_argument("--skip-alibaba", action="store_true")
@@ -158,7 +166,11 @@ def main() -> int:
         print(f"trace data not found under {args.data} (need {philly_dir}); skipping")
         print("RESULT trace: skipped=1")
         return 0
-    policy = sapwood_policy(args.sapwood)
+    overrides = list(args.sapwood)
+    if args.service_levels_gpu_h and not any(o.startswith("service_levels=") for o in overrides):
+        levels = ",".join(str(float(h) * 3600) for h in args.service_levels_gpu_h.split(","))
+        overrides.append(f"service_levels={levels}")
+    policy = sapwood_policy(overrides)
     las_s = args.las_threshold_gpu_h * 3600
     print(f"sapwood policy: {policy}; LAS threshold {args.las_threshold_gpu_h:g} GPU-hours")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -40,8 +41,11 @@ class SapwoodPolicy:
         self._placed: dict[str, tuple[int, Placed]] = {}
         self.decisions = 0
 
-    def _workload(self, job: SimJob) -> Workload:
+    def _workload(self, job: SimJob, attained: float = 0.0) -> Workload:
         workload = self._workloads.get(job.uid)
+        if workload is not None and workload.attained_s != attained:
+            workload = dataclasses.replace(workload, attained_s=attained)
+            self._workloads[job.uid] = workload
         if workload is None:
             workload = Workload(
                 uid=job.uid,
@@ -51,15 +55,18 @@ class SapwoodPolicy:
                 replica=job.replica,
                 count=job.count,
                 queued_at=T0 + timedelta(seconds=job.arrival),
+                attained_s=attained,
             )
             self._workloads[job.uid] = workload
         return workload
 
-    def _running(self, job: SimJob) -> Placed:
+    def _running(self, job: SimJob, now: float) -> Placed:
         cached = self._placed.get(job.uid)
-        if cached is None or cached[0] != job.version:
+        attained = job.attained_at(now) if self.policy.service_levels else 0.0
+        if cached is None or cached[0] != job.version or cached[1].workload.attained_s != attained:
             assert job.run_start is not None
-            placed = Placed(self._workload(job), job.nodes, T0 + timedelta(seconds=job.run_start))
+            workload = self._workload(job, attained)
+            placed = Placed(workload, job.nodes, T0 + timedelta(seconds=job.run_start))
             cached = (job.version, placed)
             self._placed[job.uid] = cached
         return cached[1]
@@ -72,8 +79,11 @@ class SapwoodPolicy:
             self.stopped = state.now  # the rest never finishes; the result says so
             return Action()
         decisions = schedule(
-            [self._workload(j) for j in state.pending.values()],
-            [self._running(j) for j in state.running.values()],
+            [
+                self._workload(j, j.attained if self.policy.service_levels else 0.0)
+                for j in state.pending.values()
+            ],
+            [self._running(j, state.now) for j in state.running.values()],
             state.nodes,
             self.quotas,
             now=T0 + timedelta(seconds=state.now),

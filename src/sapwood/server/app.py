@@ -134,7 +134,10 @@ async def _start_controller(
         resync_s=settings.controller.resync_s,
         slow_pass_s=settings.controller.slow_pass_s,
         priorities=settings.scheduling.priorities,
-        policy=Policy(fair_share=settings.scheduling.fair_share),
+        policy=Policy(
+            fair_share=settings.scheduling.fair_share,
+            service_levels=tuple(h * 3600 for h in settings.scheduling.service_levels_hours),
+        ),
     )
     controller = ControllerManager(
         sessions=state.sessions, runtime=runtime, clock=state.clock, config=config

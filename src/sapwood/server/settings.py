@@ -50,6 +50,10 @@ class RuntimeSettings(_Group):
 class SchedulingSettings(_Group):
     priorities: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
     fair_share: bool = False  # among equal priorities: the team with the least share first
+    # Least attained service: GPU-hours (CPU-hours without GPUs) splitting each priority
+    # into levels; less-served work goes first and may preempt more-served work of the
+    # same priority (as Tiresias). Empty: off.
+    service_levels_hours: tuple[float, ...] = ()
 
 
 class Settings(_Group):
@@ -79,5 +83,10 @@ class Settings(_Group):
             port=int(env.get("SAPWOOD_PORT", "8420")),
         )
         store = StoreSettings(database_url=env.get("SAPWOOD_DATABASE_URL") or None)
-        scheduling = SchedulingSettings(fair_share=env.get("SAPWOOD_FAIR_SHARE", "") == "1")
+        levels = tuple(
+            float(h) for h in env.get("SAPWOOD_SERVICE_LEVELS_HOURS", "").split(",") if h
+        )
+        scheduling = SchedulingSettings(
+            fair_share=env.get("SAPWOOD_FAIR_SHARE", "") == "1", service_levels_hours=levels
+        )
         return cls(home=home, api=api, store=store, scheduling=scheduling)

@@ -78,8 +78,20 @@ def _started(view: ObjectView) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def attained_s(view: ObjectView, now: datetime) -> float:
+    """Service received so far: GPU-seconds, or CPU-seconds for work without GPUs, over
+    every run (earlier runs are summed in status.attainedSeconds when preempted)."""
+    total = float(view.status.get("attainedSeconds", 0.0))
+    started = _started(view)
+    if started is not None and view.phase in HOLDING:
+        r = view.obj.spec.resources
+        width = r.gpu if r.gpu else r.cpu / 1000
+        total += max(0.0, (now - started).total_seconds()) * width * base_replicas(view)
+    return total
+
+
 def workloads(
-    views: list[ObjectView], units: Units, priorities: Mapping[str, int]
+    views: list[ObjectView], units: Units, priorities: Mapping[str, int], now: datetime
 ) -> tuple[list[Workload], list[Placed]]:
     """The scheduler's view: what waits, and what holds capacity where."""
     pending: list[Workload] = []
@@ -98,6 +110,7 @@ def workloads(
             role=_role(view),
             node_selector=view.obj.spec.node_selector,
             gpu_model=view.obj.spec.resources.gpu_model,
+            attained_s=attained_s(view, now),
         )
         owned = units.get((view.kind, view.team, view.name), {})
         live = any(u.phase is UnitPhase.RUNNING for u in owned.values())
@@ -130,7 +143,7 @@ def decide(
     views: list[ObjectView], units: Units, *, inputs: Inputs, now: datetime
 ) -> dict[str, Admission]:
     """New statuses, by uid, for objects admitted, preempted, grown, shrunk or waiting."""
-    pending, running = workloads(views, units, inputs.priorities)
+    pending, running = workloads(views, units, inputs.priorities, now)
     cap = inputs.capacity
     node = scheduler.Node(LOCAL_NODE, Resources(cap.cpu_millis, cap.memory_bytes, cap.gpus))
     decisions = scheduler.schedule(
@@ -207,6 +220,7 @@ def _admitted(view: ObjectView, now: datetime) -> Admission:
 
 def _preempted(view: ObjectView, reason: str, now: datetime) -> Admission:
     status = with_phase(view.status, "Pending", now=now, reason=PREEMPTED, message=reason)
+    status["attainedSeconds"] = round(attained_s(view, now), 3)
     for key in ("allocated", "admittedAt", "elasticReplicas"):
         status.pop(key, None)
     return Admission(status, (EventNote(PREEMPTED, f"{reason}; back in the queue", warning=True),))

@@ -55,9 +55,14 @@ def schedule(
     usage: dict[str, Resources] = defaultdict(Resources)
     for placed in running:
         usage[placed.workload.team] += placed.workload.request
-    live = sorted(running, key=victim_order)
+    live = sorted(running, key=lambda p: victim_order(p, policy.level(p.workload)))
     queue = Queue(
-        pending, usage=usage, total=cluster.total, quotas=quotas, fair_share=policy.fair_share
+        pending,
+        usage=usage,
+        total=cluster.total,
+        quotas=quotas,
+        fair_share=policy.fair_share,
+        level=policy.level,
     )
     decisions = Decisions()
     reserved = NOTHING  # held for the blocked head of the queue (conservative backfill)
@@ -111,7 +116,7 @@ def schedule(
             found = None
             if futile.get(shape) != cluster.version:
                 candidates = _candidates(
-                    workload, live, gone, within=within, usage=usage, quotas=quotas
+                    workload, live, gone, within=within, usage=usage, quotas=quotas, policy=policy
                 )
                 found = choose_victims(workload, candidates, cluster)
                 if found is None:
@@ -179,6 +184,7 @@ def _candidates(
     within: bool,
     usage: Mapping[str, Resources],
     quotas: Mapping[str, Quota],
+    policy: Policy,
 ) -> Iterator[Placed]:
     """Who may be preempted for ``workload``, cheapest first, lazily.
 
@@ -191,7 +197,16 @@ def _candidates(
         other = placed.workload
         if other.uid in gone:
             continue
-        if not within and other.role is not Role.ELASTIC and other.priority >= workload.priority:
+        # Past the waiting work's priority (or, without service levels, at it) nobody is a
+        # candidate any more, unless a guarantee is being reclaimed.
+        beyond = other.priority >= workload.priority + (1 if policy.service_levels else 0)
+        if not within and other.role is not Role.ELASTIC and beyond:
             return
         if may_preempt(workload, placed, within_guarantee=within, usage=usage, quotas=quotas):
             yield placed
+        elif (
+            other.priority == workload.priority
+            and other.role is Role.REGULAR
+            and policy.level(other) > policy.level(workload)
+        ):
+            yield placed  # it has had more service than the waiting work (service levels)

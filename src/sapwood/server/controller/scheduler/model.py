@@ -111,6 +111,7 @@ class Workload:
     role: Role = Role.REGULAR
     node_selector: Mapping[str, str] = field(default_factory=dict)
     gpu_model: str | None = None
+    attained_s: float = 0.0  # service received so far, in GPU-seconds (CPU-seconds if no GPU)
     request: Resources = field(init=False, repr=False, compare=False)  # every replica together
 
     def __post_init__(self) -> None:
@@ -131,6 +132,13 @@ class Policy:
     fair_share: bool = False  # among equal priorities, the team with the least share first
     preemption: bool = True
     backfill: bool = True  # smaller work may pass a blocked head if it cannot delay it
+    # Least attained service (as Tiresias): thresholds in GPU-seconds split each priority
+    # into levels; work that has had less service goes first and may preempt work of the
+    # same priority that has had more. Empty: off.
+    service_levels: tuple[float, ...] = ()
+
+    def level(self, workload: Workload) -> int:
+        return sum(1 for threshold in self.service_levels if workload.attained_s >= threshold)
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,10 +43,17 @@ def may_preempt(
     return within_guarantee and other.team != waiting.team and borrowing(other.team, usage, quotas)
 
 
-def victim_order(placed: Placed) -> tuple[int, int, float, str]:
+def victim_order(placed: Placed, level: int = 0) -> tuple[int, int, int, float, str]:
+    """Elastic first, then lowest priority, then the most served, then the newest."""
     started = placed.started_at or _EPOCH
     elastic_first = 0 if placed.workload.role is Role.ELASTIC else 1
-    return (elastic_first, placed.workload.priority, -started.timestamp(), placed.workload.uid)
+    return (
+        elastic_first,
+        placed.workload.priority,
+        -level,
+        -started.timestamp(),
+        placed.workload.uid,
+    )
 
 
 def choose_victims(

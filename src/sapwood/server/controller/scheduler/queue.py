@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 from sapwood.server.controller.scheduler.model import Quota, Resources, Role, Workload
@@ -38,6 +38,7 @@ class Queue:
         total: Resources,
         quotas: Mapping[str, Quota],
         fair_share: bool,
+        level: Callable[[Workload], int] = lambda w: 0,
     ) -> None:
         self._usage = dict(usage)
         self._total = total
@@ -51,7 +52,8 @@ class Queue:
             for workload in group:
                 by_priority[workload.priority].append(workload)
             for priority in sorted(by_priority, reverse=True):
-                self._classes.append(sorted(by_priority[priority], key=age_key))
+                ranked = sorted(by_priority[priority], key=lambda w: (level(w), *age_key(w)))
+                self._classes.append(ranked)
 
     def __iter__(self) -> Iterator[Workload]:
         for members in self._classes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -9,13 +10,15 @@ import pytest
 from sapwood.server.controller.scheduler import (
     Admit,
     Decisions,
+    Policy,
     Preempt,
     Quota,
     Resources,
     Role,
     Wait,
+    schedule,
 )
-from tests.unit.server.controller.scheduler.build import GI, cycle, job, node, on, res
+from tests.unit.server.controller.scheduler.build import GI, NOW, cycle, job, node, on, res
 
 PLENTY = res(cpu=1000, memory=10_000, gpus=1000)
 ELASTIC = Role.ELASTIC
@@ -597,3 +600,23 @@ def test_work_held_back_only_by_the_heads_reservation_preempts_nobody() -> None:
     assert decisions.admit == []
     small = next(w for w in decisions.wait if w.uid == "small")
     assert small.reason.endswith("(room is held for job/research/head, first in line)")
+
+
+def test_service_levels_put_less_served_work_first_and_let_it_preempt() -> None:
+    served = dataclasses.replace(job("served", gpus=8), attained_s=7200.0)
+    fresh = job("fresh", gpus=8, queued=30)
+    older = dataclasses.replace(job("older", gpus=8, queued=0), attained_s=5000.0)
+    decisions = schedule(
+        [older, fresh],
+        [on(served, "g1")],
+        [node("g1")],
+        {},
+        now=NOW,
+        policy=Policy(service_levels=(3600.0,)),
+    )
+    # fresh (level 0) comes before older (level 1) and preempts served (level 1).
+    assert [(p.uid, p.by) for p in decisions.preempt] == [("served", "fresh")]
+    assert [w.uid for w in decisions.wait] == ["fresh", "older"]
+    plain = cycle([older, fresh], [on(served, "g1")], [node("g1")])
+    assert plain.preempt == []
+    assert [w.uid for w in plain.wait] == ["older", "fresh"]
