@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import sapwood
-from sapwood.cli import install, quotas, teams, tokens, users
+from sapwood.cli import install, notify, quotas, teams, tokens, users
 from sapwood.cli.apply import apply
 from sapwood.cli.delete import delete
 from sapwood.cli.describe import describe
@@ -52,6 +52,7 @@ def build_app() -> typer.Typer:
     app.add_typer(users.app)
     app.add_typer(tokens.app)
     app.add_typer(quotas.app)
+    app.add_typer(notify.app)
     app.add_typer(install.app)
     return app
 

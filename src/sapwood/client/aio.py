@@ -18,7 +18,9 @@ from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_for
 from sapwood.schemas import (
     ApplyResponse,
     ApplyResult,
+    Channel,
     DeleteResponse,
+    Delivery,
     ErrorBody,
     Event,
     EventPage,
@@ -31,6 +33,7 @@ from sapwood.schemas import (
     QueueEntry,
     Quota,
     Role,
+    Rule,
     Team,
     Token,
     TokenCreated,
@@ -354,6 +357,68 @@ class AsyncClient:
         )
         path = self._path(kind, name) + "/metrics"
         return await self._call_list("GET", path, MetricSeries, params=params)
+
+    # notifications
+
+    async def _team_path(self, team: str | None, rest: str) -> str:
+        """``/teams/{team}/rest``; with no team named, the caller's only team."""
+        chosen = team or self.team
+        if not chosen:
+            memberships = (await self.whoami()).teams
+            if len(memberships) != 1:
+                raise SapwoodError("say which team (--team)", status=0, code="invalid")
+            chosen = memberships[0].team
+        return f"/teams/{chosen}/{rest}"
+
+    async def list_channels(self, *, team: str | None = None) -> builtins.list[Channel]:
+        return await self._call_list("GET", await self._team_path(team, "channels"), Channel)
+
+    async def set_channel(
+        self,
+        name: str,
+        *,
+        type: str,
+        url: str,
+        secret: str | None = None,
+        team: str | None = None,
+    ) -> Channel:
+        """Creates or replaces a channel; ``secret`` (webhook HMAC key) is never read back."""
+        body = _clean({"type": type, "url": url, "secret": secret})
+        path = await self._team_path(team, f"channels/{name}")
+        return await self._call("PUT", path, Channel, json=body)
+
+    async def delete_channel(self, name: str, *, team: str | None = None) -> None:
+        await self._send("DELETE", await self._team_path(team, f"channels/{name}"))
+
+    async def test_channel(self, name: str, *, team: str | None = None) -> Delivery:
+        path = await self._team_path(team, f"channels/{name}/test")
+        return await self._call("POST", path, Delivery)
+
+    async def list_rules(self, *, team: str | None = None) -> builtins.list[Rule]:
+        return await self._call_list("GET", await self._team_path(team, "rules"), Rule)
+
+    async def set_rule(
+        self,
+        name: str,
+        *,
+        channel: str,
+        events: Iterable[str],
+        selector: str | None = None,
+        team: str | None = None,
+    ) -> Rule:
+        body = _clean({"channel": channel, "events": list(events), "selector": selector})
+        path = await self._team_path(team, f"rules/{name}")
+        return await self._call("PUT", path, Rule, json=body)
+
+    async def delete_rule(self, name: str, *, team: str | None = None) -> None:
+        await self._send("DELETE", await self._team_path(team, f"rules/{name}"))
+
+    async def list_deliveries(
+        self, *, team: str | None = None, limit: int | None = None
+    ) -> builtins.list[Delivery]:
+        """The delivery log, newest attempt first."""
+        path = await self._team_path(team, "deliveries")
+        return await self._call_list("GET", path, Delivery, params=_clean({"limit": limit}))
 
 
 def _error_from(response: httpx.Response) -> SapwoodError:

@@ -18,7 +18,9 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from sapwood.client.aio import AsyncClient
 from sapwood.schemas import (
     ApplyResult,
+    Channel,
     DeleteResponse,
+    Delivery,
     Event,
     Membership,
     MetricPoint,
@@ -28,6 +30,7 @@ from sapwood.schemas import (
     QueueEntry,
     Quota,
     Role,
+    Rule,
     Team,
     Token,
     TokenCreated,
@@ -245,3 +248,54 @@ class Client:
             limit=limit,
             points=points,
         )
+
+    # notifications
+
+    def list_channels(self, *, team: str | None = None) -> builtins.list[Channel]:
+        return self._run(self.aio.list_channels, team=team)
+
+    def set_channel(
+        self,
+        name: str,
+        *,
+        type: str,
+        url: str,
+        secret: str | None = None,
+        team: str | None = None,
+    ) -> Channel:
+        return self._run(self.aio.set_channel, name, type=type, url=url, secret=secret, team=team)
+
+    def delete_channel(self, name: str, *, team: str | None = None) -> None:
+        self._run(self.aio.delete_channel, name, team=team)
+
+    def test_channel(self, name: str, *, team: str | None = None) -> Delivery:
+        return self._run(self.aio.test_channel, name, team=team)
+
+    def list_rules(self, *, team: str | None = None) -> builtins.list[Rule]:
+        return self._run(self.aio.list_rules, team=team)
+
+    def set_rule(
+        self,
+        name: str,
+        *,
+        channel: str,
+        events: Iterable[str],
+        selector: str | None = None,
+        team: str | None = None,
+    ) -> Rule:
+        return self._run(
+            self.aio.set_rule,
+            name,
+            channel=channel,
+            events=list(events),
+            selector=selector,
+            team=team,
+        )
+
+    def delete_rule(self, name: str, *, team: str | None = None) -> None:
+        self._run(self.aio.delete_rule, name, team=team)
+
+    def list_deliveries(
+        self, *, team: str | None = None, limit: int | None = None
+    ) -> builtins.list[Delivery]:
+        return self._run(self.aio.list_deliveries, team=team, limit=limit)

@@ -15,6 +15,15 @@ from sapwood.schemas.auth import (
 )
 from sapwood.schemas.errors import ErrorBody, ErrorDetail, ErrorInfo
 from sapwood.schemas.metrics import MetricPoint, MetricSeries, MetricsWritten, SeriesPoint
+from sapwood.schemas.notifications import (
+    Channel,
+    ChannelRequest,
+    ChannelType,
+    Delivery,
+    NotificationEvent,
+    Rule,
+    RuleRequest,
+)
 from sapwood.schemas.objects import (
     ApplyAction,
     ApplyRequest,
@@ -36,7 +45,11 @@ __all__ = [
     "ApplyRequest",
     "ApplyResponse",
     "ApplyResult",
+    "Channel",
+    "ChannelRequest",
+    "ChannelType",
     "DeleteResponse",
+    "Delivery",
     "ErrorBody",
     "ErrorDetail",
     "ErrorInfo",
@@ -49,6 +62,7 @@ __all__ = [
     "MetricPoint",
     "MetricSeries",
     "MetricsWritten",
+    "NotificationEvent",
     "Object",
     "ObjectMeta",
     "ObjectPage",
@@ -56,6 +70,8 @@ __all__ = [
     "Quota",
     "QuotaRequest",
     "Role",
+    "Rule",
+    "RuleRequest",
     "SeriesPoint",
     "Team",
     "TeamRequest",

@@ -18,7 +18,15 @@ from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
 from sapwood.server.controller.scheduler import Policy
 from sapwood.server.limits import BodyLimit
-from sapwood.server.routes import health, identity, metrics, objects, prometheus, quotas
+from sapwood.server.routes import (
+    health,
+    identity,
+    metrics,
+    notifications,
+    objects,
+    prometheus,
+    quotas,
+)
 from sapwood.server.routes.deps import AppState
 from sapwood.server.runtimes.base import Runtime
 from sapwood.server.runtimes.local.runtime import LocalRuntime
@@ -34,6 +42,7 @@ from sapwood.server.services.errors import (
     UnauthorizedError,
     UnavailableError,
 )
+from sapwood.server.services.notifier import Notifier
 from sapwood.server.services.prometheus import PrometheusExporter
 from sapwood.server.settings import Settings
 from sapwood.server.store import migrate
@@ -82,9 +91,15 @@ def create_app(
         if settings.controller.enabled:
             state.controller = await _start_controller(settings, state, runtime)
             state.wake = state.controller.wake
+        # The notifier posts what the controller records, so its loop runs beside it.
+        notifier = Notifier(state.sessions, state.clock)
+        app.state.notifier = notifier
+        if settings.controller.enabled and settings.controller.loop:
+            await notifier.start()
         try:
             yield
         finally:
+            await notifier.stop()
             if state.controller is not None:
                 await state.controller.stop()
             await engine.dispose()
@@ -106,6 +121,7 @@ def create_app(
     app.state.prometheus = PrometheusExporter()
     # Before objects: routes match in order, and its /{plural}/... paths are generic.
     app.include_router(metrics.router)
+    app.include_router(notifications.router)
     app.include_router(objects.router)
     _install_error_handlers(app)
     return app

@@ -111,6 +111,28 @@ CASES = {
     ),
     "read-metrics": Case("GET", "/api/v1/jobs/x/metrics?team=alpha", None, READ),
     "prometheus": Case("GET", "/metrics", None, ANY_USER),
+    "list-channels": Case("GET", "/api/v1/teams/alpha/channels", None, READ),
+    "set-channel": Case(
+        "PUT",
+        "/api/v1/teams/alpha/channels/hook",
+        {"type": "webhook", "url": "http://127.0.0.1:9/"},
+        WRITE,
+    ),
+    "delete-channel": Case(
+        "DELETE", "/api/v1/teams/alpha/channels/nope", None, _expect(404, viewer=403)
+    ),
+    "test-channel": Case(
+        "POST", "/api/v1/teams/alpha/channels/nope/test", None, _expect(404, viewer=403)
+    ),
+    "list-rules": Case("GET", "/api/v1/teams/alpha/rules", None, READ),
+    "set-rule": Case(
+        "PUT",
+        "/api/v1/teams/alpha/rules/r",
+        {"channel": "nope", "events": ["job.failed"]},
+        _expect(422, viewer=403, outsider=404),
+    ),
+    "delete-rule": Case("DELETE", "/api/v1/teams/alpha/rules/r", None, _expect(404, viewer=403)),
+    "deliveries": Case("GET", "/api/v1/teams/alpha/deliveries", None, READ),
     "revoke-others-token": Case("DELETE", "/api/v1/tokens/{victim}", None, _expect(404, admin=204)),
 }
 

@@ -177,3 +177,65 @@ class MetricRow(Base):
     step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     value: Mapped[float] = mapped_column(Float)
     time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChannelRow(Base):
+    """Where a team's notifications go; ``secret`` is the webhook HMAC key, never returned."""
+
+    __tablename__ = "notification_channels"
+
+    team: Mapped[str] = mapped_column(
+        ForeignKey("teams.name", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RuleRow(Base):
+    """Which events (and objects, by label selector) notify which channel."""
+
+    __tablename__ = "notification_rules"
+
+    team: Mapped[str] = mapped_column(
+        ForeignKey("teams.name", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(63))
+    events: Mapped[list[str]] = mapped_column(Json)
+    selector: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DeliveryRow(Base):
+    """One attempt to post a notification: the delivery log."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index("ix_notification_deliveries_team_id", "team", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    team: Mapped[str] = mapped_column(String(63))
+    channel: Mapped[str] = mapped_column(String(63))
+    event: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(63))
+    reason: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CursorRow(Base):
+    """How far a background reader (the notifier) has read the events table."""
+
+    __tablename__ = "event_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
