@@ -1,0 +1,180 @@
+"""Notification channels and rules per team, and the delivery log: members write, viewers read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
+from sapwood.server.services.access import Caller, require_read, require_write
+from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
+from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.tables import ChannelRow, DeliveryRow, RuleRow, TeamRow
+from sapwood.specs.base import check_name
+
+
+def row_to_channel(row: ChannelRow) -> Channel:
+    # The secret is write-only: only whether one is set leaves the server.
+    return Channel(
+        team=row.team,
+        name=row.name,
+        type=row.type,
+        url=row.url,
+        has_secret=bool(row.secret),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def row_to_rule(row: RuleRow) -> Rule:
+    return Rule(
+        team=row.team,
+        name=row.name,
+        channel=row.channel,
+        events=row.events,
+        selector=row.selector,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def row_to_delivery(row: DeliveryRow) -> Delivery:
+    return Delivery(
+        id=row.id,
+        time=row.time,
+        team=row.team,
+        channel=row.channel,
+        event=row.event,
+        kind=row.kind,
+        name=row.name,
+        reason=row.reason,
+        attempt=row.attempt,
+        status_code=row.status_code,
+        ok=row.ok,
+        error=row.error,
+    )
+
+
+def _check_name(name: str) -> None:
+    try:
+        check_name(name)
+    except ValueError as exc:
+        raise InvalidError(
+            f"invalid name {name!r}", details=[Detail(path="name", message=str(exc))]
+        ) from None
+
+
+async def _require_team(session: AsyncSession, team: str) -> None:
+    if await session.get(TeamRow, team) is None:
+        raise NotFoundError(f"team {team} not found")
+
+
+async def list_channels(session: AsyncSession, caller: Caller, team: str) -> list[Channel]:
+    require_read(caller, team, "channels")
+    query = select(ChannelRow).where(ChannelRow.team == team).order_by(ChannelRow.name)
+    return [row_to_channel(r) for r in await session.scalars(query)]
+
+
+async def get_channel_row(
+    session: AsyncSession, caller: Caller, team: str, name: str, *, write: bool
+) -> ChannelRow:
+    (require_write if write else require_read)(caller, team, f"channel/{name}")
+    row = await session.get(ChannelRow, (team, name))
+    if row is None:
+        raise NotFoundError(f"channel/{name} not found in team {team}")
+    return row
+
+
+async def set_channel(
+    session: AsyncSession,
+    caller: Caller,
+    team: str,
+    name: str,
+    request: ChannelRequest,
+    *,
+    now: datetime,
+) -> Channel:
+    """Creates or replaces the channel. Idempotent; the secret is kept as given."""
+    require_write(caller, team, f"channel/{name}")
+    _check_name(name)
+    await _require_team(session, team)
+    row = await session.get(ChannelRow, (team, name))
+    if row is None:
+        row = ChannelRow(team=team, name=name, created_at=now)
+        session.add(row)
+    row.type, row.url, row.secret = request.type.value, request.url, request.secret or None
+    row.updated_at = now
+    await session.commit()
+    return row_to_channel(row)
+
+
+async def delete_channel(session: AsyncSession, caller: Caller, team: str, name: str) -> None:
+    row = await get_channel_row(session, caller, team, name, write=True)
+    query = select(RuleRow.name).where(RuleRow.team == team, RuleRow.channel == name)
+    users = sorted(await session.scalars(query))
+    if users:
+        raise ConflictError(
+            f"channel/{name} is used by rule(s) {', '.join(users)}",
+            hint="delete those rules or point them at another channel first",
+        )
+    await session.delete(row)
+    await session.commit()
+
+
+async def list_rules(session: AsyncSession, caller: Caller, team: str) -> list[Rule]:
+    require_read(caller, team, "rules")
+    query = select(RuleRow).where(RuleRow.team == team).order_by(RuleRow.name)
+    return [row_to_rule(r) for r in await session.scalars(query)]
+
+
+async def set_rule(
+    session: AsyncSession,
+    caller: Caller,
+    team: str,
+    name: str,
+    request: RuleRequest,
+    *,
+    now: datetime,
+) -> Rule:
+    require_write(caller, team, f"rule/{name}")
+    _check_name(name)
+    await _require_team(session, team)
+    if await session.get(ChannelRow, (team, request.channel)) is None:
+        raise InvalidError(
+            f"channel/{request.channel} not found in team {team}",
+            details=[Detail(path="channel", message=f"no channel named {request.channel!r}")],
+            hint="create it with `sapwood notify channels set`",
+        )
+    events = list(dict.fromkeys(e.value for e in request.events))
+    row = await session.get(RuleRow, (team, name))
+    if row is None:
+        row = RuleRow(team=team, name=name, created_at=now)
+        session.add(row)
+    row.channel, row.events, row.selector = request.channel, events, request.selector
+    row.updated_at = now
+    await session.commit()
+    return row_to_rule(row)
+
+
+async def delete_rule(session: AsyncSession, caller: Caller, team: str, name: str) -> None:
+    require_write(caller, team, f"rule/{name}")
+    row = await session.get(RuleRow, (team, name))
+    if row is None:
+        raise NotFoundError(f"rule/{name} not found in team {team}")
+    await session.delete(row)
+    await session.commit()
+
+
+async def list_deliveries(
+    session: AsyncSession, caller: Caller, team: str, *, limit: int
+) -> list[Delivery]:
+    """The newest ``limit`` attempts, newest first."""
+    require_read(caller, team, "deliveries")
+    query = (
+        select(DeliveryRow)
+        .where(DeliveryRow.team == team)
+        .order_by(DeliveryRow.id.desc())
+        .limit(limit)
+    )
+    return [row_to_delivery(r) for r in await session.scalars(query)]
