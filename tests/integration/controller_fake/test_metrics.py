@@ -63,6 +63,7 @@ async def test_preemptions_restarts_phases_and_passes(sw: Harness) -> None:
     await sw.until_phase("job", "urgent", "Running")
     assert "Preempted" in await sw.reasons("job", "big")
     sw.manager.pass_durations_s.extend([0.01, 0.2])  # as the loop records them
+    sw.manager.passes_timed += 2
 
     got = await scrape(sw)
 

@@ -76,8 +76,9 @@ class ControllerManager:
         self._failed_starts: dict[UnitKey, UnitState] = {}
         self._tokens_known: set[str] = set()
         self._prober = Prober(clock, on_change=lambda: self.wake("Service"))
-        self.pass_durations_s: deque[float] = deque(maxlen=256)
-        self.passes = 0
+        self.pass_durations_s: deque[float] = deque(maxlen=256)  # the most recent
+        self.passes = 0  # started
+        self.passes_timed = 0  # finished, their durations appended above
 
     # lifecycle
 
@@ -117,6 +118,7 @@ class ControllerManager:
                 log.exception("controller pass failed")
             took = time.monotonic() - started
             self.pass_durations_s.append(took)
+            self.passes_timed += 1
             if took > self._config.slow_pass_s:
                 log.warning("slow controller pass: %.2fs", took)
             # Back off while idle, with jitter so replicas of the server do not align.

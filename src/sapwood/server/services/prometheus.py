@@ -167,10 +167,9 @@ class _SnapshotCollector:
 class PassDurations:
     """Feeds a cumulative histogram from the controller's window of recent pass durations.
 
-    The manager keeps the last few hundred durations, not a total. Each scrape observes
-    those appended since the previous scrape, found after the last one seen (held by
-    identity: every duration is a float object of its own). When more passes than the
-    window holds ran between two scrapes, the oldest of them are not counted.
+    The manager keeps the last few hundred durations and a count of all it has timed;
+    each scrape observes the ones timed since the previous scrape. When more passes than
+    the window holds ran between two scrapes, the oldest of them are not counted.
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -180,20 +179,14 @@ class PassDurations:
             buckets=PASS_BUCKETS_S,
             registry=registry,
         )
-        self._last: float | None = None
+        self._seen = 0
 
-    def update(self, durations: Iterable[float]) -> None:
-        recent = list(durations)
-        start = 0
-        if self._last is not None:
-            for index in range(len(recent) - 1, -1, -1):
-                if recent[index] is self._last:
-                    start = index + 1
-                    break
-        for duration in recent[start:]:
+    def update(self, durations: Sequence[float], timed: int) -> None:
+        """``durations``: the most recent ones; ``timed``: how many were ever recorded."""
+        new = max(0, timed - self._seen)
+        for duration in list(durations)[len(durations) - min(new, len(durations)) :]:
             self._histogram.observe(duration)
-        if recent:
-            self._last = recent[-1]
+        self._seen = timed
 
 
 class PrometheusExporter:
@@ -219,5 +212,5 @@ class PrometheusExporter:
         # No await from here on: this scrape renders the snapshot it loaded.
         self._collector.snapshot = snapshot
         if controller is not None:
-            self._passes.update(controller.pass_durations_s)
+            self._passes.update(controller.pass_durations_s, controller.passes_timed)
         return generate_latest(self.registry)

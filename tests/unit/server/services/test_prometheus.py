@@ -106,14 +106,14 @@ def test_pass_durations_are_counted_once_across_scrapes() -> None:
     total = ("sapwood_controller_pass_duration_seconds_sum", ())
 
     window.extend([took("0.5"), took("0.25")])
-    feed.update(window)
-    feed.update(window)  # nothing new
+    feed.update(window, 2)
+    feed.update(window, 2)  # nothing new
     assert samples(registry)[count] == 2
     window.extend([took("1"), took("1"), took("1")])  # 0.5 leaves the window; 3 are new
-    feed.update(window)
+    feed.update(window, 5)
     assert samples(registry)[count] == 5
     assert samples(registry)[total] == 3.75
     window.extend(took("2") for _ in range(6))  # more than the window holds: 4 are counted
-    feed.update(window)
+    feed.update(window, 11)
     assert samples(registry)[count] == 9
     assert samples(registry)[total] == 11.75
