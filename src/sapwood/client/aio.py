@@ -14,14 +14,13 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic_core import to_jsonable_python
 
 from sapwood.client.config import resolve_config
-from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_for_status
+from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_from
 from sapwood.schemas import (
     ApplyResponse,
     ApplyResult,
     Channel,
     DeleteResponse,
     Delivery,
-    ErrorBody,
     Event,
     EventPage,
     Membership,
@@ -191,7 +190,7 @@ class AsyncClient:
             async with self._http.stream("GET", path, params=params, timeout=None) as response:
                 if not response.is_success:
                     await response.aread()
-                    raise _error_from(response)
+                    raise error_from(response)
                 async for chunk in response.aiter_bytes():
                     yield chunk
         except httpx.TransportError as exc:
@@ -314,7 +313,7 @@ class AsyncClient:
             ) from exc
         if response.is_success:
             return response
-        raise _error_from(response)
+        raise error_from(response)
 
     # training metrics
 
@@ -419,23 +418,6 @@ class AsyncClient:
         """The delivery log, newest attempt first."""
         path = await self._team_path(team, "deliveries")
         return await self._call_list("GET", path, Delivery, params=_clean({"limit": limit}))
-
-
-def _error_from(response: httpx.Response) -> SapwoodError:
-    cls = error_for_status(response.status_code)
-    try:
-        info = ErrorBody.model_validate(response.json()).error
-    except ValueError:
-        return cls(
-            f"HTTP {response.status_code}: {response.text[:200]}", status=response.status_code
-        )
-    return cls(
-        info.message,
-        status=response.status_code,
-        code=info.code,
-        details=info.details,
-        hint=info.hint,
-    )
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:

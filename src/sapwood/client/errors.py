@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sapwood.schemas.errors import ErrorDetail
+import httpx
+
+from sapwood.schemas.errors import ErrorBody, ErrorDetail
 
 
 class SapwoodError(Exception):
@@ -67,3 +69,21 @@ _BY_STATUS: dict[int, type[SapwoodError]] = {
 
 def error_for_status(status: int) -> type[SapwoodError]:
     return _BY_STATUS.get(status, SapwoodError)
+
+
+def error_from(response: httpx.Response) -> SapwoodError:
+    """The error a failed response stands for, with the server's message and details."""
+    cls = error_for_status(response.status_code)
+    try:
+        info = ErrorBody.model_validate(response.json()).error
+    except ValueError:
+        return cls(
+            f"HTTP {response.status_code}: {response.text[:200]}", status=response.status_code
+        )
+    return cls(
+        info.message,
+        status=response.status_code,
+        code=info.code,
+        details=info.details,
+        hint=info.hint,
+    )

@@ -21,8 +21,8 @@ from typing import Self, SupportsFloat, SupportsIndex
 import httpx
 from pydantic_core import to_jsonable_python
 
-from sapwood.client.aio import API, _error_from
-from sapwood.client.errors import ConnectionFailedError, SapwoodError
+from sapwood.client.aio import API
+from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_from
 from sapwood.schemas import MetricPoint
 from sapwood.schemas.metrics import MAX_POINTS_PER_REQUEST, metric_name_problem
 from sapwood.specs.objects import plural_of
@@ -168,7 +168,7 @@ class Run:
         if response.status_code >= 500:
             raise ConnectionFailedError(f"the server answered {response.status_code}")
         if not response.is_success:
-            raise _error_from(response)
+            raise error_from(response)
 
 
 def _checked_name(name: str) -> str:
