@@ -93,7 +93,7 @@ def create_app(
             state.wake = state.controller.wake
         # The notifier posts what the controller records, so its loop runs beside it.
         notifier = Notifier(state.sessions, state.clock)
-        app.state.notifier = notifier
+        state.notifier = notifier
         if settings.controller.enabled and settings.controller.loop:
             await notifier.start()
         try:

@@ -86,7 +86,7 @@ async def setup(api: Api, clock: FakeClock) -> Setup:
         sleeps.append(seconds)
 
     notifier = Notifier(app.state.sapwood.sessions, clock, sleep=fake_sleep)
-    app.state.notifier = notifier  # the test endpoint uses it too
+    app.state.sapwood.notifier = notifier  # the test endpoint uses it too
     await api.admin.create_team("alpha")
     return Setup(api, notifier, sleeps)
 

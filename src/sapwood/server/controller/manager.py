@@ -34,7 +34,7 @@ from sapwood.server.runtimes.base import (
     UnitSpec,
     UnitState,
 )
-from sapwood.server.secrets import WORKLOADS_USER, workload_token
+from sapwood.server.secrets import WORKLOADS_USER, NewToken, workload_token
 from sapwood.server.store.engine import AsyncSession
 from sapwood.specs.objects import Service
 
@@ -74,7 +74,10 @@ class ControllerManager:
         self._task: asyncio.Task[None] | None = None
         self._stopping: dict[UnitKey, asyncio.Task[None]] = {}
         self._failed_starts: dict[UnitKey, UnitState] = {}
-        self._tokens_known: set[str] = set()
+        # Derived tokens by object uid; stored (hash only) once each.
+        self._tokens: dict[str, NewToken] = {}
+        self._tokens_stored: set[str] = set()
+        self._parsed: store_io.ParsedSpecs = {}
         self._prober = Prober(clock, on_change=lambda: self.wake("Service"))
         self.pass_durations_s: deque[float] = deque(maxlen=256)  # the most recent
         self.passes = 0  # started
@@ -147,7 +150,10 @@ class ControllerManager:
         """One full reconcile; returns whether anything was done. Public for tests."""
         self.passes += 1
         now = self._clock.now()
-        views = await store_io.load_views(self._sessions)
+        views = await store_io.load_views(self._sessions, self._parsed)
+        live_uids = {v.uid for v in views}
+        for uid in set(self._tokens) - live_uids:  # objects gone: forget their tokens
+            del self._tokens[uid]
         units = await self._observe()
         capacity = await self.runtime.capacity()
         by_owner: dict[Owner, dict[int, UnitState]] = defaultdict(dict)
@@ -203,8 +209,13 @@ class ControllerManager:
         return plan_workspace(view, units, now=now, context=context)
 
     def _unit_context(self, view: ObjectView) -> UnitContext:
-        token = workload_token(self._config.server_key, view.uid)
-        return UnitContext(api_url=self._config.api_url, token=token.token)
+        return UnitContext(api_url=self._config.api_url, token=self._token(view).token)
+
+    def _token(self, view: ObjectView) -> NewToken:
+        token = self._tokens.get(view.uid)
+        if token is None:
+            token = self._tokens[view.uid] = workload_token(self._config.server_key, view.uid)
+        return token
 
     async def _observe(self) -> list[UnitState]:
         units = {u.key: u for u in await self.runtime.observe()}
@@ -295,8 +306,8 @@ class ControllerManager:
         plan.event("Started", f"replica {unit.key.replica} started (pid {state.pid}{port})")
 
     async def _ensure_token(self, view: ObjectView) -> None:
-        token = workload_token(self._config.server_key, view.uid)
-        if token.id in self._tokens_known:
+        token = self._token(view)
+        if token.id in self._tokens_stored:
             return
         await store_io.ensure_workload_token(
             self._sessions,
@@ -306,7 +317,7 @@ class ControllerManager:
             scope=store_io.scope_of(view),
             now=self._clock.now(),
         )
-        self._tokens_known.add(token.id)
+        self._tokens_stored.add(token.id)
 
     def _stop_in_background(self, key: UnitKey, grace_s: float | None) -> None:
         # A stop waits out the grace period; the pass must not.

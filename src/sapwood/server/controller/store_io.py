@@ -19,31 +19,38 @@ from sapwood.server.controller import scheduler
 from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import EventRow, ObjectRow, QuotaRow, TokenRow
-from sapwood.specs.objects import SpecError, parse_object
+from sapwood.specs.objects import AnyObject, SpecError, parse_object
 from sapwood.specs.quantity import parse_cpu, parse_memory
 
 log = logging.getLogger("sapwood.controller")
 
 
-async def load_views(sessions: async_sessionmaker[AsyncSession]) -> list[ObjectView]:
-    """Every object, parsed; an object whose stored spec no longer parses is skipped."""
+# Parsed objects by (uid, generation, labels): what a spec parses to changes only then.
+ParsedSpecs = dict[tuple[str, int, tuple[tuple[str, str], ...]], AnyObject]
+
+
+async def load_views(
+    sessions: async_sessionmaker[AsyncSession], parsed: ParsedSpecs | None = None
+) -> list[ObjectView]:
+    """Every object, parsed; an object whose stored spec no longer parses is skipped.
+
+    ``parsed`` (owned by the caller, kept between passes) spares re-validating specs that
+    did not change; it is pruned to the objects seen in this call.
+    """
     async with sessions() as session:
         rows = list(await session.scalars(select(ObjectRow).order_by(ObjectRow.id)))
+    cache: ParsedSpecs = parsed if parsed is not None else {}
+    seen: set[tuple[str, int, tuple[tuple[str, str], ...]]] = set()
     views = []
     for row in rows:
-        document = {
-            "apiVersion": "sapwood/v1",
-            "kind": row.kind,
-            "metadata": {"name": row.name, "team": row.team, "labels": row.labels},
-            "spec": row.spec,
-        }
-        try:
-            obj = parse_object(document)
-        except SpecError as exc:
-            log.error(
-                "skipping %s/%s/%s: stored spec is invalid: %s", row.kind, row.team, row.name, exc
-            )
-            continue
+        key = (row.uid, row.generation, tuple(sorted(row.labels.items())))
+        seen.add(key)
+        obj = cache.get(key)
+        if obj is None:
+            obj = _parse(row)
+            if obj is None:
+                continue
+            cache[key] = obj
         views.append(
             ObjectView(
                 id=row.id,
@@ -57,7 +64,25 @@ async def load_views(sessions: async_sessionmaker[AsyncSession]) -> list[ObjectV
                 status=dict(row.status),
             )
         )
+    for stale in set(cache) - seen:
+        del cache[stale]
     return views
+
+
+def _parse(row: ObjectRow) -> AnyObject | None:
+    document = {
+        "apiVersion": "sapwood/v1",
+        "kind": row.kind,
+        "metadata": {"name": row.name, "team": row.team, "labels": row.labels},
+        "spec": row.spec,
+    }
+    try:
+        return parse_object(document)
+    except SpecError as exc:
+        log.error(
+            "skipping %s/%s/%s: stored spec is invalid: %s", row.kind, row.team, row.name, exc
+        )
+        return None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sapwood.server.clock import Clock
 from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.services.access import Caller
+from sapwood.server.services.notifier import Notifier
 from sapwood.server.services.tokens import authenticate
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import AsyncSession
@@ -27,6 +28,7 @@ class AppState:
     sessions: async_sessionmaker[AsyncSession]
     wake: Callable[[str], None] = field(default=lambda kind: None)
     controller: ControllerManager | None = None
+    notifier: Notifier | None = None
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
 from sapwood.server.routes.deps import CtxDep
 from sapwood.server.services import notifications
 from sapwood.server.services.errors import UnavailableError
-from sapwood.server.services.notifier import Notifier, Target, sample_notification
+from sapwood.server.services.notifier import Target, sample_notification
 
 router = APIRouter(prefix="/api/v1/teams/{team}", tags=["notifications"])
 
@@ -33,12 +33,12 @@ async def delete_channel(team: str, name: str, ctx: CtxDep) -> Response:
 
 
 @router.post("/channels/{name}/test")
-async def test_channel(team: str, name: str, request: Request, ctx: CtxDep) -> Delivery:
+async def test_channel(team: str, name: str, ctx: CtxDep) -> Delivery:
     """Posts a sample notification now (with retries); the answer is the last attempt."""
     row = await notifications.get_channel_row(ctx.session, ctx.caller, team, name, write=True)
     target = Target.of(row)
     await ctx.session.close()
-    notifier: Notifier | None = getattr(request.app.state, "notifier", None)
+    notifier = ctx.state.notifier
     if notifier is None:
         raise UnavailableError("the notifier is not running")
     return await notifier.deliver(target, sample_notification(team, name, ctx.state.clock.now()))
