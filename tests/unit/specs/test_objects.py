@@ -662,7 +662,8 @@ durations = st.integers(min_value=0, max_value=365 * 86_400_000).map(
     lambda ms: f"{ms}ms" if ms % 1000 else ms // 1000
 )
 commands = st.one_of(
-    st.text(min_size=1, max_size=20),
+    # a shell string must have something to run (whitespace alone is refused)
+    st.text(min_size=1, max_size=20).filter(str.strip),
     st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=4),
 )
 
@@ -708,3 +709,7 @@ def test_random_valid_jobs_survive_parse_spec_dict_parse(document: dict[str, Any
     assert again == obj
     assert spec_dict(again) == wire
     assert spec_dict(again.spec) == spec_dict(obj.spec)
+
+
+def test_a_blank_shell_command_is_refused() -> None:
+    assert "must not be empty" in error_at(doc("Job", {"command": "   "}), "spec.command")
