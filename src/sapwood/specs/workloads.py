@@ -19,6 +19,7 @@ from sapwood.specs.base import (
     Volume,
 )
 from sapwood.specs.probes import Backoff, Probe
+from sapwood.specs.serving import MODEL_REF, Autoscale, Canary, GatewaySpec
 
 DEFAULT_PRIORITY = "normal"
 
@@ -78,13 +79,21 @@ class ServiceSpec(WorkloadSpec):
 
     model: str | None = Field(
         default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?@[A-Za-z0-9][-A-Za-z0-9_.]*$",
+        pattern=MODEL_REF,
         description="registry model as NAME@ALIAS or NAME@VERSION",
     )
     replicas: ServiceReplicas = Field(default_factory=ServiceReplicas)
     readiness: Probe | None = None
     liveness: Probe | None = None
     backoff: Backoff = Field(default_factory=Backoff)
+    canary: Canary | None = None
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+    autoscale: Autoscale | None = Field(
+        default=None, description="follow load between replicas.min and replicas.max"
+    )
+    idle_timeout: Duration | None = Field(
+        default=None, description="pause after this long without requests; resumed by one"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -99,6 +108,8 @@ class ServiceSpec(WorkloadSpec):
     def _model_or_command(self) -> ServiceSpec:
         if (self.model is None) == (self.command is None):
             raise ValueError("a service needs exactly one of 'model' or 'command'")
+        if self.canary is not None and self.model is None:
+            raise ValueError("a canary needs a model service: give 'model', not 'command'")
         return self
 
 
