@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sapwood.server.controller import scheduler
+from sapwood.server.controller.autoscaler import ScaleState
 from sapwood.server.controller.lifecycle import HOLDING, with_phase
 from sapwood.server.controller.model import EventNote, ObjectView
 from sapwood.server.controller.scheduler import Placed, Resources, Role, Workload
@@ -52,10 +53,16 @@ def base_replicas(view: ObjectView) -> int:
 
 
 def elastic_limit(view: ObjectView) -> int:
-    """How many elastic replicas a Service may have (above min, up to max)."""
-    if isinstance(view.obj, Service):
-        return view.obj.spec.replicas.max - view.obj.spec.replicas.min
-    return 0
+    """How many elastic replicas a Service may have: above min, up to max, and for an
+    autoscaled service no more than its autoscaler wants."""
+    if not isinstance(view.obj, Service):
+        return 0
+    spec = view.obj.spec
+    limit = spec.replicas.max - spec.replicas.min
+    if spec.autoscale is not None:
+        wanted = ScaleState.from_dict(view.status.get("autoscaler"), spec.replicas.min).desired
+        limit = min(limit, max(0, wanted - spec.replicas.min))
+    return limit
 
 
 def elastic_admitted(view: ObjectView) -> int:

@@ -19,9 +19,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
-from sapwood.server.controller import admission, scheduler, store_io
+from sapwood.server.controller import admission, scaling, scheduler, store_io
 from sapwood.server.controller.jobs import plan_job
-from sapwood.server.controller.model import ObjectView, Plan
+from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.controller.probes import Prober, Target
 from sapwood.server.controller.services import Health, plan_service, plan_workspace
 from sapwood.server.controller.units import UnitContext
@@ -53,6 +53,7 @@ class ControllerConfig:
     start_concurrency: int = 8
     priorities: Mapping[str, int] = field(default_factory=dict)
     policy: scheduler.Policy = field(default_factory=scheduler.Policy)
+    load_source: scaling.LoadSource | None = None  # the gateway's figures, for autoscaling
 
 
 class ControllerManager:
@@ -78,6 +79,7 @@ class ControllerManager:
         self._tokens: dict[str, NewToken] = {}
         self._tokens_stored: set[str] = set()
         self._parsed: store_io.ParsedSpecs = {}
+        self.load_source = config.load_source
         self._prober = Prober(clock, on_change=lambda: self.wake("Service"))
         self.pass_durations_s: deque[float] = deque(maxlen=256)  # the most recent
         self.passes = 0  # started
@@ -160,6 +162,10 @@ class ControllerManager:
         for unit in units:
             by_owner[(unit.key.kind, unit.key.team, unit.key.name)][unit.key.replica] = unit
 
+        scale_notes: dict[str, EventNote] = {}
+        if any(scaling.autoscaled(v) for v in views):
+            loads = await self._loads()
+            views, scale_notes = scaling.scale(views, loads, capacity, now=now)
         inputs = admission.Inputs(
             capacity=capacity,
             quotas=await store_io.load_quotas(self._sessions),
@@ -183,6 +189,8 @@ class ControllerManager:
             if admitted is not None:
                 plan.status = plan.status if plan.status is not None else admitted.status
                 plan.events[:0] = admitted.notes
+            if view.uid in scale_notes:
+                plan.events.insert(0, scale_notes[view.uid])
             enforced = sorted({u.limits_enforced_by for u in owned.values()} - {""})
             if plan.status is not None and enforced:
                 plan.status["limits"] = ", ".join(enforced)
@@ -192,6 +200,15 @@ class ControllerManager:
         await self._act(results, orphans)
         outcome = await store_io.apply_plans(self._sessions, results, now=now)
         return bool(outcome.written or orphans or any(not p.empty for _, p in results))
+
+    async def _loads(self) -> scaling.Loads | None:
+        if self.load_source is None:
+            return None
+        try:
+            return await self.load_source()
+        except Exception as exc:  # unknown load holds the last decision
+            log.warning("gateway load figures unavailable: %s", exc)
+            return None
 
     def _plan(
         self,
