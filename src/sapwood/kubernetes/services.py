@@ -10,7 +10,7 @@ from sapwood.kubernetes.names import (
     owner_reference,
     selector_labels,
 )
-from sapwood.kubernetes.options import RenderError, RenderOptions
+from sapwood.kubernetes.options import RenderOptions
 from sapwood.kubernetes.pods import (
     PORT_NAME,
     container,
@@ -35,20 +35,21 @@ def render_service(
     container's ``PORT``) and a PVC per volume.
 
     ``owner_uid`` (the Deployment's uid) makes the core Service go with the Deployment.
-    Raises RenderError for a ``model`` service: the model server is not released yet.
+    A ``model`` service runs Sapwood's model server from the server image, ready once its
+    model has loaded. (Canary replicas are placed by the local runtime only, so far.)
     """
     spec = service.spec
-    if spec.command is None:
-        raise RenderError(
-            "spec.model",
-            f"serving model {spec.model} is not part of this release yet: give a command",
-        )
+    command = spec.command
+    if command is None:
+        assert spec.model is not None  # the spec requires one of them
+        command = spec.serving_command(spec.model)
     name = object_name("Service", service.metadata.name)
     labels = object_labels(service, team)
     image, annotations = image_of(service, default=options.default_image)
-    main = container(service, team, image=image, command=spec.command, options=options, port=True)
-    if spec.readiness is not None:
-        main["readinessProbe"] = render_probe(spec.readiness, options=options, liveness=False)
+    main = container(service, team, image=image, command=command, options=options, port=True)
+    readiness = spec.readiness_probe()
+    if readiness is not None:
+        main["readinessProbe"] = render_probe(readiness, options=options, liveness=False)
     if spec.liveness is not None:
         main["livenessProbe"] = render_probe(spec.liveness, options=options, liveness=True)
     selector = selector_labels("Service", team, service.metadata.name)

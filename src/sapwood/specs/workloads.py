@@ -18,10 +18,15 @@ from sapwood.specs.base import (
     SpecModel,
     Volume,
 )
-from sapwood.specs.probes import Backoff, Probe
+from sapwood.specs.probes import Backoff, HttpProbe, Probe
 from sapwood.specs.serving import MODEL_REF, Autoscale, Canary, GatewaySpec
 
 DEFAULT_PRIORITY = "normal"
+MODEL_READINESS = Probe(
+    http=HttpProbe(path="/v2/health/ready"),
+    period=timedelta(seconds=1),
+    failure_threshold=3,
+)
 
 
 class WorkloadSpec(SpecModel):
@@ -94,6 +99,7 @@ class ServiceSpec(WorkloadSpec):
     idle_timeout: Duration | None = Field(
         default=None, description="pause after this long without requests; resumed by one"
     )
+    paused: bool = Field(default=False, description="stop every replica, keep the object")
 
     @model_validator(mode="before")
     @classmethod
@@ -111,6 +117,16 @@ class ServiceSpec(WorkloadSpec):
         if self.canary is not None and self.model is None:
             raise ValueError("a canary needs a model service: give 'model', not 'command'")
         return self
+
+    def readiness_probe(self) -> Probe | None:
+        """The readiness probe in force: a model service is ready once its model is loaded."""
+        if self.readiness is None and self.model is not None:
+            return MODEL_READINESS
+        return self.readiness
+
+    def serving_command(self, model: str) -> list[str]:
+        """What a replica serving ``model`` runs, when the service gives no command."""
+        return ["python", "-m", "sapwood.serving", "--model", model]
 
 
 class WorkspaceTool(StrEnum):
@@ -135,4 +151,4 @@ class WorkspaceSpec(WorkloadSpec):
         return self
 
 
-Kind = Literal["Workspace", "Job", "Service"]
+Kind = Literal["Workspace", "Job", "Service", "Feed"]

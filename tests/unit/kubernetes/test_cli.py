@@ -86,14 +86,18 @@ def test_render_names_the_file_document_and_field_of_an_invalid_spec(tmp_path: P
     assert result.stdout == ""
 
 
-def test_render_reports_a_missing_file_and_an_unrenderable_object(tmp_path: Path) -> None:
+def test_render_reports_a_missing_file(tmp_path: Path) -> None:
     result = run("render", "-f", str(tmp_path / "nope.yaml"), "-t", "research")
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {tmp_path / 'nope.yaml'}: no such file")
+
+
+def test_a_model_service_renders_the_model_server_with_its_readiness() -> None:
     model = "apiVersion: sapwood/v1\nkind: Service\nmetadata: {name: m}\nspec: {model: m@prod}\n"
     result = run("render", "-f", "-", "-t", "research", input=model)
-    assert result.exit_code == 1
-    assert result.stderr.startswith("error: service/m (object 1): spec.model: serving model")
+    assert result.exit_code == 0, result.stderr
+    assert "sapwood.serving" in result.stdout
+    assert "/v2/health/ready" in result.stdout
 
 
 def test_install_kubernetes_prints_fresh_manifests_each_time() -> None:

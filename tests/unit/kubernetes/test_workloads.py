@@ -90,9 +90,11 @@ def test_the_front_service_is_owned_by_its_workload_only_when_the_uid_is_known()
     assert find(ws, "Service")["metadata"]["ownerReferences"][0]["kind"] == "StatefulSet"
 
 
-def test_a_model_service_is_refused_until_the_model_server_ships() -> None:
-    with pytest.raises(RenderError, match=r"spec\.model: serving model m@production"):
-        render(obj("Service", "m", {"model": "m@production"}))
+def test_a_model_service_runs_the_model_server_ready_once_loaded() -> None:
+    manifests = render(obj("Service", "m", {"model": "m@production"}))
+    main = main_container(find(manifests, "Deployment"))
+    assert main["command"] == ["python", "-m", "sapwood.serving", "--model", "m@production"]
+    assert main["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
 
 
 def test_a_workspace_is_one_stateful_replica_with_a_claim_per_volume() -> None:

@@ -48,7 +48,9 @@ def base_replicas(view: ObjectView) -> int:
     if isinstance(view.obj, Job):
         return view.obj.spec.replicas
     if isinstance(view.obj, Service):
-        return view.obj.spec.replicas.min
+        spec = view.obj.spec
+        canary = spec.canary.replicas if spec.canary is not None and spec.replicas.min else 0
+        return spec.replicas.min + canary
     return 1
 
 

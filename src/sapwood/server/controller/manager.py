@@ -25,6 +25,7 @@ from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.controller.probes import Prober, Target
 from sapwood.server.controller.services import Health, plan_service, plan_workspace
 from sapwood.server.controller.units import UnitContext
+from sapwood.server.controller.utilisation import UtilisationMonitor
 from sapwood.server.runtimes.base import (
     Runtime,
     RuntimePermanentError,
@@ -53,6 +54,7 @@ class ControllerConfig:
     start_concurrency: int = 8
     priorities: Mapping[str, int] = field(default_factory=dict)
     policy: scheduler.Policy = field(default_factory=scheduler.Policy)
+    utilisation_interval_s: float = 15.0
     load_source: scaling.LoadSource | None = None  # the gateway's figures, for autoscaling
 
 
@@ -84,13 +86,22 @@ class ControllerManager:
         self.pass_durations_s: deque[float] = deque(maxlen=256)  # the most recent
         self.passes = 0  # started
         self.passes_timed = 0  # finished, their durations appended above
+        self.utilisation = UtilisationMonitor(
+            sessions=sessions,
+            runtime=runtime,
+            clock=clock,
+            token_of=lambda view: self._token(view).token,
+            interval_s=config.utilisation_interval_s,
+        )
 
     # lifecycle
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="sapwood-controller")
+        await self.utilisation.start()
 
     async def stop(self) -> None:
+        await self.utilisation.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -221,9 +232,10 @@ class ControllerManager:
         context = self._unit_context(view)
         if view.kind == "Job":
             return plan_job(view, units, now=now, context=context)
+        idle = self.utilisation.idle(view, units, now=now)
         if view.kind == "Service":
-            return plan_service(view, units, now=now, context=context, health=health)
-        return plan_workspace(view, units, now=now, context=context)
+            return plan_service(view, units, now=now, context=context, health=health, idle=idle)
+        return plan_workspace(view, units, now=now, context=context, idle=idle)
 
     def _unit_context(self, view: ObjectView) -> UnitContext:
         return UnitContext(api_url=self._config.api_url, token=self._token(view).token)
@@ -252,7 +264,8 @@ class ControllerManager:
             if not isinstance(view.obj, Service):
                 continue
             spec = view.obj.spec
-            if spec.readiness is None and spec.liveness is None:
+            readiness = spec.readiness_probe()
+            if readiness is None and spec.liveness is None:
                 continue
             for unit in by_owner.get((view.kind, view.team, view.name), {}).values():
                 if unit.phase is UnitPhase.RUNNING:
@@ -263,7 +276,7 @@ class ControllerManager:
                             unit.started_at.isoformat(),
                             unit.port,
                             mono - age,
-                            spec.readiness,
+                            readiness,
                             spec.liveness,
                         )
                     )

@@ -6,6 +6,7 @@ needs (restart counts, backoff, the last exit already accounted for) lives here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -70,14 +71,16 @@ class ReplicaRecord:
         )
 
 
-def load_records(status: dict[str, Any], count: int) -> dict[int, ReplicaRecord]:
-    """Records for replicas 0..count-1 (new ones start empty); others are dropped."""
+def load_records(status: dict[str, Any], count: int | Iterable[int]) -> dict[int, ReplicaRecord]:
+    """Records for replicas 0..count-1, or for the indices given (new ones start empty);
+    others are dropped."""
     stored = {}
     for item in status.get("replicas") or []:
         if isinstance(item, dict) and "index" in item:
             record = ReplicaRecord.from_dict(item)
             stored[record.index] = record
-    return {i: stored.get(i, ReplicaRecord(i)) for i in range(count)}
+    indices = range(count) if isinstance(count, int) else count
+    return {i: stored.get(i, ReplicaRecord(i)) for i in indices}
 
 
 def dump_records(records: dict[int, ReplicaRecord]) -> list[dict[str, Any]]:

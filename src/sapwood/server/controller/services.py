@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sapwood.server.controller.admission import PREEMPTED, elastic_admitted
 from sapwood.server.controller.backoff import HEALTHY_RESET, restart_delay
+from sapwood.server.controller.idle import IdleDecision
 from sapwood.server.controller.lifecycle import plan_deletion, plan_settled, with_phase
 from sapwood.server.controller.model import ObjectView, Plan
 from sapwood.server.controller.replicas import (
@@ -21,10 +22,18 @@ from sapwood.server.controller.replicas import (
     run_id,
     running,
 )
-from sapwood.server.controller.units import UnitContext, UnitError, unit_spec
+from sapwood.server.controller.units import (
+    CANARY_FIRST,
+    UnitContext,
+    UnitError,
+    is_canary,
+    unit_spec,
+)
 from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitState
 from sapwood.specs.objects import Service, Workspace
 from sapwood.specs.probes import Backoff
+
+IDLE_PAUSED = "IdlePaused"  # status reason and event of a workload paused for idleness
 
 
 @dataclass(frozen=True)
@@ -43,53 +52,61 @@ def plan_service(
     now: datetime,
     context: UnitContext,
     health: Mapping[UnitKey, Health],
+    idle: IdleDecision | None = None,
 ) -> Plan:
     assert isinstance(view.obj, Service)
     if view.deletion_timestamp is not None:
         return plan_deletion(view, units)
+    paused = _plan_paused(view, units, now=now, paused=view.obj.spec.paused)
+    if paused is not None:
+        return paused
     if view.phase == "Failed" or view.status.get("reason") == PREEMPTED:
         return plan_settled(view, units)
     if view.phase == "Pending":
         return Plan()
+    if idle is not None and idle.idle and view.phase == "Running":
+        return _idle_pause(view, units, now=now, message=idle.message)
     spec = view.obj.spec
+    main = spec.replicas.min + elastic_admitted(view)
+    indices = list(range(main))
+    if spec.canary is not None and main > 0 and (spec.canary.weight > 0 or spec.canary.shadow):
+        indices += [CANARY_FIRST + i for i in range(spec.canary.replicas)]
     return _keep_replicas(
         view,
         units,
-        desired=spec.replicas.min + elastic_admitted(view),
+        desired=indices,
         backoff=spec.backoff,
         now=now,
         context=context,
         health=health,
-        readiness_probed=spec.readiness is not None,
+        readiness_probed=spec.readiness_probe() is not None,
     )
 
 
 def plan_workspace(
-    view: ObjectView, units: dict[int, UnitState], *, now: datetime, context: UnitContext
+    view: ObjectView,
+    units: dict[int, UnitState],
+    *,
+    now: datetime,
+    context: UnitContext,
+    idle: IdleDecision | None = None,
 ) -> Plan:
     assert isinstance(view.obj, Workspace)
     if view.deletion_timestamp is not None:
         return plan_deletion(view, units)
-    if view.obj.spec.paused:
-        plan = plan_settled(view, units)
-        if view.phase != "Paused":
-            status = with_phase(view.status, "Paused", now=now, reason="Paused")
-            status.pop("allocated", None)
-            plan.status = status
-            plan.event("Paused", "workspace paused; its volumes are kept")
-        return plan
-    if view.phase == "Paused":
-        plan = Plan(status=with_phase(view.status, "Pending", now=now, reason="Resuming"))
-        plan.event("Resuming", "workspace resumed; waiting for admission")
-        return plan
+    paused = _plan_paused(view, units, now=now, paused=view.obj.spec.paused)
+    if paused is not None:
+        return paused
     if view.phase == "Failed" or view.status.get("reason") == PREEMPTED:
         return plan_settled(view, units)
     if view.phase == "Pending":
         return Plan()
+    if idle is not None and idle.idle and view.phase == "Running":
+        return _idle_pause(view, units, now=now, message=idle.message)
     return _keep_replicas(
         view,
         units,
-        desired=1,
+        desired=[0],
         backoff=Backoff(),
         now=now,
         context=context,
@@ -98,11 +115,51 @@ def plan_workspace(
     )
 
 
+def _plan_paused(
+    view: ObjectView, units: dict[int, UnitState], *, now: datetime, paused: bool
+) -> Plan | None:
+    """Pausing by spec, staying paused, and resuming; None when none of these applies.
+
+    A workload paused for idleness stays paused (reason IdlePaused) until a resume clears
+    that reason; then, like one unpaused by spec, it queues for admission again.
+    """
+    noun = view.kind.lower()
+    if paused:
+        plan = plan_settled(view, units)
+        if view.phase != "Paused" or view.status.get("reason") == IDLE_PAUSED:
+            status = with_phase(view.status, "Paused", now=now, reason="Paused")
+            status.pop("allocated", None)
+            plan.status = status
+            plan.event("Paused", f"{noun} paused; its volumes are kept")
+        return plan
+    if view.phase != "Paused":
+        return None
+    if view.status.get("reason") == IDLE_PAUSED:
+        return plan_settled(view, units)
+    plan = Plan(status=with_phase(view.status, "Pending", now=now, reason="Resuming"))
+    plan.event("Resuming", f"{noun} resumed; waiting for admission")
+    return plan
+
+
+def _idle_pause(
+    view: ObjectView, units: dict[int, UnitState], *, now: datetime, message: str
+) -> Plan:
+    """Stop every replica and return the resources; the spec and volumes stay as they are."""
+    plan = plan_settled(view, units)
+    status = with_phase(view.status, "Paused", now=now, reason=IDLE_PAUSED, message=message)
+    for field in ("allocated", "endpoints", "url"):
+        status.pop(field, None)
+    status["readyReplicas"] = 0
+    plan.status = status
+    plan.event(IDLE_PAUSED, f"{view.kind.lower()} paused: {message}; resume with `sapwood resume`")
+    return plan
+
+
 def _keep_replicas(
     view: ObjectView,
     units: dict[int, UnitState],
     *,
-    desired: int,
+    desired: list[int],
     backoff: Backoff,
     now: datetime,
     context: UnitContext,
@@ -124,7 +181,7 @@ def _keep_replicas(
             readiness_probed=readiness_probed,
         )
     for index, unit in units.items():
-        if index >= desired:  # scaled down
+        if index not in records:  # scaled down
             plan.stops.append(unit.key) if running(unit) else plan.forgets.append(unit.key)
     _roll_one(view, records, units, plan)
 
@@ -150,13 +207,18 @@ def _keep_replicas(
         readyReplicas=ready,
         restarts=sum(r.restarts for r in records.values()),
     )
-    ports = [r.port for r in records.values() if r.ready and r.port]
+    ports = [r.port for r in records.values() if r.ready and r.port and not is_canary(r.index)]
     if view.kind == "Service":
-        status["desiredReplicas"] = desired
+        canary = [r.port for r in records.values() if r.ready and r.port and is_canary(r.index)]
+        status["desiredReplicas"] = len(desired)
         status["endpoints"] = [f"127.0.0.1:{p}" for p in ports]
+        if canary:
+            status["canaryEndpoints"] = [f"127.0.0.1:{p}" for p in canary]
+        else:
+            status.pop("canaryEndpoints", None)
     elif ports:
         status["url"] = f"http://127.0.0.1:{ports[0]}/"
-    message = f"{ready}/{desired} replicas ready"
+    message = f"{ready}/{len(desired)} replicas ready"
     plan.status = with_phase(status, "Running", now=now, message=message)
     return plan
 

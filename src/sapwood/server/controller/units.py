@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,14 @@ class UnitContext:
     token: str
 
 
+CANARY_FIRST = 1000
+"""Canary replicas of a Service are numbered from here, apart from its main replicas."""
+
+
+def is_canary(replica: int) -> bool:
+    return replica >= CANARY_FIRST
+
+
 class UnitError(ValueError):
     """The object cannot be turned into a runnable unit; ``reason`` is the status reason."""
 
@@ -34,12 +43,12 @@ def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
     command = list(spec.command) if spec.command is not None else None
     if isinstance(view.obj, Workspace) and view.obj.spec.tool is WorkspaceTool.JUPYTER:
         command = _jupyter_command(view.obj)
-    if isinstance(view.obj, Service) and command is None:
-        raise UnitError(
-            f"service {view.name} serves model {view.obj.spec.model}, and the model server "
-            "is not part of this release yet: give the service a command",
-            reason="ModelServingUnavailable",
-        )
+    if isinstance(view.obj, Service) and view.obj.spec.model is not None:
+        model = view.obj.spec.model
+        canary = view.obj.spec.canary
+        if is_canary(replica) and canary is not None:
+            model = canary.model
+        command = [sys.executable, *view.obj.spec.serving_command(model)[1:]]
     if command is None:  # pragma: no cover - the specs require a command otherwise
         raise UnitError("nothing to run", reason="InvalidSpec")
     return UnitSpec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -11,7 +12,9 @@ import pytest
 
 from sapwood.server.controller.model import ObjectView, Plan
 from sapwood.server.controller.services import Health, plan_service, plan_workspace
+from sapwood.server.controller.units import CANARY_FIRST
 from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitState
+from sapwood.specs.objects import Service
 from tests.unit.server.controller.views import (
     CONTEXT,
     T0,
@@ -256,20 +259,60 @@ def test_scaling_up_starts_only_the_new_replicas() -> None:
     assert [u.key.replica for u in result.starts] == [1, 2]
 
 
-def test_a_model_service_fails_with_the_reason() -> None:
+def test_a_model_service_runs_the_model_server() -> None:
     svc = view("Service", "llm", status=dict(ADMITTED), model="bert@prod")
     result = plan(svc, {})
-    assert result.status is not None
-    assert result.status["phase"] == "Failed"
-    assert result.status["reason"] == "ModelServingUnavailable"
-    assert result.starts == []
+    [unit] = result.starts
+    assert unit.command[0] == sys.executable
+    assert unit.command[1:] == ("-m", "sapwood.serving", "--model", "bert@prod")
+    assert unit.wants_port
 
 
-def test_a_failed_service_does_not_repeat_its_warning_every_pass() -> None:
+def test_a_model_service_is_ready_only_when_its_model_has_loaded() -> None:
     svc = view("Service", "llm", status=dict(ADMITTED), model="bert@prod")
+    assert isinstance(svc.obj, Service)
+    probe = svc.obj.spec.readiness_probe()
+    assert probe is not None
+    assert probe.http is not None
+    assert probe.http.path == "/v2/health/ready"
     svc = after(svc, plan(svc, {}))
-    again = plan(svc, {}, T0 + timedelta(seconds=1))
-    assert again.events == []
+    units = {0: running(svc.key(0), started=T0, port=20000, generation=1)}
+    result = plan(svc, units, T0 + timedelta(seconds=1))
+    assert result.status is not None
+    assert result.status["readyReplicas"] == 0  # not probed yet
+
+
+def test_canary_replicas_serve_the_canary_model_apart_from_the_main_ones() -> None:
+    svc = view(
+        "Service",
+        "llm",
+        status=dict(ADMITTED),
+        model="bert@3",
+        replicas=2,
+        canary={"model": "bert@4", "weight": 10, "replicas": 1},
+    )
+    result = plan(svc, {})
+    by_replica = {u.key.replica: u.command[-1] for u in result.starts}
+    assert by_replica == {0: "bert@3", 1: "bert@3", CANARY_FIRST: "bert@4"}
+    svc = after(svc, result)
+    units = {i: running(svc.key(i), started=T0, port=20000 + i, generation=1) for i in by_replica}
+    health = {svc.key(i): Health(ready=True) for i in by_replica}
+    status = plan(svc, units, T0 + timedelta(seconds=1), health).status
+    assert status is not None
+    assert len(status["endpoints"]) == 2
+    assert len(status["canaryEndpoints"]) == 1
+    assert status["canaryEndpoints"][0] not in status["endpoints"]
+
+
+def test_a_zero_weight_canary_runs_no_replicas() -> None:
+    svc = view(
+        "Service",
+        "llm",
+        status=dict(ADMITTED),
+        model="bert@3",
+        canary={"model": "bert@4", "weight": 0},
+    )
+    assert [u.key.replica for u in plan(svc, {}).starts] == [0]
 
 
 def test_a_service_being_deleted_stops_then_is_removed() -> None:

@@ -83,11 +83,11 @@ def test_volumes_and_grace_period_are_passed_on() -> None:
     assert unit.workdir == "/work"
 
 
-def test_a_model_service_is_refused_with_a_reason() -> None:
-    with pytest.raises(UnitError) as caught:
-        unit_spec(view("Service", "llm", model="bert@prod"), 0, CONTEXT)
-    assert caught.value.reason == "ModelServingUnavailable"
-    assert "give the service a command" in str(caught.value)
+def test_a_model_service_runs_the_model_server_with_the_workload_env() -> None:
+    unit = unit_spec(view("Service", "llm", model="bert@prod"), 0, CONTEXT)
+    assert unit.command[1:] == ("-m", "sapwood.serving", "--model", "bert@prod")
+    assert unit.env["SAPWOOD_TOKEN"] == CONTEXT.token
+    assert unit.env["SAPWOOD_TEAM"]
 
 
 def test_jupyter_workspace_says_how_to_install_it_when_missing(
