@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sapwood.server.controller.rollout import SURGE
 from tests.integration.controller_fake.conftest import Harness, key
 from tests.support import service, workspace
 
@@ -44,12 +45,17 @@ async def test_a_spec_change_rolls_replicas_one_at_a_time(sw: Harness) -> None:
 
     await sw.apply(service("web", replicas=2, env={"VERSION": "2"}))
     await sw.step()
-    assert sw.fake.stopped == [key("Service", "web", 0)]
+    assert sw.fake.stopped == []  # an extra replica of the new spec comes first
+    assert sw.fake.started[-1].env["VERSION"] == "2"
 
     async def rolled() -> bool:
-        return sorted(u.env.get("VERSION", "1") for u in sw.fake.started) == ["1", "1", "2", "2"]
+        web = await sw.get("service", "web")
+        return "rollout" not in web.status and web.status["readyReplicas"] == 2
 
-    await sw.until(rolled)
+    await sw.until(rolled, passes=10)
+    versions = sorted(u.env.get("VERSION", "1") for u in sw.fake.started)
+    assert versions == ["1", "1", "2", "2", "2"]  # two replaced, one surge
+    assert key("Service", "web", SURGE) in sw.fake.stopped
     assert "Rollout" in await sw.reasons("service", "web")
 
 

@@ -22,6 +22,7 @@ from sapwood.server.controller.replicas import (
     run_id,
     running,
 )
+from sapwood.server.controller.rollout import SURGE, plan_rollout, wants_surge
 from sapwood.server.controller.units import (
     CANARY_FIRST,
     UnitContext,
@@ -69,6 +70,8 @@ def plan_service(
     spec = view.obj.spec
     main = spec.replicas.min + elastic_admitted(view)
     indices = list(range(main))
+    if wants_surge(view, units, indices):
+        indices.append(SURGE)
     if spec.canary is not None and main > 0 and (spec.canary.weight > 0 or spec.canary.shadow):
         indices += [CANARY_FIRST + i for i in range(spec.canary.replicas)]
     return _keep_replicas(
@@ -183,7 +186,7 @@ def _keep_replicas(
     for index, unit in units.items():
         if index not in records:  # scaled down
             plan.stops.append(unit.key) if running(unit) else plan.forgets.append(unit.key)
-    _roll_one(view, records, units, plan)
+    rollout = plan_rollout(view, records, units, plan, now=now)
 
     for index, record in records.items():
         if (
@@ -210,7 +213,11 @@ def _keep_replicas(
     ports = [r.port for r in records.values() if r.ready and r.port and not is_canary(r.index)]
     if view.kind == "Service":
         canary = [r.port for r in records.values() if r.ready and r.port and is_canary(r.index)]
-        status["desiredReplicas"] = len(desired)
+        status["desiredReplicas"] = len([i for i in desired if i != SURGE])
+        if rollout is not None:
+            status["rollout"] = rollout
+        else:
+            status.pop("rollout", None)
         status["endpoints"] = [f"127.0.0.1:{p}" for p in ports]
         if canary:
             status["canaryEndpoints"] = [f"127.0.0.1:{p}" for p in canary]
@@ -218,7 +225,7 @@ def _keep_replicas(
             status.pop("canaryEndpoints", None)
     elif ports:
         status["url"] = f"http://127.0.0.1:{ports[0]}/"
-    message = f"{ready}/{len(desired)} replicas ready"
+    message = f"{ready}/{len([i for i in desired if i != SURGE])} replicas ready"
     plan.status = with_phase(status, "Running", now=now, message=message)
     return plan
 
@@ -284,20 +291,3 @@ def _supervise(
 
 def _replaced(reason: str, unit: UnitState, view: ObjectView) -> bool:
     return reason == UnitReason.STOPPED and unit.generation != view.generation
-
-
-def _roll_one(
-    view: ObjectView, records: dict[int, ReplicaRecord], units: dict[int, UnitState], plan: Plan
-) -> None:
-    """Replace replicas started for an older spec one at a time, while the rest serve."""
-    outdated = [
-        i
-        for i, u in units.items()
-        if i in records and running(u) and u.generation != view.generation
-    ]
-    if not outdated or plan.stops:
-        return
-    others_ready = all(r.ready for i, r in records.items() if i != outdated[0])
-    if others_ready:
-        plan.stops.append(units[outdated[0]].key)
-        plan.event("Rollout", f"replica {outdated[0]} restarts for generation {view.generation}")

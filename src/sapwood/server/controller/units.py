@@ -21,7 +21,7 @@ class UnitContext:
     token: str
 
 
-CANARY_FIRST = 1000
+CANARY_FIRST = 10000
 """Canary replicas of a Service are numbered from here, apart from its main replicas."""
 
 

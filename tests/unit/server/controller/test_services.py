@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sapwood.server.controller.model import ObjectView, Plan
+from sapwood.server.controller.rollout import SURGE
 from sapwood.server.controller.services import Health, plan_service, plan_workspace
 from sapwood.server.controller.units import CANARY_FIRST
 from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitState
@@ -185,52 +186,82 @@ def test_a_replica_losing_readiness_is_reported_not_restarted() -> None:
     assert result.status["readyReplicas"] == 1
 
 
-def test_a_new_generation_rolls_out_one_replica_at_a_time() -> None:
+def test_a_new_generation_surges_first_then_replaces_one_replica_at_a_time() -> None:
     svc, units = serving(service(2))
     svc = replace(svc, generation=2)
 
     first = plan(svc, units, T0 + timedelta(minutes=1))
-
-    assert first.stops == [svc.key(0)]
-    assert first.starts == []
-    assert reasons(first) == ["Rollout"]
+    assert first.stops == []  # nobody stops before the extra replica serves
+    assert [(u.key, u.generation) for u in first.starts] == [(svc.key(SURGE), 2)]
     svc = after(svc, first)
 
-    # Replica 0 stopped for the rollout: it starts again at once, with no backoff.
-    units[0] = exited(svc.key(0), 143, reason=UnitReason.STOPPED, started=T0)
+    units[SURGE] = running(
+        svc.key(SURGE), started=T0 + timedelta(minutes=1), port=20009, generation=2
+    )
     second = plan(svc, units, T0 + timedelta(minutes=1, seconds=1))
-    assert [(u.key, u.generation) for u in second.starts] == [(svc.key(0), 2)]
-    assert "BackOff" not in reasons(second)
+    assert second.stops == [svc.key(0)]
+    assert "Rollout" in reasons(second)
+    assert second.status is not None
+    assert len(second.status["endpoints"]) == 3
+    assert second.status["rollout"]["state"] == "Progressing"
     svc = after(svc, second)
 
+    # Replica 0 stopped for the rollout: it starts again at once, with no backoff,
+    # and replica 1 waits until it serves.
+    units[0] = exited(svc.key(0), 143, reason=UnitReason.STOPPED, started=T0)
+    third = plan(svc, units, T0 + timedelta(minutes=1, seconds=2))
+    assert [(u.key, u.generation) for u in third.starts] == [(svc.key(0), 2)]
+    assert third.stops == []
+    assert "BackOff" not in reasons(third)
+    svc = after(svc, third)
+
     units[0] = running(svc.key(0), started=T0 + timedelta(minutes=2), port=20002, generation=2)
-    third = plan(svc, units, T0 + timedelta(minutes=2, seconds=1))
-    assert third.stops == [svc.key(1)]
-    assert third.starts == []
+    fourth = plan(svc, units, T0 + timedelta(minutes=2, seconds=1))
+    assert fourth.stops == [svc.key(1)]
+    svc = after(svc, fourth)
+
+    units[1] = running(svc.key(1), started=T0 + timedelta(minutes=3), port=20003, generation=2)
+    svc = after(svc, plan(svc, units, T0 + timedelta(minutes=3, seconds=1)))
+    done = plan(svc, units, T0 + timedelta(minutes=3, seconds=2))
+    assert done.stops == [svc.key(SURGE)]  # every slot serves the new spec: the surge goes
+    assert done.status is not None
+    assert "rollout" not in done.status
 
 
-def test_a_rollout_waits_while_another_replica_is_not_ready() -> None:
-    svc, units = serving(service(2, readiness=READINESS))
-    svc = replace(svc, generation=2)
-    health = {svc.key(0): Health(ready=False), svc.key(1): Health(ready=False)}
-
-    result = plan(svc, units, T0 + timedelta(minutes=1), health)
-
-    assert result.stops == []
-
-
-def test_a_rollout_waits_for_the_new_replica_to_be_ready_before_the_next() -> None:
+def test_a_rollout_that_never_gets_ready_stalls_while_the_old_version_serves() -> None:
     svc, units = serving(service(2, readiness=READINESS))
     ready = {svc.key(0): Health(ready=True), svc.key(1): Health(ready=True)}
     svc = after(svc, plan(svc, units, T0 + timedelta(seconds=5), ready))
     svc = replace(svc, generation=2)
     svc = after(svc, plan(svc, units, T0 + timedelta(minutes=1), ready))
+    units[SURGE] = running(
+        svc.key(SURGE), started=T0 + timedelta(minutes=1), port=20009, generation=2
+    )
+    unready = {**ready, svc.key(SURGE): Health(ready=False, message="HTTP 500")}
 
-    units[0] = exited(svc.key(0), 143, reason=UnitReason.STOPPED, started=T0)
-    result = plan(svc, units, T0 + timedelta(minutes=1, seconds=1), ready)
+    soon = plan(svc, units, T0 + timedelta(minutes=1, seconds=30), unready)
+    assert soon.stops == []
+    svc = after(svc, soon)
+    late = plan(svc, units, T0 + timedelta(minutes=4), unready)
+    assert late.stops == []
+    assert late.status is not None
+    assert late.status["rollout"]["state"] == "Stalled"
+    assert "previous version keeps serving" in late.status["rollout"]["message"]
+    assert late.status["readyReplicas"] == 2
+    assert len(late.status["endpoints"]) == 2
+    assert "RolloutStalled" in reasons(late)
+    svc = after(svc, late)
+    assert "RolloutStalled" not in reasons(plan(svc, units, T0 + timedelta(minutes=5), unready))
 
-    assert [u.key for u in result.starts] == [svc.key(0)]
-    assert result.stops == []  # replica 1 keeps serving until replica 0 is ready again
+
+def test_a_workspace_restarts_in_place_for_a_new_generation() -> None:
+    nb = view("Workspace", "nb", status=dict(ADMITTED), tool="command", command=["sleep", "1"])
+    nb = after(nb, plan_workspace(nb, {}, now=T0, context=CONTEXT))
+    units = {0: running(nb.key(0), started=T0, port=20000, generation=1)}
+    nb = replace(nb, generation=2)
+    result = plan_workspace(nb, units, now=T0 + timedelta(minutes=1), context=CONTEXT)
+    assert result.stops == [nb.key(0)]
+    assert result.starts == []
 
 
 def test_scaling_down_stops_the_extra_replicas_then_forgets_them() -> None:
