@@ -1,0 +1,5 @@
+import sys
+
+from sapwood.serving.main import main
+
+sys.exit(main())
