@@ -1,0 +1,232 @@
+"""Workload pages: the filtered list, one workload's page, its live logs, pause and resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+
+from sapwood.schemas import Event, Object
+from sapwood.server.dashboard import data
+from sapwood.server.dashboard.charts import split_charts
+from sapwood.server.dashboard.web import HEADERS, Page, PageDep, PageRoute, checked_form, render
+from sapwood.server.services import events, logs, metrics, objects, teams
+from sapwood.server.services import pause as pausing
+from sapwood.server.services.errors import InvalidError, NotFoundError
+from sapwood.specs.objects import PLURALS
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+WORKLOAD_KINDS = ("Workspace", "Job", "Service")
+PHASES = (
+    "Pending",
+    "Admitted",
+    "Running",
+    "Succeeded",
+    "Failed",
+    "Paused",
+    "Degraded",
+    "Terminating",
+)
+TERMINAL = ("Succeeded", "Failed")
+CHART_POINTS = 200
+EVENTS_SHOWN = 50
+
+
+def _kind(plural: str) -> str:
+    kind = PLURALS.get(plural)
+    if kind not in WORKLOAD_KINDS:
+        raise NotFoundError(
+            f"no such workload kind {plural!r}: expected jobs, services or workspaces"
+        )
+    return kind
+
+
+def link(obj: Object) -> str:
+    """The dashboard page of an object."""
+    return f"/ui/workloads/{obj.kind.lower()}s/{obj.metadata.team}/{obj.metadata.name}"
+
+
+@router.get("/ui/workloads")
+async def list_workloads(
+    page: PageDep,
+    kind: str = "",
+    team: str = "",
+    phase: str = "",
+    selector: str = "",
+) -> HTMLResponse:
+    kinds = [kind] if kind in WORKLOAD_KINDS else list(WORKLOAD_KINDS)
+    rows: list[Object] = []
+    truncated = False
+    selector_error = ""
+    try:
+        for k in kinds:
+            items, cut = await data.list_all(
+                page, k, team=team or None, selector=selector.strip() or None
+            )
+            rows.extend(items)
+            truncated = truncated or cut
+    except InvalidError as exc:
+        selector_error, rows = exc.message, []
+    if phase:
+        rows = [r for r in rows if r.phase == phase]
+    rows.sort(key=lambda r: r.metadata.created_at, reverse=True)
+    visible = [t.name for t in await teams.list_teams(page.session, page.caller)]
+    return render(
+        page.request,
+        "workloads.html",
+        page=page,
+        section="workloads",
+        rows=rows,
+        link=link,
+        truncated=truncated,
+        filters={"kind": kind, "team": team, "phase": phase, "selector": selector},
+        kinds=WORKLOAD_KINDS,
+        teams=visible,
+        phases=PHASES,
+        selector_error=selector_error,
+        status_code=422 if selector_error else 200,
+    )
+
+
+async def _series_context(page: Page, obj: Object) -> dict[str, Any]:
+    series = await metrics.list_series(
+        page.session,
+        page.caller,
+        obj.kind,
+        obj.metadata.name,
+        team=obj.metadata.team,
+        metric=None,
+        since=None,
+        limit=100_000,
+        max_points=CHART_POINTS,
+    )
+    training, utilisation = split_charts(series)
+    return {"training": training, "utilisation": utilisation}
+
+
+@router.get("/ui/workloads/{plural}/{team}/{name}")
+async def workload(page: PageDep, plural: str, team: str, name: str) -> HTMLResponse:
+    kind = _kind(plural)
+    obj = await objects.get_object(page.session, page.caller, kind, name, team=team)
+    found: list[Event] = (
+        await events.list_events(
+            page.session,
+            page.caller,
+            team=team,
+            uid=obj.metadata.uid,
+            limit=EVENTS_SHOWN,
+        )
+    ).items
+    replicas = obj.status.get("replicas")
+    return render(
+        page.request,
+        "workload.html",
+        page=page,
+        section="workloads",
+        obj=obj,
+        plural=plural,
+        base=link(obj),
+        events=found,
+        replicas=replicas if isinstance(replicas, list) else [],
+        spec_rows=_spec_rows(obj.spec),
+        status_rows=_status_rows(obj.status),
+        terminal=obj.phase in TERMINAL,
+        status_note=status_note(obj.status),
+        pausable=kind in pausing.PAUSABLE and obj.metadata.deletion_timestamp is None,
+        logs_available=page.state.controller is not None,
+        **await _series_context(page, obj),
+    )
+
+
+@router.get("/ui/workloads/{plural}/{team}/{name}/charts")
+async def charts(page: PageDep, plural: str, team: str, name: str) -> HTMLResponse:
+    """The chart section alone, for the page's script to swap in while the workload runs."""
+    obj = await objects.get_object(page.session, page.caller, _kind(plural), name, team=team)
+    return render(page.request, "charts.html", page=page, **await _series_context(page, obj))
+
+
+@router.get("/ui/workloads/{plural}/{team}/{name}/status")
+async def status(page: PageDep, plural: str, team: str, name: str) -> JSONResponse:
+    obj = await objects.get_object(page.session, page.caller, _kind(plural), name, team=team)
+    body = {
+        "phase": obj.phase or "Unknown",
+        "note": status_note(obj.status),
+        "terminal": obj.phase in TERMINAL,
+    }
+    return JSONResponse(body, headers=HEADERS)
+
+
+@router.get("/ui/workloads/{plural}/{team}/{name}/logs")
+async def object_logs(
+    page: PageDep, plural: str, team: str, name: str, replica: int = 0
+) -> StreamingResponse:
+    """One replica's output as plain text: followed while the workload may still write."""
+    kind = _kind(plural)
+    obj = await objects.get_object(page.session, page.caller, kind, name, team=team)
+    chunks = await logs.open_logs(
+        page.session,
+        page.caller,
+        page.state.controller,
+        kind,
+        name,
+        team=team,
+        replica=replica,
+        follow=obj.phase not in TERMINAL,
+        previous=False,
+    )
+    headers = {**HEADERS, "X-Accel-Buffering": "no"}
+    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8", headers=headers)
+
+
+@router.post("/ui/workloads/{plural}/{team}/{name}/pause")
+async def pause(page: PageDep, plural: str, team: str, name: str) -> RedirectResponse:
+    return await _set_paused(page, plural, team, name, paused=True)
+
+
+@router.post("/ui/workloads/{plural}/{team}/{name}/resume")
+async def resume(page: PageDep, plural: str, team: str, name: str) -> RedirectResponse:
+    return await _set_paused(page, plural, team, name, paused=False)
+
+
+async def _set_paused(
+    page: Page, plural: str, team: str, name: str, *, paused: bool
+) -> RedirectResponse:
+    """Pauses or resumes through the pause service, as the API's pause and resume do."""
+    await checked_form(page)
+    kind = _kind(plural)
+    change = pausing.pause_object if paused else pausing.resume_object
+    obj = await change(page.session, page.caller, kind, name, team=team, now=page.state.clock.now())
+    page.state.wake(kind)
+    return RedirectResponse(link(obj), status_code=303)
+
+
+def status_note(status: dict[str, Any]) -> str:
+    """The message, else the reason, unless it only repeats the phase."""
+    note = str(status.get("message") or status.get("reason") or "")
+    return "" if note == status.get("phase") else note
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_text(v)}" for k, v in value.items() if v not in (None, 0))
+    return str(value)
+
+
+def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """The spec's fields a reader looks for first, as text."""
+    keys = ("command", "tool", "image", "replicas", "priority", "paused", "resources")
+    return [(k, _text(spec[k])) for k in keys if k in spec and spec[k] not in (None, [], {})]
+
+
+def _status_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
+    skip = {"replicas", "phase"}
+    return [
+        (key, _text(value))
+        for key, value in status.items()
+        if key not in skip and value not in (None, "", [], {})
+    ]
