@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+DEFAULT_HINT = "split the request (apply fewer objects at once)"
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """A limit of its own for the paths ``pattern`` matches (model uploads), with its hint."""
+
+    pattern: re.Pattern[str]
+    max_bytes: int
+    hint: str
+
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, routes: Sequence[RouteLimit] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path = scope.get("path", "")
+        route = next((r for r in self.routes if r.pattern.fullmatch(path)), None)
+        max_bytes = route.max_bytes if route else self.max_bytes
+        hint = route.hint if route else DEFAULT_HINT
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(send, max_bytes, hint)
             return
         seen = 0
         too_large = False
@@ -29,7 +48,7 @@ class BodyLimit:
                 return {"type": "http.request", "body": b"", "more_body": False}
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > max_bytes:
                 # The app sees a truncated body and answers with an error that is dropped
                 # below: frameworks turn exceptions raised here into their own 400s.
                 too_large = True
@@ -40,18 +59,18 @@ class BodyLimit:
             if not too_large:
                 await send(message)
             elif message["type"] == "http.response.start":
-                await self._refuse(send)
+                await self._refuse(send, max_bytes, hint)
 
         await self.app(scope, counting_receive, guarded_send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int, hint: str) -> None:
         body = json.dumps(
             {
                 "error": {
                     "code": "too_large",
-                    "message": f"request body is larger than {self.max_bytes} bytes",
+                    "message": f"request body is larger than {max_bytes} bytes",
                     "details": [],
-                    "hint": "split the request (apply fewer objects at once)",
+                    "hint": hint,
                 }
             }
         ).encode()

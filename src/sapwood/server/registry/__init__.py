@@ -1,0 +1,1 @@
+"""The model registry's parts below the services: ONNX reading, ref resolution, artifacts."""
