@@ -80,14 +80,20 @@ def wait_ready(url: str, *, alive: Callable[[], bool], timeout_s: float = 30) ->
 
 
 def start_server_process(
-    home: Path, port: int, *, output: IO[str] | None = None
+    home: Path,
+    port: int,
+    *,
+    output: IO[str] | None = None,
+    gateway_port: int | None = None,
 ) -> subprocess.Popen[str]:
     """``sapwood server`` in a child process on ``home``, ready when this returns.
 
-    Its output goes to ``output`` (a file), or is discarded.
+    Its gateway listens on ``gateway_port`` (a free port when not given). Its output goes
+    to ``output`` (a file), or is discarded.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAPWOOD_")}
     env["SAPWOOD_HOME"] = str(home)
+    env["SAPWOOD_GATEWAY_PORT"] = str(gateway_port or free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "sapwood", "server", "--port", str(port)],
         env=env,

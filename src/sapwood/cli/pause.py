@@ -1,0 +1,35 @@
+"""`sapwood pause` and `sapwood resume`: stop a workspace or service and bring it back."""
+
+from __future__ import annotations
+
+import typer
+
+from sapwood.cli.output import object_ref, print_out
+from sapwood.cli.session import TEAM_OPTION, connect
+from sapwood.specs.objects import kind_of
+
+KIND_ARGUMENT = typer.Argument(..., help="workspace/ws or service/svc")
+NAME_ARGUMENT = typer.Argument(..., help="the object's name")
+
+
+def pause(
+    kind: str = KIND_ARGUMENT, name: str = NAME_ARGUMENT, team: str | None = TEAM_OPTION
+) -> None:
+    """Pause a workspace or service: its replicas stop, its volumes and spec are kept."""
+    with connect(team=team) as client:
+        obj = client.pause(kind_of(kind), name)
+    print_out(f"{object_ref(obj)} paused (its replicas stop; resume with `sapwood resume`)")
+
+
+def resume(
+    kind: str = KIND_ARGUMENT, name: str = NAME_ARGUMENT, team: str | None = TEAM_OPTION
+) -> None:
+    """Resume a paused or idle-paused workspace or service: it queues for admission again."""
+    with connect(team=team) as client:
+        obj = client.resume(kind_of(kind), name)
+    print_out(f"{object_ref(obj)} resumed (waiting for admission)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("pause")(pause)
+    app.command("resume")(resume)

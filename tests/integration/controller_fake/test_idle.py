@@ -1,0 +1,201 @@
+"""Idle pausing and under-utilisation end to end: FakeRuntime usage, a fake clock, and a
+real local webhook receiver for the notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sapwood.server.services.notifier import Notifier
+from sapwood.server.services.pause import resume_on_request
+from tests.integration.controller_fake.conftest import TEAM, Harness, key
+from tests.support import service, workspace
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass
+class Receiver:
+    """A loopback HTTP/1.1 server that records JSON bodies and answers 200."""
+
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = next(
+            int(line.split(":", 1)[1])
+            for line in head.split("\r\n")
+            if line.lower().startswith("content-length:")
+        )
+        self.bodies.append(json.loads(await reader.readexactly(length)))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    recv = Receiver()
+    server = await asyncio.start_server(recv.handle, "127.0.0.1", 0)
+    recv.port = server.sockets[0].getsockname()[1]
+    async with server:
+        yield recv
+
+
+def notifier_of(sw: Harness) -> Notifier:
+    notifier: Notifier = sw.api.transport.app.state.sapwood.notifier  # type: ignore[attr-defined]
+    return notifier
+
+
+async def watch(sw: Harness, *, minutes: int, every: int = 5) -> None:
+    """Samples utilisation and runs a pass every ``every`` minutes of fake time."""
+    for _ in range(minutes // every):
+        sw.clock.advance(timedelta(minutes=every))
+        await sw.manager.utilisation.sample_once()
+        await sw.step()
+
+
+@pytest.fixture
+def slow_sampling(sw: Harness) -> Harness:
+    sw.manager.utilisation.interval_s = 300  # one sample per 5 fake minutes, no gaps
+    return sw
+
+
+async def test_an_idle_workspace_is_paused_notified_and_resumed(
+    slow_sampling: Harness, receiver: Receiver
+) -> None:
+    sw = slow_sampling
+    await sw.sdk.set_channel("hook", type="webhook", url=receiver.url)
+    await sw.sdk.set_rule("idle", channel="hook", events=["idle-paused"])
+    notifier = notifier_of(sw)
+    await notifier.ensure_cursor()
+    await sw.apply(workspace("lab", idleTimeout="30m"))
+    await sw.until_phase("Workspace", "lab", "Running")
+    sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=1.0, memory_bytes=10**8)
+    await sw.manager.utilisation.sample_once()
+
+    await watch(sw, minutes=25)
+    assert await sw.phase("Workspace", "lab") == "Running"  # not yet idle for 30 minutes
+    await watch(sw, minutes=10)
+    obj = await sw.get("Workspace", "lab")
+    assert (obj.phase, obj.status["reason"]) == ("Paused", "IdlePaused")
+    assert obj.spec["paused"] is False  # the spec is unchanged
+    assert key("Workspace", "lab") in sw.fake.stopped
+    assert "IdlePaused" in await sw.reasons("Workspace", "lab")
+
+    await notifier.run_once()
+    assert [b["event"] for b in receiver.bodies] == ["idle-paused"]
+    assert receiver.bodies[0]["name"] == "lab"
+    assert "no activity for 30m" in receiver.bodies[0]["message"]
+
+    # Staying paused: more passes start nothing.
+    started = len(sw.fake.started)
+    await sw.step(3)
+    assert len(sw.fake.started) == started
+
+    resumed = await sw.sdk.resume("workspace", "lab")
+    assert resumed.status["reason"] == "ResumeRequested"
+    await sw.until_phase("Workspace", "lab", "Running")
+    assert len(sw.fake.started) == started + 1
+    assert "Resuming" in await sw.reasons("Workspace", "lab")
+
+
+async def test_a_busy_workspace_is_never_paused(slow_sampling: Harness) -> None:
+    sw = slow_sampling
+    await sw.apply(workspace("lab", idleTimeout="30m"))
+    await sw.until_phase("Workspace", "lab", "Running")
+    sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=80.0)
+    await sw.manager.utilisation.sample_once()
+    await watch(sw, minutes=60)
+    assert await sw.phase("Workspace", "lab") == "Running"
+
+
+async def test_a_service_idles_by_gateway_figures_and_resumes_on_a_request(
+    slow_sampling: Harness,
+) -> None:
+    sw = slow_sampling
+    await sw.apply(service("api", idleTimeout="30m"))
+    await sw.until_phase("Service", "api", "Running")
+    await sw.manager.utilisation.sample_once()
+    await watch(sw, minutes=60)
+    assert await sw.phase("Service", "api") == "Running"  # requests unknown: active
+    sw.manager.utilisation.last_requests = dict  # the gateway saw no request at all
+    await watch(sw, minutes=5)
+    obj = await sw.get("Service", "api")
+    assert (obj.phase, obj.status["reason"]) == ("Paused", "IdlePaused")
+
+    # The gateway holds a request for it: the hook resumes it, and only it.
+    sessions = sw.api.transport.app.state.sapwood.sessions  # type: ignore[attr-defined]
+    held = {(TEAM, "api"): 1, (TEAM, "other"): 3, ("elsewhere", "api"): 1}
+    assert await resume_on_request(sessions, held, now=sw.clock.now()) == [(TEAM, "api")]
+    assert await resume_on_request(sessions, held, now=sw.clock.now()) == []  # once
+    await sw.until_phase("Service", "api", "Running")
+
+
+async def test_pause_and_resume_by_hand(sw: Harness) -> None:
+    await sw.apply(workspace("lab"))
+    await sw.until_phase("Workspace", "lab", "Running")
+    paused = await sw.sdk.pause("ws", "lab")
+    assert paused.spec["paused"] is True
+    await sw.until_phase("Workspace", "lab", "Paused")
+    assert key("Workspace", "lab") in sw.fake.stopped
+    await sw.sdk.resume("ws", "lab")
+    await sw.until_phase("Workspace", "lab", "Running")
+
+
+async def test_utilisation_is_stored_as_series_of_the_object(sw: Harness) -> None:
+    await sw.apply(workspace("lab", resources={"cpu": 2, "memory": "1Gi"}))
+    await sw.until_phase("Workspace", "lab", "Running")
+    sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=24.0, memory_bytes=1000)
+    assert await sw.manager.utilisation.sample_once() == 1
+    series = {s.name: s for s in await sw.sdk.list_metrics("workspace", "lab")}
+    assert series["sapwood.cpu_percent"].points[-1].value == 24.0
+    assert series["sapwood.cpu_requested_percent"].points[-1].value == 200.0
+    assert series["sapwood.memory_bytes"].points[-1].value == 1000
+    assert "sapwood.gpu_percent" not in series  # no GPUs
+
+
+async def test_underutilisation_is_notified_once_per_episode(
+    sw: Harness, receiver: Receiver
+) -> None:
+    sw.manager.utilisation.interval_s = 300
+    await sw.sdk.set_channel("hook", type="webhook", url=receiver.url)
+    await sw.sdk.set_rule(
+        "waste", channel="hook", events=["underutilised"], threshold=20, duration="30m"
+    )
+    notifier = notifier_of(sw)
+    await sw.apply(workspace("lab", resources={"cpu": 4}, idleTimeout=None))
+    await sw.until_phase("Workspace", "lab", "Running")
+    unit = key("Workspace", "lab")
+    sw.fake.set_usage(unit, cpu_percent=30.0)  # 0.3 of 4 cores
+    await sw.manager.utilisation.sample_once()
+    await watch(sw, minutes=20)
+    assert await notifier.check_underuse() == []  # not 30 minutes yet
+    await watch(sw, minutes=15)
+    first = await notifier.check_underuse()
+    assert [n.message for n in first] == [
+        "CPU used at most 0.30 of 4 CPUs over 30 min (under 20% of the request); request 0.5 CPU"
+    ]
+    await watch(sw, minutes=10)
+    assert await notifier.check_underuse() == []  # the same episode: once
+    assert [b["event"] for b in receiver.bodies] == ["underutilised"]
+    assert "Underutilised" in await sw.reasons("Workspace", "lab")
+
+    sw.fake.set_usage(unit, cpu_percent=300.0)  # busy: the episode ends
+    await watch(sw, minutes=5)
+    assert await notifier.check_underuse() == []
+    sw.fake.set_usage(unit, cpu_percent=10.0)
+    await watch(sw, minutes=40)
+    assert len(await notifier.check_underuse()) == 1  # a new episode
+    assert len(receiver.bodies) == 2
