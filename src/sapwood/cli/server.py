@@ -19,12 +19,16 @@ def serve(
         None, "--database-url", help="postgresql://… [env SAPWOOD_DATABASE_URL, default SQLite]"
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
+    no_gateway: bool = typer.Option(
+        False, "--no-gateway", help="do not start the gateway [port: env SAPWOOD_GATEWAY_PORT]"
+    ),
 ) -> None:
-    """Start the Sapwood server (API and controllers) in the foreground."""
+    """Start the Sapwood server (API, controllers and gateway) in the foreground."""
     # Imported here so every other command starts without loading the server.
     import uvicorn
 
     from sapwood.server.app import create_app
+    from sapwood.server.gateway.process import GatewayProcess
     from sapwood.server.settings import Settings
 
     env = dict(os.environ)
@@ -59,10 +63,19 @@ def serve(
         )
 
     app = create_app(settings, on_bootstrap=on_bootstrap)
-    uvicorn.run(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level=log_level.lower(),
-        access_log=False,
-    )
+    # The gateway runs in its own process so API and controller work never slow requests.
+    gateway = None
+    if settings.gateway.enabled and not no_gateway:
+        gateway = GatewayProcess(env, port=settings.gateway.port, log_level=log_level.lower())
+        gateway.start()
+    try:
+        uvicorn.run(
+            app,
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level=log_level.lower(),
+            access_log=False,
+        )
+    finally:
+        if gateway is not None:
+            gateway.stop()

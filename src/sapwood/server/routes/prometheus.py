@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from sapwood.server.routes.deps import CtxDep
+from sapwood.server.secrets import load_or_create_key
+from sapwood.server.services.gateway_metrics import gateway_exposition
 from sapwood.server.services.prometheus import PrometheusExporter
 
 router = APIRouter(tags=["monitoring"])
@@ -13,7 +17,8 @@ router = APIRouter(tags=["monitoring"])
 
 @router.get("/metrics", response_class=Response)
 async def prometheus_metrics(request: Request, ctx: CtxDep) -> Response:
-    """Object counts, queues, preemptions, restarts and controller passes, collected now.
+    """Object counts, queues, preemptions, restarts and controller passes, collected now,
+    and the gateway's request figures.
 
     An admin's token sees every team; any other token sees the teams it reads.
     """
@@ -21,4 +26,9 @@ async def prometheus_metrics(request: Request, ctx: CtxDep) -> Response:
     body = await exporter.scrape(
         ctx.session, ctx.caller, ctx.state.controller, now=ctx.state.clock.now()
     )
+    settings = ctx.state.settings
+    if settings.gateway.enabled:
+        key = await asyncio.to_thread(load_or_create_key, settings.home / "secret.key")
+        gateway = await gateway_exposition(settings.gateway_url, key, ctx.caller)
+        body = bytes(body) + gateway.encode()
     return Response(body, media_type=CONTENT_TYPE_LATEST)

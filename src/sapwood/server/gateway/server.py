@@ -1,0 +1,131 @@
+"""Assembling and running the gateway: routes source, token checks, uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+
+from sapwood.server.gateway.auth import TokenAuth
+from sapwood.server.gateway.process import PARENT_ENV, exit_with_parent
+from sapwood.server.gateway.proxy import Gateway
+from sapwood.server.gateway.sources import RouteSource, StaticRoutes, StoreRoutes
+from sapwood.server.gateway.stats import stats_key
+from sapwood.server.secrets import load_or_create_key
+from sapwood.server.settings import Settings
+from sapwood.server.store.engine import create_engine
+
+
+def build_gateway(
+    settings: Settings,
+    *,
+    routes_file: Path | None = None,
+    database_url: str | None = None,
+    poll_interval_s: float = 0.5,
+    timeout_s: float = 300.0,
+) -> Gateway:
+    """A gateway over the store of ``settings``, or over ``routes_file`` when given.
+
+    With a routes file, tokens are checked only when ``database_url`` names a store.
+    """
+    key = stats_key(server_key(settings.home / "secret.key"))
+    explicit = database_url or settings.store.database_url
+    url = explicit if routes_file is not None else (explicit or settings.database_url)
+    engine = create_engine(url) if url else None
+    routes: RouteSource
+    if routes_file is not None:
+        routes = StaticRoutes(routes_file, poll_interval_s=poll_interval_s)
+    else:
+        assert engine is not None
+        routes = StoreRoutes(engine, poll_interval_s=poll_interval_s)
+    auth = (
+        TokenAuth(engine, now=lambda: datetime.now(UTC), monotonic=time.monotonic)
+        if engine is not None
+        else None
+    )
+    closers = [engine.dispose] if engine is not None else []
+    return Gateway(routes, auth=auth, stats_key=key, timeout_s=timeout_s, closers=closers)
+
+
+def server_key(path: Path, *, attempts: int = 50) -> bytes:
+    """The server's key, created when missing; safe while the API server creates it too."""
+    for _ in range(attempts):
+        try:
+            key = load_or_create_key(path)
+        except (FileExistsError, ValueError):  # created, or half-written, by the server
+            key = b""
+        if key:
+            return key
+        time.sleep(0.1)
+    raise RuntimeError(f"cannot read the server key in {path}")
+
+
+def uvicorn_config(
+    app: Gateway, *, host: str, port: int, log_level: str, graceful_s: int = 30
+) -> uvicorn.Config:
+    """Uvicorn tuned for proxying; on shutdown, requests get ``graceful_s`` to finish."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
+        log_level=log_level,
+        backlog=4096,
+        timeout_graceful_shutdown=graceful_s,
+    )
+
+
+def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sapwood.server.gateway",
+        description="Route /s/TEAM/SERVICE/… to the ready replicas of Sapwood services.",
+    )
+    parser.add_argument("--host", default=env.get("SAPWOOD_GATEWAY_HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--port", type=int, default=int(env.get("SAPWOOD_GATEWAY_PORT", "8421")),
+        help="[env SAPWOOD_GATEWAY_PORT, default 8421]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--routes-file", type=Path, default=None,
+        help="routes from this YAML/JSON file (re-read on change) instead of the store",
+    )  # fmt: skip
+    parser.add_argument(
+        "--database-url", default=None,
+        help="the store [env SAPWOOD_DATABASE_URL]; with --routes-file, used only for tokens",
+    )  # fmt: skip
+    parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds")
+    parser.add_argument("--timeout", type=float, default=300.0, help="upstream timeout, seconds")
+    parser.add_argument("--log-level", default="info")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    env = dict(os.environ)
+    args = parse_args(argv, env)
+    settings = Settings.from_env(env)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    gateway = build_gateway(
+        settings,
+        routes_file=args.routes_file,
+        database_url=args.database_url,
+        poll_interval_s=args.poll_interval,
+        timeout_s=args.timeout,
+    )
+    if parent := env.get(PARENT_ENV):
+        exit_with_parent(int(parent))
+    config = uvicorn_config(gateway, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.Server(config).run()

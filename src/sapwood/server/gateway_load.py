@@ -1,0 +1,39 @@
+"""The gateway's request statistics as the autoscaler's load: the seam between processes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from sapwood.server.controller.autoscaler import Load, Second
+from sapwood.server.controller.scaling import Loads, LoadSource
+from sapwood.server.gateway.stats import GatewayStats, fetch_stats, stats_key
+
+
+def to_loads(stats: GatewayStats) -> Loads:
+    """Per (team, service): its one-second buckets, requests in flight and held."""
+    return {
+        (s.team, s.service): Load(
+            seconds=tuple(Second(_time(b.start), b.requests, b.concurrency) for b in s.buckets),
+            in_flight=s.in_flight,
+            held=s.held,
+            last_request_at=_time(s.last_request_at) if s.last_request_at is not None else None,
+        )
+        for s in stats.services
+    }
+
+
+def gateway_load_source(url: str, server_key: bytes) -> LoadSource:
+    """Asks the gateway at ``url`` once per call; raises when it cannot be reached."""
+    key = stats_key(server_key)
+    client = httpx.AsyncClient()
+
+    async def source() -> Loads | None:
+        return to_loads(await fetch_stats(url, key, client=client, timeout_s=1.0))
+
+    return source
+
+
+def _time(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
