@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller import admission, scaling, scheduler, store_io
+from sapwood.server.controller.feeds import load_backlogs, plan_feed
 from sapwood.server.controller.jobs import plan_job
 from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.controller.probes import Prober, Target
@@ -82,6 +83,7 @@ class ControllerManager:
         self._tokens_stored: set[str] = set()
         self._parsed: store_io.ParsedSpecs = {}
         self.load_source = config.load_source
+        self.last_loads: scaling.Loads | None = None  # the gateway's, from the last pass
         self._prober = Prober(clock, on_change=lambda: self.wake("Service"))
         self.pass_durations_s: deque[float] = deque(maxlen=256)  # the most recent
         self.passes = 0  # started
@@ -93,6 +95,7 @@ class ControllerManager:
             token_of=lambda view: self._token(view).token,
             interval_s=config.utilisation_interval_s,
         )
+        self.utilisation.last_requests = lambda: scaling.last_requests(self.last_loads)
 
     # lifecycle
 
@@ -174,9 +177,10 @@ class ControllerManager:
             by_owner[(unit.key.kind, unit.key.team, unit.key.name)][unit.key.replica] = unit
 
         scale_notes: dict[str, EventNote] = {}
-        if any(scaling.autoscaled(v) for v in views):
-            loads = await self._loads()
-            views, scale_notes = scaling.scale(views, loads, capacity, now=now)
+        if any(scaling.wants_load(v) for v in views):
+            self.last_loads = await self._loads()
+            views = scaling.wake_held(views, self.last_loads)
+            views, scale_notes = scaling.scale(views, self.last_loads, capacity, now=now)
         inputs = admission.Inputs(
             capacity=capacity,
             quotas=await store_io.load_quotas(self._sessions),
@@ -186,6 +190,7 @@ class ControllerManager:
         admissions = admission.decide(views, by_owner, inputs=inputs, now=now)
         self._update_probes(views, by_owner)
         health = self._prober.health()
+        backlogs = await load_backlogs(self._sessions, [v.uid for v in views if v.kind == "Feed"])
         results: list[tuple[ObjectView, Plan]] = []
         for view in views:
             owned = by_owner.pop((view.kind, view.team, view.name), {})
@@ -193,7 +198,9 @@ class ControllerManager:
             # Plan against the admitted status, but write guarded by the stored one.
             planned = replace(view, status=admitted.status) if admitted else view
             try:
-                plan = self._plan(planned, owned, now=now, health=health)
+                plan = self._plan(
+                    planned, owned, now=now, health=health, backlog=backlogs.get(view.uid, 0)
+                )
             except Exception:
                 log.exception("planning %s/%s/%s failed", view.kind, view.team, view.name)
                 continue
@@ -228,10 +235,13 @@ class ControllerManager:
         *,
         now: datetime,
         health: Mapping[UnitKey, Health],
+        backlog: int = 0,
     ) -> Plan:
         context = self._unit_context(view)
         if view.kind == "Job":
             return plan_job(view, units, now=now, context=context)
+        if view.kind == "Feed":
+            return plan_feed(view, units, now=now, context=context, backlog=backlog)
         idle = self.utilisation.idle(view, units, now=now)
         if view.kind == "Service":
             return plan_service(view, units, now=now, context=context, health=health, idle=idle)

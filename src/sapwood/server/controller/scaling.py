@@ -15,6 +15,7 @@ from sapwood.server.controller import autoscaler
 from sapwood.server.controller.admission import base_replicas, elastic_admitted
 from sapwood.server.controller.lifecycle import HOLDING
 from sapwood.server.controller.model import EventNote, ObjectView
+from sapwood.server.controller.services import IDLE_PAUSED, RESUME_REQUESTED
 from sapwood.server.runtimes.base import Capacity
 from sapwood.specs.objects import Service
 
@@ -26,6 +27,43 @@ LoadSource = Callable[[], Awaitable[Loads | None]]
 
 def autoscaled(view: ObjectView) -> bool:
     return isinstance(view.obj, Service) and view.obj.spec.autoscale is not None
+
+
+def wants_load(view: ObjectView) -> bool:
+    """Whether a pass needs the gateway's figures for this object: to scale it, to tell
+    whether it is idle, or to wake it for a request the gateway holds."""
+    if not isinstance(view.obj, Service):
+        return False
+    spec = view.obj.spec
+    return (
+        spec.autoscale is not None
+        or spec.idle_timeout is not None
+        or view.status.get("reason") == IDLE_PAUSED
+    )
+
+
+def last_requests(loads: Loads | None) -> dict[ServiceKey, datetime] | None:
+    """When each service last had a request; None when the gateway's figures are unknown."""
+    if loads is None:
+        return None
+    return {k: v.last_request_at for k, v in loads.items() if v.last_request_at is not None}
+
+
+def wake_held(views: list[ObjectView], loads: Loads | None) -> list[ObjectView]:
+    """An idle-paused service with a request held at the gateway asks to resume."""
+    out = []
+    for view in views:
+        load = (loads or {}).get((view.team, view.name))
+        held = load is not None and load.held > 0
+        if held and view.kind == "Service" and view.status.get("reason") == IDLE_PAUSED:
+            status = {
+                **view.status,
+                "reason": RESUME_REQUESTED,
+                "message": "a request is waiting at the gateway",
+            }
+            view = replace(view, status=status)
+        out.append(view)
+    return out
 
 
 def scale(

@@ -35,6 +35,7 @@ from sapwood.specs.objects import Service, Workspace
 from sapwood.specs.probes import Backoff
 
 IDLE_PAUSED = "IdlePaused"  # status reason and event of a workload paused for idleness
+RESUME_REQUESTED = "ResumeRequested"  # status reason asking an idle-paused one to resume
 
 
 @dataclass(frozen=True)

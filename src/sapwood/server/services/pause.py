@@ -8,15 +8,13 @@ queues it for admission again. Both are idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import update
 
 from sapwood.schemas import Object
-from sapwood.server.controller.services import IDLE_PAUSED
+from sapwood.server.controller.services import IDLE_PAUSED, RESUME_REQUESTED
 from sapwood.server.services.access import Caller, require_write
 from sapwood.server.services.convert import row_to_object
 from sapwood.server.services.errors import ConflictError, InvalidError
@@ -26,7 +24,6 @@ from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ObjectRow
 
 PAUSABLE = ("Workspace", "Service")
-RESUME_REQUESTED = "ResumeRequested"
 
 
 async def pause_object(
@@ -57,45 +54,6 @@ async def resume_object(
     await session.commit()
     await session.refresh(row)
     return row_to_object(row)
-
-
-async def resume_on_request(
-    sessions: async_sessionmaker[AsyncSession],
-    held: Mapping[tuple[str, str], int],
-    *,
-    now: datetime,
-) -> list[tuple[str, str]]:
-    """Resumes idle-paused services that requests wait for at the gateway.
-
-    ``held``: requests the gateway holds per (team, service name). Only services the
-    controller paused for idleness resume this way (one paused by hand stays paused).
-    Returns the (team, name) pairs resumed; the caller wakes the controller for them.
-    Hook for the gateway: call it whenever it holds requests for a service it cannot route.
-    """
-    wanted = {pair for pair, count in held.items() if count > 0}
-    if not wanted:
-        return []
-    resumed = []
-    async with sessions() as session:
-        query = select(ObjectRow).where(
-            ObjectRow.kind == "Service", ObjectRow.name.in_({name for _, name in wanted})
-        )
-        for row in list(await session.scalars(query)):
-            if (row.team, row.name) not in wanted or row.status.get("reason") != IDLE_PAUSED:
-                continue
-            if row.spec.get("paused") is True or row.deletion_timestamp is not None:
-                continue
-            status = {**row.status, "reason": RESUME_REQUESTED, "message": "a request is waiting"}
-            try:
-                await _write(session, row, spec=row.spec, status=status, now=now)
-            except ConflictError:
-                continue  # changed meanwhile: the gateway asks again
-            record_event(
-                session, row, RESUME_REQUESTED, "resumed: a request waits at the gateway", now=now
-            )
-            await session.commit()
-            resumed.append((row.team, row.name))
-    return resumed
 
 
 async def _pausable(
