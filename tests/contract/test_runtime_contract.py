@@ -45,7 +45,10 @@ async def test_start_returns_running_state(harness: Any) -> None:
     assert state.key == KEY
     assert state.phase is UnitPhase.RUNNING
     assert state.generation == 7
-    assert isinstance(state.pid, int)
+    if harness.has_pids:
+        assert isinstance(state.pid, int)
+    else:  # Kubernetes: a pod, no host pid
+        assert state.pid is None
     assert state.started_at.tzinfo is not None
     assert state.exit_code is None
     assert state.reason is None
@@ -133,6 +136,12 @@ async def test_start_after_exit_runs_again(harness: Any) -> None:
 
 async def test_missing_command_is_a_permanent_error(harness: Any) -> None:
     missing = UnitSpec(key=KEY, command=(harness.missing_command, "--help"), env={})
+    if not harness.checks_command_at_start:
+        # A real cluster learns it only when the kubelet tries to exec: observe() says so.
+        await harness.runtime.start(missing)
+        state = await harness.wait_for(KEY, exited)
+        assert state.reason == UnitReason.COMMAND_NOT_FOUND
+        return
     with pytest.raises(RuntimePermanentError) as caught:
         await harness.runtime.start(missing)
     assert caught.value.reason == UnitReason.COMMAND_NOT_FOUND
@@ -160,3 +169,23 @@ async def test_replicas_are_separate_units(harness: Any) -> None:
 async def test_logs_of_unknown_key_are_empty(harness: Any) -> None:
     async with aclosing(harness.runtime.logs(UnitKey("Job", "x", "none"))) as chunks:
         assert [chunk async for chunk in chunks] == []
+
+
+async def test_usage_reports_running_units_only(harness: Any) -> None:
+    done = UnitKey("Job", "research", "done")
+    await harness.runtime.start(harness.spec(KEY))
+    await harness.runtime.start(harness.spec(done))
+    await harness.finish(done)
+    await harness.wait_for(done, exited)
+    usage = await harness.runtime.usage()
+    assert done not in usage
+    assert set(usage) <= {KEY}
+    for measured in usage.values():
+        assert measured.cpu_percent >= 0
+        assert measured.memory_bytes >= 0
+        assert measured.gpu_percent is None  # no GPUs asked for
+        assert measured.gpu_memory_bytes is None
+
+
+async def test_usage_is_empty_without_units(harness: Any) -> None:
+    assert await harness.runtime.usage() == {}

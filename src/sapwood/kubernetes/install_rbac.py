@@ -30,7 +30,8 @@ def workload_rules() -> list[Manifest]:
         _rule("apps", ["deployments", "statefulsets"], _WRITE),
         _rule("apps", ["deployments/scale", "statefulsets/scale"], ["get", "update", "patch"]),
         _rule("", ["services"], _WRITE),
-        _rule("", ["pods"], [*_READ, "delete"]),
+        # A unit is a Pod, written by server-side apply (create + patch).
+        _rule("", ["pods"], [*_READ, "create", "patch", "delete"]),
         _rule("", ["pods/log"], ["get"]),
         _rule("", ["persistentvolumeclaims"], [*_READ, "create", "delete"]),
         # Workload tokens: written and rotated, never listed or watched.

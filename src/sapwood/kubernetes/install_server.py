@@ -41,6 +41,13 @@ def server_deployment(
             {"name": "SAPWOOD_HOME", "value": HOME},
             {"name": "SAPWOOD_CONFIG", "value": f"{HOME}/client.yaml"},
             {"name": "SAPWOOD_RUNTIME", "value": "kubernetes"},
+            # Where workloads in team namespaces reach the API: this install's Service.
+            {
+                "name": "SAPWOOD_KUBE_API_URL",
+                "value": f"http://{SERVER_NAME}.{namespace}.svc.cluster.local",
+            },
+            # Two replicas share the database: only the lease holder runs the controller.
+            {"name": "SAPWOOD_LEADER_ELECTION", "value": "1"},
             secret_env("SAPWOOD_DATABASE_URL", DATABASE_SECRET, URL_KEY),
             secret_env("SAPWOOD_REDIS_URL", REDIS_SECRET, URL_KEY),
         ],

@@ -1,0 +1,222 @@
+"""What the runtime creates for a unit (pure): its Pod, its env Secret, its volume claims.
+
+Mapping: **one Pod per unit run**, `restartPolicy: Never`, in the team's namespace. The
+controller owns restarts, replicas and scaling, so a Job/Deployment/StatefulSet in between
+would restart or replace pods behind its back; a bare Pod keeps the protocol honest (one
+start is one process). The names, labels, namespace and team access come from
+`sapwood.kubernetes`, the same as `sapwood render`.
+
+A Pod carries the finalizer `sapwood.dev/unit`: deleting it (stop) terminates its
+container with the grace period but keeps the object, so the unit stays observable as
+Exited until forget() removes the finalizer. A restarted key gets a new Pod (`-<run>`
+suffix); the one before is relabelled `sapwood.dev/run: previous` and kept for logs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from sapwood.kubernetes.names import (
+    KIND_LABEL,
+    MANAGED_BY,
+    NAME_LABEL,
+    TEAM_LABEL,
+    short_name,
+    volume_claim_name,
+)
+from sapwood.kubernetes.pods import CONTAINER_NAME, PORT_NAME, volume_env_name
+from sapwood.server.runtimes.base import UnitKey, UnitSpec
+
+Obj = dict[str, Any]
+
+FINALIZER = "sapwood.dev/unit"
+REPLICA_LABEL = "sapwood.dev/replica"
+RUN_LABEL = "sapwood.dev/run"  # "current" | "previous"
+RUN_NUMBER = "sapwood.dev/run-number"
+GENERATION = "sapwood.dev/generation"
+WANTS_PORT = "sapwood.dev/wants-port"
+STOP_REQUESTED = "sapwood.dev/stop-requested"
+CONTAINER_PORT = 8080
+MANAGED_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+_PREFIX = {"Job": "job", "Service": "svc", "Workspace": "ws", "Feed": "feed"}
+# Environment variables holding credentials go into the unit's Secret, never the pod spec.
+_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS|API_KEY)$")
+
+
+def namespace_of(team: str, *, prefix: str) -> str:
+    return short_name(f"{prefix}{team}")
+
+
+def unit_base(key: UnitKey) -> str:
+    """The stem of every object of a unit: "job-train-0" (DNS-safe, 55 characters at most)."""
+    prefix = _PREFIX.get(key.kind, key.kind.lower())
+    return short_name(f"{prefix}-{key.name}-{key.replica}", 55)
+
+
+def pod_name(key: UnitKey, run: int) -> str:
+    return f"{unit_base(key)}-{run}"
+
+
+def secret_name(key: UnitKey) -> str:
+    return f"{unit_base(key)}-env"
+
+
+def unit_selector(key: UnitKey) -> str:
+    """A label selector for every pod (current and previous) of `key`."""
+    return ",".join(f"{k}={v}" for k, v in unit_labels(key).items())
+
+
+def unit_labels(key: UnitKey) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        TEAM_LABEL: key.team,
+        KIND_LABEL: key.kind,
+        NAME_LABEL: key.name,
+        REPLICA_LABEL: str(key.replica),
+    }
+
+
+def key_of(pod: Obj) -> UnitKey | None:
+    """The unit a pod belongs to, from its labels; None for pods that are not units."""
+    labels = pod.get("metadata", {}).get("labels") or {}
+    try:
+        return UnitKey(
+            labels[KIND_LABEL], labels[TEAM_LABEL], labels[NAME_LABEL], int(labels[REPLICA_LABEL])
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+def is_secret_env(name: str) -> bool:
+    return bool(_SECRET_ENV.search(name))
+
+
+def secret_manifest(unit: UnitSpec, *, namespace: str) -> Obj | None:
+    """The unit's credentials as a Secret, or None when its env holds none."""
+    data = {k: v for k, v in unit.env.items() if is_secret_env(k)}
+    if not data:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": secret_name(unit.key),
+            "namespace": namespace,
+            "labels": unit_labels(unit.key),
+        },
+        "type": "Opaque",
+        "stringData": data,
+    }
+
+
+def claim_manifest(volume: str, *, namespace: str, team: str, size_bytes: int) -> Obj:
+    """A team volume's claim; created once and never updated (claims are mostly immutable)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": volume_claim_name(volume),
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": MANAGED_BY, TEAM_LABEL: team},
+        },
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": str(size_bytes)}},
+        },
+    }
+
+
+def _env(unit: UnitSpec) -> list[Obj]:
+    env: list[Obj] = []
+    for name in sorted(unit.env):
+        if is_secret_env(name):
+            ref = {"name": secret_name(unit.key), "key": name}
+            env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
+        else:
+            env.append({"name": name, "value": unit.env[name]})
+    assigned = {"PYTHONUNBUFFERED": "1", "SAPWOOD_REPLICA": str(unit.key.replica)}
+    if unit.wants_port:
+        assigned["PORT"] = str(CONTAINER_PORT)
+    for volume in unit.volumes:
+        assigned[volume_env_name(volume.name)] = volume.path
+    env += [{"name": k, "value": v} for k, v in assigned.items() if k not in unit.env]
+    return env
+
+
+def _resources(unit: UnitSpec) -> Obj:
+    # CPU gets no limit on purpose (it throttles even on an idle node), as in the renderer.
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if unit.cpu_millis:
+        requests["cpu"] = f"{unit.cpu_millis}m"
+    if unit.memory_bytes:
+        requests["memory"] = limits["memory"] = str(unit.memory_bytes)
+    if unit.gpus:
+        requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = str(unit.gpus)
+    out: Obj = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def pod_manifest(unit: UnitSpec, *, namespace: str, run: int, image: str) -> Obj:
+    """The Pod for run `run` of `unit`; applying it twice changes nothing."""
+    container: Obj = {
+        "name": CONTAINER_NAME,
+        "image": image,
+        "command": list(unit.command),
+        "env": _env(unit),
+        "resources": _resources(unit),
+    }
+    if unit.workdir:
+        container["workingDir"] = unit.workdir
+    if unit.wants_port:
+        container["ports"] = [{"name": PORT_NAME, "containerPort": CONTAINER_PORT}]
+    if unit.volumes:
+        container["volumeMounts"] = [
+            {"name": f"v-{v.name}", "mountPath": v.path} for v in unit.volumes
+        ]
+    spec: Obj = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": max(0, math.ceil(unit.grace_period_s)),
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "containers": [container],
+    }
+    if unit.volumes:
+        spec["volumes"] = [
+            {
+                "name": f"v-{v.name}",
+                "persistentVolumeClaim": {"claimName": volume_claim_name(v.name)},
+            }
+            for v in unit.volumes
+        ]
+    if unit.gpus:
+        spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    labels = {
+        **unit_labels(unit.key),
+        "app.kubernetes.io/name": unit_base(unit.key),
+        RUN_LABEL: "current",
+        RUN_NUMBER: str(run),
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod_name(unit.key, run),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": {
+                GENERATION: str(unit.generation),
+                WANTS_PORT: "true" if unit.wants_port else "false",
+            },
+            "finalizers": [FINALIZER],
+        },
+        "spec": spec,
+    }

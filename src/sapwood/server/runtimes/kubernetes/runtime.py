@@ -1,0 +1,381 @@
+"""`KubernetesRuntime`: the Runtime protocol over a cluster, one Pod per unit run.
+
+What each call does (manifests.py explains the mapping):
+
+- start: ensure the team namespace and the server's RoleBinding there (create if absent),
+  the unit's credentials Secret and volume claims, then server-side apply the Pod (field
+  manager "sapwood", forced). A running key returns its state; an exited key gets a new
+  Pod and the old one becomes its "previous" run.
+- stop: annotate the Pod, delete it with the grace period; the finalizer keeps the object,
+  so it reads Exited/Stopped; returns once its container has terminated.
+- forget: remove the finalizer and delete the key's Pods (foreground) and its Secret.
+- observe: from per-namespace informers (list + watch with bookmarks, relist on 410).
+- logs: pods/log, following across runs of the key; previous=True reads the previous Pod.
+- capacity: nodes' allocatable less other tenants' requests; usage: metrics.k8s.io.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sapwood.kubernetes.names import TEAM_LABEL
+from sapwood.kubernetes.options import RenderOptions
+from sapwood.kubernetes.team import render_team
+from sapwood.server.runtimes.base import (
+    Capacity,
+    RuntimePermanentError,
+    RuntimeTemporaryError,
+    UnitKey,
+    UnitPhase,
+    UnitReason,
+    UnitSpec,
+    UnitState,
+    UnitUsage,
+)
+from sapwood.server.runtimes.kubernetes import manifests as m
+from sapwood.server.runtimes.kubernetes.calls import call, call_unless
+from sapwood.server.runtimes.kubernetes.capacity import cluster_capacity, quantity
+from sapwood.server.runtimes.kubernetes.client import (
+    KubeClient,
+    api_client,
+    in_cluster_namespace,
+)
+from sapwood.server.runtimes.kubernetes.informer import PodInformer
+from sapwood.server.runtimes.kubernetes.logs import stream_logs
+from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
+from sapwood.server.runtimes.kubernetes.states import is_exited, pod_to_state
+
+log = logging.getLogger("sapwood.runtime.kubernetes")
+
+Obj = dict[str, Any]
+
+_SYNC_TIMEOUT_S = 10.0
+_REDISCOVER_S = 10.0
+_STOP_SLACK_S = 60.0
+_EXISTS = frozenset({409})
+_ABSENT = frozenset({404})
+_FORBIDDEN = frozenset({403})
+_NO_METRICS = frozenset({403, 404, 503})
+
+
+def _pods_path(namespace: str, name: str = "") -> str:
+    return f"/api/v1/namespaces/{namespace}/pods" + (f"/{name}" if name else "")
+
+
+def _run_number(pod: Obj) -> int:
+    labels = pod["metadata"].get("labels") or {}
+    try:
+        return int(labels.get(m.RUN_NUMBER, "0"))
+    except ValueError:
+        return 0
+
+
+def _current(pods: list[Obj]) -> Obj | None:
+    current = [p for p in pods if (p["metadata"].get("labels") or {}).get(m.RUN_LABEL) == "current"]
+    return max(current, key=_run_number) if current else None
+
+
+class KubernetesRuntime:
+    """Runs units as Pods in `sapwood-<team>` namespaces. See the module docstring."""
+
+    name = "kubernetes"
+
+    def __init__(
+        self, settings: KubernetesRuntimeSettings, *, kube: KubeClient | None = None
+    ) -> None:
+        if settings.kubeconfig is None:
+            # In a cluster, team RoleBindings name the server's own namespace.
+            own = in_cluster_namespace()
+            settings = replace(settings, server_namespace=own or settings.server_namespace)
+        self._settings = settings
+        self._kube = kube or KubeClient(api_client(settings), timeout_s=settings.request_timeout_s)
+        self._options = RenderOptions(
+            namespace_prefix=settings.namespace_prefix,
+            workload_role=settings.workload_role,
+            server_namespace=settings.server_namespace,
+            server_service_account=settings.server_service_account,
+        )
+        self._informers: dict[str, PodInformer] = {}
+        self._namespaces_ready: set[str] = set()
+        self._locks: dict[UnitKey, asyncio.Lock] = {}
+        self._discovered_at = -math.inf
+        self._closed = False
+
+    # --- helpers -----------------------------------------------------------------------
+
+    def namespace(self, team: str) -> str:
+        return m.namespace_of(team, prefix=self._settings.namespace_prefix)
+
+    def informer(self, namespace: str) -> PodInformer:
+        """The namespace's informer, started on first use."""
+        informer = self._informers.get(namespace)
+        if informer is None:
+            informer = PodInformer(
+                self._kube,
+                namespace,
+                selector=m.MANAGED_SELECTOR,
+                watch_timeout_s=self._settings.watch_timeout_s,
+            )
+            self._informers[namespace] = informer
+            informer.start()
+        return informer
+
+    def _lock(self, key: UnitKey) -> asyncio.Lock:
+        return self._locks.setdefault(key, asyncio.Lock())
+
+    async def _unit_pods(self, key: UnitKey) -> list[Obj]:
+        """Every pod of `key` (current and previous), read from the API server."""
+        query = [("labelSelector", m.unit_selector(key))]
+        body = await call(
+            "list pods",
+            self._kube.request,
+            "GET",
+            _pods_path(self.namespace(key.team)),
+            query=query,
+        )
+        pods: list[Obj] = body.get("items") or []
+        return pods
+
+    async def _create_if_absent(self, path: str, manifest: Obj, *, action: str) -> None:
+        await call_unless(action, _EXISTS, self._kube.request, "POST", path, body=manifest)
+
+    async def _ensure_namespace(self, team: str) -> str:
+        namespace = self.namespace(team)
+        if namespace in self._namespaces_ready:
+            return namespace
+        ns, binding = render_team(team, namespace=namespace, options=self._options)
+        if (
+            await call("read a namespace", self._kube.get, f"/api/v1/namespaces/{namespace}")
+            is None
+        ):
+            await self._create_if_absent("/api/v1/namespaces", ns, action="create a namespace")
+        rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"
+        await self._create_if_absent(rbac, binding, action="create a role binding")
+        self._namespaces_ready.add(namespace)
+        self.informer(namespace)
+        return namespace
+
+    async def _discover(self) -> None:
+        """Start informers for team namespaces made earlier (or by another replica)."""
+        if time.monotonic() - self._discovered_at < _REDISCOVER_S:
+            return
+        query = [("labelSelector", f"{m.MANAGED_SELECTOR},{TEAM_LABEL}")]
+        body = await call(
+            "list namespaces", self._kube.request, "GET", "/api/v1/namespaces", query=query
+        )
+        for ns in body.get("items") or []:
+            name = ns["metadata"]["name"]
+            if name.startswith(self._settings.namespace_prefix):
+                self.informer(name)
+        self._discovered_at = time.monotonic()
+
+    # --- the protocol ------------------------------------------------------------------
+
+    async def capacity(self) -> Capacity:
+        nodes = await call("list nodes", self._kube.request, "GET", "/api/v1/nodes")
+        query = [("fieldSelector", "status.phase!=Succeeded,status.phase!=Failed")]
+        # Without cluster-wide pod reads (403), other tenants' requests are not subtracted.
+        pods = await call_unless(
+            "list pods", _FORBIDDEN, self._kube.request, "GET", "/api/v1/pods", query=query
+        )
+        pods = pods or {}
+        return cluster_capacity(nodes.get("items") or [], pods.get("items") or [])
+
+    async def start(self, unit: UnitSpec) -> UnitState:
+        try:
+            return await self._start(unit)
+        except RuntimePermanentError as error:
+            if error.reason != "NotFound":
+                raise
+            # The namespace (or claim) went away under us: make it again next time.
+            self._namespaces_ready.discard(self.namespace(unit.key.team))
+            raise RuntimeTemporaryError(str(error)) from error
+
+    async def _start(self, unit: UnitSpec) -> UnitState:
+        async with self._lock(unit.key):
+            namespace = await self._ensure_namespace(unit.key.team)
+            pods = await self._unit_pods(unit.key)
+            current = _current(pods)
+            if current is not None and not is_exited(current):
+                state = pod_to_state(current)
+                assert state is not None
+                return state
+            if current is not None:
+                await self._retire(namespace, current, pods)
+            run = max((_run_number(p) for p in pods), default=0) + 1
+            secret = m.secret_manifest(unit, namespace=namespace)
+            if secret is not None:
+                path = f"/api/v1/namespaces/{namespace}/secrets/{secret['metadata']['name']}"
+                await call("apply a secret", self._kube.apply, path, secret)
+            for volume in unit.volumes:
+                claim = m.claim_manifest(
+                    volume.name,
+                    namespace=namespace,
+                    team=unit.key.team,
+                    size_bytes=self._options.default_volume_size_bytes,
+                )
+                claims = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims"
+                await self._create_if_absent(claims, claim, action="create a volume claim")
+            manifest = m.pod_manifest(
+                unit, namespace=namespace, run=run, image=self._settings.image
+            )
+            name = manifest["metadata"]["name"]
+            pod = await call("apply a pod", self._kube.apply, _pods_path(namespace, name), manifest)
+            self.informer(namespace).upsert(pod)
+        state = pod_to_state(pod)
+        assert state is not None
+        if state.phase is UnitPhase.EXITED and state.reason == UnitReason.COMMAND_NOT_FOUND:
+            raise RuntimePermanentError(state.message or "command not found", reason=state.reason)
+        return state
+
+    async def _retire(self, namespace: str, current: Obj, pods: list[Obj]) -> None:
+        """The exited current pod becomes the previous run; older runs are deleted."""
+        for pod in pods:
+            if pod is not current:
+                await self._delete_pod(namespace, pod)
+        path = _pods_path(namespace, current["metadata"]["name"])
+        patch = {"metadata": {"labels": {m.RUN_LABEL: "previous"}}}
+        retired = await call("relabel a pod", self._kube.merge_patch, path, patch)
+        self.informer(namespace).upsert(retired)
+
+    async def _delete_pod(self, namespace: str, pod: Obj) -> None:
+        name = pod["metadata"]["name"]
+        path = _pods_path(namespace, name)
+        finalizers = [f for f in pod["metadata"].get("finalizers") or [] if f != m.FINALIZER]
+        patch = {"metadata": {"finalizers": finalizers}}
+        released = await call_unless("release a pod", _ABSENT, self._kube.merge_patch, path, patch)
+        answer = await call("delete a pod", self._kube.delete, path, propagation="Foreground")
+        # Events older than these answers must not bring the pod back into the cache.
+        versions = [
+            str(obj.get("metadata", {}).get("resourceVersion", ""))
+            for obj in (released, answer)
+            if obj is not None
+        ]
+        version = max((v for v in versions if v.isdigit()), key=int, default="")
+        self.informer(namespace).remove(name, version=version)
+
+    async def stop(self, key: UnitKey, *, grace_period_s: float | None = None) -> None:
+        async with self._lock(key):
+            namespace = self.namespace(key.team)
+            current = _current(await self._unit_pods(key))
+            if current is None or is_exited(current):
+                return
+            name = current["metadata"]["name"]
+            path = _pods_path(namespace, name)
+            stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            patch = {"metadata": {"annotations": {m.STOP_REQUESTED: stamp}}}
+            await call("mark a pod stopped", self._kube.merge_patch, path, patch)
+            grace = current["spec"].get("terminationGracePeriodSeconds", 30)
+            if grace_period_s is not None:
+                grace = max(0, math.ceil(grace_period_s))
+            await call(
+                "delete a pod",
+                self._kube.delete,
+                path,
+                propagation="Foreground",
+                grace_period_s=grace,
+            )
+            deadline = time.monotonic() + grace + _STOP_SLACK_S
+            while True:
+                pod = await call("read a pod", self._kube.get, path)
+                if pod is None:
+                    self.informer(namespace).remove(name)
+                    return
+                if is_exited(pod):
+                    self.informer(namespace).upsert(pod)
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeTemporaryError(f"pod {namespace}/{name} is still terminating")
+                await asyncio.sleep(self._settings.stop_poll_s)
+
+    async def forget(self, key: UnitKey) -> None:
+        async with self._lock(key):
+            namespace = self.namespace(key.team)
+            pods = await self._unit_pods(key)
+            current = _current(pods)
+            if current is not None and not is_exited(current):
+                raise RuntimeTemporaryError(f"unit {key.slug()} is still running: stop it first")
+            for pod in pods:
+                await self._delete_pod(namespace, pod)
+            secret = f"/api/v1/namespaces/{namespace}/secrets/{m.secret_name(key)}"
+            await call("delete a secret", self._kube.delete, secret, propagation="Foreground")
+        self._locks.pop(key, None)
+
+    async def observe(self) -> list[UnitState]:
+        await self._discover()
+        states: dict[UnitKey, tuple[int, UnitState]] = {}
+        for informer in list(self._informers.values()):
+            synced = await asyncio.to_thread(informer.synced.wait, _SYNC_TIMEOUT_S)
+            if not synced:
+                raise RuntimeTemporaryError(f"pods in {informer.namespace} not listed yet")
+            for pod in informer.pods():
+                if (pod["metadata"].get("labels") or {}).get(m.RUN_LABEL) != "current":
+                    continue
+                state = pod_to_state(pod)
+                run = _run_number(pod)
+                if state is not None and (state.key not in states or states[state.key][0] < run):
+                    states[state.key] = (run, state)
+        return [state for _, state in sorted(states.values(), key=lambda item: item[1].key)]
+
+    async def usage(self) -> dict[UnitKey, UnitUsage]:
+        """CPU and memory of running units from metrics.k8s.io; empty without metrics-server.
+
+        metrics-server reports a rate over its own window (not since the previous call).
+        """
+        running = {s.key for s in await self.observe() if s.phase is UnitPhase.RUNNING}
+        out: dict[UnitKey, UnitUsage] = {}
+        for namespace in list(self._informers):
+            path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"
+            query = [("labelSelector", m.MANAGED_SELECTOR)]
+            # No metrics API (404, 503) or no right to it (403): report nothing.
+            body = await call_unless(
+                "read pod metrics", _NO_METRICS, self._kube.request, "GET", path, query=query
+            )
+            if body is None:
+                continue
+            names = {p["metadata"]["name"]: p for p in self._informers[namespace].pods()}
+            for item in body.get("items") or []:
+                pod = names.get(item["metadata"]["name"])
+                key = m.key_of(pod) if pod is not None else None
+                if key is None or key not in running:
+                    continue
+                containers = item.get("containers") or []
+                cpu = sum(quantity((c.get("usage") or {}).get("cpu")) for c in containers)
+                memory = sum(quantity((c.get("usage") or {}).get("memory")) for c in containers)
+                out[key] = UnitUsage(cpu_percent=cpu * 100, memory_bytes=int(memory))
+        return out
+
+    def logs(
+        self, key: UnitKey, *, follow: bool = False, previous: bool = False
+    ) -> AsyncIterator[bytes]:
+        return stream_logs(self, key, follow=follow, previous=previous)
+
+    async def close(self) -> None:
+        """Stops watching; never touches pods."""
+        if self._closed:
+            return
+        self._closed = True
+        for informer in self._informers.values():
+            informer.stop()
+        await asyncio.to_thread(self._kube.close)
+
+    # --- for logs.py -------------------------------------------------------------------
+
+    @property
+    def kube(self) -> KubeClient:
+        return self._kube
+
+    async def unit_pods(self, key: UnitKey) -> tuple[Obj | None, Obj | None]:
+        """(current, previous) pods of `key`; None where absent."""
+        pods = await self._unit_pods(key)
+        previous = [
+            p for p in pods if (p["metadata"].get("labels") or {}).get(m.RUN_LABEL) == "previous"
+        ]
+        return _current(pods), max(previous, key=_run_number) if previous else None

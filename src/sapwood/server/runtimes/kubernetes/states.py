@@ -1,0 +1,133 @@
+"""From a Pod to the unit's state (pure).
+
+A pod that is Pending or Running is a RUNNING unit; while it is not actually running its
+`reason` says why and `message` gives the cluster's words: "Unschedulable" (the
+scheduler's message), "ImagePullBackOff"/"ErrImagePull", "CrashLoopBackOff",
+"CreateContainerConfigError". A pod whose containers all terminated (or whose phase is
+Succeeded/Failed) is an EXITED unit: "Stopped" if stop() asked, else "OOMKilled",
+"Evicted", "CommandNotFound" (the runtime failed to exec), "Completed" or "Error" by exit
+code, "Killed" when the pod ended without a container exit (node lost, deadline).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sapwood.server.runtimes.base import UnitPhase, UnitReason, UnitState
+from sapwood.server.runtimes.kubernetes.manifests import (
+    CONTAINER_PORT,
+    GENERATION,
+    STOP_REQUESTED,
+    WANTS_PORT,
+    key_of,
+)
+
+Obj = dict[str, Any]
+
+EVICTED = "Evicted"
+UNSCHEDULABLE = "Unschedulable"
+_TERMINAL = ("Succeeded", "Failed")
+_NOT_FOUND = ("executable file not found", "no such file or directory")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _main_status(pod: Obj) -> Obj:
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    return statuses[0] if statuses else {}
+
+
+def is_exited(pod: Obj) -> bool:
+    status = pod.get("status", {})
+    if status.get("phase") in _TERMINAL:
+        return True
+    statuses = status.get("containerStatuses") or []
+    if pod["metadata"].get("deletionTimestamp") and not statuses:
+        return True  # deleted before any container was created (unschedulable): no kubelet
+    return bool(statuses) and all("terminated" in (s.get("state") or {}) for s in statuses)
+
+
+def _waiting(pod: Obj) -> tuple[str | None, str | None]:
+    for condition in pod.get("status", {}).get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return condition.get("reason") or UNSCHEDULABLE, condition.get("message")
+    waiting = (_main_status(pod).get("state") or {}).get("waiting")
+    if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
+        return waiting["reason"], waiting.get("message")
+    return None, None
+
+
+def _exit(pod: Obj) -> tuple[int | None, str, str | None, datetime | None]:
+    """(exit code, reason, message, finished at) of an exited pod."""
+    status = pod.get("status", {})
+    terminated = (_main_status(pod).get("state") or {}).get("terminated")
+    stopped = STOP_REQUESTED in (pod["metadata"].get("annotations") or {})
+    if status.get("reason") == EVICTED:
+        code = terminated.get("exitCode") if terminated else None
+        return (
+            code,
+            EVICTED,
+            status.get("message"),
+            parse_time((terminated or {}).get("finishedAt")),
+        )
+    if not terminated:
+        reason = UnitReason.STOPPED if stopped else UnitReason.KILLED
+        return None, reason, status.get("message") or status.get("reason"), None
+    code = int(terminated.get("exitCode", 0))
+    finished = parse_time(terminated.get("finishedAt"))
+    message = terminated.get("message")
+    text = (message or "").lower()
+    if terminated.get("reason") in ("StartError", "ContainerCannotRun") and any(
+        words in text for words in _NOT_FOUND
+    ):
+        return 127, UnitReason.COMMAND_NOT_FOUND, message, finished
+    if stopped:
+        return code, UnitReason.STOPPED, message, finished
+    if terminated.get("reason") == "OOMKilled":
+        return code, UnitReason.OOM_KILLED, message, finished
+    if code == 0:
+        return code, UnitReason.COMPLETED, message, finished
+    return code, UnitReason.ERROR, message, finished
+
+
+def pod_to_state(pod: Obj) -> UnitState | None:
+    """The unit state a pod shows; None when the pod is not a Sapwood unit."""
+    key = key_of(pod)
+    if key is None:
+        return None
+    meta = pod["metadata"]
+    annotations = meta.get("annotations") or {}
+    main = _main_status(pod).get("state") or {}
+    running_since = (main.get("running") or main.get("terminated") or {}).get("startedAt")
+    started = (
+        parse_time(running_since)
+        or parse_time(pod.get("status", {}).get("startTime"))
+        or parse_time(meta.get("creationTimestamp"))
+        or datetime.now(UTC)
+    )
+    common: dict[str, Any] = {
+        "key": key,
+        "pid": None,
+        "started_at": started,
+        "generation": int(annotations.get(GENERATION, "1")),
+        "port": CONTAINER_PORT if annotations.get(WANTS_PORT) == "true" else None,
+        "limits_enforced_by": "kubernetes",
+    }
+    if is_exited(pod):
+        code, reason, message, finished = _exit(pod)
+        finished = finished or parse_time(meta.get("deletionTimestamp")) or started
+        return UnitState(
+            phase=UnitPhase.EXITED,
+            exit_code=code,
+            reason=str(reason),
+            message=message,
+            finished_at=max(finished, started),
+            **common,
+        )
+    waiting, why = _waiting(pod)
+    return UnitState(phase=UnitPhase.RUNNING, reason=waiting, message=why, **common)

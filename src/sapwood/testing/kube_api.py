@@ -1,0 +1,499 @@
+"""An in-process Kubernetes API server double, for testing `KubernetesRuntime` without a cluster.
+
+`KubeApiDouble` serves the paths the runtime uses (namespaces, nodes, pods and pods/log,
+services, persistentvolumeclaims, secrets, jobs, deployments and statefulsets with their
+scale subresource, rolebindings, and metrics.k8s.io pods) from `KubeStore` on a free
+127.0.0.1 port, in a thread, and writes a kubeconfig pointing at itself. A
+`KubeletSimulator` plays the kubelet: it runs new pods at once (or leaves them Pending),
+fails missing commands, and terminates pods being deleted. Tests drive the rest through
+hooks: `finish_pod`, `set_pod_status`, `write_log`, `compact` (the next watch from an old
+resourceVersion gets 410 Gone), `fail_next` (an error answer), `add_node`.
+
+It is not an API server: no validation beyond names, no admission, no controllers (a Job
+creates no pods), apply merges fields instead of tracking field ownership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import yaml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from sapwood.testing.kube_store import (
+    RESOURCES,
+    ApiError,
+    KubeStore,
+    Obj,
+    matches_fields,
+    matches_labels,
+    now_iso,
+)
+
+_TERMINAL = ("Succeeded", "Failed")
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: int
+    message: str
+    method: str | None
+    path_contains: str
+
+
+@dataclass
+class KubeletSimulator:
+    """Plays the kubelet for the double's pods.
+
+    With `auto_run`, a new pod is Running at once; a pod whose command's first word is in
+    `missing_commands` fails to start as containerd reports it (StartError, exit 128).
+    A pod being deleted has its container terminated with exit code 143 (SIGTERM).
+    """
+
+    auto_run: bool = True
+    missing_commands: frozenset[str] = frozenset()
+    _ips: itertools.count[int] = field(default_factory=lambda: itertools.count(2))
+
+    def on_created(self, store: KubeStore, pod: Obj) -> None:
+        if not self.auto_run:
+            return
+        containers = pod.get("spec", {}).get("containers") or [{"name": "main"}]
+        command = containers[0].get("command") or []
+        if command and command[0] in self.missing_commands:
+            message = f'exec: "{command[0]}": executable file not found in $PATH: unknown'
+            state = {
+                "terminated": {
+                    "exitCode": 128,
+                    "reason": "StartError",
+                    "message": message,
+                    "startedAt": now_iso(),
+                    "finishedAt": now_iso(),
+                }
+            }
+            store.set_pod_status(_ns(pod), _name(pod), pod_status("Failed", containers, state))
+            return
+        status = pod_status("Running", containers, {"running": {"startedAt": now_iso()}})
+        status["podIP"] = f"10.0.0.{next(self._ips)}"
+        store.set_pod_status(_ns(pod), _name(pod), status)
+
+    def on_deleting(self, store: KubeStore, pod: Obj) -> None:
+        if pod.get("status", {}).get("phase") in _TERMINAL or not self.auto_run:
+            return  # finished, or never placed on a node: no kubelet reports anything
+        finish_pod(store, _ns(pod), _name(pod), exit_code=143)
+
+
+def _ns(obj: Obj) -> str:
+    return str(obj["metadata"].get("namespace", ""))
+
+
+def _name(obj: Obj) -> str:
+    return str(obj["metadata"]["name"])
+
+
+def pod_status(phase: str, containers: list[Obj], state: Obj) -> Obj:
+    """A pod status as a kubelet writes it, with one container status per container."""
+    running = "running" in state
+    return {
+        "phase": phase,
+        "startTime": now_iso(),
+        "conditions": [
+            {"type": "PodScheduled", "status": "True"},
+            {"type": "Ready", "status": "True" if running else "False"},
+        ],
+        "containerStatuses": [
+            {
+                "name": c.get("name", "main"),
+                "image": c.get("image", ""),
+                "imageID": "",
+                "ready": running,
+                "restartCount": 0,
+                "state": copy.deepcopy(state),
+            }
+            for c in containers
+        ],
+    }
+
+
+def finish_pod(
+    store: KubeStore, namespace: str, name: str, *, exit_code: int, reason: str | None = None
+) -> Obj:
+    """Terminate a pod's containers with `exit_code`, as the kubelet reports it."""
+    pod = store.get("pods", namespace, name)
+    status = copy.deepcopy(pod.get("status") or {})
+    started = now_iso()
+    for cs in status.get("containerStatuses", []):
+        started = cs.get("state", {}).get("running", {}).get("startedAt", started)
+        cs["ready"] = False
+        cs["state"] = {
+            "terminated": {
+                "exitCode": exit_code,
+                "reason": reason or ("Completed" if exit_code == 0 else "Error"),
+                "startedAt": started,
+                "finishedAt": now_iso(),
+            }
+        }
+    status["phase"] = "Succeeded" if exit_code == 0 else "Failed"
+    return store.set_pod_status(namespace, name, status)
+
+
+class KubeApiDouble:
+    """The double's ASGI app and the uvicorn thread that serves it. Use `running()`."""
+
+    def __init__(
+        self, *, kubelet: KubeletSimulator | None = None, bookmark_interval_s: float = 0.2
+    ) -> None:
+        self.store = KubeStore()
+        self.kubelet = kubelet or KubeletSimulator()
+        self.store.on_pod_created.append(self.kubelet.on_created)
+        self.store.on_pod_deleting.append(self.kubelet.on_deleting)
+        self.bookmark_interval_s = bookmark_interval_s
+        self.pod_metrics: dict[tuple[str, str], Obj] | None = None  # None: no metrics API
+        self.requests: list[tuple[str, str]] = []  # (method, path), for assertions
+        self._failures: list[Failure] = []
+        self._closing = threading.Event()
+        self._expired = 0
+        self.url = ""
+        self.app = Starlette(routes=_routes(self))
+
+    # --- hooks for tests ---------------------------------------------------------------
+
+    def add_node(
+        self,
+        name: str,
+        *,
+        cpu: str = "8",
+        memory: str = "32Gi",
+        gpus: int = 0,
+        gpu_product: str | None = None,
+        unschedulable: bool = False,
+    ) -> Obj:
+        allocatable = {"cpu": cpu, "memory": memory, "pods": "110"}
+        labels = {"kubernetes.io/hostname": name}
+        if gpus:
+            allocatable["nvidia.com/gpu"] = str(gpus)
+        if gpu_product:
+            labels["nvidia.com/gpu.product"] = gpu_product
+        body = {
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"unschedulable": unschedulable},
+            "status": {"allocatable": allocatable, "capacity": dict(allocatable)},
+        }
+        return self.store.create("nodes", "", body)
+
+    def add_namespace(self, name: str, labels: dict[str, str] | None = None) -> Obj:
+        return self.store.create(
+            "namespaces", "", {"metadata": {"name": name, "labels": labels or {}}}
+        )
+
+    def finish_pod(
+        self, namespace: str, name: str, exit_code: int, *, reason: str | None = None
+    ) -> Obj:
+        return finish_pod(self.store, namespace, name, exit_code=exit_code, reason=reason)
+
+    def set_pod_status(self, namespace: str, name: str, status: Obj) -> Obj:
+        return self.store.set_pod_status(namespace, name, status)
+
+    def pods(self, namespace: str = "", labels: str = "") -> list[Obj]:
+        return self.store.list("pods", namespace, labels=labels)[0]
+
+    def write_log(self, namespace: str, name: str, data: bytes) -> None:
+        with self.store.lock:
+            key = (namespace, name)
+            self.store.logs[key] = self.store.logs.get(key, b"") + data
+
+    def compact(self) -> None:
+        """Drop the event history: the next watch from an older version gets 410 Gone."""
+        self.store.compact()
+
+    def expire_watches(self) -> None:
+        """Compact, and end every open watch with a 410 Gone error event (as an API server
+        does when a watcher falls behind the retained history): watchers must list again."""
+        with self.store.lock:
+            self.store.compact()
+            self._expired += 1
+
+    def fail_next(
+        self, code: int, message: str, *, method: str | None = None, path_contains: str = ""
+    ) -> None:
+        """The next matching request is answered with a Status of `code`."""
+        with self.store.lock:
+            self._failures.append(Failure(code, message, method, path_contains))
+
+    def _take_failure(self, method: str, path: str) -> Failure | None:
+        with self.store.lock:
+            self.requests.append((method, path))
+            for failure in self._failures:
+                if (failure.method in (None, method)) and failure.path_contains in path:
+                    self._failures.remove(failure)
+                    return failure
+            return None
+
+    # --- serving -------------------------------------------------------------------------
+
+    def write_kubeconfig(self, path: Path, *, context: str = "double") -> Path:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "double", "cluster": {"server": self.url}}],
+            "users": [{"name": "tester", "user": {"token": "double-token"}}],
+            "contexts": [{"name": context, "context": {"cluster": "double", "user": "tester"}}],
+            "current-context": context,
+        }
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    @contextmanager
+    def running(self) -> Iterator[KubeApiDouble]:
+        """Serve on a free loopback port until the block ends."""
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(self.app, log_level="warning", timeout_graceful_shutdown=1)
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="kube-api-double", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the Kubernetes API double did not start")
+            time.sleep(0.01)
+        try:
+            yield self
+        finally:
+            self._closing.set()
+            server.should_exit = True
+            thread.join(timeout=5)
+            sock.close()
+
+    # --- handlers ------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        params = request.path_params
+        plural = params["plural"]
+        namespace = params.get("namespace", "")
+        name = params.get("name", "")
+        sub = params.get("sub", "")
+        failure = self._take_failure(request.method, request.url.path)
+        if failure is not None:
+            reason = {403: "Forbidden", 409: "Conflict", 422: "Invalid", 429: "TooManyRequests"}
+            error = ApiError(
+                failure.code, reason.get(failure.code, "InternalError"), failure.message
+            )
+            return JSONResponse(error.status(), status_code=failure.code)
+        if plural not in RESOURCES:
+            return _error(ApiError(404, "NotFound", f"the server could not find {plural}"))
+        try:
+            if not name:
+                return await self._collection(request, plural, namespace)
+            if sub == "log":
+                return await self._log(request, namespace, name)
+            if sub == "scale":
+                return await self._scale(request, plural, namespace, name)
+            return await self._item(request, plural, namespace, name, status=sub == "status")
+        except ApiError as error:
+            return _error(error)
+
+    async def _collection(self, request: Request, plural: str, namespace: str) -> Response:
+        q = request.query_params
+        if request.method == "POST":
+            body = json.loads(await request.body())
+            return JSONResponse(self.store.create(plural, namespace, body), status_code=201)
+        if q.get("watch") in ("true", "1"):
+            return StreamingResponse(
+                self._watch(request, plural, namespace), media_type="application/json"
+            )
+        items, version = self.store.list(
+            plural, namespace, labels=q.get("labelSelector", ""), fields=q.get("fieldSelector", "")
+        )
+        api_version, kind, _ = RESOURCES[plural]
+        return JSONResponse(
+            {
+                "apiVersion": api_version,
+                "kind": f"{kind}List",
+                "metadata": {"resourceVersion": str(version)},
+                "items": items,
+            }
+        )
+
+    async def _watch(self, request: Request, plural: str, namespace: str) -> AsyncIterator[bytes]:
+        q = request.query_params
+        labels, fields = q.get("labelSelector", ""), q.get("fieldSelector", "")
+        version = int(q.get("resourceVersion") or self.store.resource_version)
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        deadline = time.monotonic() + float(q.get("timeoutSeconds") or 1800)
+        last_bookmark = time.monotonic()
+        _, kind, _ = RESOURCES[plural]
+        expired = self._expired
+        while not self._closing.is_set() and time.monotonic() < deadline:
+            try:
+                with self.store.lock:
+                    if self._expired != expired:
+                        raise ApiError(410, "Expired", "too old resource version")
+                    events = self.store.events_after(version, plural, namespace)
+                    current = self.store.resource_version
+            except ApiError as error:
+                yield _line({"type": "ERROR", "object": error.status()})
+                return
+            for event in events:
+                version = event.resource_version
+                meta = event.object["metadata"]
+                if matches_labels(meta.get("labels") or {}, labels) and matches_fields(
+                    event.object, fields
+                ):
+                    yield _line({"type": event.type, "object": event.object})
+            version = max(version, current)
+            if bookmarks and time.monotonic() - last_bookmark >= self.bookmark_interval_s:
+                last_bookmark = time.monotonic()
+                marker = {"kind": kind, "metadata": {"resourceVersion": str(version)}}
+                yield _line({"type": "BOOKMARK", "object": marker})
+            await asyncio.sleep(0.02)
+
+    async def _item(
+        self, request: Request, plural: str, namespace: str, name: str, *, status: bool
+    ) -> Response:
+        q = request.query_params
+        if request.method == "GET":
+            return JSONResponse(self.store.get(plural, namespace, name))
+        if request.method == "DELETE":
+            raw = await request.body()
+            options = json.loads(raw) if raw else {}
+            propagation = q.get("propagationPolicy") or options.get("propagationPolicy")
+            grace = q.get("gracePeriodSeconds") or options.get("gracePeriodSeconds")
+            obj = self.store.delete(
+                plural,
+                namespace,
+                name,
+                propagation=propagation or "Background",
+                grace_period_s=None if grace is None else int(grace),
+            )
+            return JSONResponse(obj)
+        if request.method == "PATCH":
+            content_type = request.headers.get("content-type", "")
+            raw = await request.body()
+            if content_type.startswith("application/apply-patch"):
+                body = yaml.safe_load(raw)
+                force = q.get("force") in ("true", "1")
+                manager = q.get("fieldManager", "")
+                obj = self.store.apply(plural, namespace, name, body, manager=manager, force=force)
+                return JSONResponse(obj)
+            if "merge-patch" in content_type:
+                return JSONResponse(
+                    self.store.patch(plural, namespace, name, json.loads(raw), status=status)
+                )
+            raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type}")
+        raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported")
+
+    async def _scale(self, request: Request, plural: str, namespace: str, name: str) -> Response:
+        if plural not in ("deployments", "statefulsets"):
+            raise ApiError(404, "NotFound", f"{plural} have no scale subresource")
+        if request.method == "PATCH":
+            body = json.loads(await request.body())
+            replicas = body.get("spec", {}).get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ApiError(422, "Invalid", "spec.replicas: must be a non-negative integer")
+            self.store.patch(
+                plural, namespace, name, {"spec": {"replicas": replicas}}, status=False
+            )
+        obj = self.store.get(plural, namespace, name)
+        replicas = obj.get("spec", {}).get("replicas", 1)
+        return JSONResponse(
+            {
+                "apiVersion": "autoscaling/v1",
+                "kind": "Scale",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "resourceVersion": obj["metadata"]["resourceVersion"],
+                },
+                "spec": {"replicas": replicas},
+                "status": {"replicas": obj.get("status", {}).get("replicas", 0)},
+            }
+        )
+
+    async def _log(self, request: Request, namespace: str, name: str) -> Response:
+        q = request.query_params
+        pod = self.store.get("pods", namespace, name)
+        if q.get("previous") in ("true", "1"):
+            raise ApiError(
+                400, "BadRequest", f'previous terminated container "main" in pod "{name}" not found'
+            )
+        if not pod.get("status", {}).get("phase"):
+            raise ApiError(
+                400, "BadRequest", f'container "main" in pod "{name}" is waiting to start'
+            )
+        if q.get("follow") not in ("true", "1"):
+            return Response(self.store.logs.get((namespace, name), b""), media_type="text/plain")
+        return StreamingResponse(self._follow(namespace, name), media_type="text/plain")
+
+    async def _follow(self, namespace: str, name: str) -> AsyncIterator[bytes]:
+        sent = 0
+        while not self._closing.is_set():
+            with self.store.lock:
+                data = self.store.logs.get((namespace, name), b"")
+                pod = self.store.objects.get(("pods", namespace, name))
+            if len(data) > sent:
+                yield data[sent:]
+                sent = len(data)
+            elif pod is None or pod.get("status", {}).get("phase") in _TERMINAL:
+                return
+            await asyncio.sleep(0.02)
+
+    async def metrics(self, request: Request) -> Response:
+        namespace = request.path_params["namespace"]
+        if self.pod_metrics is None:
+            return _error(
+                ApiError(404, "NotFound", "the server could not find the requested resource")
+            )
+        items = [m for (ns, _), m in self.pod_metrics.items() if ns == namespace]
+        return JSONResponse(
+            {
+                "apiVersion": "metrics.k8s.io/v1beta1",
+                "kind": "PodMetricsList",
+                "metadata": {},
+                "items": items,
+            }
+        )
+
+
+def _line(event: Any) -> bytes:
+    return json.dumps(event).encode() + b"\n"
+
+
+def _error(error: ApiError) -> Response:
+    return JSONResponse(error.status(), status_code=error.code)
+
+
+def _routes(api: KubeApiDouble) -> list[Route]:
+    methods = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+    paths = [
+        "/api/v1/namespaces/{namespace}/{plural}/{name}/{sub}",
+        "/api/v1/namespaces/{namespace}/{plural}/{name}",
+        "/api/v1/namespaces/{namespace}/{plural}",
+        "/api/v1/{plural}/{name}",
+        "/api/v1/{plural}",
+        "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/{sub}",
+        "/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}",
+        "/apis/{group}/{version}/namespaces/{namespace}/{plural}",
+        "/apis/{group}/{version}/{plural}/{name}",
+        "/apis/{group}/{version}/{plural}",
+    ]
+    metrics = Route("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods", api.metrics)
+    return [metrics, *(Route(p, api.handle, methods=methods) for p in paths)]

@@ -1,0 +1,390 @@
+"""The state of the Kubernetes API test double: objects, resource versions, watch history.
+
+Plain data behind one lock, so the ASGI app (in uvicorn's thread) and test hooks (in the
+test's thread) can both touch it. It implements just enough of the API server for
+`KubernetesRuntime`: server-side apply as a recursive merge with a managedFields-lite
+record, merge patches, label and field selectors, deletion with finalizers and owner
+propagation, and a bounded event history so an old resourceVersion answers 410 Gone.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+Obj = dict[str, Any]
+
+# plural -> (apiVersion, kind, namespaced)
+RESOURCES: dict[str, tuple[str, str, bool]] = {
+    "namespaces": ("v1", "Namespace", False),
+    "nodes": ("v1", "Node", False),
+    "pods": ("v1", "Pod", True),
+    "services": ("v1", "Service", True),
+    "persistentvolumeclaims": ("v1", "PersistentVolumeClaim", True),
+    "secrets": ("v1", "Secret", True),
+    "jobs": ("batch/v1", "Job", True),
+    "deployments": ("apps/v1", "Deployment", True),
+    "statefulsets": ("apps/v1", "StatefulSet", True),
+    "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding", True),
+    "priorityclasses": ("scheduling.k8s.io/v1", "PriorityClass", False),
+}
+
+
+class ApiError(Exception):
+    """An API server answer other than success: becomes a Status body with `code`."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+    def status(self) -> Obj:
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    resource_version: int
+    plural: str
+    namespace: str
+    type: str  # ADDED | MODIFIED | DELETED
+    object: Obj
+
+
+Key = tuple[str, str, str]  # plural, namespace ("" when cluster-scoped), name
+PodHook = Callable[["KubeStore", Obj], None]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def merge(base: Any, patch: Any, *, delete_nulls: bool) -> Any:
+    """RFC 7386 merge: dicts merge key by key, anything else replaces."""
+    if not isinstance(base, dict) or not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(base)
+    for k, v in patch.items():
+        if v is None and delete_nulls:
+            out.pop(k, None)
+        else:
+            out[k] = merge(base.get(k), v, delete_nulls=delete_nulls)
+    return out
+
+
+_SET_EXPR = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
+
+
+def _split_selector(selector: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in selector:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def matches_labels(labels: dict[str, str], selector: str) -> bool:
+    """Equality (=, ==, !=), set-based (in, notin), existence (key, !key)."""
+    for term in _split_selector(selector):
+        if m := _SET_EXPR.match(term):
+            key, op, values = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
+            inside = labels.get(key) in values
+            if inside != (op == "in"):
+                return False
+        elif "!=" in term:
+            key, value = (s.strip() for s in term.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = (s.strip() for s in term.replace("==", "=").split("=", 1))
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _field(obj: Obj, path: str) -> str:
+    value: Any = obj
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def matches_fields(obj: Obj, selector: str) -> bool:
+    for term in _split_selector(selector):
+        if "!=" in term:
+            path, value = term.split("!=", 1)
+            if _field(obj, path.strip()) == value.strip():
+                return False
+        else:
+            path, value = term.replace("==", "=").split("=", 1)
+            if _field(obj, path.strip()) != value.strip():
+                return False
+    return True
+
+
+@dataclass
+class KubeStore:
+    history_limit: int = 1000
+    objects: dict[Key, Obj] = field(default_factory=dict)
+    history: list[Event] = field(default_factory=list)
+    # Events at or below this version were dropped: watching from them is 410 Gone.
+    compacted_at: int = 0
+    on_pod_created: list[PodHook] = field(default_factory=list)
+    on_pod_deleting: list[PodHook] = field(default_factory=list)
+    logs: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    resource_version: int = 0
+
+    # --- bookkeeping -------------------------------------------------------------------
+
+    def _bump(self, obj: Obj) -> int:
+        self.resource_version = next(self._counter)
+        obj["metadata"]["resourceVersion"] = str(self.resource_version)
+        return self.resource_version
+
+    def _record(self, plural: str, namespace: str, type_: str, obj: Obj) -> None:
+        event = Event(self.resource_version, plural, namespace, type_, copy.deepcopy(obj))
+        self.history.append(event)
+        if len(self.history) > self.history_limit:
+            dropped = self.history.pop(0)
+            self.compacted_at = dropped.resource_version
+
+    def compact(self) -> None:
+        """Forget every event so far: a watch from any earlier version gets 410 Gone."""
+        with self.lock:
+            self.history.clear()
+            self.compacted_at = self.resource_version
+
+    def events_after(self, version: int, plural: str, namespace: str) -> list[Event]:
+        """Events newer than `version`; ApiError(410) when they are no longer retained."""
+        with self.lock:
+            if version < self.compacted_at:
+                raise ApiError(410, "Expired", f"too old resource version: {version}")
+            return [
+                e
+                for e in self.history
+                if e.resource_version > version
+                and e.plural == plural
+                and (not namespace or e.namespace == namespace)
+            ]
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def get(self, plural: str, namespace: str, name: str) -> Obj:
+        with self.lock:
+            obj = self.objects.get((plural, namespace, name))
+            if obj is None:
+                raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+            return copy.deepcopy(obj)
+
+    def list(
+        self, plural: str, namespace: str, *, labels: str = "", fields: str = ""
+    ) -> tuple[list[Obj], int]:
+        with self.lock:
+            items = [
+                copy.deepcopy(obj)
+                for (p, ns, _), obj in sorted(self.objects.items())
+                if p == plural
+                and (not namespace or ns == namespace)
+                and matches_labels(obj["metadata"].get("labels") or {}, labels)
+                and matches_fields(obj, fields)
+            ]
+            return items, self.resource_version
+
+    # --- writes --------------------------------------------------------------------------
+
+    def _check_namespace(self, plural: str, namespace: str) -> None:
+        if RESOURCES[plural][2] and ("namespaces", "", namespace) not in self.objects:
+            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found')
+
+    def create(self, plural: str, namespace: str, body: Obj, *, manager: str = "") -> Obj:
+        with self.lock:
+            self._check_namespace(plural, namespace)
+            name = body.get("metadata", {}).get("name", "")
+            if not name:
+                raise ApiError(422, "Invalid", f"{plural}: metadata.name: Required value")
+            if (plural, namespace, name) in self.objects:
+                raise ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists')
+            api_version, kind, namespaced = RESOURCES[plural]
+            obj = copy.deepcopy(body)
+            obj["apiVersion"], obj["kind"] = api_version, kind
+            meta = obj["metadata"]
+            if namespaced:
+                meta["namespace"] = namespace
+            meta["uid"] = str(uuid.uuid4())
+            meta["creationTimestamp"] = now_iso()
+            meta["generation"] = 1
+            if manager:
+                meta["managedFields"] = [{"manager": manager, "operation": "Apply"}]
+            self._bump(obj)
+            self.objects[(plural, namespace, name)] = obj
+            self._record(plural, namespace, "ADDED", obj)
+            if plural == "pods":
+                for hook in self.on_pod_created:
+                    hook(self, obj)
+            return copy.deepcopy(self.objects.get((plural, namespace, name), obj))
+
+    def apply(
+        self, plural: str, namespace: str, name: str, body: Obj, *, manager: str, force: bool
+    ) -> Obj:
+        """Server-side apply: create, or merge the applied fields into the live object."""
+        if not manager:
+            raise ApiError(422, "Invalid", "fieldManager is required for apply patches")
+        if body.get("metadata", {}).get("name") != name:
+            raise ApiError(422, "Invalid", "metadata.name must match the URL")
+        with self.lock:
+            live = self.objects.get((plural, namespace, name))
+            if live is None:
+                return self.create(plural, namespace, body, manager=manager)
+            managers = {m["manager"] for m in live["metadata"].get("managedFields", [])}
+            if not force and managers - {manager}:
+                others = ", ".join(sorted(managers - {manager}))
+                raise ApiError(409, "Conflict", f"Apply failed with conflicts: managers {others}")
+            applied = {k: v for k, v in body.items() if k not in ("status", "apiVersion", "kind")}
+            return self._update(plural, namespace, live, applied, manager=manager)
+
+    def patch(self, plural: str, namespace: str, name: str, body: Obj, *, status: bool) -> Obj:
+        """A JSON merge patch (strategic merge patches are treated the same way)."""
+        with self.lock:
+            live = self.objects.get((plural, namespace, name))
+            if live is None:
+                raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+            if status:
+                body = {"status": body.get("status", {})}
+            return self._update(plural, namespace, live, body, manager="", delete_nulls=True)
+
+    def _update(
+        self,
+        plural: str,
+        namespace: str,
+        live: Obj,
+        change: Obj,
+        *,
+        manager: str,
+        delete_nulls: bool = False,
+    ) -> Obj:
+        merged = merge(live, change, delete_nulls=delete_nulls)
+        meta = merged["metadata"]
+        for fixed in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
+            if fixed in live["metadata"]:
+                meta[fixed] = live["metadata"][fixed]
+        if merge(live.get("spec"), change.get("spec", {}), delete_nulls=False) != live.get("spec"):
+            meta["generation"] = int(live["metadata"].get("generation", 1)) + 1
+        if manager:
+            fields = [m for m in meta.get("managedFields", []) if m["manager"] != manager]
+            meta["managedFields"] = [*fields, {"manager": manager, "operation": "Apply"}]
+        key = (plural, namespace, meta["name"])
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            return self._remove(key, merged)
+        self._bump(merged)
+        self.objects[key] = merged
+        self._record(plural, namespace, "MODIFIED", merged)
+        return copy.deepcopy(merged)
+
+    def _remove(self, key: Key, obj: Obj) -> Obj:
+        self.objects.pop(key, None)
+        self._bump(obj)
+        self._record(key[0], key[1], "DELETED", obj)
+        return copy.deepcopy(obj)
+
+    def delete(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        *,
+        propagation: str = "Background",
+        grace_period_s: int | None = None,
+    ) -> Obj:
+        with self.lock:
+            key = (plural, namespace, name)
+            live = self.objects.get(key)
+            if live is None:
+                raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+            uid = live["metadata"]["uid"]
+            for dep_key, dep in list(self.objects.items()):
+                owners = dep["metadata"].get("ownerReferences") or []
+                if not any(o.get("uid") == uid for o in owners):
+                    continue
+                if propagation == "Orphan":
+                    rest = [o for o in owners if o.get("uid") != uid]
+                    self._update(
+                        *dep_key[:2], dep, {"metadata": {"ownerReferences": rest}}, manager=""
+                    )
+                else:
+                    self.delete(*dep_key, propagation=propagation)
+            if plural == "pods" and not live["metadata"].get("deletionTimestamp"):
+                live = copy.deepcopy(live)
+                live["metadata"]["deletionTimestamp"] = now_iso()
+                grace = grace_period_s
+                if grace is None:
+                    grace = live.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+                live["metadata"]["deletionGracePeriodSeconds"] = grace
+                self._bump(live)
+                self.objects[key] = live
+                self._record(plural, namespace, "MODIFIED", live)
+                for hook in self.on_pod_deleting:
+                    hook(self, live)
+                live = self.objects.get(key, live)
+                if key not in self.objects:
+                    return copy.deepcopy(live)
+            if live["metadata"].get("finalizers"):
+                if not live["metadata"].get("deletionTimestamp"):
+                    return self._update(
+                        plural,
+                        namespace,
+                        live,
+                        {"metadata": {"deletionTimestamp": now_iso()}},
+                        manager="",
+                    )
+                return copy.deepcopy(live)
+            return self._remove(key, copy.deepcopy(live))
+
+    def set_pod_status(self, namespace: str, name: str, status: Obj) -> Obj:
+        """Replace a pod's status, as the kubelet would (a MODIFIED event follows)."""
+        with self.lock:
+            live = self.objects.get(("pods", namespace, name))
+            if live is None:
+                raise ApiError(404, "NotFound", f'pods "{name}" not found')
+            updated = copy.deepcopy(live)
+            updated["status"] = copy.deepcopy(status)
+            return self._replace("pods", namespace, updated)
+
+    def _replace(self, plural: str, namespace: str, obj: Obj) -> Obj:
+        key = (plural, namespace, obj["metadata"]["name"])
+        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+            phase = obj.get("status", {}).get("phase")
+            if plural != "pods" or phase in ("Succeeded", "Failed"):
+                return self._remove(key, obj)
+        self._bump(obj)
+        self.objects[key] = obj
+        self._record(plural, namespace, "MODIFIED", obj)
+        return copy.deepcopy(obj)

@@ -1,0 +1,52 @@
+"""API server answers become RuntimeTemporaryError or RuntimePermanentError, at the seam."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sapwood.server.runtimes.base import RuntimePermanentError, RuntimeTemporaryError
+from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
+from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
+from sapwood.testing.kube_api import KubeApiDouble
+from tests.integration.runtimes.kubernetes.conftest import NAMESPACE, spec
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("code", [409, 429, 500, 503])
+async def test_conflicts_throttling_and_server_errors_are_temporary(
+    runtime: KubernetesRuntime, double: KubeApiDouble, code: int
+) -> None:
+    double.fail_next(code, "try again", method="PATCH", path_contains="/pods/")
+    with pytest.raises(RuntimeTemporaryError, match="try again"):
+        await runtime.start(spec())
+    await runtime.start(spec())  # the retry goes through
+    assert len(double.pods(NAMESPACE)) == 1
+
+
+@pytest.mark.parametrize(("code", "reason"), [(403, "Forbidden"), (422, "Invalid")])
+async def test_forbidden_and_invalid_are_permanent_with_the_servers_message(
+    runtime: KubernetesRuntime, double: KubeApiDouble, code: int, reason: str
+) -> None:
+    message = 'pods is forbidden: User "sapwood" cannot patch resource "pods"'
+    double.fail_next(code, message, method="PATCH", path_contains="/pods/")
+    with pytest.raises(RuntimePermanentError) as caught:
+        await runtime.start(spec())
+    assert caught.value.reason == reason
+    assert message in str(caught.value)
+
+
+async def test_an_unreachable_api_server_is_temporary(tmp_path: Path) -> None:
+    gone = KubeApiDouble()
+    with gone.running():
+        kubeconfig = gone.write_kubeconfig(tmp_path / "kubeconfig")
+    runtime = KubernetesRuntime(
+        KubernetesRuntimeSettings(kubeconfig=kubeconfig, request_timeout_s=2)
+    )
+    try:
+        with pytest.raises(RuntimeTemporaryError, match="unreachable"):
+            await runtime.capacity()
+    finally:
+        await runtime.close()
