@@ -288,6 +288,7 @@ class ControllerManager:
                             mono - age,
                             readiness,
                             spec.liveness,
+                            unit.host,
                         )
                     )
         self._prober.update(targets)

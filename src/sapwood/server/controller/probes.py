@@ -34,6 +34,7 @@ class Target:
     started_at_s: float  # on the clock's monotonic scale
     readiness: Probe | None
     liveness: Probe | None
+    host: str = "127.0.0.1"  # a pod's IP on Kubernetes
 
 
 @dataclass
@@ -46,27 +47,29 @@ class _Tracked:
     busy: set[str] = field(default_factory=set)
 
 
-async def run_probe(probe: Probe, port: int | None) -> tuple[bool, str]:
+async def run_probe(probe: Probe, port: int | None, host: str = "127.0.0.1") -> tuple[bool, str]:
     """(passed, why not) for one attempt, never longer than the probe's timeout."""
     timeout = probe.timeout.total_seconds()
     try:
-        return await asyncio.wait_for(_attempt(probe, port, timeout), timeout)
+        return await asyncio.wait_for(_attempt(probe, port, host, timeout), timeout)
     except TimeoutError:
         return False, f"timed out after {timeout:g}s"
     except (OSError, httpx.HTTPError) as exc:
         return False, str(exc) or type(exc).__name__
 
 
-async def _attempt(probe: Probe, port: int | None, http_timeout_s: float) -> tuple[bool, str]:
+async def _attempt(
+    probe: Probe, port: int | None, host: str, http_timeout_s: float
+) -> tuple[bool, str]:
     if probe.http is not None:
         target = probe.http.port or port
-        url = f"http://127.0.0.1:{target}{probe.http.path}"
+        url = f"http://{host}:{target}{probe.http.path}"
         async with httpx.AsyncClient(timeout=http_timeout_s) as client:
             response = await client.get(url)
         ok = 200 <= response.status_code < 400
         return ok, "" if ok else f"HTTP {response.status_code} from {probe.http.path}"
     if probe.tcp is not None:
-        _, writer = await asyncio.open_connection("127.0.0.1", probe.tcp.port or port)
+        _, writer = await asyncio.open_connection(host, probe.tcp.port or port)
         writer.close()
         await writer.wait_closed()
         return True, ""
@@ -147,7 +150,7 @@ class Prober:
 
     async def _probe(self, tracked: _Tracked, which: str, probe: Probe) -> None:
         try:
-            ok, message = await run_probe(probe, tracked.target.port)
+            ok, message = await run_probe(probe, tracked.target.port, tracked.target.host)
         except Exception:  # a probe must never take the prober down
             log.exception("probe of %s failed unexpectedly", tracked.target.key)
             ok, message = False, "probe error"

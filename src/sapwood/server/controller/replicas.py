@@ -32,6 +32,7 @@ class ReplicaRecord:
     ready: bool = False
     pid: int | None = None
     port: int | None = None
+    host: str | None = None  # None: 127.0.0.1
     generation: int | None = None
     last_exit: Exit | None = None
 
@@ -46,6 +47,7 @@ class ReplicaRecord:
             "ready": self.ready,
             "pid": self.pid,
             "port": self.port,
+            "host": self.host,
             "generation": self.generation,
             "lastExit": asdict(self.last_exit) if self.last_exit else None,
         }
@@ -64,6 +66,7 @@ class ReplicaRecord:
             ready=bool(data.get("ready", False)),
             pid=data.get("pid"),
             port=data.get("port"),
+            host=data.get("host"),
             generation=data.get("generation"),
             last_exit=Exit(last.get("code"), str(last.get("reason")), str(last.get("at")))
             if isinstance(last, dict)
@@ -115,6 +118,7 @@ def observed(record: ReplicaRecord, unit: UnitState) -> ReplicaRecord:
         state="Running",
         pid=unit.pid,
         port=unit.port,
+        host=None if unit.host == "127.0.0.1" else unit.host,
         generation=unit.generation,
         next_start_at=None,
     )

@@ -211,24 +211,28 @@ def _keep_replicas(
         readyReplicas=ready,
         restarts=sum(r.restarts for r in records.values()),
     )
-    ports = [r.port for r in records.values() if r.ready and r.port and not is_canary(r.index)]
+    main = [_address(r) for r in records.values() if r.ready and r.port and not is_canary(r.index)]
+    canary = [_address(r) for r in records.values() if r.ready and r.port and is_canary(r.index)]
     if view.kind == "Service":
-        canary = [r.port for r in records.values() if r.ready and r.port and is_canary(r.index)]
         status["desiredReplicas"] = len([i for i in desired if i != SURGE])
         if rollout is not None:
             status["rollout"] = rollout
         else:
             status.pop("rollout", None)
-        status["endpoints"] = [f"127.0.0.1:{p}" for p in ports]
+        status["endpoints"] = main
         if canary:
-            status["canaryEndpoints"] = [f"127.0.0.1:{p}" for p in canary]
+            status["canaryEndpoints"] = canary
         else:
             status.pop("canaryEndpoints", None)
-    elif ports:
-        status["url"] = f"http://127.0.0.1:{ports[0]}/"
+    elif main:
+        status["url"] = f"http://{main[0]}/"
     message = f"{ready}/{len([i for i in desired if i != SURGE])} replicas ready"
     plan.status = with_phase(status, "Running", now=now, message=message)
     return plan
+
+
+def _address(record: ReplicaRecord) -> str:
+    return f"{record.host or '127.0.0.1'}:{record.port}"
 
 
 def _supervise(

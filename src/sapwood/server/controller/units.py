@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sapwood.server.controller.model import ObjectView
 from sapwood.server.runtimes.base import UnitSpec, VolumeMount
-from sapwood.specs.objects import Job, Service, Workspace
+from sapwood.specs.objects import Feed, Job, Service, Workspace
 from sapwood.specs.workloads import WorkspaceTool
 
 
@@ -27,6 +27,9 @@ CANARY_FIRST = 10000
 
 def is_canary(replica: int) -> bool:
     return replica >= CANARY_FIRST
+
+
+FEED_WORKER_COMMAND = (sys.executable, "-m", "sapwood.feeds.worker")
 
 
 class UnitError(ValueError):
@@ -49,6 +52,8 @@ def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
         if is_canary(replica) and canary is not None:
             model = canary.model
         command = [sys.executable, *view.obj.spec.serving_command(model)[1:]]
+    if isinstance(view.obj, Feed):
+        command = list(FEED_WORKER_COMMAND)
     if command is None:  # pragma: no cover - the specs require a command otherwise
         raise UnitError("nothing to run", reason="InvalidSpec")
     return UnitSpec(
@@ -59,10 +64,11 @@ def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
         cpu_millis=spec.resources.cpu,
         memory_bytes=spec.resources.memory,
         gpus=spec.resources.gpu,
-        wants_port=not isinstance(view.obj, Job),
+        wants_port=not isinstance(view.obj, Job | Feed),
         volumes=tuple(VolumeMount(v.name, v.mount_path) for v in spec.volumes),
         grace_period_s=spec.termination_grace_period.total_seconds(),
         generation=view.generation,
+        image=spec.image,
     )
 
 

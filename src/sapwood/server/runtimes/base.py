@@ -69,6 +69,7 @@ class UnitSpec:
     volumes: tuple[VolumeMount, ...] = ()
     grace_period_s: float = 30.0
     generation: int = 1  # spec generation this unit was started for; observe() returns it
+    image: str | None = None  # the container image (Kubernetes); None: the runtime's default
 
 
 class UnitPhase(StrEnum):
@@ -85,6 +86,7 @@ class UnitReason(StrEnum):
     COMMAND_NOT_FOUND = "CommandNotFound"
     KILLED = "Killed"  # ended by a signal nobody in Sapwood sent, or its supervisor vanished
     STOPPED = "Stopped"  # ended by Runtime.stop()
+    EVICTED = "Evicted"  # Kubernetes: evicted from its node (pressure, drain)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ class UnitState:
     cpu_set: tuple[int, ...] = ()  # cores given exclusively to this unit, empty when shared
     limits_enforced_by: str = ""  # "cgroup-v2" | "cgroup-v1" | "rlimit" | "none"
     gpu_indices: tuple[int, ...] = field(default=())
+    # Kubernetes: on a RUNNING unit, `reason` may say why it is not running yet
+    # ("Unschedulable", "ImagePullBackOff", ...) and `message` gives the cluster's words.
+    message: str | None = None
+    host: str = "127.0.0.1"  # where `port` listens (a pod's IP on Kubernetes)
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,16 @@ class Capacity:
     memory_bytes: int
     gpus: int
     gpu_models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnitUsage:
+    """What one running unit uses right now, summed over its processes (or containers)."""
+
+    cpu_percent: float  # 100 = one full core, averaged since the previous usage() call
+    memory_bytes: int  # resident set size
+    gpu_percent: float | None = None  # None: the unit has no GPUs, or they cannot be read
+    gpu_memory_bytes: int | None = None
 
 
 class RuntimeFailure(Exception):  # noqa: N818 - the base is named by role, errors below
@@ -170,6 +186,14 @@ class Runtime(Protocol):
 
     async def observe(self) -> list[UnitState]:
         """Every unit the runtime knows: running, or exited and not yet forgotten."""
+        ...
+
+    async def usage(self) -> dict[UnitKey, UnitUsage]:
+        """Current usage of every RUNNING unit the runtime can measure.
+
+        CPU is averaged over the time since the previous call (since the unit started on
+        the first one). A unit it cannot measure right now is left out, not reported as 0.
+        """
         ...
 
     def logs(

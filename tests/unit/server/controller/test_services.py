@@ -428,3 +428,16 @@ def test_a_crashed_workspace_restarts_with_backoff() -> None:
     seen = workspace_plan(ws, {0: exited(ws.key(0), 1)}, T0 + timedelta(seconds=30))
     assert reasons(seen) == ["BackOff"]
     assert seen.starts == []
+
+
+def test_endpoints_name_the_host_a_replica_listens_on() -> None:
+    svc = after(service(1), plan(service(1), {}))
+    unit = replace(running(svc.key(0), started=T0, port=8080, generation=1), host="10.42.0.7")
+    status = plan(svc, {0: unit}, T0 + timedelta(seconds=1)).status
+    assert status is not None
+    assert status["endpoints"] == ["10.42.0.7:8080"]
+
+
+def test_a_replica_runs_the_image_its_spec_names() -> None:
+    [unit] = plan(service(1, image="ghcr.io/acme/api:2"), {}).starts
+    assert unit.image == "ghcr.io/acme/api:2"

@@ -117,6 +117,7 @@ def pod_to_state(pod: Obj) -> UnitState | None:
         "generation": int(annotations.get(GENERATION, "1")),
         "port": CONTAINER_PORT if annotations.get(WANTS_PORT) == "true" else None,
         "limits_enforced_by": "kubernetes",
+        "host": pod.get("status", {}).get("podIP") or "127.0.0.1",
     }
     if is_exited(pod):
         code, reason, message, finished = _exit(pod)

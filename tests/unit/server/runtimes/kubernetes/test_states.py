@@ -128,3 +128,11 @@ def test_a_stop_request_makes_the_exit_stopped_but_keeps_the_code() -> None:
 
 def test_pods_that_are_not_units_are_ignored() -> None:
     assert pod_to_state({"metadata": {"name": "dns", "labels": {}}}) is None
+
+
+def test_a_running_pod_is_reached_at_its_ip() -> None:
+    running = {"containerStatuses": [{"name": "main", "state": {"running": {"startedAt": T0}}}]}
+    state = pod_to_state(pod({"phase": "Running", "podIP": "10.42.0.7", **running}))
+    assert state is not None
+    assert state.host == "10.42.0.7"
+    assert pod_to_state(pod({"phase": "Pending"})).host == "127.0.0.1"  # type: ignore[union-attr]
