@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from sapwood.cli.events import event_table
+from sapwood.cli.feed_output import feed_lines, feed_spec_summary
 from sapwood.cli.output import (
     compact,
     format_age,
@@ -20,6 +21,7 @@ from sapwood.cli.output import (
     title_words,
 )
 from sapwood.cli.session import TEAM_OPTION, connect
+from sapwood.cli.utilisation import latest_usage, utilisation_lines
 from sapwood.schemas import Event, Object
 from sapwood.specs.objects import kind_of
 
@@ -36,10 +38,25 @@ def describe(
     with connect(team=team) as client:
         obj = client.get(canonical, name)
         events = client.events(canonical, name, team=obj.metadata.team)
-    print_out(describe_text(obj, events, now=datetime.now(UTC)))
+        usage = {}
+        if obj.phase == "Running":
+            usage = latest_usage(
+                client.list_metrics(canonical, name, team=obj.metadata.team, limit=1)
+            )
+        figures = client.feed_figures(name, team=obj.metadata.team) if obj.kind == "Feed" else None
+    text = describe_text(obj, events, now=datetime.now(UTC), usage=usage)
+    if figures is not None:
+        text = text.replace("\nEvents:", "\n" + "\n".join(feed_lines(figures)) + "\nEvents:", 1)
+    print_out(text)
 
 
-def describe_text(obj: Object, events: Sequence[Event], *, now: datetime) -> str:
+def describe_text(
+    obj: Object,
+    events: Sequence[Event],
+    *,
+    now: datetime,
+    usage: Mapping[str, tuple[float, datetime]] | None = None,
+) -> str:
     meta = obj.metadata
     lines = [
         _field("Name", meta.name),
@@ -65,6 +82,10 @@ def describe_text(obj: Object, events: Sequence[Event], *, now: datetime) -> str
     if isinstance(replicas, list) and replicas:
         lines.append("Replicas:")
         lines += ["  " + line for line in replica_table(replicas).splitlines()]
+    usage_lines = utilisation_lines(usage or {}, now=now)
+    if usage_lines:
+        lines.append("Utilisation:")
+        lines += ["  " + line for line in usage_lines]
     if events:
         lines.append("Events:")
         lines += ["  " + line for line in event_table(events, now=now).splitlines()]
@@ -96,6 +117,8 @@ def spec_summary(kind: str, spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     for key in ("restart", "retries", "activeDeadline", "idleTimeout", "paused"):
         if spec.get(key) is not None:
             out.append((title_words(key), compact(spec[key])))
+    if kind == "Feed":
+        out += feed_spec_summary(spec)
     if spec.get("env"):
         out.append(("Env", ", ".join(sorted(spec["env"]))))
     if spec.get("volumes"):

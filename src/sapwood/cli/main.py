@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 
 import sapwood
-from sapwood.cli import install, notify, quotas, teams, tokens, users
+from sapwood.cli import feed, install, models, notify, pause, quotas, teams, tokens, users
 from sapwood.cli.apply import apply
+from sapwood.cli.capture import capture
 from sapwood.cli.delete import delete
 from sapwood.cli.describe import describe
 from sapwood.cli.errors import ErrorHandlingGroup
@@ -48,12 +49,16 @@ def build_app() -> typer.Typer:
     app.command("metrics")(metrics)
     app.command("queue")(quotas.queue)
     app.command("render")(render)
+    app.command("capture")(capture)
+    pause.register(app)
     app.add_typer(teams.app)
     app.add_typer(users.app)
     app.add_typer(tokens.app)
     app.add_typer(quotas.app)
     app.add_typer(notify.app)
+    app.add_typer(models.app)
     app.add_typer(install.app)
+    app.add_typer(feed.app)
     return app
 
 

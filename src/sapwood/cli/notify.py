@@ -79,13 +79,30 @@ def set_rule(
     channel: str = typer.Option(..., "--channel", help="the channel to notify"),
     events: str = typer.Option(..., "--events", help=f"comma-separated: {EVENTS}"),
     selector: str | None = typer.Option(None, "--selector", help="label selector, e.g. app=x"),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="underutilised: percent of the request (default 20)"
+    ),
+    duration: str | None = typer.Option(
+        None, "--duration", help="underutilised: for how long, e.g. 30m (the default)"
+    ),
     team: str | None = TEAM_OPTION,
 ) -> None:
     """Create or replace a rule."""
     names = [e.strip() for e in events.split(",") if e.strip()]
     with connect(team=team) as client:
-        rule = client.set_rule(name, channel=channel, events=names, selector=selector)
-    print_out(f"rule/{rule.name} set: {', '.join(e.value for e in rule.events)} -> {rule.channel}")
+        rule = client.set_rule(
+            name,
+            channel=channel,
+            events=names,
+            selector=selector,
+            threshold=threshold,
+            duration=duration,
+        )
+    line = f"rule/{rule.name} set: {', '.join(e.value for e in rule.events)} -> {rule.channel}"
+    if "underutilised" in rule.events:
+        minutes = int(rule.duration.total_seconds() // 60)
+        line += f" (underutilised: under {rule.threshold:g}% for {minutes} min)"
+    print_out(line)
 
 
 @rules_app.command("delete")

@@ -79,6 +79,8 @@ def object_headers(kind: str, *, wide: bool = False) -> Row:
         headers += ("READY",)
     if kind in ("Job", "Service"):
         headers += ("RESTARTS",)
+    if kind == "Feed":
+        headers += ("MODEL", "WORKERS", "BACKLOG")
     headers += ("AGE",)
     if wide:
         headers += ("CPU", "MEMORY", "GPU", "PRIORITY", "LABELS")
@@ -93,6 +95,9 @@ def object_row(obj: Object, *, now: datetime, wide: bool = False) -> Row:
         row += (ready_text(obj),)
     if obj.kind in ("Job", "Service"):
         row += (str(obj.status.get("restarts") or 0),)
+    if obj.kind == "Feed":
+        workers = f"{obj.status.get('readyReplicas', 0)}/{obj.status.get('desiredWorkers', '-')}"
+        row += (_text(obj.spec.get("model")), workers, _text(obj.status.get("backlog", 0)))
     row += (format_age(meta.created_at, now),)
     if wide:
         resources = obj.spec.get("resources") or {}

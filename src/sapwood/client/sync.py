@@ -7,6 +7,7 @@ async client lives on its own thread.
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -37,6 +38,14 @@ from sapwood.schemas import (
     User,
     WhoAmI,
 )
+from sapwood.schemas.feeds import (
+    AckResponse,
+    FeedFigures,
+    FeedResultPage,
+    IngestResponse,
+    LeasedBatch,
+)
+from sapwood.schemas.models import Model, ModelSummary, ModelVersion, PushedModel
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -119,6 +128,12 @@ class Client:
 
     def delete(self, kind: str, name: str, *, team: str | None = None) -> DeleteResponse:
         return self._run(self.aio.delete, kind, name, team=team)
+
+    def pause(self, kind: str, name: str, *, team: str | None = None) -> Object:
+        return self._run(self.aio.pause, kind, name, team=team)
+
+    def resume(self, kind: str, name: str, *, team: str | None = None) -> Object:
+        return self._run(self.aio.resume, kind, name, team=team)
 
     def events(
         self,
@@ -282,6 +297,8 @@ class Client:
         events: Iterable[str],
         selector: str | None = None,
         team: str | None = None,
+        threshold: float | None = None,
+        duration: str | None = None,
     ) -> Rule:
         return self._run(
             self.aio.set_rule,
@@ -289,6 +306,8 @@ class Client:
             channel=channel,
             events=list(events),
             selector=selector,
+            threshold=threshold,
+            duration=duration,
             team=team,
         )
 
@@ -299,3 +318,131 @@ class Client:
         self, *, team: str | None = None, limit: int | None = None
     ) -> builtins.list[Delivery]:
         return self._run(self.aio.list_deliveries, team=team, limit=limit)
+
+    # model registry
+
+    def push_model(
+        self,
+        model: str | os.PathLike[str] | bytes,
+        *,
+        name: str,
+        alias: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        framework: str | None = None,
+        source: str | None = None,
+        team: str | None = None,
+    ) -> PushedModel:
+        return self._run(
+            self.aio.push_model,
+            model,
+            name=name,
+            alias=alias,
+            metrics=metrics,
+            framework=framework,
+            source=source,
+            team=team,
+        )
+
+    def list_models(self, *, team: str | None = None) -> builtins.list[ModelSummary]:
+        return self._run(self.aio.list_models, team=team)
+
+    def get_model(self, name: str, *, team: str | None = None) -> Model:
+        return self._run(self.aio.get_model, name, team=team)
+
+    def resolve_model(self, ref: str, *, team: str | None = None) -> ModelVersion:
+        return self._run(self.aio.resolve_model, ref, team=team)
+
+    def download_model(
+        self, ref: str, dest: str | os.PathLike[str], *, team: str | None = None
+    ) -> ModelVersion:
+        return self._run(self.aio.download_model, ref, dest, team=team)
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, team: str | None = None
+    ) -> ModelVersion:
+        return self._run(self.aio.set_alias, name, alias, version, team=team)
+
+    def delete_alias(self, name: str, alias: str, *, team: str | None = None) -> None:
+        self._run(self.aio.delete_alias, name, alias, team=team)
+
+    def delete_model_version(self, name: str, version: int, *, team: str | None = None) -> None:
+        self._run(self.aio.delete_model_version, name, version, team=team)
+
+    # feeds
+
+    def push_records(
+        self,
+        feed: str,
+        body: bytes | builtins.list[dict[str, Any]],
+        *,
+        content_type: str = "application/json",
+        batch_id: str | None = None,
+        team: str | None = None,
+    ) -> IngestResponse:
+        return self._run(
+            self.aio.push_records,
+            feed,
+            body,
+            content_type=content_type,
+            batch_id=batch_id,
+            team=team,
+        )
+
+    def lease_batch(
+        self, feed: str, *, consumer: str = "worker", wait_s: float = 0.0, team: str | None = None
+    ) -> LeasedBatch | None:
+        return self._run(self.aio.lease_batch, feed, consumer=consumer, wait_s=wait_s, team=team)
+
+    def ack_batch(
+        self,
+        feed: str,
+        lease_id: str,
+        results: bytes,
+        *,
+        model_version: str,
+        team: str | None = None,
+    ) -> AckResponse:
+        return self._run(
+            self.aio.ack_batch, feed, lease_id, results, model_version=model_version, team=team
+        )
+
+    def feed_results(
+        self,
+        feed: str,
+        *,
+        team: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        prediction: int | None = None,
+        from_sequence: int | None = None,
+        to_sequence: int | None = None,
+        limit: int | None = None,
+        continue_: str | None = None,
+    ) -> FeedResultPage:
+        return self._run(
+            self.aio.feed_results,
+            feed,
+            team=team,
+            since=since,
+            until=until,
+            prediction=prediction,
+            from_sequence=from_sequence,
+            to_sequence=to_sequence,
+            limit=limit,
+            continue_=continue_,
+        )
+
+    def export_feed_results(
+        self,
+        feed: str,
+        *,
+        format: str = "csv",
+        team: str | None = None,
+        prediction: int | None = None,
+    ) -> bytes:
+        return self._run(
+            self.aio.export_feed_results, feed, format=format, team=team, prediction=prediction
+        )
+
+    def feed_figures(self, feed: str, *, team: str | None = None) -> FeedFigures:
+        return self._run(self.aio.feed_figures, feed, team=team)

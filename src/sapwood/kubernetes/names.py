@@ -23,9 +23,9 @@ KIND_LABEL = "sapwood.dev/kind"
 NAME_LABEL = "sapwood.dev/name"
 DEFAULT_IMAGE_ANNOTATION = "sapwood.dev/default-image"
 
-_KIND_PREFIX = {"Job": "job", "Service": "svc", "Workspace": "ws"}
+_KIND_PREFIX = {"Job": "job", "Service": "svc", "Workspace": "ws", "Feed": "feed"}
 # StatefulSet pods carry a controller-revision-hash label of the name plus 11 characters.
-_NAME_LIMIT = {"Job": 63, "Service": 63, "Workspace": 52}
+_NAME_LIMIT = {"Job": 63, "Service": 63, "Workspace": 52, "Feed": 63}
 
 
 def short_name(text: str, limit: int = 63) -> str:

@@ -6,12 +6,13 @@ from collections.abc import Iterable
 
 import yaml
 
+from sapwood.kubernetes.feeds import render_feed
 from sapwood.kubernetes.jobs import render_job
 from sapwood.kubernetes.names import Manifest, namespace_for
 from sapwood.kubernetes.options import DEFAULT_OPTIONS, RenderError, RenderOptions
 from sapwood.kubernetes.services import render_service
 from sapwood.kubernetes.workspaces import render_workspace
-from sapwood.specs.objects import AnyObject, Job, Service, Workspace
+from sapwood.specs.objects import AnyObject, Feed, Job, Service, Workspace
 
 
 def render_object(
@@ -37,6 +38,8 @@ def render_object(
         return render_job(obj, team, namespace=namespace, options=options, owner_uid=owner_uid)
     if isinstance(obj, Service):
         return render_service(obj, team, namespace=namespace, options=options, owner_uid=owner_uid)
+    if isinstance(obj, Feed):
+        return render_feed(obj, team, namespace=namespace, options=options)
     if isinstance(obj, Workspace):
         return render_workspace(
             obj, team, namespace=namespace, options=options, owner_uid=owner_uid

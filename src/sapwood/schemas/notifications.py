@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import Field, field_validator
 
 from sapwood.schemas.base import WireModel
+from sapwood.specs.base import Duration
 from sapwood.specs.selectors import parse_selector
 
 
@@ -22,6 +23,12 @@ class NotificationEvent(StrEnum):
     SERVICE_UNHEALTHY = "service.unhealthy"
     WORKSPACE_PAUSED = "workspace.paused"
     PREEMPTED = "preempted"
+    IDLE_PAUSED = "idle-paused"
+    UNDERUTILISED = "underutilised"
+
+
+DEFAULT_THRESHOLD_PERCENT = 20.0
+DEFAULT_UNDERUSE_DURATION = timedelta(minutes=30)
 
 
 class ChannelRequest(WireModel):
@@ -58,6 +65,23 @@ class RuleRequest(WireModel):
     selector: str | None = Field(
         default=None, max_length=1000, description="label selector, e.g. app=x,tier!=dev"
     )
+    threshold: float = Field(
+        default=DEFAULT_THRESHOLD_PERCENT,
+        gt=0,
+        le=100,
+        description="underutilised: percent of the requested CPU or GPU used at most",
+    )
+    duration: Duration = Field(
+        default=DEFAULT_UNDERUSE_DURATION,
+        description="underutilised: for how long the use stays under the threshold",
+    )
+
+    @field_validator("duration")
+    @classmethod
+    def _sensible_duration(cls, value: timedelta) -> timedelta:
+        if not timedelta(minutes=1) <= value <= timedelta(days=7):
+            raise ValueError("must be between 1m and 7d")
+        return value
 
     @field_validator("selector")
     @classmethod
@@ -74,6 +98,8 @@ class Rule(WireModel):
     channel: str
     events: list[NotificationEvent]
     selector: str | None = None
+    threshold: float = DEFAULT_THRESHOLD_PERCENT
+    duration: Duration = DEFAULT_UNDERUSE_DURATION
     created_at: datetime
     updated_at: datetime
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,18 +18,27 @@ from sapwood.schemas import ErrorBody, ErrorDetail, ErrorInfo
 from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
 from sapwood.server.controller.scheduler import Policy
-from sapwood.server.limits import BodyLimit
+from sapwood.server.dashboard import routes as dashboard
+from sapwood.server.feeds.brokers import open_broker
+from sapwood.server.gateway_load import gateway_load_source
+from sapwood.server.leader import LeaderElector
+from sapwood.server.limits import BodyLimit, RouteLimit
 from sapwood.server.routes import (
+    feeds,
     health,
     identity,
     metrics,
+    models,
     notifications,
     objects,
+    pause,
     prometheus,
     quotas,
 )
 from sapwood.server.routes.deps import AppState
 from sapwood.server.runtimes.base import Runtime
+from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
+from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.server.runtimes.local.runtime import LocalRuntime
 from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.server.secrets import load_or_create_key
@@ -84,24 +94,45 @@ def create_app(
             sessions=session_factory(engine),
         )
         app.state.sapwood = state
+        broker = state.feed_broker = open_broker(settings.feeds.redis_url, state.sessions)
         async with state.sessions() as session:
             secret = await bootstrap(session, now=state.clock.now())
         if secret is not None and on_bootstrap is not None:
             on_bootstrap(secret)
-        if settings.controller.enabled:
-            state.controller = await _start_controller(settings, state, runtime)
-            state.wake = state.controller.wake
         # The notifier posts what the controller records, so its loop runs beside it.
         notifier = Notifier(state.sessions, state.clock)
         state.notifier = notifier
-        if settings.controller.enabled and settings.controller.loop:
-            await notifier.start()
+
+        async def lead() -> None:
+            state.controller = await _start_controller(settings, state, runtime)
+            state.wake = state.controller.wake
+            if settings.controller.loop:
+                await notifier.start()
+
+        async def follow() -> None:
+            await notifier.stop()
+            controller, state.controller = state.controller, None
+            state.wake = lambda kind: None
+            if controller is not None:
+                await controller.stop()
+
+        elector: LeaderElector | None = None
+        if settings.controller.enabled and settings.controller.leader_election:
+            # Replicas share one database: only the lease holder runs the loops.
+            lease_s = settings.controller.leader_lease_s
+            elector = LeaderElector(
+                state.sessions, state.clock, on_elected=lead, on_lost=follow, lease_s=lease_s
+            )
+            await elector.start()
+        elif settings.controller.enabled:
+            await lead()
         try:
             yield
         finally:
-            await notifier.stop()
-            if state.controller is not None:
-                await state.controller.stop()
+            if elector is not None:
+                await elector.stop()
+            await follow()
+            await broker.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -113,7 +144,12 @@ def create_app(
         redoc_url=None,
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    model_uploads = RouteLimit(
+        models.PUSH_PATH,
+        settings.registry.max_upload_bytes,
+        "the server's SAPWOOD_MAX_MODEL_BYTES sets how large a model may be",
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes, routes=[model_uploads])
     app.include_router(health.router)
     app.include_router(identity.router)
     app.include_router(quotas.router)
@@ -122,6 +158,10 @@ def create_app(
     # Before objects: routes match in order, and its /{plural}/... paths are generic.
     app.include_router(metrics.router)
     app.include_router(notifications.router)
+    app.include_router(models.router)
+    app.include_router(dashboard.router)
+    app.include_router(pause.router)
+    app.include_router(feeds.router)
     app.include_router(objects.router)
     _install_error_handlers(app)
     return app
@@ -130,6 +170,12 @@ def create_app(
 async def _start_controller(
     settings: Settings, state: AppState, runtime: Runtime | None
 ) -> ControllerManager:
+    api_url = settings.api_url
+    if runtime is None and settings.runtime.kind == "kubernetes":
+        # Loading the kubeconfig reads files: off the event loop.
+        runtime = await asyncio.to_thread(KubernetesRuntime, kubernetes_runtime_settings(settings))
+        api_url = settings.runtime.kube_api_url
+        log.info("kubernetes runtime: namespaces %s<team>", settings.runtime.kube_namespace_prefix)
     if runtime is None:
         local = LocalRuntime(
             LocalRuntimeSettings(
@@ -145,16 +191,19 @@ async def _start_controller(
         runtime = local
     key = await asyncio.to_thread(load_or_create_key, settings.home / "secret.key")
     config = ControllerConfig(
-        api_url=settings.api_url,
+        api_url=api_url,
         server_key=key,
         resync_s=settings.controller.resync_s,
         slow_pass_s=settings.controller.slow_pass_s,
+        utilisation_interval_s=settings.controller.utilisation_interval_s,
         priorities=settings.scheduling.priorities,
         policy=Policy(
             fair_share=settings.scheduling.fair_share,
             service_levels=tuple(h * 3600 for h in settings.scheduling.service_levels_hours),
         ),
     )
+    if settings.gateway.enabled:
+        config = replace(config, load_source=gateway_load_source(settings.gateway_url, key))
     controller = ControllerManager(
         sessions=state.sessions, runtime=runtime, clock=state.clock, config=config
     )
@@ -200,3 +249,14 @@ def _detail(error: Any) -> ErrorDetail:
     if error.get("type") == "json_invalid":
         message = f"invalid JSON: {error.get('ctx', {}).get('error', message)}"
     return ErrorDetail(path=".".join(loc), message=message)
+
+
+def kubernetes_runtime_settings(settings: Settings) -> KubernetesRuntimeSettings:
+    """The Kubernetes runtime's settings from the server's (SAPWOOD_KUBE*)."""
+    return KubernetesRuntimeSettings(
+        kubeconfig=settings.runtime.kubeconfig,
+        context=settings.runtime.kube_context,
+        namespace_prefix=settings.runtime.kube_namespace_prefix,
+        image=settings.runtime.kube_image,
+        api_url=settings.runtime.kube_api_url,
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,13 +39,25 @@ class ControllerSettings(_Group):
     loop: bool = True
     resync_s: float = Field(default=5.0, gt=0)
     slow_pass_s: float = Field(default=1.0, gt=0)
+    utilisation_interval_s: float = Field(default=15.0, gt=0)  # SAPWOOD_UTILISATION_INTERVAL
+    # Several replicas on one database: only the holder of the "controller" lease runs
+    # the controller and notifier (SAPWOOD_LEADER_ELECTION=1). Off: this process always does.
+    leader_election: bool = False
+    leader_lease_s: float = Field(default=15.0, gt=0)
 
 
 class RuntimeSettings(_Group):
-    kind: str = Field(default="local", pattern="^local$")
+    kind: Literal["local", "kubernetes"] = "local"
     reserve_cpu_millis: int = Field(default=0, ge=0)
     reserve_memory_bytes: int = Field(default=0, ge=0)
     use_cgroups: bool = True
+    # kubernetes: a kubeconfig (and context), else the in-cluster service account
+    kubeconfig: Path | None = None
+    kube_context: str | None = None
+    kube_namespace_prefix: str = Field(default="sapwood-", pattern="^[a-z0-9]([-a-z0-9]*)?$")
+    kube_image: str = "python:3.11-slim"  # for units whose spec names no image
+    # where workloads reach the API from inside the cluster (the server's Service)
+    kube_api_url: str = "http://sapwood.sapwood.svc.cluster.local"
 
 
 class SchedulingSettings(_Group):
@@ -56,6 +69,26 @@ class SchedulingSettings(_Group):
     service_levels_hours: tuple[float, ...] = ()
 
 
+class RegistrySettings(_Group):
+    # A folder path or an fsspec URL (s3://bucket/prefix needs `sapwood[s3]`); None: home/models.
+    store_url: str | None = None
+    max_upload_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+
+
+class GatewaySettings(_Group):
+    # The gateway is a child process of `sapwood server` (python -m sapwood.server.gateway).
+    enabled: bool = True
+    port: int = Field(default=8421, ge=0, le=65535)  # SAPWOOD_GATEWAY_PORT; on 127.0.0.1
+
+
+class FeedSettings(_Group):
+    redis_url: str | None = Field(
+        default=None, description="Redis Streams broker; default: the store"
+    )
+    visibility_timeout_s: float = Field(default=60.0, gt=0)
+    max_lease_wait_s: float = Field(default=30.0, ge=0)
+
+
 class Settings(_Group):
     home: Path = Field(default_factory=lambda: Path.home() / ".sapwood")
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -63,6 +96,9 @@ class Settings(_Group):
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
 
     @property
     def database_url(self) -> str:
@@ -73,6 +109,15 @@ class Settings(_Group):
         """Where workloads reach the API (loopback when bound to every address)."""
         host = "127.0.0.1" if self.api.host in ("0.0.0.0", "::", "") else self.api.host
         return f"http://{host}:{self.api.port}"
+
+    @property
+    def gateway_port(self) -> int:
+        return self.gateway.port
+
+    @property
+    def gateway_url(self) -> str:
+        """Where the controller reads the gateway's request stats."""
+        return f"http://127.0.0.1:{self.gateway.port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -89,4 +134,34 @@ class Settings(_Group):
         scheduling = SchedulingSettings(
             fair_share=env.get("SAPWOOD_FAIR_SHARE", "") == "1", service_levels_hours=levels
         )
-        return cls(home=home, api=api, store=store, scheduling=scheduling)
+        registry = RegistrySettings(
+            store_url=env.get("SAPWOOD_MODEL_STORE") or None,
+            max_upload_bytes=int(env.get("SAPWOOD_MAX_MODEL_BYTES") or 512 * 1024 * 1024),
+        )
+        controller = ControllerSettings(
+            utilisation_interval_s=float(env.get("SAPWOOD_UTILISATION_INTERVAL") or 15.0),
+            leader_election=env.get("SAPWOOD_LEADER_ELECTION", "") == "1",
+        )
+        gateway = GatewaySettings(port=int(env.get("SAPWOOD_GATEWAY_PORT") or 8421))
+        kubeconfig = env.get("SAPWOOD_KUBECONFIG")
+        runtime = RuntimeSettings(
+            kind=env.get("SAPWOOD_RUNTIME") or "local",
+            kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else None,
+            kube_context=env.get("SAPWOOD_KUBE_CONTEXT") or None,
+            kube_namespace_prefix=env.get("SAPWOOD_KUBE_NAMESPACE_PREFIX") or "sapwood-",
+            kube_image=env.get("SAPWOOD_KUBE_IMAGE") or "python:3.11-slim",
+            kube_api_url=env.get("SAPWOOD_KUBE_API_URL")
+            or "http://sapwood.sapwood.svc.cluster.local",
+        )
+        feeds = FeedSettings(redis_url=env.get("SAPWOOD_REDIS_URL") or None)
+        return cls(
+            home=home,
+            feeds=feeds,
+            gateway=gateway,
+            api=api,
+            store=store,
+            scheduling=scheduling,
+            registry=registry,
+            controller=controller,
+            runtime=runtime,
+        )

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from sapwood.specs.base import API_VERSION, Metadata, SpecModel
+from sapwood.specs.feeds import FeedSpec
 from sapwood.specs.workloads import JobSpec, ServiceSpec, WorkspaceSpec
 
 
@@ -34,9 +35,19 @@ class Service(_Envelope):
     spec: ServiceSpec
 
 
-AnyObject = Workspace | Job | Service
-KINDS: dict[str, type[AnyObject]] = {"Workspace": Workspace, "Job": Job, "Service": Service}
-PLURALS = {"workspaces": "Workspace", "jobs": "Job", "services": "Service"}
+class Feed(_Envelope):
+    kind: Literal["Feed"]
+    spec: FeedSpec
+
+
+AnyObject = Workspace | Job | Service | Feed
+KINDS: dict[str, type[AnyObject]] = {
+    "Workspace": Workspace,
+    "Job": Job,
+    "Service": Service,
+    "Feed": Feed,
+}
+PLURALS = {"workspaces": "Workspace", "jobs": "Job", "services": "Service", "feeds": "Feed"}
 _ALIASES = {
     **{k.lower(): k for k in KINDS},
     **PLURALS,

@@ -24,6 +24,7 @@ from sapwood.server.runtimes.base import (
     UnitReason,
     UnitSpec,
     UnitState,
+    UnitUsage,
 )
 
 DEFAULT_CAPACITY = Capacity(cpu_millis=8000, memory_bytes=32 * 1024**3, gpus=0)
@@ -62,6 +63,7 @@ class FakeRuntime:
         self._pids = itertools.count(1000)
         self._ports = itertools.count(20000)
         self._start_failures: list[RuntimeFailure] = []
+        self._usage: dict[UnitKey, UnitUsage] = {}
         self._closed = False
 
     # The Runtime protocol.
@@ -122,6 +124,15 @@ class FakeRuntime:
         self._check_open()
         return [self._states[key] for key in sorted(self._states)]
 
+    async def usage(self) -> dict[UnitKey, UnitUsage]:
+        """Running units report what `set_usage` gave them; idle (all zero) otherwise."""
+        self._check_open()
+        return {
+            key: self._usage.get(key, UnitUsage(cpu_percent=0.0, memory_bytes=0))
+            for key, state in sorted(self._states.items())
+            if state.phase is UnitPhase.RUNNING
+        }
+
     async def logs(
         self, key: UnitKey, *, follow: bool = False, previous: bool = False
     ) -> AsyncIterator[bytes]:
@@ -165,6 +176,18 @@ class FakeRuntime:
     def fail_next_start(self, error: RuntimeFailure) -> None:
         """The next start() of a unit not already running raises `error` (queued in order)."""
         self._start_failures.append(error)
+
+    def set_usage(
+        self,
+        key: UnitKey,
+        *,
+        cpu_percent: float = 0.0,
+        memory_bytes: int = 0,
+        gpu_percent: float | None = None,
+        gpu_memory_bytes: int | None = None,
+    ) -> None:
+        """What usage() reports for `key` while it runs (kept across restarts)."""
+        self._usage[key] = UnitUsage(cpu_percent, memory_bytes, gpu_percent, gpu_memory_bytes)
 
     def write_log(self, key: UnitKey, data: bytes) -> None:
         """Append output to the current run's log of a started unit."""

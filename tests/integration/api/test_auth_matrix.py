@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.support import Api, job
+from sapwood.testing.feeds import feed
+from tests.support import Api, job, workspace
+from tests.support_onnx import mlp_model
 
 pytestmark = pytest.mark.anyio
 
@@ -51,7 +53,9 @@ async def world(api: Api) -> World:
         tokens[user] = (await admin.create_token(user=user)).token
     victim = await admin.create_token(user="victim")
     await admin.set_quota("beta", guaranteed={"cpu": 1})
-    await admin.apply([job("x", team="alpha")])
+    await admin.push_model(mlp_model(features=4), name="m", alias="production", team="alpha")
+    await admin.apply([job("x", team="alpha"), workspace("ws", team="alpha")])
+    await admin.apply([feed("f", team="alpha")])
     return World(api, tokens, victim.id)
 
 
@@ -83,6 +87,8 @@ CASES = {
     "get": Case("GET", "/api/v1/jobs/x?team=alpha", None, READ),
     "object-events": Case("GET", "/api/v1/jobs/x/events?team=alpha", None, READ),
     "delete": Case("DELETE", "/api/v1/jobs/x?team=alpha", None, WRITE),
+    "pause": Case("POST", "/api/v1/workspaces/ws/pause?team=alpha", None, WRITE),
+    "resume": Case("POST", "/api/v1/workspaces/ws/resume?team=alpha", None, WRITE),
     "events": Case("GET", "/api/v1/events?team=alpha", None, READ),
     "list-teams": Case("GET", "/api/v1/teams", None, ANY_USER),
     "create-team": Case("POST", "/api/v1/teams", {"name": "gamma"}, _expect(403, admin=201)),
@@ -133,6 +139,36 @@ CASES = {
     ),
     "delete-rule": Case("DELETE", "/api/v1/teams/alpha/rules/r", None, _expect(404, viewer=403)),
     "deliveries": Case("GET", "/api/v1/teams/alpha/deliveries", None, READ),
+    "feed-records": Case("POST", "/api/v1/feeds/f/records?team=alpha", [{"idx": 1}], WRITE),
+    "feed-lease": Case(
+        "POST", "/api/v1/feeds/f/lease?team=alpha", None, _expect(204, viewer=403, outsider=404)
+    ),
+    "feed-ack": Case(
+        "POST", "/api/v1/feeds/f/ack?team=alpha&lease=1.x", None, _expect(404, viewer=403)
+    ),
+    "feed-results": Case("GET", "/api/v1/feeds/f/results?team=alpha", None, READ),
+    "feed-figures": Case("GET", "/api/v1/feeds/f/figures?team=alpha", None, READ),
+    "list-models": Case("GET", "/api/v1/teams/alpha/models", None, READ),
+    "get-model": Case("GET", "/api/v1/teams/alpha/models/m", None, READ),
+    "get-model-version": Case(
+        "GET", "/api/v1/teams/alpha/models/m/versions/production", None, READ
+    ),
+    "model-artifact": Case("GET", "/api/v1/teams/alpha/models/m/versions/1/artifact", None, READ),
+    "push-model": Case(
+        "POST",
+        "/api/v1/teams/alpha/models/m/versions",
+        None,
+        _expect(422, viewer=403, outsider=404),
+    ),
+    "set-model-alias": Case(
+        "PUT", "/api/v1/teams/alpha/models/m/aliases/staging", {"version": 1}, WRITE
+    ),
+    "delete-model-alias": Case(
+        "DELETE", "/api/v1/teams/alpha/models/m/aliases/nope", None, _expect(404, viewer=403)
+    ),
+    "delete-model-version": Case(
+        "DELETE", "/api/v1/teams/alpha/models/m/versions/9", None, _expect(404, viewer=403)
+    ),
     "revoke-others-token": Case("DELETE", "/api/v1/tokens/{victim}", None, _expect(404, admin=204)),
 }
 

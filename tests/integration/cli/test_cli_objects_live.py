@@ -106,7 +106,7 @@ def test_empty_list_and_unknown_kind(sapwood: Sapwood) -> None:
     unknown = sapwood("get", "pods")
     assert unknown.exit_code == 1
     assert unknown.stderr == (
-        "error: unknown kind 'pods': expected one of jobs, services, workspaces\n"
+        "error: unknown kind 'pods': expected one of feeds, jobs, services, workspaces\n"
     )
 
 

@@ -81,7 +81,7 @@ def test_unknown_kind_lists_the_allowed_kinds(env: dict[str, str | None]) -> Non
     result = CliRunner().invoke(app, ["get", "pods"], env=env)
     assert result.exit_code == 1
     assert result.stderr == (
-        "error: unknown kind 'pods': expected one of jobs, services, workspaces\n"
+        "error: unknown kind 'pods': expected one of feeds, jobs, services, workspaces\n"
     )
 
 

@@ -47,7 +47,7 @@ CASES = _cases()
 
 
 def test_the_examples_are_all_found() -> None:
-    assert len(EXAMPLES) == 3
+    assert len(EXAMPLES) == 4
 
 
 @pytest.mark.parametrize("version", VERSIONS)

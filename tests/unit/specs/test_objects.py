@@ -269,7 +269,9 @@ def test_kind_of_aliases(word: str, kind: str) -> None:
 
 
 def test_kind_of_unknown_lists_the_plurals() -> None:
-    with pytest.raises(ValueError, match=r"unknown kind 'pods': expected one of jobs, services"):
+    with pytest.raises(
+        ValueError, match=r"unknown kind 'pods': expected one of feeds, jobs, services"
+    ):
         kind_of("pods")
 
 

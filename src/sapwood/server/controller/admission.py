@@ -18,7 +18,7 @@ from sapwood.server.controller.lifecycle import HOLDING, with_phase
 from sapwood.server.controller.model import EventNote, ObjectView
 from sapwood.server.controller.scheduler import Placed, Resources, Role, Workload
 from sapwood.server.runtimes.base import Capacity, UnitPhase, UnitState
-from sapwood.specs.objects import Job, Service, Workspace
+from sapwood.specs.objects import Feed, Job, Service, Workspace
 from sapwood.specs.quantity import format_cpu, format_memory
 
 LOCAL_NODE = "local"
@@ -51,12 +51,19 @@ def base_replicas(view: ObjectView) -> int:
         spec = view.obj.spec
         canary = spec.canary.replicas if spec.canary is not None and spec.replicas.min else 0
         return spec.replicas.min + canary
+    if isinstance(view.obj, Feed):
+        return view.obj.spec.workers.min
     return 1
 
 
 def elastic_limit(view: ObjectView) -> int:
     """How many elastic replicas a Service may have: above min, up to max, and for an
-    autoscaled service no more than its autoscaler wants."""
+    autoscaled service no more than its autoscaler wants; a Feed, as many workers as its
+    backlog wants (status.desiredWorkers) above workers.min."""
+    if isinstance(view.obj, Feed):
+        workers = view.obj.spec.workers
+        wanted = int(view.status.get("desiredWorkers", workers.min))
+        return max(0, min(workers.max, wanted) - workers.min)
     if not isinstance(view.obj, Service):
         return 0
     spec = view.obj.spec

@@ -18,7 +18,14 @@ from sapwood.schemas import EventType
 from sapwood.server.controller import scheduler
 from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.store.engine import AsyncSession
-from sapwood.server.store.tables import EventRow, ObjectRow, QuotaRow, TokenRow
+from sapwood.server.store.tables import (
+    EventRow,
+    FeedBatchRow,
+    FeedResultRow,
+    ObjectRow,
+    QuotaRow,
+    TokenRow,
+)
 from sapwood.specs.objects import AnyObject, SpecError, parse_object
 from sapwood.specs.quantity import parse_cpu, parse_memory
 
@@ -115,6 +122,14 @@ async def apply_plans(
             if plan.remove:
                 result = await session.execute(delete(ObjectRow).where(*guard))
                 await session.execute(delete(TokenRow).where(TokenRow.scope == scope_of(view)))
+                removed = result.rowcount == 1  # type: ignore[attr-defined]
+                if view.kind == "Feed" and removed:  # its records and results go with it
+                    await session.execute(
+                        delete(FeedBatchRow).where(FeedBatchRow.feed_uid == view.uid)
+                    )
+                    await session.execute(
+                        delete(FeedResultRow).where(FeedResultRow.feed_uid == view.uid)
+                    )
             elif changed:
                 values: dict[str, Any] = {
                     "status": status,

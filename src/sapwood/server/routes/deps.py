@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller.manager import ControllerManager
+from sapwood.server.feeds.broker import Broker
+from sapwood.server.feeds.signals import FeedSignals
 from sapwood.server.services.access import Caller
 from sapwood.server.services.notifier import Notifier
 from sapwood.server.services.tokens import authenticate
@@ -29,6 +31,8 @@ class AppState:
     wake: Callable[[str], None] = field(default=lambda kind: None)
     controller: ControllerManager | None = None
     notifier: Notifier | None = None
+    feed_broker: Broker | None = None
+    feed_signals: FeedSignals = field(default_factory=FeedSignals)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
+from sapwood.schemas.notifications import DEFAULT_THRESHOLD_PERCENT, DEFAULT_UNDERUSE_DURATION
 from sapwood.server.services.access import Caller, require_read, require_write
 from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
 from sapwood.server.store.engine import AsyncSession
@@ -28,15 +29,26 @@ def row_to_channel(row: ChannelRow) -> Channel:
 
 
 def row_to_rule(row: RuleRow) -> Rule:
+    threshold, duration = rule_params(row)
     return Rule(
         team=row.team,
         name=row.name,
         channel=row.channel,
         events=row.events,
         selector=row.selector,
+        threshold=threshold,
+        duration=duration,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def rule_params(row: RuleRow) -> tuple[float, timedelta]:
+    """The underutilised threshold (percent) and duration of a rule, defaults filled in."""
+    params = row.params or {}
+    threshold = float(params.get("threshold", DEFAULT_THRESHOLD_PERCENT))
+    seconds = params.get("durationS", DEFAULT_UNDERUSE_DURATION.total_seconds())
+    return threshold, timedelta(seconds=float(seconds))
 
 
 def row_to_delivery(row: DeliveryRow) -> Delivery:
@@ -152,6 +164,10 @@ async def set_rule(
         row = RuleRow(team=team, name=name, created_at=now)
         session.add(row)
     row.channel, row.events, row.selector = request.channel, events, request.selector
+    row.params = {
+        "threshold": request.threshold,
+        "durationS": request.duration.total_seconds(),
+    }
     row.updated_at = now
     await session.commit()
     return row_to_rule(row)

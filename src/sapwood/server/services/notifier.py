@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import ChannelType, Delivery, NotificationEvent
 from sapwood.server.clock import Clock
-from sapwood.server.services.notifications import row_to_delivery
+from sapwood.server.services.notifications import row_to_delivery, rule_params
+from sapwood.server.services.underuse import UnderuseWatch
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import (
     ChannelRow,
@@ -59,6 +60,8 @@ def classify(kind: str, type: str, reason: str) -> NotificationEvent | None:
         return NotificationEvent.SERVICE_UNHEALTHY
     if kind == "Workspace" and reason == "Paused":
         return NotificationEvent.WORKSPACE_PAUSED
+    if reason == "IdlePaused":
+        return NotificationEvent.IDLE_PAUSED
     return None
 
 
@@ -162,6 +165,7 @@ class Notifier:
         attempts: int = 3,
         base_delay_s: float = 1.0,
         poll_s: float = 2.0,
+        underuse_every_s: float = 60.0,
         timeout_s: float = 10.0,
         batch: int = 200,
         sleep: Sleep = asyncio.sleep,
@@ -172,6 +176,8 @@ class Notifier:
         self.attempts = attempts
         self.base_delay_s = base_delay_s
         self.poll_s = poll_s
+        self.underuse_every_s = underuse_every_s
+        self._underuse = UnderuseWatch()
         self.timeout_s = timeout_s
         self.batch = batch
         self.sleep = sleep
@@ -194,14 +200,62 @@ class Notifier:
             self._task = None
 
     async def _loop(self) -> None:
+        next_underuse = 0.0
         while True:
             try:
                 await self.run_once()
+                if self.clock.monotonic() >= next_underuse:
+                    next_underuse = self.clock.monotonic() + self.underuse_every_s
+                    await self.check_underuse()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("notifier pass failed; retrying in %.0fs", self.poll_s)
             await asyncio.sleep(self.poll_s)
+
+    async def check_underuse(self) -> list[Notification]:
+        """Reports under-use episodes that began since the last check: an event on the
+        object and a notification to the channel of the rule that found it."""
+        now = self.clock.now()
+        async with self.sessions() as session:
+            rules = list(await session.scalars(select(RuleRow)))
+            params = {(r.team, r.name): rule_params(r) for r in rules}
+            findings = await self._underuse.check(session, now=now, rule_params=params)
+            channels = {
+                (c.team, c.name): Target.of(c) for c in await session.scalars(select(ChannelRow))
+            }
+            notes = []
+            for finding in findings:
+                obj, underuse = finding.obj, finding.underuse
+                message = f"{underuse.resource.upper()} {underuse.message}"
+                session.add(
+                    EventRow(
+                        uid=obj.uid,
+                        kind=obj.kind,
+                        team=obj.team,
+                        name=obj.name,
+                        type="Normal",
+                        reason="Underutilised",
+                        message=message,
+                        created_at=now,
+                    )
+                )
+                note = Notification(
+                    event=NotificationEvent.UNDERUTILISED.value,
+                    kind=obj.kind,
+                    team=obj.team,
+                    name=obj.name,
+                    reason="Underutilised",
+                    message=message,
+                    time=now,
+                )
+                target = channels.get((finding.rule.team, finding.rule.channel))
+                notes.append((note, target))
+            await session.commit()
+        for note, target in notes:
+            if target is not None:
+                await self.deliver(target, note)
+        return [note for note, _ in notes]
 
     async def ensure_cursor(self) -> int:
         """The cursor, created at the newest event if there is none yet."""

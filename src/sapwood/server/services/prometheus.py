@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
+from sapwood.schemas.feeds import FeedFigures
 from sapwood.server.controller.admission import PREEMPTED
 from sapwood.server.controller.manager import ControllerManager
+from sapwood.server.feeds.figures import metric_families as feed_metric_families
 from sapwood.server.services.access import Caller, readable_teams
+from sapwood.server.services.feed_results import figures_by_feed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import EventRow, ObjectRow
 
@@ -44,6 +47,33 @@ class Snapshot:
     objects: Sequence[ObjectFacts] = ()
     preemptions: Mapping[str, int] = field(default_factory=dict)  # per team
     controller_passes: int | None = None  # None: no controller in this server
+    # The newest utilisation sample per (kind, team, name): series name -> value.
+    usage: Mapping[tuple[str, str, str], Mapping[str, float]] = field(default_factory=dict)
+    feeds: Mapping[tuple[str, str], FeedFigures] = field(default_factory=dict)  # (team, name)
+
+
+# Utilisation series (see controller/utilisation.py) and their Prometheus names and help.
+USAGE_FAMILIES = (
+    ("sapwood.cpu_percent", "sapwood_workload_cpu_percent", "CPU used, 100 = one core"),
+    ("sapwood.memory_bytes", "sapwood_workload_memory_bytes", "Resident memory used"),
+    ("sapwood.gpu_percent", "sapwood_workload_gpu_percent", "GPU used, 100 = one GPU"),
+    ("sapwood.gpu_memory_bytes", "sapwood_workload_gpu_memory_bytes", "GPU memory used"),
+    (
+        "sapwood.cpu_requested_percent",
+        "sapwood_workload_cpu_requested_percent",
+        "CPU requested by the running replicas, 100 = one core",
+    ),
+    (
+        "sapwood.memory_requested_bytes",
+        "sapwood_workload_memory_requested_bytes",
+        "Memory requested by the running replicas",
+    ),
+    (
+        "sapwood.gpu_requested_percent",
+        "sapwood_workload_gpu_requested_percent",
+        "GPUs requested by the running replicas, 100 = one GPU",
+    ),
+)
 
 
 def families(snapshot: Snapshot) -> list[Metric]:
@@ -85,6 +115,15 @@ def families(snapshot: Snapshot) -> list[Metric]:
         restarts.add_metric([o.kind, o.team, o.name], o.restarts)
 
     out: list[Metric] = [objects, queue, oldest, preemptions, restarts]
+    for series, metric_name, help_text in USAGE_FAMILIES:
+        family = GaugeMetricFamily(
+            metric_name, f"{help_text}, summed over replicas", labels=["team", "kind", "name"]
+        )
+        for (kind, team, name), values in sorted(snapshot.usage.items()):
+            if series in values:
+                family.add_metric([team, kind, name], values[series])
+        out.append(family)
+    out += feed_metric_families(snapshot.feeds)
     if snapshot.controller_passes is not None:
         passes = CounterMetricFamily("sapwood_controller_passes", "Controller passes started")
         passes.add_metric([], snapshot.controller_passes)
@@ -209,6 +248,15 @@ class PrometheusExporter:
         """The exposition in Prometheus's text format, collected now."""
         passes = controller.passes if controller is not None else None
         snapshot = await load_snapshot(session, caller, now=now, controller_passes=passes)
+        snapshot = replace(snapshot, feeds=await figures_by_feed(session, caller, now=now))
+        if controller is not None:
+            teams = readable_teams(caller)
+            usage = {
+                owner: values
+                for owner, values in controller.utilisation.latest.items()
+                if teams is None or owner[1] in teams
+            }
+            snapshot = replace(snapshot, usage=usage)
         # No await from here on: this scrape renders the snapshot it loaded.
         self._collector.snapshot = snapshot
         if controller is not None:

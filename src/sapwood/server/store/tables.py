@@ -12,8 +12,10 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -207,6 +209,8 @@ class RuleRow(Base):
     channel: Mapped[str] = mapped_column(String(63))
     events: Mapped[list[str]] = mapped_column(Json)
     selector: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Parameters of some events: {"threshold": percent, "durationS": seconds} (underutilised).
+    params: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -239,3 +243,137 @@ class CursorRow(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ModelRow(Base):
+    """A registry model of a team; ``last_version`` numbers its next version (never reused)."""
+
+    __tablename__ = "models"
+
+    team: Mapped[str] = mapped_column(
+        ForeignKey("teams.name", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ModelVersionRow(Base):
+    """One immutable version: its bytes (by sha256, unique per model) and what was read from it."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["team", "name"],
+            ["models.team", "models.name"],
+            name="fk_model_versions_team_models",
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("team", "name", "sha256", name="uq_model_versions_team_name_sha256"),
+        Index("ix_model_versions_sha256", "sha256"),
+    )
+
+    team: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    inputs: Mapped[list[Any]] = mapped_column(Json)
+    outputs: Mapped[list[Any]] = mapped_column(Json)
+    opset: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    features: Mapped[list[str] | None] = mapped_column(Json, nullable=True)
+    props: Mapped[dict[str, str]] = mapped_column(Json)
+    framework: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    metrics: Mapped[dict[str, float]] = mapped_column(Json)
+    lineage: Mapped[dict[str, Any]] = mapped_column(Json)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ModelAliasRow(Base):
+    """A movable name for one version of a model (``production``, ``staging``)."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["team", "name"],
+            ["models.team", "models.name"],
+            name="fk_model_aliases_team_models",
+            ondelete="CASCADE",
+        ),
+    )
+
+    team: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FeedBatchRow(Base):
+    """One ingest request's records (an Arrow IPC blob) and their place in the queue.
+
+    Records ``first_seq..last_seq`` of a feed; ``batch_key`` makes a retried post a no-op.
+    The store-backed broker leases rows by ``lease_expires_at`` and marks them ``acked``.
+    """
+
+    __tablename__ = "feed_batches"
+    __table_args__ = (
+        UniqueConstraint("feed_uid", "first_seq", name="uq_feed_batches_feed_uid_first_seq"),
+        UniqueConstraint("feed_uid", "batch_key", name="uq_feed_batches_feed_uid_batch_key"),
+        Index("ix_feed_batches_feed_uid_acked_id", "feed_uid", "acked", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    feed_uid: Mapped[str] = mapped_column(String(36))
+    batch_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
+    records: Mapped[bytes] = mapped_column(LargeBinary)
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    acked: Mapped[bool] = mapped_column(Boolean, default=False)
+    deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    lease_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class FeedResultRow(Base):
+    """The results for one batch, written once (the primary key refuses a second write).
+
+    ``results`` is an Arrow IPC blob with one row per record (sequence, prediction, score,
+    probabilities, label); the counts beside it make per-feed figures cheap SQL.
+    """
+
+    __tablename__ = "feed_results"
+    __table_args__ = (Index("ix_feed_results_feed_uid_scored_at", "feed_uid", "scored_at"),)
+
+    feed_uid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[str] = mapped_column(String(64))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scored_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    flagged: Mapped[int] = mapped_column(Integer)
+    labelled: Mapped[int] = mapped_column(Integer)
+    true_pos: Mapped[int] = mapped_column(Integer)
+    false_pos: Mapped[int] = mapped_column(Integer)
+    true_neg: Mapped[int] = mapped_column(Integer)
+    false_neg: Mapped[int] = mapped_column(Integer)
+    results: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LeaseRow(Base):
+    """A named lease (leader election among server replicas): who holds it, until when.
+
+    Writers compare and bump `version`, so two replicas never both take the same lease.
+    """
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer)

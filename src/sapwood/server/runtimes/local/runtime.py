@@ -22,6 +22,7 @@ from sapwood.server.runtimes.base import (
     UnitReason,
     UnitSpec,
     UnitState,
+    UnitUsage,
 )
 from sapwood.server.runtimes.local import cgroups, placement, supervise
 from sapwood.server.runtimes.local.capacity import (
@@ -43,6 +44,7 @@ from sapwood.server.runtimes.local.logs import read_logs
 from sapwood.server.runtimes.local.records import RecordError, with_stop_requested
 from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.server.runtimes.local.supervise import Supervised
+from sapwood.server.runtimes.local.usage import UsageMeter
 from sapwood.server.runtimes.local.zygote import Zygote
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class LocalRuntime:
         # Exclusive cores as last applied to shared units; None forces the first pass.
         self._exclusive_applied: frozenset[int] | None = None
         self._zygote = Zygote(shim_env()) if settings.use_zygote else None
+        self._meter = UsageMeter()
 
     @property
     def limits_mechanism(self) -> str:
@@ -189,6 +192,17 @@ class LocalRuntime:
         await asyncio.to_thread(lambda: [supervise.refresh(u, self._settings.clock) for u in units])
         await self._sync_shared_cores()
         return [supervise.to_state(u) for u in sorted(units, key=lambda u: u.record.key)]
+
+    async def usage(self) -> dict[UnitKey, UnitUsage]:
+        """See Runtime.usage: psutil over each running unit's processes, NVML for GPUs."""
+        await self._ensure_loaded()
+        units = [u for u in self._units.values() if u.running]
+
+        def measure() -> dict[UnitKey, UnitUsage]:
+            found = {u.record.key: (supervise.unit_pids(u), u.record.gpu_indices) for u in units}
+            return self._meter.measure(found)
+
+        return await asyncio.to_thread(measure)
 
     async def logs(
         self, key: UnitKey, *, follow: bool = False, previous: bool = False

@@ -1,0 +1,242 @@
+"""`sapwood feed`: push records from a file, tail results as they arrive, export results."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import mmap
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from sapwood.cli.errors import CliError
+from sapwood.cli.output import print_err, print_out
+from sapwood.cli.session import TEAM_OPTION, connect
+from sapwood.client import Client, SapwoodError
+from sapwood.schemas.feeds import ARROW_STREAM, CSV, JSON_LINES, FeedResult, IngestResponse, to_ipc
+
+app = typer.Typer(
+    name="feed", help="Feeds: push records, tail and export results.", no_args_is_help=True
+)
+
+FORMATS = ("csv", "parquet", "jsonl")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    first_row: int
+    rows: int
+    body: bytes
+    content_type: str
+
+
+def detect_format(path: Path, given: str | None) -> str:
+    if given is not None:
+        if given not in FORMATS:
+            raise CliError(f"--format must be one of {', '.join(FORMATS)}, got {given!r}")
+        return given
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    raise CliError(f"cannot tell the format of {path.name}", hint="pass --format csv|parquet|jsonl")
+
+
+def _parquet_tables(path: Path, rows_per_chunk: int) -> Iterator[pa.Table]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows_per_chunk):
+        yield pa.Table.from_batches([batch])
+
+
+def csv_chunks(path: Path, rows_per_chunk: int) -> Iterator[Chunk]:
+    """The CSV as it is, cut at line ends every ``rows_per_chunk`` records, each chunk with
+    the header (values must not span lines); the server parses it in one typed pass."""
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+        if not len(ends):
+            return
+        header_end = int(ends[0]) + 1
+        header = bytes(data[:header_end])
+        lines = ends[1:]
+        if len(data) > header_end and data[len(data) - 1] != 0x0A:
+            lines = np.append(lines, len(data) - 1)  # a last record without a newline
+        start, first = header_end, 0
+        for index in range(0, len(lines), rows_per_chunk):
+            stop = int(lines[min(index + rows_per_chunk, len(lines)) - 1]) + 1
+            rows = min(rows_per_chunk, len(lines) - index)
+            yield Chunk(first, rows, header + bytes(data[start:stop]), CSV)
+            start, first = stop, first + rows
+
+
+def chunks(path: Path, fmt: str, rows_per_chunk: int) -> Iterator[Chunk]:
+    """The file as request bodies of at most ``rows_per_chunk`` records each."""
+    first = 0
+    if fmt == "jsonl":
+        with path.open("rb") as f:
+            lines: list[bytes] = []
+            for line in f:
+                if line.strip():
+                    lines.append(line.rstrip(b"\r\n"))
+                if len(lines) >= rows_per_chunk:
+                    yield Chunk(first, len(lines), b"\n".join(lines), JSON_LINES)
+                    first += len(lines)
+                    lines = []
+            if lines:
+                yield Chunk(first, len(lines), b"\n".join(lines), JSON_LINES)
+        return
+    if fmt == "csv":
+        yield from csv_chunks(path, rows_per_chunk)
+        return
+    for table in _parquet_tables(path, rows_per_chunk):
+        yield Chunk(first, table.num_rows, to_ipc(table, compress=True), ARROW_STREAM)
+        first += table.num_rows
+
+
+def batch_prefix(path: Path) -> str:
+    """Stable for the same file: a retried push reuses its batch ids and stores nothing twice."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return f"push-{digest.hexdigest()[:20]}"
+
+
+@app.command("push")
+def push(
+    name: str = typer.Argument(..., help="the feed"),
+    file: Path = typer.Argument(..., help="CSV (with a header), Parquet or JSON lines"),
+    format: str | None = typer.Option(None, "--format", "-f", help="csv, parquet or jsonl"),
+    chunk_records: int = typer.Option(50_000, "--chunk-records", min=1, max=1_000_000),
+    team: str | None = TEAM_OPTION,
+) -> None:
+    """Push a file's records, in chunks with batch ids, so running it again after a failure
+    stores nothing twice."""
+    if not file.is_file():
+        raise CliError(f"no such file: {file}")
+    fmt = detect_format(file, format)
+    prefix = batch_prefix(file)
+    total_bytes = file.stat().st_size
+    pushed = 0
+    first_seq: int | None = None
+    last_seq = 0
+    started = time.monotonic()
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[records]} records"),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+        console=None,
+    )
+    with connect(team=team) as client, progress:
+        task = progress.add_task(f"feed/{name}", total=total_bytes, records=0)
+        done_bytes = 0
+        for index, chunk in enumerate(chunks(file, fmt, chunk_records)):
+            answer = _push_chunk(client, name, chunk, batch_id=f"{prefix}-{index:06d}")
+            pushed += answer.accepted
+            first_seq = answer.first_sequence if first_seq is None else first_seq
+            last_seq = answer.last_sequence
+            done_bytes = min(total_bytes, done_bytes + _bytes_share(chunk, fmt, total_bytes))
+            progress.update(task, completed=done_bytes, records=pushed)
+    elapsed = time.monotonic() - started
+    if not pushed:
+        print_err(f"{file.name} holds no records")
+        return
+    rate = pushed / elapsed if elapsed > 0 else float(pushed)
+    print_out(
+        f"pushed {pushed} records to feed/{name} (sequences {first_seq}..{last_seq}) "
+        f"in {elapsed:.2f}s, {rate:,.0f} records/s"
+    )
+
+
+def _bytes_share(chunk: Chunk, fmt: str, total: int) -> int:
+    # CSV and JSON lines are sent as they are; Parquet chunks are re-encoded.
+    return len(chunk.body) if fmt != "parquet" else max(1, total // 100)
+
+
+def _push_chunk(client: Client, name: str, chunk: Chunk, *, batch_id: str) -> IngestResponse:
+    try:
+        return client.push_records(
+            name, chunk.body, content_type=chunk.content_type, batch_id=batch_id
+        )
+    except SapwoodError as exc:
+        last = chunk.first_row + chunk.rows - 1
+        exc.message = f"records {chunk.first_row}..{last} of the file: {exc.message}"
+        raise
+
+
+@app.command("tail")
+def tail(
+    name: str = typer.Argument(..., help="the feed"),
+    lines: int = typer.Option(10, "--lines", "-n", min=0, help="results shown first"),
+    follow: bool = typer.Option(True, "--follow/--no-follow", help="keep printing new results"),
+    prediction: int | None = typer.Option(None, "--prediction", help="only this prediction"),
+    interval: float = typer.Option(1.0, "--interval", min=0.05, help="seconds between polls"),
+    output: str = typer.Option("text", "--output", "-o", help="text or json (one per line)"),
+    team: str | None = TEAM_OPTION,
+) -> None:
+    """Print results as they arrive: the last few first, then new ones until Ctrl-C."""
+    with connect(team=team) as client:
+        figures = client.feed_figures(name)
+        after = max(0, figures.records - lines)
+        if output == "text":
+            print_out(
+                f"{'SEQUENCE':>10}  {'PREDICTION':>10}  {'SCORE':>7}  {'VERSION':>7}  LATENCY"
+            )
+        try:
+            while True:
+                page = client.feed_results(
+                    name, from_sequence=after + 1, prediction=prediction, limit=1000
+                )
+                for result in page.items:
+                    print_out(_result_line(result, output))
+                    after = result.sequence
+                if page.continue_:
+                    continue
+                if not follow:
+                    return
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            return
+
+
+def _result_line(result: FeedResult, output: str) -> str:
+    if output == "json":
+        return json.dumps(result.model_dump(mode="json", by_alias=True))
+    latency = (result.scored_at - result.ingested_at).total_seconds()
+    return (
+        f"{result.sequence:>10}  {result.prediction:>10}  {result.score:>7.3f}  "
+        f"{result.model_version:>7}  {latency * 1000:.0f}ms"
+    )
+
+
+@app.command("results")
+def results(
+    name: str = typer.Argument(..., help="the feed"),
+    format: str = typer.Option("csv", "--format", "-f", help="csv or parquet"),
+    out: Path | None = typer.Option(None, "--out", help="file to write; default stdout (CSV)"),
+    prediction: int | None = typer.Option(None, "--prediction"),
+    team: str | None = TEAM_OPTION,
+) -> None:
+    """Export every result as CSV or Parquet."""
+    if format == "parquet" and out is None:
+        raise CliError("Parquet is binary: pass --out FILE")
+    with connect(team=team) as client:
+        data = client.export_feed_results(name, format=format, prediction=prediction)
+    if out is None:
+        sys.stdout.write(io.BytesIO(data).read().decode())
+    else:
+        out.write_bytes(data)
+        print_err(f"wrote {len(data)} bytes to {out}")

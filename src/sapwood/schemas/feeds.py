@@ -1,0 +1,114 @@
+"""Feed wire types: ingest answers, leases, results pages, figures; Arrow IPC helpers.
+
+Bulk records and results travel as Arrow IPC streams; the media types and headers that go
+with them are named here so the server, the SDK and the feed worker agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+from pydantic import Field
+
+from sapwood.schemas.base import WireModel
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+PARQUET = "application/vnd.apache.parquet"
+CSV = "text/csv"
+JSON_LINES = "application/x-ndjson"
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Sapwood-Replayed"
+LEASE_HEADER = "Sapwood-Lease-Id"
+MODEL_HEADER = "Sapwood-Model"
+FEATURES_HEADER = "Sapwood-Features"
+FIRST_SEQUENCE_HEADER = "Sapwood-First-Sequence"
+ATTEMPT_HEADER = "Sapwood-Attempt"
+MODEL_VERSION_HEADER = "Sapwood-Model-Version"
+
+MAX_BATCH_KEY = 100
+
+RESULT_SCHEMA = pa.schema(
+    [
+        ("prediction", pa.int64()),
+        ("score", pa.float64()),
+        ("probabilities", pa.list_(pa.float32())),
+    ]
+)
+"""What a worker sends back per record, in the batch's order; ``probabilities`` may be
+null (a model with one output)."""
+
+
+def to_ipc(table: pa.Table, *, compress: bool = False) -> bytes:
+    """An Arrow IPC stream of ``table`` (zstd-compressed buffers when ``compress``)."""
+    sink = pa.BufferOutputStream()
+    options = ipc.IpcWriteOptions(compression="zstd" if compress else None)
+    with ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def from_ipc(data: bytes) -> pa.Table:
+    """The table in an Arrow IPC stream; pyarrow.ArrowInvalid when it is not one."""
+    return ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+class IngestResponse(WireModel):
+    """What a post of records got: how many, and their sequence numbers (inclusive)."""
+
+    accepted: int
+    first_sequence: int
+    last_sequence: int
+    batch_id: str | None = None
+
+
+class FeedResult(WireModel):
+    sequence: int
+    prediction: int
+    score: float
+    probabilities: list[float] | None = None
+    label: float | None = None
+    model_version: str
+    ingested_at: datetime
+    scored_at: datetime
+
+
+class FeedResultPage(WireModel):
+    items: list[FeedResult]
+    continue_: str | None = Field(default=None, alias="continue")
+
+
+class FeedFigures(WireModel):
+    """A feed's figures over the recent window (rates per second, latencies in seconds)."""
+
+    records: int
+    scored: int
+    backlog: int
+    ingest_rate: float
+    scoring_rate: float
+    latency_p50_s: float | None = None
+    latency_p99_s: float | None = None
+    flagged_share: float | None = None
+    accuracy: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    window_s: float
+
+
+class LeasedBatch(WireModel):
+    """A batch a worker holds: its records (Arrow IPC), where they start, what scores them."""
+
+    lease_id: str
+    model: str
+    features: list[str]
+    first_sequence: int
+    attempt: int
+    records: bytes
+
+
+class AckResponse(WireModel):
+    stored: bool
+    first_sequence: int
+    count: int

@@ -1,0 +1,1 @@
+"""Feeds: decoding and validating records, the broker that queues batches, results."""

@@ -1,0 +1,460 @@
+"""Feed use cases: ingest records, lease a batch to a worker, store its results (the ack).
+
+A post is all-or-nothing: it is decoded and validated before the first row is written, and
+all its batches share one transaction. A batch id (``Idempotency-Key``) makes a retried post
+answer as the first one did without storing anything again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyarrow as pa
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from sapwood.schemas.feeds import (
+    ARROW_STREAM,
+    CSV,
+    JSON_LINES,
+    MAX_BATCH_KEY,
+    MODEL_VERSION_HEADER,
+    PARQUET,
+    IngestResponse,
+    from_ipc,
+    to_ipc,
+)
+from sapwood.server.clock import Clock
+from sapwood.server.feeds import records as rec
+from sapwood.server.feeds.broker import Broker, BrokerUnavailableError, Delivery
+from sapwood.server.feeds.results import check_answers, result_table, tally
+from sapwood.server.feeds.signals import FeedSignals
+from sapwood.server.services.access import Caller, require_write
+from sapwood.server.services.errors import (
+    Detail,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+    UnavailableError,
+)
+from sapwood.server.services.objects import find_object
+from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.tables import FeedBatchRow, FeedResultRow, ObjectRow
+from sapwood.specs.feeds import Column, FeedSpec
+
+KIND = "Feed"
+PRUNE_EVERY = 64  # batches between retention sweeps of a feed
+log = logging.getLogger("sapwood.feeds")
+_KEY = re.compile(rf"^[A-Za-z0-9_.\-]{{1,{MAX_BATCH_KEY}}}$")
+_ALLOCATION_TRIES = 8
+_COMMIT_WAITS = 10
+_ORPHAN_ATTEMPTS = 3  # deliveries of a batch id without records before it is dropped
+# Bodies above this are decoded in a worker thread so the event loop keeps serving.
+_THREAD_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Feed:
+    row: ObjectRow
+    spec: FeedSpec
+
+    @property
+    def uid(self) -> str:
+        return self.row.uid
+
+
+def feed_spec(row: ObjectRow) -> FeedSpec:
+    return FeedSpec.model_validate(row.spec)
+
+
+async def find_feed(
+    session: AsyncSession, caller: Caller, name: str, *, team: str | None, write: bool
+) -> Feed:
+    """The feed the caller means; with ``write``, its records are the caller's to change:
+    a member's, an admin's, or the feed's own workload token."""
+    row = await find_object(session, caller, KIND, name, team=team)
+    if write:
+        if caller.scope is not None:
+            if caller.scope != f"{KIND}/{row.team}/{row.name}":
+                raise ForbiddenError(
+                    f"this token belongs to the workload {caller.scope}, not to feed/{row.name}"
+                )
+        else:
+            require_write(caller, row.team, f"feed/{row.name}")
+    return Feed(row, feed_spec(row))
+
+
+# ingest
+
+
+@dataclass(frozen=True)
+class Ingested:
+    response: IngestResponse
+    replayed: bool
+    batch_ids: tuple[int, ...] = ()
+
+
+def decode(
+    body: bytes, content_type: str, columns: tuple[Column, ...]
+) -> tuple[pa.Table, str | None]:
+    """The body's records as a table (not yet conformed) and a batch id found in it."""
+    media = content_type.split(";")[0].strip().lower()
+    if media in ("", "application/json"):
+        parsed = rec.parse_json(body)
+        return rec.rows_table(parsed.rows, columns), parsed.batch_id
+    if media == JSON_LINES:
+        lines = [line for line in body.split(b"\n") if line.strip()]
+        parsed = rec.parse_json(b"[" + b",".join(lines) + b"]")
+        return rec.rows_table(parsed.rows, columns), None
+    if media == CSV:
+        return rec.read_csv(body, columns), None
+    if media == ARROW_STREAM:
+        return rec.read_arrow(body), None
+    if media == PARQUET:
+        return rec.read_parquet(body), None
+    raise InvalidError(
+        f"unsupported content type {media!r}",
+        hint=f"use application/json, {JSON_LINES}, {CSV}, {ARROW_STREAM} or {PARQUET}",
+    )
+
+
+def prepare(
+    body: bytes, content_type: str, spec: FeedSpec
+) -> tuple[list[tuple[int, bytes]], str | None]:
+    """Validated chunks of at most ``batch.maxRecords`` records as (count, Arrow IPC)."""
+    columns = spec.schema_columns()
+    try:
+        table, key = decode(body, content_type, columns)
+        table = rec.conform(table, columns)
+    except rec.RecordsError as exc:
+        where = f" (row {exc.row}, column {exc.column})" if exc.row is not None else ""
+        raise InvalidError(
+            f"records rejected{where}: {exc.message}; nothing was stored",
+            details=[Detail(exc.path, exc.message)],
+        ) from None
+    if table.num_rows == 0:
+        raise InvalidError("no records in the request")
+    size = spec.batch.max_records
+    chunks = [
+        (min(size, table.num_rows - start), to_ipc(table.slice(start, size), compress=True))
+        for start in range(0, table.num_rows, size)
+    ]
+    return chunks, key
+
+
+def check_batch_key(key: str | None) -> str | None:
+    if key is not None and not _KEY.match(key):
+        raise InvalidError(
+            f"batch id {key[:40]!r} is invalid: up to {MAX_BATCH_KEY} letters, digits, "
+            "'_', '.' or '-'"
+        )
+    return key
+
+
+def _key_range(key: str) -> tuple[str, str]:
+    # Chunk i of a post is stored as "KEY:i"; ':' sorts just below ';' and keys have neither.
+    return f"{key}:", f"{key};"
+
+
+async def _replay(session: AsyncSession, feed_uid: str, key: str) -> IngestResponse | None:
+    low, high = _key_range(key)
+    first, last, count = (
+        await session.execute(
+            select(
+                func.min(FeedBatchRow.first_seq),
+                func.max(FeedBatchRow.last_seq),
+                func.sum(FeedBatchRow.count),
+            ).where(
+                FeedBatchRow.feed_uid == feed_uid,
+                FeedBatchRow.batch_key >= low,
+                FeedBatchRow.batch_key < high,
+            )
+        )
+    ).one()
+    if first is None:
+        return None
+    return IngestResponse(
+        accepted=int(count), first_sequence=int(first), last_sequence=int(last), batch_id=key
+    )
+
+
+async def ingest(
+    session: AsyncSession,
+    caller: Caller,
+    name: str,
+    *,
+    team: str | None,
+    body: bytes,
+    content_type: str,
+    batch_key: str | None,
+    now: datetime,
+    broker: Broker,
+    signals: FeedSignals | None = None,
+) -> Ingested:
+    """Stores every record of the post, or none; a replay of a batch id stores nothing."""
+    feed = await find_feed(session, caller, name, team=team, write=True)
+    uid = feed.uid
+    key = check_batch_key(batch_key)
+    if key is not None:
+        replayed = await _replay(session, uid, key)
+        if replayed is not None:
+            return Ingested(replayed, replayed=True)
+    if len(body) > _THREAD_BYTES:
+        chunks, body_key = await asyncio.to_thread(prepare, body, content_type, feed.spec)
+    else:
+        chunks, body_key = prepare(body, content_type, feed.spec)
+    if key is None and body_key is not None:
+        key = check_batch_key(body_key)
+        replayed = await _replay(session, uid, key) if key is not None else None
+        if replayed is not None:
+            return Ingested(replayed, replayed=True)
+    total = sum(count for count, _ in chunks)
+    for _ in range(_ALLOCATION_TRIES):
+        last = await session.scalar(
+            select(func.max(FeedBatchRow.last_seq)).where(FeedBatchRow.feed_uid == uid)
+        )
+        first = int(last or 0) + 1
+        rows, seq = [], first
+        for index, (count, blob) in enumerate(chunks):
+            rows.append(
+                FeedBatchRow(
+                    feed_uid=uid,
+                    batch_key=f"{key}:{index}" if key is not None else None,
+                    first_seq=seq,
+                    last_seq=seq + count - 1,
+                    count=count,
+                    records=blob,
+                    ingested_at=now,
+                    acked=False,
+                    deliveries=0,
+                )
+            )
+            seq += count
+        session.add_all(rows)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # Another post took these sequence numbers, or this batch id, first.
+            await session.rollback()
+            if key is not None:
+                replayed = await _replay(session, uid, key)
+                if replayed is not None:
+                    return Ingested(replayed, replayed=True)
+            continue
+        ids = tuple(r.id for r in rows)
+        # Queued before the commit: a crash in between leaves a queue entry without records
+        # (dropped when leased), never stored records that no worker will see.
+        try:
+            await broker.publish(uid, ids)
+        except BrokerUnavailableError as exc:
+            await session.rollback()
+            raise UnavailableError(
+                f"the feed broker is unavailable, so nothing was stored: {exc}",
+                hint="retry the post with the same batch id",
+            ) from None
+        await session.commit()
+        if signals is not None:
+            signals.notify(uid)
+        response = IngestResponse(
+            accepted=total, first_sequence=first, last_sequence=first + total - 1, batch_id=key
+        )
+        return Ingested(response, replayed=False, batch_ids=ids)
+    raise InvalidError("the feed is too busy to number these records", hint="retry the post")
+
+
+# lease and ack
+
+
+@dataclass(frozen=True)
+class Leased:
+    lease_id: str
+    first_seq: int
+    count: int
+    attempt: int
+    records: bytes
+    model: str
+    features: tuple[str, ...]
+
+
+def lease_token(delivery: Delivery) -> str:
+    return f"{delivery.batch_id}.{delivery.lease_id}"
+
+
+def parse_lease(token: str) -> Delivery:
+    batch, _, lease = token.partition(".")
+    if not batch.isdigit() or not lease:
+        raise InvalidError(f"lease id {token[:40]!r} is not one this server gave out")
+    return Delivery(int(batch), lease, 0)
+
+
+async def lease_batch(
+    session: AsyncSession,
+    caller: Caller,
+    name: str,
+    *,
+    team: str | None,
+    consumer: str,
+    visibility: timedelta,
+    wait_s: float,
+    clock: Clock,
+    broker: Broker,
+    signals: FeedSignals | None,
+) -> Leased | None:
+    """One batch for a worker, or None when none arrived within ``wait_s`` seconds."""
+    feed = await find_feed(session, caller, name, team=team, write=True)
+    uid = feed.uid
+    await session.commit()  # no transaction held open while waiting
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(0.0, wait_s)
+    while True:
+        try:
+            deliveries = await broker.lease(
+                uid, consumer=consumer, limit=1, visibility=visibility, now=clock.now()
+            )
+        except BrokerUnavailableError as exc:
+            raise UnavailableError(f"the feed broker is unavailable: {exc}") from None
+        if deliveries:
+            delivery = deliveries[0]
+            batch = await _committed_batch(session, delivery.batch_id)
+            if batch is None or batch.feed_uid != uid:
+                # Not committed yet (a post between publish and commit), or gone for good.
+                if delivery.attempt >= _ORPHAN_ATTEMPTS:
+                    await broker.ack(uid, delivery)
+                continue
+            return Leased(
+                lease_id=lease_token(delivery),
+                first_seq=batch.first_seq,
+                count=batch.count,
+                attempt=delivery.attempt,
+                records=batch.records,
+                model=feed.spec.model,
+                features=feed.spec.feature_columns(),
+            )
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return None
+        if signals is not None:
+            await signals.wait(uid, min(remaining, 0.5))
+        else:
+            await asyncio.sleep(min(remaining, 0.1))
+
+
+async def _committed_batch(session: AsyncSession, batch_id: int) -> FeedBatchRow | None:
+    """The batch row; a Redis entry can arrive a moment before its post commits, so a
+    missing row is looked for again briefly, each time in a fresh transaction."""
+    for _ in range(_COMMIT_WAITS):
+        batch = await session.get(FeedBatchRow, batch_id)
+        if batch is not None:
+            return batch
+        await session.rollback()
+        await asyncio.sleep(0.02)
+    return None
+
+
+@dataclass(frozen=True)
+class Acked:
+    stored: bool
+    first_seq: int
+    count: int
+
+
+async def ack_batch(
+    session: AsyncSession,
+    caller: Caller,
+    name: str,
+    *,
+    team: str | None,
+    lease_id: str,
+    body: bytes,
+    model_version: str,
+    now: datetime,
+    broker: Broker,
+) -> Acked:
+    """Stores a batch's results once, then acknowledges the batch. A second ack of the same
+    batch (a redelivery's) stores nothing and reports ``stored=False``."""
+    feed = await find_feed(session, caller, name, team=team, write=True)
+    uid = feed.uid  # read before a rollback expires the row
+    delivery = parse_lease(lease_id)
+    batch = await session.get(FeedBatchRow, delivery.batch_id)
+    if batch is None or batch.feed_uid != uid:
+        raise NotFoundError(f"batch {delivery.batch_id} of feed/{name} not found")
+    if not model_version or len(model_version) > 64:
+        raise InvalidError(
+            f"say which model version scored the batch in {MODEL_VERSION_HEADER} (1 to 64 "
+            "characters)"
+        )
+    try:
+        answers = check_answers(from_ipc(body), batch.count)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidError(f"results are not an Arrow IPC stream: {exc}") from None
+    except rec.RecordsError as exc:
+        raise InvalidError(exc.message, details=[Detail(exc.path, exc.message)]) from None
+    labels = None
+    if feed.spec.label_column is not None:
+        labels = from_ipc(batch.records).column(feed.spec.label_column)
+    results = result_table(answers, first_seq=batch.first_seq, labels=labels)
+    counts = tally(results)
+    first_seq, count, ingested_at = batch.first_seq, batch.count, batch.ingested_at
+    session.add(
+        FeedResultRow(
+            feed_uid=uid,
+            first_seq=first_seq,
+            last_seq=batch.last_seq,
+            count=count,
+            model_version=model_version,
+            ingested_at=ingested_at,
+            scored_at=now,
+            flagged=counts.flagged,
+            labelled=counts.labelled,
+            true_pos=counts.true_pos,
+            false_pos=counts.false_pos,
+            true_neg=counts.true_neg,
+            false_neg=counts.false_neg,
+            results=to_ipc(results, compress=True),
+        )
+    )
+    stored = True
+    try:
+        await session.flush()
+    except IntegrityError:  # stored by an earlier delivery of this batch
+        await session.rollback()
+        stored = False
+    await _mark_acked(session, delivery.batch_id)
+    await session.commit()
+    if delivery.batch_id % PRUNE_EVERY == 0:
+        await prune(session, uid, before=now - feed.spec.results.retention)
+    try:
+        await broker.ack(uid, delivery)
+    except BrokerUnavailableError as exc:  # stored: a redelivery will only be acked again
+        log.warning("feed %s: ack of batch %s not passed on: %s", name, delivery.batch_id, exc)
+    return Acked(stored=stored, first_seq=first_seq, count=count)
+
+
+async def prune(session: AsyncSession, feed_uid: str, *, before: datetime) -> None:
+    """Drops results scored, and finished batches ingested, before ``before``."""
+    await session.execute(
+        delete(FeedResultRow).where(
+            FeedResultRow.feed_uid == feed_uid, FeedResultRow.scored_at < before
+        )
+    )
+    await session.execute(
+        delete(FeedBatchRow).where(
+            FeedBatchRow.feed_uid == feed_uid,
+            FeedBatchRow.acked.is_(True),
+            FeedBatchRow.ingested_at < before,
+        )
+    )
+    await session.commit()
+
+
+async def _mark_acked(session: AsyncSession, batch_id: int) -> None:
+    await session.execute(
+        update(FeedBatchRow)
+        .where(FeedBatchRow.id == batch_id)
+        .values(acked=True, lease_id=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,108 @@
+"""`sapwood feed push|tail|results` and `describe feed` against a live server."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sapwood.client import Client
+from sapwood.schemas.feeds import from_ipc, to_ipc
+from sapwood.testing.feeds import antinex_rows, threshold_scores
+from sapwood.testing.servers import LiveServer
+from tests.integration.cli.conftest import Sapwood
+
+FEED_YAML = (
+    "apiVersion: sapwood/v1\n"
+    "kind: Feed\n"
+    "metadata: {name: ids}\n"
+    "spec:\n"
+    "  schema: antinex-v1\n"
+    "  model: ids@production\n"
+    "  labelColumn: label_value\n"
+    "  workers: {min: 0, max: 0}\n"
+)
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]]) -> Path:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def feed_applied(sapwood: Sapwood, specs: Path) -> None:
+    (specs / "feed.yaml").write_text(FEED_YAML)
+    result = sapwood("apply", "-f", str(specs / "feed.yaml"))
+    assert result.exit_code == 0, result.output
+
+
+def _score(server: LiveServer) -> None:
+    with Client(server.url, token=server.admin_token) as client:
+        while (batch := client.lease_batch("ids")) is not None:
+            answers = to_ipc(threshold_scores(from_ipc(batch.records)))
+            client.ack_batch("ids", batch.lease_id, answers, model_version="1")
+
+
+@pytest.mark.usefixtures("feed_applied")
+def test_push_is_safe_to_repeat_and_tail_shows_results(
+    sapwood: Sapwood, tmp_path: Path, live_server: LiveServer
+) -> None:
+    data = _write_csv(tmp_path / "rows.csv", antinex_rows(10))
+    first = sapwood("feed", "push", "ids", str(data), "--chunk-records", "4")
+    assert first.exit_code == 0, first.output
+    assert "pushed 10 records to feed/ids (sequences 1..10)" in first.stdout
+    again = sapwood("feed", "push", "ids", str(data), "--chunk-records", "4")
+    assert "(sequences 1..10)" in again.stdout  # the same batch ids: nothing stored twice
+
+    _score(live_server)
+    tail = sapwood("feed", "tail", "ids", "--no-follow", "-n", "3")
+    assert tail.exit_code == 0, tail.output
+    lines = tail.stdout.splitlines()
+    assert lines[0].split()[:2] == ["SEQUENCE", "PREDICTION"]
+    assert [int(line.split()[0]) for line in lines[1:]] == [8, 9, 10]
+
+    described = sapwood("describe", "feed", "ids")
+    assert described.exit_code == 0, described.output
+    assert "Figures (last 5m):" in described.stdout
+    assert "10 ingested, 10 scored, 0 waiting" in described.stdout
+
+    listed = sapwood("get", "feeds").stdout.splitlines()
+    assert listed[0].split() == ["NAME", "TEAM", "PHASE", "MODEL", "WORKERS", "BACKLOG", "AGE"]
+    assert listed[1].split()[3] == "ids@production"
+
+    exported = sapwood("feed", "results", "ids")
+    assert exported.stdout.splitlines()[0].startswith('"sequence","prediction"')
+    assert len(exported.stdout.splitlines()) == 11
+
+
+@pytest.mark.usefixtures("feed_applied")
+def test_a_bad_value_names_the_file_rows_and_stores_nothing_of_its_chunk(
+    sapwood: Sapwood, tmp_path: Path
+) -> None:
+    rows = antinex_rows(8)
+    rows[5]["ip_len"] = "huge"
+    data = _write_csv(tmp_path / "bad.csv", rows)
+    result = sapwood("feed", "push", "ids", str(data), "--chunk-records", "4")
+    assert result.exit_code != 0
+    assert "records 4..7 of the file" in result.output
+    assert "row 1" in result.output
+    assert "ip_len" in result.output
+
+
+@pytest.mark.usefixtures("feed_applied")
+def test_push_parquet_and_json_lines(sapwood: Sapwood, tmp_path: Path) -> None:
+    parquet = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(antinex_rows(5)), parquet)
+    result = sapwood("feed", "push", "ids", str(parquet))
+    assert "(sequences 1..5)" in result.stdout, result.output
+    lines = tmp_path / "rows.jsonl"
+    lines.write_text("\n".join(json.dumps(row) for row in antinex_rows(3)) + "\n")
+    result = sapwood("feed", "push", "ids", str(lines))
+    assert "(sequences 6..8)" in result.stdout, result.output
