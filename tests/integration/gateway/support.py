@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import httptools
-import uvicorn
+import uvloop
 import yaml
 
+from sapwood.server.gateway.front import GatewayServer
 from sapwood.server.gateway.proxy import Gateway
-from sapwood.server.gateway.server import uvicorn_config
 from sapwood.testing.servers import free_port
 
 
@@ -36,7 +36,7 @@ class Upstream:
     """A replica stand-in on a free port: answers with what it received, as JSON.
 
     ``/echo`` answers the body itself; ``/chunked`` answers in chunks; ``/big`` sends 8 MiB;
-    ``/slow`` waits 3 s.
+    ``/slow`` waits 3 s; ``/split`` writes its head and its body 50 ms apart.
     """
 
     name: str
@@ -98,6 +98,11 @@ class _UpstreamProtocol(asyncio.Protocol):
                 + b"0\r\n\r\n"
             )
             return
+        if seen.url.startswith("/split"):  # the head now, the body a little later
+            body = b"the body, written apart"
+            self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body))
+            asyncio.get_running_loop().call_later(0.05, self.transport.write, body)
+            return
         if seen.url.startswith("/big"):
             big = bytes(range(256)) * (32 * 1024)  # 8 MiB, more than the gateway buffers
             self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(big))
@@ -156,16 +161,17 @@ def upstreams(*names: str) -> Iterator[list[Upstream]]:
 def running_gateway(gateway: Gateway) -> Iterator[str]:
     """Serves ``gateway`` on a free loopback port in a thread; yields its base URL."""
     port = free_port()
-    config = uvicorn_config(gateway, host="127.0.0.1", port=port, log_level="warning", graceful_s=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="gateway", daemon=True)
+    server = GatewayServer(gateway, host="127.0.0.1", port=port, graceful_s=2)
+    thread = threading.Thread(
+        target=uvloop.run, args=(server.serve(handle_signals=False),), name="gateway", daemon=True
+    )
     thread.start()
-    wait_until(lambda: server.started or not thread.is_alive())
-    assert server.started, "the gateway did not start"
+    wait_until(lambda: server.started.is_set() or not thread.is_alive())
+    assert server.started.is_set(), "the gateway did not start"
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
+        server.stop()
         thread.join(30)
 
 

@@ -1,7 +1,9 @@
-"""The gateway's ASGI app: admit, pick a replica, forward, record.
+"""The gateway's decisions for one request: admit, pick a replica, forward, record.
 
-A raw ASGI callable rather than a framework: it runs on every request, and every
-microsecond here is overhead the caller pays.
+``Gateway.handle`` takes a parsed ``Request`` and returns a ``Response``; it knows
+nothing of sockets on the client side (``front.py`` does that), so it can be driven
+directly in tests. It runs on every request: every microsecond here is overhead the
+caller pays.
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ from sapwood.server.gateway.auth import TokenAuth
 from sapwood.server.gateway.buckets import BucketSet, retry_after_s
 from sapwood.server.gateway.messages import (
     DROP_RESPONSE,
+    Headers,
     HttpError,
-    Receive,
-    Scope,
-    Send,
-    client_host,
+    Request,
+    RequestBody,
+    Response,
+    error_response,
+    json_response,
     not_found,
-    read_body,
     request_head,
-    send_error,
-    send_json,
     too_large,
 )
-from sapwood.server.gateway.metrics import GATEWAY, GatewayMetrics, render_prometheus
+from sapwood.server.gateway.metrics import (
+    GATEWAY,
+    GatewayMetrics,
+    ServiceMetrics,
+    render_prometheus,
+)
 from sapwood.server.gateway.routing import Route, least_outstanding, split_path, to_canary
 from sapwood.server.gateway.sources import RouteSource
 from sapwood.server.gateway.stats import stats_to_json
@@ -45,9 +51,11 @@ from sapwood.specs.serving import RateLimit
 
 log = logging.getLogger(__name__)
 
+PROMETHEUS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+
 
 class Gateway:
-    """The ASGI app. ``auth`` is None when no store is configured (token routes then 401)."""
+    """Routes requests to replicas; ``auth`` is None without a store (token routes: 401)."""
 
     def __init__(
         self,
@@ -73,27 +81,9 @@ class Gateway:
         self._turn = 0
         self._shadows: set[asyncio.Task[None]] = set()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await self.routes.start()
-                except Exception as exc:
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def start(self) -> None:
+        """Loads the first route table; raises when it cannot (a bad routes file)."""
+        await self.routes.start()
 
     async def close(self) -> None:
         await self.routes.stop()
@@ -104,12 +94,11 @@ class Gateway:
         for closer in self._closers:
             await closer()
 
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        parsed = split_path(raw_path.partition(b"?")[0])
+    async def handle(self, request: Request) -> Response:
+        """The response to one request; never raises for anything the client did."""
+        parsed = split_path(request.path)
         if parsed is None:
-            await self._own_path(scope, send)
-            return
+            return self._own_path(request)
         team, name, rest = parsed
         started = self.monotonic()
         key = (team, name)
@@ -117,24 +106,16 @@ class Gateway:
             route = self.routes.get(team, name)
             if route is None:
                 raise not_found(team, name)
-            await self._proxy(route, rest, scope, receive, send, started)
+            return await self._proxy(route, rest, request, started)
         except HttpError as exc:
-            await send_error(send, exc)
             self.metrics.answered(key, GATEWAY, exc.status, self.monotonic() - started)
+            return error_response(exc)
 
-    async def _proxy(
-        self,
-        route: Route,
-        rest: bytes,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        started: float,
-    ) -> None:
+    async def _proxy(self, route: Route, rest: bytes, request: Request, started: float) -> Response:
         team, name = route.team, route.service
         spec = route.gateway
         authorization = content_length = request_key = request_id = forwarded = None
-        for header, value in scope["headers"]:
+        for header, value in request.headers:
             if header == b"authorization":
                 authorization = value
             elif header == b"content-length":
@@ -149,12 +130,14 @@ class Gateway:
         token_id = ""
         if spec.auth == "token":
             token_id = await self._authorise(authorization, team, name)
-        now = self.monotonic()
-        if spec.rate_limit is not None:
-            self._limit(self._service_buckets, route, spec.rate_limit, name, now, per="service")
-        if spec.token_rate_limit is not None:
-            caller = token_id or client_host(scope)
-            self._limit(self._token_buckets, route, spec.token_rate_limit, caller, now, per="token")
+        if spec.rate_limit is not None or spec.token_rate_limit is not None:
+            now = self.monotonic()
+            if spec.rate_limit is not None:
+                self._limit(self._service_buckets, route, spec.rate_limit, name, now, per="service")
+            if spec.token_rate_limit is not None:
+                caller = token_id or request.client
+                limit = spec.token_rate_limit
+                self._limit(self._token_buckets, route, limit, caller, now, per="token")
 
         if content_length is not None:
             try:
@@ -163,16 +146,22 @@ class Gateway:
                 raise HttpError(400, "invalid", "Content-Length is not a number") from None
             if declared > spec.max_request_bytes:
                 raise too_large(spec.max_request_bytes)
-        body = await read_body(receive, spec.max_request_bytes)
+        incoming = request.body
+        if incoming.complete and incoming.size <= spec.max_request_bytes:
+            parts = incoming.parts  # all there already: the common case, without a coroutine
+            body = parts[0] if len(parts) == 1 else b"".join(parts)
+        else:
+            body = await incoming.read(spec.max_request_bytes)
 
-        metrics = self.metrics.admitted((team, name))
+        load = self.metrics.admitted((team, name))
         try:
-            await self._forward(
-                route, rest, scope, send, body, started,
+            return await self._forward(
+                route, rest, request, body, started, load,
                 request_key=request_key, request_id=request_id, forwarded=forwarded,
             )  # fmt: skip
-        finally:
-            self.metrics.finished(metrics)
+        except BaseException:
+            self.metrics.finished(load)
+            raise
 
     async def _authorise(self, authorization: bytes | None, team: str, name: str) -> str:
         if self.auth is None:
@@ -226,15 +215,15 @@ class Gateway:
         self,
         route: Route,
         rest: bytes,
-        scope: Scope,
-        send: Send,
+        request: Request,
         body: bytes,
         started: float,
+        load: ServiceMetrics,
         *,
         request_key: bytes | None,
         request_id: bytes | None,
         forwarded: bytes | None,
-    ) -> None:
+    ) -> Response:
         key = (route.team, route.service)
         canary = False
         if route.canary_weight and route.canary_endpoints:
@@ -250,43 +239,48 @@ class Gateway:
         if not endpoints:
             route = await self._hold(route)
             endpoints = route.endpoints or route.canary_endpoints
-        client = client_host(scope)
-        xff = forwarded + b", " + client.encode() if forwarded else client.encode()
-        head = request_head(scope, rest, route, xff, request_id, len(body))
-        method_head = scope["method"] == "HEAD"
+        client = request.client.encode()
+        xff = forwarded + b", " + client if forwarded else client
+        head = request_head(request, rest, route, xff, request_id, len(body))
+        head_only = request.method == b"HEAD"
 
+        metrics = self.metrics
         first = self._choose(endpoints)
         endpoint = first
         response: UpstreamResponse | None = None
         for attempt in (1, 2):
-            self.metrics.dispatched(key, endpoint)
+            metrics.dispatched(key, endpoint)
             try:
                 response = await self.pool.request(
                     endpoint, head + endpoint.encode() + b"\r\n\r\n" + body,
-                    head_only=method_head, timeout_s=self.timeout_s,
+                    head_only=head_only, timeout_s=self.timeout_s,
                 )  # fmt: skip
                 break
             except ConnectError as exc:
-                self.metrics.returned(endpoint)
+                metrics.returned(endpoint)
                 others = [e for e in endpoints if e != first]
                 if attempt == 2 or not others:
                     log.warning("%s/%s: %s", route.team, route.service, exc)
                     raise HttpError(502, "bad_gateway", f"no replica answered: {exc}") from None
                 endpoint = self._choose(others)
             except UpstreamTimeoutError as exc:
-                self.metrics.returned(endpoint)
+                metrics.returned(endpoint)
                 raise HttpError(504, "gateway_timeout", str(exc)) from None
             except UpstreamError as exc:
-                self.metrics.returned(endpoint)
+                metrics.returned(endpoint)
                 raise HttpError(502, "bad_gateway", str(exc)) from None
         assert response is not None
         if route.shadow and canary and route.canary_endpoints:
-            self._shadow(route, head, body, method_head)
-        try:
-            await self._relay(response, send, method_head)
-        finally:
-            self.metrics.returned(endpoint)
-            self.metrics.answered(key, endpoint, response.status, self.monotonic() - started)
+            self._shadow(route, head, body, head_only)
+        status = response.status
+        monotonic = self.monotonic
+
+        def done() -> None:  # once the response is written (or abandoned)
+            metrics.returned(endpoint)
+            metrics.answered(key, endpoint, status, monotonic() - started)
+            metrics.finished(load)
+
+        return relay(response, head_only=head_only, after=done)
 
     def _choose(self, endpoints: Sequence[str]) -> str:
         self._turn += 1
@@ -319,32 +313,6 @@ class Gateway:
         finally:
             metrics.held -= 1
 
-    async def _relay(self, response: UpstreamResponse, send: Send, head_only: bool) -> None:
-        headers = [(n, v) for n, v in response.headers if n.lower() not in DROP_RESPONSE]
-        if response.done and response.error is None:
-            data = b"".join(response.chunks)
-            if head_only or response.status in (204, 304):
-                headers += [(n, v) for n, v in response.headers if n.lower() == b"content-length"]
-            else:
-                headers.append((b"content-length", str(len(data)).encode()))
-            await send(
-                {"type": "http.response.start", "status": response.status, "headers": headers}
-            )
-            await send({"type": "http.response.body", "body": data})
-            return
-        headers += [(n, v) for n, v in response.headers if n.lower() == b"content-length"]
-        await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        try:
-            while (chunk := await response.read()) is not None:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except UpstreamError as exc:
-            # The status is sent already: all that is left is to cut the response short.
-            log.warning("response body cut short: %s", exc)
-            raise
-        finally:
-            response.abort()
-        await send({"type": "http.response.body", "body": b""})
-
     def _shadow(self, route: Route, head: bytes, body: bytes, head_only: bool) -> None:
         endpoint = self._choose(route.canary_endpoints)
         task = asyncio.create_task(self._send_shadow(route, endpoint, head, body, head_only))
@@ -371,31 +339,48 @@ class Gateway:
             self.metrics.returned(endpoint)
             self.metrics.shadowed(key, endpoint, status)
 
-    async def _own_path(self, scope: Scope, send: Send) -> None:
-        path = scope["path"]
-        if path == "/_sapwood/healthz":
-            await send_json(send, 200, {"status": "ok"})
-            return
-        if path not in ("/_sapwood/stats", "/_sapwood/metrics"):
-            await send_error(
-                send,
-                HttpError(404, "not_found", "no such path: services are under /s/TEAM/SERVICE/"),
+    def _own_path(self, request: Request) -> Response:
+        path = request.path
+        if path == b"/_sapwood/healthz":
+            return json_response(200, {"status": "ok"})
+        if path not in (b"/_sapwood/stats", b"/_sapwood/metrics"):
+            return error_response(
+                HttpError(404, "not_found", "no such path: services are under /s/TEAM/SERVICE/")
             )
-            return
-        presented = next((v for n, v in scope["headers"] if n == b"x-sapwood-gateway-key"), b"")
+        presented = next((v for n, v in request.headers if n == b"x-sapwood-gateway-key"), b"")
         if not hmac.compare_digest(presented, self.stats_key):
-            await send_error(
-                send,
-                HttpError(401, "unauthorized", "send the gateway key in X-Sapwood-Gateway-Key"),
+            return error_response(
+                HttpError(401, "unauthorized", "send the gateway key in X-Sapwood-Gateway-Key")
             )
-            return
-        if path == "/_sapwood/stats":
-            await send_json(send, 200, stats_to_json(self.metrics.snapshot()))
-            return
+        if path == b"/_sapwood/stats":
+            return json_response(200, stats_to_json(self.metrics.snapshot()))
         text = render_prometheus(self.metrics).encode()
-        headers = [
-            (b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),
-            (b"content-length", str(len(text)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": text})
+        return Response(200, [(b"content-type", PROMETHEUS_TYPE)], text)
+
+
+def relay(response: UpstreamResponse, *, head_only: bool, after: Callable[[], None]) -> Response:
+    """The client's response to an upstream one: whole when it has all arrived, else streamed.
+
+    Hop-by-hop headers are dropped; the connection sets its own framing.
+    """
+    headers: Headers = []
+    length: Headers = []
+    for header in response.headers:
+        name = header[0]
+        if name not in DROP_RESPONSE:
+            headers.append(header)
+        elif name == b"content-length":
+            length.append(header)
+    status = response.status
+    if response.done and response.error is None:
+        if head_only or status == 204 or status == 304:
+            return Response(status, headers + length, bodyless=True, after=after)
+        chunks = response.chunks
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return Response(status, headers, data, after=after)
+    return Response(status, headers + length, stream=response, after=after)
+
+
+def whole_request(method: bytes, target: bytes, headers: Headers, body: bytes = b"") -> Request:
+    """A request with its whole body at hand (for tests and tools)."""
+    return Request(method, target, headers, client="127.0.0.1", body=RequestBody.whole(body))

@@ -1,18 +1,19 @@
 """A small HTTP/1.1 client for replicas: pooled keep-alive connections, httptools parsing.
 
-Responses with Content-Length, chunked encoding or read-until-close are understood; the
-body is handed over as it arrives (``UpstreamResponse.read``), so streamed answers stream.
+Responses with Content-Length, chunked encoding or read-until-close are understood. A small
+body with a Content-Length is handed over whole; any other is handed over as it arrives
+(``UpstreamResponse.read``), so streamed answers stream.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import cast
 
 import httptools
 
 MAX_BUFFERED_BYTES = 1024 * 1024  # past this the connection stops reading until drained
+WHOLE_BELOW_BYTES = 256 * 1024  # a response with a Content-Length under this is handed over whole
 
 
 class UpstreamError(Exception):
@@ -36,15 +37,32 @@ class UpstreamTimeoutError(UpstreamError):
 
 
 class UpstreamResponse:
-    """Status and headers at once; the body through ``read`` as it arrives."""
+    """Status and headers (names in lower case) at once; the body through ``read`` as it
+    arrives."""
+
+    __slots__ = (
+        "_connection",
+        "_waiter",
+        "buffered",
+        "chunked",
+        "chunks",
+        "done",
+        "error",
+        "has_length",
+        "headers",
+        "length",
+        "status",
+    )  # fmt: skip
 
     def __init__(self, connection: _Connection) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.chunks: deque[bytes] = deque()
+        self.chunks: list[bytes] = []
         self.buffered = 0
         self.done = False
         self.chunked = False
+        self.has_length = False
+        self.length = 0
         self.error: UpstreamError | None = None
         self._connection = connection
         self._waiter: asyncio.Future[None] | None = None
@@ -123,7 +141,7 @@ class _Connection(asyncio.Protocol):
         response = self.response
         if response is None:
             return
-        if self.head is None and not response.chunked and not _has_length(response.headers):
+        if self.head is None and not response.chunked and not response.has_length:
             self._complete(keep=False)  # a body that ends with the connection
         else:
             self._fail(
@@ -134,8 +152,18 @@ class _Connection(asyncio.Protocol):
 
     # httptools callbacks
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self.response is not None:
-            self.response.headers.append((name, value))
+        response = self.response
+        if response is not None:
+            name = name.lower()
+            response.headers.append((name, value))
+            if name == b"transfer-encoding":
+                response.chunked = True
+            elif name == b"content-length":
+                response.has_length = True
+                try:
+                    response.length = int(value)
+                except ValueError:
+                    response.length = MAX_BUFFERED_BYTES
 
     def on_headers_complete(self) -> None:
         response = self.response
@@ -144,22 +172,26 @@ class _Connection(asyncio.Protocol):
         status = self.parser.get_status_code()
         if 100 <= status < 200:  # 100 Continue and the like: wait for the real answer
             response.headers.clear()
+            response.chunked = response.has_length = False
+            response.length = 0
             self.informational = True
             return
         response.status = status
-        response.chunked = any(n.lower() == b"transfer-encoding" for n, _ in response.headers)
+        if self.head_only:  # no body follows, whatever the headers say
+            self.swap_parser = True
+            self._complete(keep=True)
+            return
+        if response.has_length and response.length < WHOLE_BELOW_BYTES and not response.chunked:
+            return  # a small body: handed over whole (``_complete``), in one write to the client
         head, self.head = self.head, None
         if head is not None and not head.done():
             head.set_result(response)
-        if self.head_only:
-            self.swap_parser = True
-            self._complete(keep=True)
 
     def on_body(self, body: bytes) -> None:
         response = self.response
         if response is None:
             return
-        response.chunks.append(bytes(body))
+        response.chunks.append(body)
         response.buffered += len(body)
         if response.buffered > MAX_BUFFERED_BYTES and not self.paused and self.transport:
             self.paused = True
@@ -183,8 +215,9 @@ class _Connection(asyncio.Protocol):
         self.head_only = head_only
         self.got_bytes = False
         self.timeout_s = timeout_s
-        self.active_at = self.loop.time()
-        self.timer = self.loop.call_at(self.active_at + timeout_s, self._check_idle)
+        self.active_at = now = self.loop.time()
+        if self.timer is None:  # else the running one re-arms itself for this request
+            self.timer = self.loop.call_at(now + timeout_s, self._check_idle)
         self.transport.write(data)
         return self.head
 
@@ -199,6 +232,8 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def _check_idle(self) -> None:
+        # One timer per busy connection, not one per request: it runs at the earliest the
+        # request could time out, and moves itself on while bytes keep coming.
         self.timer = None
         due = self.active_at + self.timeout_s
         if self.response is None:
@@ -216,10 +251,12 @@ class _Connection(asyncio.Protocol):
 
     def _complete(self, *, keep: bool) -> None:
         response, self.response = self.response, None
-        self._cancel_timer()
         if response is not None:
             response.done = True
             response._wake()
+            head, self.head = self.head, None
+            if head is not None and not head.done():
+                head.set_result(response)
         if keep and not self.closed:
             self.pool.release(self)
         else:
@@ -236,10 +273,6 @@ class _Connection(asyncio.Protocol):
             response._wake()
 
 
-def _has_length(headers: list[tuple[bytes, bytes]]) -> bool:
-    return any(n.lower() == b"content-length" for n, _ in headers)
-
-
 class UpstreamPool:
     """Keep-alive connections per endpoint ("host:port"), most recently used first."""
 
@@ -253,6 +286,9 @@ class UpstreamPool:
         self, endpoint: str, data: bytes, *, head_only: bool = False, timeout_s: float
     ) -> UpstreamResponse:
         """Sends one whole request (head and body) and returns once the response head is in.
+
+        A body with a Content-Length under ``WHOLE_BELOW_BYTES`` is waited for too, so that
+        it goes back to the client whole, in one write, however the replica wrote it.
 
         ConnectError when no connection could be made; UpstreamClosedError or UpstreamTimeoutError
         after the request was sent. A pooled connection that turns out to be closed is

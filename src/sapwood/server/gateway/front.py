@@ -1,0 +1,412 @@
+"""The client side of the gateway: an asyncio protocol over httptools, and the server.
+
+This is the I/O seam and nothing more: bytes in, ``Request`` out to ``Gateway.handle``,
+``Response`` back out as bytes. HTTP/1.1 with keep-alive and pipelining (answers go back
+in order), chunked and streamed request bodies, ``Expect: 100-continue``, HEAD, and
+responses streamed with flow control. No ASGI layer: one fewer copy of every header, and
+one write per response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections import deque
+from typing import cast
+
+import httptools
+
+from sapwood.server.gateway.messages import (
+    Headers,
+    HttpError,
+    Request,
+    RequestBody,
+    Response,
+    error_response,
+    status_line,
+)
+from sapwood.server.gateway.proxy import Gateway
+from sapwood.server.gateway.upstream import UpstreamError, UpstreamResponse
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD_BYTES = 64 * 1024  # request line and headers together
+MAX_QUEUED = 16  # pipelined requests parsed ahead of the one being answered
+UNREAD_BODY_BYTES = 256 * 1024  # buffered before the gateway asks for it: then reading pauses
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+class _Exchange:
+    """One request on a connection, from its first byte to its last response byte."""
+
+    __slots__ = ("expect_continue", "head_only", "http10", "keep_alive", "request")
+
+    def __init__(self, request: Request, *, keep_alive: bool, http10: bool) -> None:
+        self.request = request
+        self.keep_alive = keep_alive
+        self.http10 = http10
+        self.expect_continue = False
+        self.head_only = request.method == b"HEAD"
+
+
+class GatewayProtocol(asyncio.Protocol):
+    """One client connection."""
+
+    def __init__(self, gateway: Gateway, server: GatewayServer) -> None:
+        self.gateway = gateway
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.client = "unknown"
+        self.closed = False
+        # parsing
+        self._url = b""
+        self._headers: Headers = []
+        self._head_bytes = 0
+        self._expect_continue = False
+        self._parsing: _Exchange | None = None
+        # answering, in order
+        self._current: _Exchange | None = None
+        self._queue: deque[_Exchange] = deque()
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps tasks weakly
+        self._reading_paused = False
+        self._writable: asyncio.Future[None] | None = None
+        self._write_paused = False
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        if peer:
+            self.client = str(peer[0])
+        self.server.connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.server.connections.discard(self)
+        for exchange in (self._parsing, self._current, *self._queue):
+            if exchange is not None:
+                exchange.request.body.disconnected()
+        self._queue.clear()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._refuse(HttpError(501, "invalid", "upgrades (WebSocket, h2c) are not supported"))
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if not isinstance(cause, HttpError):
+                raise
+            self._refuse(cause)
+        except httptools.HttpParserError as exc:
+            self._refuse(HttpError(400, "invalid", f"malformed request: {exc}"))
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._head_bytes = 0
+        self._expect_continue = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise HttpError(431, "invalid", "the request line and headers are too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise HttpError(431, "invalid", "the request line and headers are too long")
+        name = name.lower()
+        self._headers.append((name, value))
+        if name == b"expect" and value.lower() == b"100-continue":
+            self._expect_continue = True
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        if parser.should_upgrade():
+            raise HttpError(501, "invalid", "upgrades (WebSocket, h2c) are not supported")
+        method = parser.get_method()
+        http10 = parser.get_http_version() == "1.0"
+        body = RequestBody(self._want_body)
+        request = Request(method, self._url, self._headers, client=self.client, body=body)
+        exchange = _Exchange(request, keep_alive=parser.should_keep_alive(), http10=http10)
+        exchange.expect_continue = self._expect_continue
+        self._parsing = exchange
+        if self._current is None:
+            self._begin(exchange)
+        else:
+            self._queue.append(exchange)
+            if len(self._queue) >= MAX_QUEUED:
+                self._pause_reading()
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self._parsing
+        if exchange is None:
+            return
+        request_body = exchange.request.body
+        request_body.feed(body)
+        if (
+            request_body.limit is None
+            and request_body.size > UNREAD_BODY_BYTES
+            and not request_body.discard
+        ):
+            self._pause_reading()  # resumed when the gateway reads it (``_want_body``)
+
+    def on_message_complete(self) -> None:
+        exchange, self._parsing = self._parsing, None
+        if exchange is not None:
+            exchange.request.body.end()
+
+    # answering
+    def _begin(self, exchange: _Exchange) -> None:
+        self._current = exchange
+        self._task = self.loop.create_task(self._answer(exchange))
+
+    async def _answer(self, exchange: _Exchange) -> None:
+        try:
+            response = await self.gateway.handle(exchange.request)
+        except Exception:
+            log.exception("the gateway failed on a request")
+            response = error_response(HttpError(500, "internal", "the gateway failed"))
+        try:
+            await self._write(exchange, response)
+        except Exception:
+            log.exception("the gateway failed writing a response")
+            self.close()
+        finally:
+            if response.after is not None:
+                response.after()
+        self._finished(exchange)
+
+    async def _write(self, exchange: _Exchange, response: Response) -> None:
+        transport = self.transport
+        if transport is None or self.closed:
+            if response.stream is not None:
+                response.stream.abort()
+            return
+        body = exchange.request.body
+        if not body.complete and not body.discard:
+            # Answered before the whole body came (413, 401, …): skip the rest as it
+            # arrives, or close if the client is waiting for a 100 Continue it never got.
+            body.discard = True
+            body.parts.clear()
+            if exchange.expect_continue and body.size == 0:
+                exchange.keep_alive = False
+            self._resume_reading()
+        if self.server.stopping:
+            exchange.keep_alive = False
+        head = [status_line(response.status)]
+        for name, value in response.headers:
+            head += [name, b": ", value, b"\r\n"]
+        stream = response.stream
+        if stream is None:
+            if not response.bodyless:
+                head += [b"content-length: ", str(len(response.body)).encode(), b"\r\n"]
+            if not exchange.keep_alive:
+                head.append(b"connection: close\r\n")
+            elif exchange.http10:
+                head.append(b"connection: keep-alive\r\n")
+            head.append(b"\r\n")
+            if not (response.bodyless or exchange.head_only):
+                head.append(response.body)
+            transport.write(b"".join(head))
+            return
+        await self._write_stream(exchange, head, stream, transport)
+
+    async def _write_stream(
+        self,
+        exchange: _Exchange,
+        head: list[bytes],
+        stream: UpstreamResponse,
+        transport: asyncio.Transport,
+    ) -> None:
+        has_length = stream.has_length
+        chunked = not has_length and not exchange.http10
+        if not has_length and exchange.http10:
+            exchange.keep_alive = False  # the body ends when the connection does
+        if chunked:
+            head.append(b"transfer-encoding: chunked\r\n")
+        if not exchange.keep_alive:
+            head.append(b"connection: close\r\n")
+        head.append(b"\r\n")
+        transport.write(b"".join(head))
+        try:
+            while (chunk := await stream.read()) is not None:
+                if self.closed:
+                    return
+                if chunked:
+                    if chunk:
+                        transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                else:
+                    transport.write(chunk)
+                if self._write_paused:
+                    await self._drained()
+                    if self.closed:
+                        return
+            if chunked:
+                transport.write(b"0\r\n\r\n")
+        except UpstreamError as exc:
+            # The status is sent already: all that is left is to cut the response short.
+            log.warning("response body cut short: %s", exc)
+            exchange.keep_alive = False
+        finally:
+            stream.abort()
+
+    async def _drained(self) -> None:
+        while self._write_paused and not self.closed:
+            self._writable = self.loop.create_future()
+            try:
+                await self._writable
+            finally:
+                self._writable = None
+
+    def _finished(self, exchange: _Exchange) -> None:
+        self._current = None
+        self._task = None
+        if not exchange.keep_alive or self.closed:
+            self.close()
+            return
+        if self._queue:
+            self._begin(self._queue.popleft())
+        if len(self._queue) < MAX_QUEUED:
+            self._resume_reading()
+        if self.server.stopping and self._current is None:
+            self.close()
+
+    def _want_body(self) -> None:
+        """The gateway waits for more of the current body."""
+        exchange = self._current
+        if exchange is not None and exchange.expect_continue and self.transport is not None:
+            exchange.expect_continue = False
+            if not self.closed:
+                self.transport.write(CONTINUE)
+        self._resume_reading()
+
+    def _refuse(self, error: HttpError) -> None:
+        """A request that cannot be parsed: answer (if nothing else is being) and close."""
+        self._pause_reading()
+        if self._current is None and self.transport is not None and not self.closed:
+            response = error_response(error)
+            head = [status_line(response.status)]
+            for name, value in response.headers:
+                head += [name, b": ", value, b"\r\n"]
+            head += [b"content-length: ", str(len(response.body)).encode(), b"\r\n"]
+            head += [b"connection: close\r\n\r\n", response.body]
+            self.transport.write(b"".join(head))
+        self.close()
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None and not self.closed:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self.closed:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    @property
+    def idle(self) -> bool:
+        return self._current is None
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+
+class GatewayServer:
+    """Listens on ``host:port`` and serves ``gateway`` until told to stop.
+
+    On SIGTERM or SIGINT (or ``stop``) it stops accepting, closes idle connections, gives
+    requests in flight ``graceful_s`` to finish, then closes everything.
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        *,
+        host: str,
+        port: int,
+        graceful_s: float = 30.0,
+        backlog: int = 4096,
+    ) -> None:
+        self.gateway = gateway
+        self.host = host
+        self.port = port
+        self.graceful_s = graceful_s
+        self.backlog = backlog
+        self.connections: set[GatewayProtocol] = set()
+        self.started = threading.Event()
+        self.stopping = False
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, *, handle_signals: bool = True) -> None:
+        """Runs until stopped; raises when the routes cannot be loaded or the port is taken."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+        if handle_signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._stop.set)
+        await self.gateway.start()
+        try:
+            server = await loop.create_server(
+                lambda: GatewayProtocol(self.gateway, self),
+                self.host,
+                self.port,
+                backlog=self.backlog,
+                reuse_address=True,
+            )
+        except BaseException:
+            await self.gateway.close()
+            raise
+        log.info("gateway listening on %s:%d", self.host, self.port)
+        self.started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await self._shut_down(server)
+            if handle_signals:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+
+    def stop(self) -> None:
+        """Asks a running server to stop; safe from any thread."""
+        loop, event = self._loop, self._stop
+        if loop is not None and event is not None:
+            loop.call_soon_threadsafe(event.set)
+
+    async def _shut_down(self, server: asyncio.AbstractServer) -> None:
+        self.stopping = True
+        server.close()
+        for connection in list(self.connections):
+            if connection.idle:
+                connection.close()
+        deadline = asyncio.get_running_loop().time() + self.graceful_s
+        while any(not c.idle for c in self.connections):
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("stopping with %d requests unanswered", len(self.connections))
+                break
+            await asyncio.sleep(0.05)
+        for connection in list(self.connections):
+            connection.close()
+        await self.gateway.close()
