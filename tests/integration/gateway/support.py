@@ -158,10 +158,13 @@ def upstreams(*names: str) -> Iterator[list[Upstream]]:
 
 
 @contextmanager
-def running_gateway(gateway: Gateway) -> Iterator[str]:
-    """Serves ``gateway`` on a free loopback port in a thread; yields its base URL."""
+def running_gateway(gateway: Gateway, **options: Any) -> Iterator[str]:
+    """Serves ``gateway`` on a free loopback port in a thread; yields its base URL.
+
+    ``options`` go to ``GatewayServer`` (``keep_alive_s``, ``max_connections``, …).
+    """
     port = free_port()
-    server = GatewayServer(gateway, host="127.0.0.1", port=port, graceful_s=2)
+    server = GatewayServer(gateway, host="127.0.0.1", port=port, graceful_s=2, **options)
     thread = threading.Thread(
         target=uvloop.run, args=(server.serve(handle_signals=False),), name="gateway", daemon=True
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 import uvloop
 
 from sapwood.server.gateway.front import GatewayServer
+from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.server import build_gateway
 from sapwood.server.settings import Settings
 from sapwood.testing.servers import free_port
@@ -84,17 +87,26 @@ def replica() -> Iterator[Upstream]:
         yield made
 
 
-@pytest.fixture
-def gateway_address(tmp_path: Path, replica: Upstream) -> Iterator[tuple[str, int]]:
+def _gateway(tmp_path: Path, replica: Upstream) -> Gateway:
     routes = tmp_path / "routes.yaml"
     limits = {"auth": "public", "maxRequestBytes": 1_000_000}
     write_routes(
         routes,
         [{"team": "lab", "service": "echo", "endpoints": [replica.endpoint], "gateway": limits}],
     )
-    gateway = build_gateway(Settings(home=tmp_path / "home"), routes_file=routes, timeout_s=10)
-    with running_gateway(gateway) as url:
+    return build_gateway(Settings(home=tmp_path / "home"), routes_file=routes, timeout_s=10)
+
+
+@contextmanager
+def _serving(tmp_path: Path, replica: Upstream, **options: float) -> Iterator[tuple[str, int]]:
+    with running_gateway(_gateway(tmp_path, replica), **options) as url:
         yield "127.0.0.1", int(url.rsplit(":", 1)[1])
+
+
+@pytest.fixture
+def gateway_address(tmp_path: Path, replica: Upstream) -> Iterator[tuple[str, int]]:
+    with _serving(tmp_path, replica) as address:
+        yield address
 
 
 @pytest.fixture
@@ -285,3 +297,100 @@ def test_stopping_lets_requests_in_flight_finish(tmp_path: Path, replica: Upstre
     finally:
         server.stop()
         thread.join(30)
+
+
+def _connect(address: tuple[str, int]) -> _Reader:
+    return _Reader(socket.create_connection(address, timeout=10))
+
+
+GET = b"GET /s/lab/echo/get HTTP/1.1\r\nHost: gw\r\n\r\n"
+
+
+def test_an_idle_keep_alive_connection_is_closed_after_the_timeout(
+    tmp_path: Path, replica: Upstream
+) -> None:
+    with _serving(tmp_path, replica, keep_alive_s=0.2) as address:
+        used, unused = _connect(address), _connect(address)
+        with used.sock, unused.sock:
+            used.sock.sendall(GET)
+            (answer,) = used.read(1)
+            assert answer.status == 200
+            assert "connection" not in answer.headers  # kept alive…
+            assert used.at_end()  # …until it has been idle for the timeout
+            assert unused.at_end()  # a connection that never sends anything too
+
+
+def test_a_slow_request_in_flight_is_not_closed_by_the_idle_timer(
+    tmp_path: Path, replica: Upstream
+) -> None:
+    with _serving(tmp_path, replica, keep_alive_s=0.2, header_timeout_s=0.2) as address:
+        conn = _connect(address)
+        with conn.sock:
+            conn.sock.sendall(b"GET /s/lab/echo/slow HTTP/1.1\r\nHost: gw\r\n\r\n")
+            (slow,) = conn.read(1)  # the replica takes 3 s, far past both timeouts
+            assert slow.status == 200
+            assert "connection" not in slow.headers
+            conn.sock.sendall(GET)  # and the connection is still there for the next one
+            (following,) = conn.read(1)
+            assert following.status == 200
+
+
+def test_a_stalled_request_head_is_408_and_closed(tmp_path: Path, replica: Upstream) -> None:
+    with _serving(tmp_path, replica, header_timeout_s=0.2, keep_alive_s=60) as address:
+        conn = _connect(address)
+        with conn.sock:
+            conn.sock.sendall(b"GET /s/lab/echo/get HTTP/1.1\r\nHost: gw\r\n")  # no blank line
+            (answer,) = conn.read(1)
+            assert answer.status == 408
+            assert b'"code": "request_timeout"' in answer.body
+            assert answer.headers["connection"] == "close"
+            assert conn.at_end()
+    assert replica.requests == []
+
+
+def test_a_head_trickling_in_is_cut_off_at_the_deadline(tmp_path: Path, replica: Upstream) -> None:
+    with _serving(tmp_path, replica, header_timeout_s=0.2, keep_alive_s=60) as address:
+        conn = _connect(address)
+        with conn.sock:
+            conn.sock.sendall(b"GET /s/lab/echo/get HTTP/1.1\r\nHost: gw\r\n")
+            deadline = time.monotonic() + 20
+            # A header line every 20 ms: bytes keep coming, the head never ends.
+            while not select.select([conn.sock], [], [], 0.02)[0]:
+                assert time.monotonic() < deadline, "the trickling head was never cut off"
+                try:
+                    conn.sock.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    break
+            (answer,) = conn.read(1)
+            assert answer.status == 408
+            assert conn.at_end()
+
+
+def test_connections_past_the_cap_are_answered_503(tmp_path: Path, replica: Upstream) -> None:
+    with _serving(tmp_path, replica, max_connections=2, keep_alive_s=60) as address:
+        first, second = _connect(address), _connect(address)
+        with first.sock, second.sock:
+            for conn in (first, second):  # both accepted and counted
+                conn.sock.sendall(GET)
+                assert conn.read(1)[0].status == 200
+            extra = _connect(address)
+            with extra.sock:
+                (refused,) = extra.read(1)
+                assert refused.status == 503
+                assert b'"code": "unavailable"' in refused.body
+                assert refused.headers["retry-after"] == "1"
+                assert extra.at_end()
+            second.sock.sendall(GET)  # those already open carry on
+            assert second.read(1)[0].status == 200
+            first.sock.close()
+
+            def room_again() -> bool:
+                with _connect(address).sock as sock:
+                    try:
+                        sock.sendall(GET)
+                        answers = _Reader(sock).read(1)
+                    except OSError:  # refused and closed before the request was read
+                        return False
+                    return bool(answers) and answers[0].status == 200
+
+            wait_until(room_again)  # a closed one makes room

@@ -5,6 +5,10 @@ This is the I/O seam and nothing more: bytes in, ``Request`` out to ``Gateway.ha
 in order), chunked and streamed request bodies, ``Expect: 100-continue``, HEAD, and
 responses streamed with flow control. No ASGI layer: one fewer copy of every header, and
 one write per response.
+
+Connections are bounded in time and number: one timer per connection closes it when it has
+been idle for ``keep_alive_s``, or answers 408 when a request head has taken longer than
+``header_timeout_s``; past ``max_connections`` a new connection is answered 503 and closed.
 """
 
 from __future__ import annotations
@@ -36,6 +40,20 @@ MAX_HEAD_BYTES = 64 * 1024  # request line and headers together
 MAX_QUEUED = 16  # pipelined requests parsed ahead of the one being answered
 UNREAD_BODY_BYTES = 256 * 1024  # buffered before the gateway asks for it: then reading pauses
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+KEEP_ALIVE_S = 5.0  # an idle connection is closed after this long (as uvicorn does)
+HEADER_TIMEOUT_S = 10.0  # a request head begun must be complete within this, else 408
+MAX_CONNECTIONS = 4096  # client connections at once; past it new ones are answered 503
+
+
+def closing_answer(error: HttpError) -> bytes:
+    """A whole JSON error response that ends the connection."""
+    response = error_response(error)
+    head = [status_line(response.status)]
+    for name, value in response.headers:
+        head += [name, b": ", value, b"\r\n"]
+    head += [b"content-length: ", str(len(response.body)).encode(), b"\r\n"]
+    head += [b"connection: close\r\n\r\n", response.body]
+    return b"".join(head)
 
 
 class _Exchange:
@@ -75,19 +93,34 @@ class GatewayProtocol(asyncio.Protocol):
         self._reading_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._write_paused = False
+        # deadlines: one timer, armed when the connection becomes idle or a head comes slowly
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._idle_at = 0.0
+        self._in_head = False  # a request head has begun and is not complete
+        self._head_at: float | None = None  # when it began, if it took more than one read
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        server = self.server
+        if len(server.connections) >= server.max_connections:
+            server.refuse_connection(self.transport)
+            self.closed = True
+            return
         peer = transport.get_extra_info("peername")
         if peer:
             self.client = str(peer[0])
-        self.server.connections.add(self)
+        server.connections.add(self)
+        self._became_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.server.connections.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for exchange in (self._parsing, self._current, *self._queue):
             if exchange is not None:
                 exchange.request.body.disconnected()
@@ -107,6 +140,11 @@ class GatewayProtocol(asyncio.Protocol):
             self._refuse(cause)
         except httptools.HttpParserError as exc:
             self._refuse(HttpError(400, "invalid", f"malformed request: {exc}"))
+        else:
+            if self._in_head and self._head_at is None and not self.closed:
+                # A head split over reads (rare: heads come whole): time it from now.
+                self._head_at = now = self.loop.time()
+                self._arm(now + self.server.header_timeout_s)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -118,6 +156,7 @@ class GatewayProtocol(asyncio.Protocol):
 
     # httptools callbacks
     def on_message_begin(self) -> None:
+        self._in_head = True
         self._url = b""
         self._headers = []
         self._head_bytes = 0
@@ -140,6 +179,8 @@ class GatewayProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
+        self._in_head = False
+        self._head_at = None
         if parser.should_upgrade():
             raise HttpError(501, "invalid", "upgrades (WebSocket, h2c) are not supported")
         method = parser.get_method()
@@ -287,8 +328,51 @@ class GatewayProtocol(asyncio.Protocol):
             self._begin(self._queue.popleft())
         if len(self._queue) < MAX_QUEUED:
             self._resume_reading()
-        if self.server.stopping and self._current is None:
-            self.close()
+        if self._current is None:
+            if self.server.stopping:
+                self.close()
+            else:
+                self._became_idle()
+
+    # deadlines
+    def _became_idle(self) -> None:
+        """Nothing is being answered: the connection may wait ``keep_alive_s`` for more."""
+        self._idle_at = now = self.loop.time()
+        if self._in_head and self._head_at is not None:
+            self._arm(self._head_at + self.server.header_timeout_s)
+        else:
+            self._arm(now + self.server.keep_alive_s)
+
+    def _arm(self, due: float) -> None:
+        # One timer per connection: one already due sooner runs first and moves itself on
+        # (``_check``), so a busy keep-alive connection makes a new timer only every
+        # ``keep_alive_s`` or so, not one per request.
+        timer = self._timer
+        if timer is not None:
+            if self._timer_at <= due:
+                return
+            timer.cancel()
+        self._timer_at = due
+        self._timer = self.loop.call_at(due, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        if self.closed or self._current is not None:
+            return  # a request in flight: armed again once it is answered
+        server = self.server
+        now = self.loop.time()
+        if self._in_head:
+            due = (self._head_at if self._head_at is not None else now) + server.header_timeout_s
+            if now >= due:
+                message = f"the request head did not arrive within {server.header_timeout_s:g} s"
+                self._refuse(HttpError(408, "request_timeout", message))
+                return
+        else:
+            due = self._idle_at + server.keep_alive_s
+            if now >= due:
+                self.close()
+                return
+        self._arm(due)
 
     def _want_body(self) -> None:
         """The gateway waits for more of the current body."""
@@ -303,13 +387,7 @@ class GatewayProtocol(asyncio.Protocol):
         """A request that cannot be parsed: answer (if nothing else is being) and close."""
         self._pause_reading()
         if self._current is None and self.transport is not None and not self.closed:
-            response = error_response(error)
-            head = [status_line(response.status)]
-            for name, value in response.headers:
-                head += [name, b": ", value, b"\r\n"]
-            head += [b"content-length: ", str(len(response.body)).encode(), b"\r\n"]
-            head += [b"connection: close\r\n\r\n", response.body]
-            self.transport.write(b"".join(head))
+            self.transport.write(closing_answer(error))
         self.close()
 
     def _pause_reading(self) -> None:
@@ -347,13 +425,24 @@ class GatewayServer:
         port: int,
         graceful_s: float = 30.0,
         backlog: int = 4096,
+        keep_alive_s: float = KEEP_ALIVE_S,
+        header_timeout_s: float = HEADER_TIMEOUT_S,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
+        if keep_alive_s <= 0 or header_timeout_s <= 0:
+            raise ValueError("keep_alive_s and header_timeout_s must be over 0")
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
         self.gateway = gateway
         self.host = host
         self.port = port
         self.graceful_s = graceful_s
         self.backlog = backlog
+        self.keep_alive_s = keep_alive_s
+        self.header_timeout_s = header_timeout_s
+        self.max_connections = max_connections
         self.connections: set[GatewayProtocol] = set()
+        self.refused_connections = 0
         self.started = threading.Event()
         self.stopping = False
         self._stop: asyncio.Event | None = None
@@ -388,6 +477,19 @@ class GatewayServer:
             if handle_signals:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)
+
+    def refuse_connection(self, transport: asyncio.Transport) -> None:
+        """A connection past ``max_connections``: 503 before it sends anything, then closed."""
+        self.refused_connections += 1
+        if self.refused_connections % 1000 == 1:
+            log.warning(
+                "%d client connections open (the limit): refusing new ones (%d so far)",
+                len(self.connections), self.refused_connections,
+            )  # fmt: skip
+        message = f"the gateway has {self.max_connections} connections open; try again"
+        error = HttpError(503, "unavailable", message, headers=[(b"retry-after", b"1")])
+        transport.write(closing_answer(error))
+        transport.close()
 
     def stop(self) -> None:
         """Asks a running server to stop; safe from any thread."""

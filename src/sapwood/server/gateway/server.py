@@ -14,7 +14,12 @@ from pathlib import Path
 import uvloop
 
 from sapwood.server.gateway.auth import TokenAuth
-from sapwood.server.gateway.front import GatewayServer
+from sapwood.server.gateway.front import (
+    HEADER_TIMEOUT_S,
+    KEEP_ALIVE_S,
+    MAX_CONNECTIONS,
+    GatewayServer,
+)
 from sapwood.server.gateway.process import PARENT_ENV, exit_with_parent
 from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.sources import RouteSource, StaticRoutes, StoreRoutes
@@ -81,6 +86,26 @@ def quiet_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be over 0")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sapwood.server.gateway",
@@ -101,8 +126,28 @@ def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.N
     )  # fmt: skip
     parser.add_argument("--poll-interval", type=float, default=0.5, help="seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="upstream timeout, seconds")
+    parser.add_argument(
+        "--keep-alive-timeout", type=_positive, default=None, metavar="SECONDS",
+        help=f"close a client connection idle this long [env SAPWOOD_GATEWAY_KEEP_ALIVE_S, "
+        f"default {KEEP_ALIVE_S:g}]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--header-timeout", type=_positive, default=HEADER_TIMEOUT_S, metavar="SECONDS",
+        help=f"408 for a request head not complete in this long [default {HEADER_TIMEOUT_S:g}]",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-connections", type=_at_least_one, default=MAX_CONNECTIONS,
+        help=f"client connections at once; past it new ones get 503 [default {MAX_CONNECTIONS}]",
+    )  # fmt: skip
     parser.add_argument("--log-level", default="info")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.keep_alive_timeout is None:
+        raw = env.get("SAPWOOD_GATEWAY_KEEP_ALIVE_S") or str(KEEP_ALIVE_S)
+        try:
+            args.keep_alive_timeout = _positive(raw)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"SAPWOOD_GATEWAY_KEEP_ALIVE_S: {exc}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -121,7 +166,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     if parent := env.get(PARENT_ENV):
         exit_with_parent(int(parent))
-    server = GatewayServer(gateway, host=args.host, port=args.port)
+    server = GatewayServer(
+        gateway,
+        host=args.host,
+        port=args.port,
+        keep_alive_s=args.keep_alive_timeout,
+        header_timeout_s=args.header_timeout,
+        max_connections=args.max_connections,
+    )
     quiet_gc()
     try:
         uvloop.run(server.serve())
