@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dpkt
-import pyarrow as pa
 import typer
 
 from sapwood.cli.errors import CliError
@@ -19,7 +18,7 @@ from sapwood.cli.output import print_err, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
 from sapwood.client import Client, ConnectionFailedError
 from sapwood.feeds.packets import Row, frame_row, keep
-from sapwood.schemas.feeds import ARROW_STREAM, to_ipc
+from sapwood.schemas.feeds import ARROW_STREAM
 from sapwood.specs.antinex import LABEL_NAME, LABEL_VALUE
 
 ETH_P_ALL = 0x0003
@@ -118,6 +117,10 @@ class Pusher:
             self.flush()
 
     def flush(self) -> None:
+        import pyarrow as pa
+
+        from sapwood.schemas.arrow import to_ipc
+
         if not self._rows:
             return
         table = pa.Table.from_pylist(self._rows)

@@ -11,7 +11,7 @@ from sapwood.specs.objects import kind_of
 
 
 def delete(
-    kind: str = typer.Argument(..., help="workspace/ws, job or service/svc"),
+    kind: str = typer.Argument(..., help="workspace/ws, job, service/svc or feed"),
     name: str = typer.Argument(..., help="the object's name"),
     team: str | None = TEAM_OPTION,
 ) -> None:

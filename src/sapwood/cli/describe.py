@@ -29,7 +29,7 @@ _WIDTH = 14  # label column: "Termination:  " and the like line up
 
 
 def describe(
-    kind: str = typer.Argument(..., help="workspace/ws, job or service/svc"),
+    kind: str = typer.Argument(..., help="workspace/ws, job, service/svc or feed"),
     name: str = typer.Argument(..., help="the object's name"),
     team: str | None = TEAM_OPTION,
 ) -> None:

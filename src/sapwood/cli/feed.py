@@ -11,10 +11,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -22,7 +20,10 @@ from sapwood.cli.errors import CliError
 from sapwood.cli.output import print_err, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
 from sapwood.client import Client, SapwoodError
-from sapwood.schemas.feeds import ARROW_STREAM, CSV, JSON_LINES, FeedResult, IngestResponse, to_ipc
+from sapwood.schemas.feeds import ARROW_STREAM, CSV, JSON_LINES, FeedResult, IngestResponse
+
+if TYPE_CHECKING:  # pyarrow and numpy load only for the commands that read files
+    import pyarrow as pa
 
 app = typer.Typer(
     name="feed", help="Feeds: push records, tail and export results.", no_args_is_help=True
@@ -55,6 +56,9 @@ def detect_format(path: Path, given: str | None) -> str:
 
 
 def _parquet_tables(path: Path, rows_per_chunk: int) -> Iterator[pa.Table]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     for batch in pq.ParquetFile(path).iter_batches(batch_size=rows_per_chunk):
         yield pa.Table.from_batches([batch])
 
@@ -62,6 +66,8 @@ def _parquet_tables(path: Path, rows_per_chunk: int) -> Iterator[pa.Table]:
 def csv_chunks(path: Path, rows_per_chunk: int) -> Iterator[Chunk]:
     """The CSV as it is, cut at line ends every ``rows_per_chunk`` records, each chunk with
     the header (values must not span lines); the server parses it in one typed pass."""
+    import numpy as np
+
     with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
         if not len(ends):
@@ -81,6 +87,8 @@ def csv_chunks(path: Path, rows_per_chunk: int) -> Iterator[Chunk]:
 
 def chunks(path: Path, fmt: str, rows_per_chunk: int) -> Iterator[Chunk]:
     """The file as request bodies of at most ``rows_per_chunk`` records each."""
+    from sapwood.schemas.arrow import to_ipc
+
     first = 0
     if fmt == "jsonl":
         with path.open("rb") as f:

@@ -11,7 +11,7 @@ from sapwood.specs.objects import kind_of
 
 
 def logs(
-    kind: str = typer.Argument(..., help="workspace/ws, job or service/svc"),
+    kind: str = typer.Argument(..., help="workspace/ws, job, service/svc or feed"),
     name: str = typer.Argument(..., help="the object's name"),
     follow: bool = typer.Option(False, "--follow", "-f", help="keep streaming, across restarts"),
     previous: bool = typer.Option(False, "--previous", "-p", help="the run before the current"),

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from sapwood.client import AsyncClient, SapwoodError
 from sapwood.feeds.scoring import Scorer, ScoringError
-from sapwood.schemas.feeds import LeasedBatch, from_ipc, to_ipc
+from sapwood.schemas.arrow import from_ipc, to_ipc
+from sapwood.schemas.feeds import LeasedBatch
 
 log = logging.getLogger("sapwood.feeds.worker")
 
@@ -55,17 +56,21 @@ class FeedWorker:
         self._scorer: Scorer | None = None
         self._ref: str | None = None
         self._resolved_at = float("-inf")
-        self.batches = 0
+        self.batches = 0  # acked
         self.records = 0
+        self._scored = 0  # acked or being acked
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Works until ``stop`` is set (finishing the batches in hand), or a configured limit.
 
-        While one batch is scored the next is already being leased, so the server's work
-        and the model's overlap."""
+        While one batch is scored, the next is already being leased and the one before is
+        still being acked, so the server's work and the model's overlap. A batch is acked
+        only after it was scored; one whose ack fails comes back after the visibility
+        timeout."""
         stop = stop or asyncio.Event()
         failures = 0
         ahead: asyncio.Task[LeasedBatch | None] | None = None
+        acking: asyncio.Task[int] | None = None
         try:
             while not stop.is_set() and not self._done(0):
                 try:
@@ -77,7 +82,11 @@ class FeedWorker:
                         continue
                     if self._config.prefetch and not self._done(1):
                         ahead = asyncio.create_task(self._lease())
-                    await self.finish(batch)
+                    scored = await self._score(batch)
+                    self._scored += 1
+                    previous, acking = acking, asyncio.create_task(self._ack(batch, *scored))
+                    if previous is not None:
+                        await previous
                     failures = 0
                 except (SapwoodError, ScoringError) as exc:
                     if ahead is not None and ahead.done():
@@ -87,10 +96,19 @@ class FeedWorker:
                     log.warning("feed %s: %s; retrying in %.1fs", self._config.feed, exc, delay)
                     await _sleep_or_stop(stop, delay)
         finally:
+            if acking is not None:
+                await self._settle(acking)
             if ahead is not None:
-                await self._settle(ahead)
+                await self._settle_lease(ahead)
 
-    async def _settle(self, ahead: asyncio.Task[LeasedBatch | None]) -> None:
+    async def _settle(self, acking: asyncio.Task[int]) -> None:
+        """Waits for the last ack, so stopping does not leave a scored batch to time out."""
+        try:
+            await acking
+        except SapwoodError as exc:
+            log.warning("feed %s: a batch is left to be redelivered: %s", self._config.feed, exc)
+
+    async def _settle_lease(self, ahead: asyncio.Task[LeasedBatch | None]) -> None:
         """Finishes a batch leased ahead, so stopping does not leave it to time out."""
         try:
             batch = await ahead
@@ -105,7 +123,7 @@ class FeedWorker:
 
     def _done(self, more: int) -> bool:
         limit = self._config.max_batches
-        return limit is not None and self.batches + more >= limit
+        return limit is not None and self._scored + more >= limit
 
     async def _lease(self) -> LeasedBatch | None:
         return await self._client.lease_batch(
@@ -124,17 +142,27 @@ class FeedWorker:
 
     async def finish(self, batch: LeasedBatch) -> int:
         """Scores a leased batch and acks its results; returns its record count."""
+        return await self._ack(batch, *await self._score(batch))
+
+    async def _score(self, batch: LeasedBatch) -> tuple[bytes, str, int]:
+        """The batch's results as Arrow IPC, the version that scored them, the count."""
         scorer = await self.scorer(batch)
-        records = from_ipc(batch.records)
-        results = await asyncio.to_thread(scorer.score, records)
+
+        def score() -> tuple[bytes, int]:
+            records = from_ipc(batch.records)
+            return to_ipc(scorer.score(records)), int(records.num_rows)
+
+        results, count = await asyncio.to_thread(score)
+        return results, scorer.version, count
+
+    async def _ack(self, batch: LeasedBatch, results: bytes, version: str, count: int) -> int:
         await self._client.ack_batch(
             self._config.feed,
             batch.lease_id,
-            to_ipc(results),
-            model_version=scorer.version,
+            results,
+            model_version=version,
             team=self._config.team,
         )
-        count = int(records.num_rows)
         self.batches += 1
         self.records += count
         return count

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pyarrow as pa
-import pyarrow.ipc as ipc
 from pydantic import Field
 
 from sapwood.schemas.base import WireModel
@@ -29,30 +27,6 @@ ATTEMPT_HEADER = "Sapwood-Attempt"
 MODEL_VERSION_HEADER = "Sapwood-Model-Version"
 
 MAX_BATCH_KEY = 100
-
-RESULT_SCHEMA = pa.schema(
-    [
-        ("prediction", pa.int64()),
-        ("score", pa.float64()),
-        ("probabilities", pa.list_(pa.float32())),
-    ]
-)
-"""What a worker sends back per record, in the batch's order; ``probabilities`` may be
-null (a model with one output)."""
-
-
-def to_ipc(table: pa.Table, *, compress: bool = False) -> bytes:
-    """An Arrow IPC stream of ``table`` (zstd-compressed buffers when ``compress``)."""
-    sink = pa.BufferOutputStream()
-    options = ipc.IpcWriteOptions(compression="zstd" if compress else None)
-    with ipc.new_stream(sink, table.schema, options=options) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue().to_pybytes())
-
-
-def from_ipc(data: bytes) -> pa.Table:
-    """The table in an Arrow IPC stream; pyarrow.ArrowInvalid when it is not one."""
-    return ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 class IngestResponse(WireModel):

@@ -12,7 +12,7 @@ import dpkt
 import pytest
 
 from sapwood.client import Client
-from sapwood.schemas.feeds import from_ipc
+from sapwood.schemas.arrow import from_ipc
 from sapwood.testing.servers import LiveServer
 from tests.integration.cli.conftest import Sapwood
 

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sapwood.client import Client
-from sapwood.schemas.feeds import from_ipc, to_ipc
+from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.testing.feeds import antinex_rows, threshold_scores
 from sapwood.testing.servers import LiveServer
 from tests.integration.cli.conftest import Sapwood

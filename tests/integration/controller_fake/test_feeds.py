@@ -7,7 +7,7 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from sapwood.schemas.feeds import from_ipc, to_ipc
+from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.server.store.tables import FeedBatchRow
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
 from tests.integration.controller_fake.conftest import Harness

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sapwood.schemas.feeds import from_ipc, to_ipc
+from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
 from tests.integration.dashboard.conftest import Browser, csrf_of
 from tests.support import Api, job, workspace

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from sapwood.client import SapwoodError
-from sapwood.schemas.feeds import ARROW_STREAM, CSV, PARQUET, from_ipc, to_ipc
+from sapwood.schemas.arrow import from_ipc, to_ipc
+from sapwood.schemas.feeds import ARROW_STREAM, CSV, PARQUET
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
 from tests.support import Api
@@ -216,6 +217,10 @@ async def test_feed_figures_are_on_the_metrics_page(api: Api) -> None:
     assert 'sapwood_feed_backlog_records{name="ids",team="default"} 2.0' in text
     assert 'sapwood_feed_scored_records_total{name="ids",team="default"} 6.0' in text
     assert 'sapwood_feed_flagged_ratio{name="ids",team="default"}' in text
+    figures = await api.admin.feed_figures("ids")
+    assert (figures.records, figures.scored, figures.backlog) == (8, 6, 2)
+    # the ingest rate counts records scored since and records still waiting alike
+    assert figures.ingest_rate == pytest.approx(8 / figures.window_s)
 
 
 async def test_results_older_than_the_retention_are_dropped(api: Api, clock: FakeClock) -> None:

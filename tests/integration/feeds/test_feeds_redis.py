@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from sapwood.schemas.feeds import from_ipc, to_ipc
+from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.server.settings import ControllerSettings, FeedSettings, Settings, StoreSettings
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores

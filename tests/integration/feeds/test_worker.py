@@ -9,7 +9,7 @@ import pytest
 
 from sapwood.feeds.scoring import Scorer
 from sapwood.feeds.worker import FeedWorker, WorkerConfig
-from sapwood.schemas.feeds import from_ipc
+from sapwood.schemas.arrow import from_ipc
 from sapwood.server.feeds.records import conform
 from sapwood.specs import antinex
 from sapwood.specs.feeds import antinex_v1

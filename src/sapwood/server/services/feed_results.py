@@ -11,7 +11,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
-from sapwood.schemas.feeds import FeedFigures, FeedResult, FeedResultPage, from_ipc
+from sapwood.schemas.arrow import from_ipc
+from sapwood.schemas.feeds import FeedFigures, FeedResult, FeedResultPage
 from sapwood.server.feeds.figures import ScoredBatch, figures
 from sapwood.server.feeds.results import ResultFilter, flat_for_csv, select_rows
 from sapwood.server.services.access import Caller, readable_teams
@@ -163,18 +164,23 @@ async def feed_figures(
 async def figures_for(session: AsyncSession, feed_uid: str, *, now: datetime) -> FeedFigures:
     """The figures of one feed over the last FIGURES_WINDOW."""
     since = now - FIGURES_WINDOW
-    batches = FeedBatchRow.feed_uid == feed_uid
-    total, backlog, ingested = (
+    # feed_batches keeps its columns after the records blob (ingested_at, acked, ...) past
+    # the blob's overflow pages, so SQLite reads a whole blob to test them: only the rows
+    # still waiting (found through the (feed_uid, acked) index) are tested here. Records
+    # already scored are counted from their results, which carry ingested_at too.
+    total = await session.scalar(
+        select(func.coalesce(func.sum(FeedBatchRow.count), 0)).where(
+            FeedBatchRow.feed_uid == feed_uid
+        )
+    )
+    backlog, waiting_recent = (
         await session.execute(
             select(
                 func.coalesce(func.sum(FeedBatchRow.count), 0),
                 func.coalesce(
-                    func.sum(FeedBatchRow.count).filter(FeedBatchRow.acked.is_(False)), 0
-                ),
-                func.coalesce(
                     func.sum(FeedBatchRow.count).filter(FeedBatchRow.ingested_at >= since), 0
                 ),
-            ).where(batches)
+            ).where(FeedBatchRow.feed_uid == feed_uid, FeedBatchRow.acked.is_(False))
         )
     ).one()
     total_scored = await session.scalar(
@@ -197,12 +203,15 @@ async def figures_for(session: AsyncSession, feed_uid: str, *, now: datetime) ->
             ).where(FeedResultRow.feed_uid == feed_uid, FeedResultRow.scored_at >= since)
         )
     ).all()
+    # A batch ingested in the window was scored in it too (scored_at >= ingested_at).
+    scored = [ScoredBatch(*r) for r in recent]
+    ingested = int(waiting_recent) + sum(b.count for b in scored if b.ingested_at >= since)
     return figures(
         ingested=int(ingested),
-        scored=[ScoredBatch(*r) for r in recent],
+        scored=scored,
         backlog=int(backlog),
         window_s=FIGURES_WINDOW.total_seconds(),
-        total_records=int(total),
+        total_records=int(total or 0),
         total_scored=int(total_scored or 0),
     )
 

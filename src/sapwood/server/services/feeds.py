@@ -17,6 +17,7 @@ import pyarrow as pa
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from sapwood.schemas.arrow import from_ipc, ipc_column, to_ipc
 from sapwood.schemas.feeds import (
     ARROW_STREAM,
     CSV,
@@ -25,8 +26,6 @@ from sapwood.schemas.feeds import (
     MODEL_VERSION_HEADER,
     PARQUET,
     IngestResponse,
-    from_ipc,
-    to_ipc,
 )
 from sapwood.server.clock import Clock
 from sapwood.server.feeds import records as rec
@@ -48,6 +47,7 @@ from sapwood.specs.feeds import Column, FeedSpec
 
 KIND = "Feed"
 PRUNE_EVERY = 64  # batches between retention sweeps of a feed
+STORE_CODEC = "lz4"  # stored records and results: written once, read on every lease and ack
 log = logging.getLogger("sapwood.feeds")
 _KEY = re.compile(rf"^[A-Za-z0-9_.\-]{{1,{MAX_BATCH_KEY}}}$")
 _ALLOCATION_TRIES = 8
@@ -96,6 +96,7 @@ class Ingested:
     response: IngestResponse
     replayed: bool
     batch_ids: tuple[int, ...] = ()
+    scales: bool = False  # the feed's worker count follows its backlog (min < max)
 
 
 def decode(
@@ -140,7 +141,10 @@ def prepare(
         raise InvalidError("no records in the request")
     size = spec.batch.max_records
     chunks = [
-        (min(size, table.num_rows - start), to_ipc(table.slice(start, size), compress=True))
+        (
+            min(size, table.num_rows - start),
+            to_ipc(table.slice(start, size), compress=True, codec=STORE_CODEC),
+        )
         for start in range(0, table.num_rows, size)
     ]
     return chunks, key
@@ -214,8 +218,12 @@ async def ingest(
             return Ingested(replayed, replayed=True)
     total = sum(count for count, _ in chunks)
     for _ in range(_ALLOCATION_TRIES):
+        # The newest batch through the (feed_uid, first_seq) index, not a scan of them all.
         last = await session.scalar(
-            select(func.max(FeedBatchRow.last_seq)).where(FeedBatchRow.feed_uid == uid)
+            select(FeedBatchRow.last_seq)
+            .where(FeedBatchRow.feed_uid == uid)
+            .order_by(FeedBatchRow.first_seq.desc())
+            .limit(1)
         )
         first = int(last or 0) + 1
         rows, seq = [], first
@@ -262,7 +270,8 @@ async def ingest(
         response = IngestResponse(
             accepted=total, first_sequence=first, last_sequence=first + total - 1, batch_id=key
         )
-        return Ingested(response, replayed=False, batch_ids=ids)
+        workers = feed.spec.workers
+        return Ingested(response, replayed=False, batch_ids=ids, scales=workers.max > workers.min)
     raise InvalidError("the feed is too busy to number these records", hint="retry the post")
 
 
@@ -311,6 +320,7 @@ async def lease_batch(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, wait_s)
     while True:
+        arrivals = signals.mark(uid) if signals is not None else None
         try:
             deliveries = await broker.lease(
                 uid, consumer=consumer, limit=1, visibility=visibility, now=clock.now()
@@ -338,7 +348,7 @@ async def lease_batch(
         if remaining <= 0:
             return None
         if signals is not None:
-            await signals.wait(uid, min(remaining, 0.5))
+            await signals.wait(uid, min(remaining, 0.5), since=arrivals)
         else:
             await asyncio.sleep(min(remaining, 0.1))
 
@@ -395,7 +405,7 @@ async def ack_batch(
         raise InvalidError(exc.message, details=[Detail(exc.path, exc.message)]) from None
     labels = None
     if feed.spec.label_column is not None:
-        labels = from_ipc(batch.records).column(feed.spec.label_column)
+        labels = ipc_column(batch.records, feed.spec.label_column)
     results = result_table(answers, first_seq=batch.first_seq, labels=labels)
     counts = tally(results)
     first_seq, count, ingested_at = batch.first_seq, batch.count, batch.ingested_at
@@ -414,7 +424,7 @@ async def ack_batch(
             false_pos=counts.false_pos,
             true_neg=counts.true_neg,
             false_neg=counts.false_neg,
-            results=to_ipc(results, compress=True),
+            results=to_ipc(results, compress=True, codec=STORE_CODEC),
         )
     )
     stored = True
@@ -427,6 +437,8 @@ async def ack_batch(
     await session.commit()
     if delivery.batch_id % PRUNE_EVERY == 0:
         await prune(session, uid, before=now - feed.spec.results.retention)
+    if broker.in_store:  # _mark_acked was the ack, committed with the results
+        return Acked(stored=stored, first_seq=first_seq, count=count)
     try:
         await broker.ack(uid, delivery)
     except BrokerUnavailableError as exc:  # stored: a redelivery will only be acked again
