@@ -235,3 +235,5 @@ async def test_results_older_than_the_retention_are_dropped(api: Api, clock: Fak
     await _score_all(api)  # the sweep runs every few dozen batches
     page = await api.admin.feed_results("ids", limit=1)
     assert page.items[0].sequence == 11
+    # the finished batches went with them: only those acked after the sweep (65..70) stay
+    assert (await api.admin.feed_figures("ids")).records == 6

@@ -33,6 +33,10 @@ class BrokerUnavailableError(RuntimeError):
 
 class Broker(Protocol):
     name: str
+    in_store: bool
+    """True when the queue is the ``feed_batches`` rows themselves: marking a batch acked
+    in the transaction that stores its results is then its ack, and ``ack`` need not be
+    called after it."""
 
     async def publish(self, feed_uid: str, batch_ids: Sequence[int]) -> None:
         """Makes committed batches deliverable. Idempotent for the store queue."""

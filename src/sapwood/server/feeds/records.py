@@ -165,17 +165,19 @@ def conform(table: pa.Table, columns: Sequence[Column]) -> pa.Table:
     """``table`` in the schema's column order and types, defaults filled; RecordsError
     naming the column (and the first bad row) otherwise. Extra columns are refused."""
     known = {c.name for c in columns}
-    for name in table.column_names:
+    names = table.column_names  # a new list on every access: read it once
+    for name in names:
         if name not in known:
             raise RecordsError(f"unknown column {name!r}: not in the feed's schema", column=name)
-    if len(set(table.column_names)) != len(table.column_names):
-        repeated = next(n for n in table.column_names if table.column_names.count(n) > 1)
+    present = set(names)
+    if len(present) != len(names):
+        repeated = next(n for n in names if names.count(n) > 1)
         raise RecordsError(f"column {repeated!r} appears twice", column=repeated)
     rows = table.num_rows
     out: list[pa.Array | pa.ChunkedArray] = []
     for column in columns:
         target = ARROW_TYPES[column.dtype]
-        if column.name not in table.column_names:
+        if column.name not in present:
             if column.default is not None:
                 out.append(_filled(column, target, rows))
             elif column.nullable:

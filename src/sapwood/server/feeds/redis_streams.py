@@ -22,6 +22,7 @@ GROUP = "workers"
 
 class RedisStreamsBroker:
     name = "redis"
+    in_store = False
 
     def __init__(self, url: str, *, prefix: str = "sapwood") -> None:
         self._redis: aioredis.Redis = aioredis.Redis.from_url(url)

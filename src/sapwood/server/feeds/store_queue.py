@@ -20,6 +20,7 @@ from sapwood.server.store.tables import FeedBatchRow
 
 class StoreQueue:
     name = "store"
+    in_store = True
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions

@@ -65,7 +65,7 @@ async def post_records(
         signals=ctx.state.feed_signals,
     )
     headers = {REPLAYED_HEADER: "true"} if ingested.replayed else {}
-    if not ingested.replayed:
+    if ingested.scales:  # more records may want more workers; a fixed count waits its pass
         ctx.state.wake("Feed")
     return JSONResponse(ingested.response.model_dump(mode="json", by_alias=True), headers=headers)
 

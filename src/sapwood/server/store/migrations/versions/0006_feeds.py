@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.Column("results", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("feed_uid", "first_seq", name="pk_feed_results"),
     )
-    op.create_index(
-        "ix_feed_results_feed_uid_scored_at", "feed_results", ["feed_uid", "scored_at"]
-    )
+    op.create_index("ix_feed_results_feed_uid_scored_at", "feed_results", ["feed_uid", "scored_at"])
 
 
 def downgrade() -> None:
