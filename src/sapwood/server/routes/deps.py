@@ -14,10 +14,12 @@ from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.feeds.broker import Broker
 from sapwood.server.feeds.signals import FeedSignals
 from sapwood.server.services.access import Caller
+from sapwood.server.services.errors import NotFoundError
 from sapwood.server.services.notifier import Notifier
 from sapwood.server.services.tokens import authenticate
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import AsyncSession
+from sapwood.specs.objects import PLURALS
 
 
 @dataclass
@@ -57,3 +59,11 @@ async def context(
 
 
 CtxDep = Annotated[Ctx, Depends(context)]
+
+
+def kind_of_plural(plural: str) -> str:
+    """The kind a path's plural names; 404 naming the plurals there are."""
+    kind = PLURALS.get(plural)
+    if kind is None:
+        raise NotFoundError(f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}")
+    return kind

@@ -8,25 +8,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from sapwood.schemas import MetricSeries, MetricsWritten
-from sapwood.server.routes.deps import CtxDep
+from sapwood.server.routes.deps import CtxDep, kind_of_plural
 from sapwood.server.routes.objects import KindPath, TeamQuery
 from sapwood.server.services import metrics
 from sapwood.server.services.downsample import MIN_POINTS
-from sapwood.server.services.errors import NotFoundError
-from sapwood.specs.objects import PLURALS
 
 router = APIRouter(prefix="/api/v1", tags=["metrics"])
 DEFAULT_POINTS = 500
 MAX_POINTS = 10_000
 DEFAULT_READ = 100_000
 MAX_READ = 1_000_000
-
-
-def _kind(plural: str) -> str:
-    kind = PLURALS.get(plural)
-    if kind is None:
-        raise NotFoundError(f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}")
-    return kind
 
 
 @router.post("/{plural}/{name}/metrics")
@@ -44,7 +35,7 @@ async def write_metrics(
     return await metrics.write_metrics(
         ctx.session,
         ctx.caller,
-        _kind(plural),
+        kind_of_plural(plural),
         name,
         points,
         team=team,
@@ -71,7 +62,7 @@ async def list_metrics(
     return await metrics.list_series(
         ctx.session,
         ctx.caller,
-        _kind(plural),
+        kind_of_plural(plural),
         name,
         team=team,
         metric=metric,

@@ -15,23 +15,14 @@ from sapwood.schemas import (
     Object,
     ObjectPage,
 )
-from sapwood.server.routes.deps import CtxDep
+from sapwood.server.routes.deps import CtxDep, kind_of_plural
 from sapwood.server.services import events, logs, objects
-from sapwood.server.services.errors import NotFoundError
 from sapwood.server.services.paging import clamp_limit
-from sapwood.specs.objects import PLURALS
 
 router = APIRouter(prefix="/api/v1", tags=["objects"])
 
 KindPath = Annotated[str, Path(description="workspaces, jobs or services")]
 TeamQuery = Annotated[str | None, Query(description="the owning team")]
-
-
-def _kind(plural: str) -> str:
-    kind = PLURALS.get(plural)
-    if kind is None:
-        raise NotFoundError(f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}")
-    return kind
 
 
 @router.post("/apply")
@@ -64,7 +55,7 @@ async def list_objects(
     return await objects.list_objects(
         ctx.session,
         ctx.caller,
-        _kind(plural),
+        kind_of_plural(plural),
         team=team,
         selector=selector,
         limit=clamp_limit(limit, default=api.page_size, maximum=api.max_page_size),
@@ -74,14 +65,16 @@ async def list_objects(
 
 @router.get("/{plural}/{name}")
 async def get_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
-    return await objects.get_object(ctx.session, ctx.caller, _kind(plural), name, team=team)
+    return await objects.get_object(
+        ctx.session, ctx.caller, kind_of_plural(plural), name, team=team
+    )
 
 
 @router.delete("/{plural}/{name}")
 async def delete_object(
     plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None
 ) -> DeleteResponse:
-    kind = _kind(plural)
+    kind = kind_of_plural(plural)
     response = await objects.delete_object(
         ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
     )
@@ -98,7 +91,9 @@ async def object_events(
     limit: int | None = None,
     continue_: Annotated[str | None, Query(alias="continue")] = None,
 ) -> EventPage:
-    row = await objects.find_object(ctx.session, ctx.caller, _kind(plural), name, team=team)
+    row = await objects.find_object(
+        ctx.session, ctx.caller, kind_of_plural(plural), name, team=team
+    )
     api = ctx.state.settings.api
     return await events.list_events(
         ctx.session,
@@ -125,7 +120,7 @@ async def object_logs(
         ctx.session,
         ctx.caller,
         ctx.state.controller,
-        _kind(plural),
+        kind_of_plural(plural),
         name,
         team=team,
         replica=replica,

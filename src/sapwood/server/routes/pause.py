@@ -7,10 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from sapwood.schemas import Object
-from sapwood.server.routes.deps import CtxDep
+from sapwood.server.routes.deps import CtxDep, kind_of_plural
 from sapwood.server.services import pause
-from sapwood.server.services.errors import NotFoundError
-from sapwood.specs.objects import PLURALS
 
 router = APIRouter(prefix="/api/v1", tags=["objects"])
 
@@ -18,17 +16,10 @@ KindPath = Annotated[str, Path(description="workspaces or services")]
 TeamQuery = Annotated[str | None, Query(description="the owning team")]
 
 
-def _kind(plural: str) -> str:
-    kind = PLURALS.get(plural)
-    if kind is None:
-        raise NotFoundError(f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}")
-    return kind
-
-
 @router.post("/{plural}/{name}/pause")
 async def pause_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
     """Stops every replica and returns the resources; the volumes are kept."""
-    kind = _kind(plural)
+    kind = kind_of_plural(plural)
     obj = await pause.pause_object(
         ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
     )
@@ -39,7 +30,7 @@ async def pause_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery
 @router.post("/{plural}/{name}/resume")
 async def resume_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
     """Queues a paused (or idle-paused) workload for admission again."""
-    kind = _kind(plural)
+    kind = kind_of_plural(plural)
     obj = await pause.resume_object(
         ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
     )
