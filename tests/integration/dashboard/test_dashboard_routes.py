@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from sapwood.schemas.arrow import from_ipc, to_ipc
+from sapwood.testing.clock import FakeClock
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
 from tests.integration.dashboard.conftest import Browser, csrf_of
 from tests.support import Api, job, workspace
@@ -332,6 +334,41 @@ async def test_feeds_page_shows_figures_and_the_newest_results(api: Api, browser
     text = response.text
     assert response.status_code == 200
     assert "<td>ids</td>" in text
-    assert "<td>12</td>" in text  # records
+    assert re.search(r"<td>ids</td><td>default</td><td>[^<]*</td><td>12</td>", text)  # records
     assert "default/ids: newest results" in text
     assert re.search(r"<tr><td>12</td><td>[01]</td>", text)  # the newest result comes first
+
+
+async def test_feeds_page_charts_throughput_and_backlog_per_minute(
+    api: Api, browser: Browser, clock: FakeClock
+) -> None:
+    await api.admin.apply([feed("ids", team="default")])
+    await api.admin.push_records("ids", antinex_rows(12))  # at 00:00, scored at 00:01
+    clock.advance(timedelta(minutes=1))
+    while (batch := await api.admin.lease_batch("ids")) is not None:
+        results = threshold_scores(from_ipc(batch.records))
+        await api.admin.ack_batch("ids", batch.lease_id, to_ipc(results), model_version="1")
+    clock.advance(timedelta(minutes=1, seconds=30))
+    await api.admin.push_records("ids", antinex_rows(5, seed=1))  # at 00:02:30, waiting
+    async with browser(api.admin_token) as client:
+        text = (await client.get("/ui/feeds")).text
+    assert "default/ids: throughput and backlog, last hour" in text
+    throughput = re.search(r'<svg [^>]*data-chart="default/ids throughput".*?</svg>', text, re.S)
+    backlog = re.search(r'<svg [^>]*data-chart="default/ids backlog".*?</svg>', text, re.S)
+    assert throughput
+    assert backlog
+    assert 'role="img"' in throughput.group(0)
+    assert "<title" in throughput.group(0)
+    assert "<desc" in backlog.group(0)
+    assert throughput.group(0).count("<polyline") == 2
+    # The numbers as text: totals over the hour, and the per-minute table.
+    assert "Ingested total 17, peak 12, latest 5" in text
+    assert "Scored total 12, peak 12, latest 0" in text
+    assert "Backlog peak 12, latest 5" in text
+    assert "Ingested: total 17, peak 12, latest 5; Scored: total 12, peak 12, latest 0" in text
+    rows = re.findall(r"<tr><td>(\d\d:\d\d)</td><td>(\d+)</td><td>(\d+)</td></tr>", text)
+    assert rows == [("00:00", "12", "0"), ("00:01", "0", "12"), ("00:02", "5", "0")]
+    assert re.findall(r"<tr><td>(\d\d:\d\d)</td><td>(\d+)</td></tr>", text) == [
+        ("00:00", "12"),
+        ("00:02", "5"),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sapwood.schemas import MetricSeries
 
@@ -96,3 +97,76 @@ def split_charts(series: Sequence[MetricSeries]) -> tuple[list[Chart], list[Char
             continue
         (utilisation if item.name.startswith(UTILISATION_PREFIX) else training).append(drawn)
     return training, utilisation
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a LineChart: ``style`` names its CSS class (colour and dash)."""
+
+    name: str
+    style: str
+    points: str
+    total: int
+    peak: int
+    latest: int
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """Lines over shared time buckets, scaled from 0 to the highest value of any line."""
+
+    title: str
+    description: str
+    y_label: str
+    high: int
+    lines: list[Line]
+    totals: bool
+    first: str
+    last: str
+    rows: list[tuple[str, list[int]]]  # (bucket start, a value per line), active buckets
+    width: int = WIDTH
+    height: int = HEIGHT
+
+
+def line_chart(
+    title: str,
+    y_label: str,
+    starts: Sequence[datetime],
+    lines: Sequence[tuple[str, str, Sequence[int]]],
+    *,
+    totals: bool,
+) -> LineChart:
+    """Lines of (name, style, a value per bucket) over the buckets beginning at ``starts``;
+    ``totals``: the values add up (counts per bucket), so the text gives their sum."""
+    high = max((v for _, _, values in lines for v in values), default=0)
+    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+    step = inner_w / max(len(starts) - 1, 1)
+    drawn = []
+    for name, style, values in lines:
+        coords = " ".join(
+            f"{PAD + i * step:.1f},{PAD + inner_h - (v / (high or 1)) * inner_h:.1f}"
+            for i, v in enumerate(values)
+        )
+        drawn.append(
+            Line(
+                name,
+                style,
+                coords,
+                sum(values),
+                max(values, default=0),
+                values[-1] if values else 0,
+            )
+        )
+    first = f"{starts[0]:%H:%M}" if starts else "-"
+    last = f"{starts[-1]:%H:%M}" if starts else "-"
+    rows = [
+        (f"{start:%H:%M}", [values[i] for _, _, values in lines])
+        for i, start in enumerate(starts)
+        if any(values[i] for _, _, values in lines)
+    ]
+    summary = "; ".join(
+        f"{d.name}: {f'total {d.total}, ' if totals else ''}peak {d.peak}, latest {d.latest}"
+        for d in drawn
+    )
+    description = f"{y_label} from {first} to {last} UTC, 0 to {high}. {summary}."
+    return LineChart(title, description, y_label, high, drawn, totals, first, last, rows)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sapwood.server.dashboard import data
-from sapwood.server.dashboard.charts import Chart, split_charts
+from sapwood.server.dashboard.charts import Chart, LineChart, line_chart, split_charts
 from sapwood.server.dashboard.web import Page
 from sapwood.server.feeds.results import ResultFilter
+from sapwood.server.feeds.series import FeedSeries
 from sapwood.server.services import feed_results, metrics, models, teams
 from sapwood.specs.objects import KINDS
 
@@ -33,6 +34,7 @@ class Panel:
     message: str = ""
     tables: list[Table] = field(default_factory=list)
     charts: list[tuple[str, list[Chart]]] = field(default_factory=list)
+    flows: list[tuple[str, list[LineChart]]] = field(default_factory=list)
 
 
 async def models_panel(page: Page) -> Panel:
@@ -65,6 +67,27 @@ def _num(value: float | None, unit: str = "", *, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}{unit}"
 
 
+def flow_charts(name: str, series: FeedSeries) -> list[LineChart]:
+    """A feed's throughput (ingested and scored per bucket) and backlog charts."""
+    minutes = f"{series.bucket.total_seconds() / 60:g}"
+    per = "minute" if minutes == "1" else f"{minutes} minutes"
+    throughput = line_chart(
+        f"{name} throughput",
+        f"Records per {per}",
+        series.starts,
+        [("Ingested", "ingested", series.ingested), ("Scored", "scored", series.scored)],
+        totals=True,
+    )
+    backlog = line_chart(
+        f"{name} backlog",
+        f"Records waiting at the end of each {per}",
+        series.starts,
+        [("Backlog", "backlog", series.backlog)],
+        totals=False,
+    )
+    return [throughput, backlog]
+
+
 async def feeds_panel(page: Page) -> Panel:
     """Feeds: throughput, backlog and latency figures, series charts, the latest results."""
     if "Feed" not in KINDS:
@@ -76,8 +99,14 @@ async def feeds_panel(page: Page) -> Panel:
     rows: list[list[Cell]] = []
     latest: list[Table] = []
     charts: list[tuple[str, list[Chart]]] = []
+    flows: list[tuple[str, list[LineChart]]] = []
     for feed in feeds:
         meta = feed.metadata
+        title = f"{meta.team}/{meta.name}"
+        flow = await feed_results.feed_series(
+            page.session, page.caller, meta.name, team=meta.team, now=now
+        )
+        flows.append((title, flow_charts(title, flow)))
         f = figures.get((meta.team, meta.name))
         rows.append(
             [
@@ -143,4 +172,6 @@ async def feeds_panel(page: Page) -> Panel:
     headers += ["Latency p50", "Latency p99", "Flagged share"]
     tables = [Table(caption, headers, rows), *latest] if feeds else []
     message = "" if feeds else "No feeds yet."
-    return Panel("Feeds", available=True, message=message, tables=tables, charts=charts)
+    return Panel(
+        "Feeds", available=True, message=message, tables=tables, charts=charts, flows=flows
+    )

@@ -15,6 +15,8 @@ from sapwood.schemas.arrow import from_ipc
 from sapwood.schemas.feeds import FeedFigures, FeedResult, FeedResultPage
 from sapwood.server.feeds.figures import ScoredBatch, figures
 from sapwood.server.feeds.results import ResultFilter, flat_for_csv, select_rows
+from sapwood.server.feeds.series import FeedSeries, Scored, Waiting, buckets
+from sapwood.server.feeds.series import feed_series as bucket_series
 from sapwood.server.services.access import Caller, readable_teams
 from sapwood.server.services.errors import InvalidError
 from sapwood.server.services.feeds import find_feed
@@ -23,6 +25,8 @@ from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import FeedBatchRow, FeedResultRow, ObjectRow
 
 FIGURES_WINDOW = timedelta(minutes=5)
+SERIES_WINDOW = timedelta(hours=1)
+SERIES_BUCKET = timedelta(minutes=1)
 _SCAN = 64  # result batches read per query round
 
 
@@ -226,3 +230,44 @@ async def figures_by_feed(
         query = query.where(ObjectRow.team.in_(teams))
     rows = (await session.execute(query)).all()
     return {(team, name): await figures_for(session, uid, now=now) for team, name, uid in rows}
+
+
+async def feed_series(
+    session: AsyncSession,
+    caller: Caller,
+    name: str,
+    *,
+    team: str | None,
+    now: datetime,
+    window: timedelta = SERIES_WINDOW,
+    bucket: timedelta = SERIES_BUCKET,
+) -> FeedSeries:
+    """Records ingested and scored per bucket, and the backlog at each bucket's end."""
+    try:
+        since, _ = buckets(now, window, bucket)
+    except ValueError as exc:
+        raise InvalidError(str(exc)) from exc
+    feed = await find_feed(session, caller, name, team=team, write=False)
+    # Small columns only. Waiting batches come through the (feed_uid, acked) index, as in
+    # figures_for; scored ones from their results, which carry ingested_at too.
+    waiting = (
+        await session.execute(
+            select(FeedBatchRow.ingested_at, FeedBatchRow.count).where(
+                FeedBatchRow.feed_uid == feed.uid, FeedBatchRow.acked.is_(False)
+            )
+        )
+    ).all()
+    scored = (
+        await session.execute(
+            select(FeedResultRow.ingested_at, FeedResultRow.scored_at, FeedResultRow.count).where(
+                FeedResultRow.feed_uid == feed.uid, FeedResultRow.scored_at >= since
+            )
+        )
+    ).all()
+    return bucket_series(
+        waiting=[Waiting(*r) for r in waiting],
+        scored=[Scored(*r) for r in scored],
+        now=now,
+        window=window,
+        bucket=bucket,
+    )

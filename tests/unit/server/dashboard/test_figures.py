@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sapwood.schemas import MetricSeries, SeriesPoint
-from sapwood.server.dashboard.charts import HEIGHT, PAD, WIDTH, chart, fmt_value, split_charts
+from sapwood.server.dashboard.charts import (
+    HEIGHT,
+    PAD,
+    WIDTH,
+    chart,
+    fmt_value,
+    line_chart,
+    split_charts,
+)
 from sapwood.server.dashboard.overview import (
     Holding,
     allocated_of,
@@ -102,3 +110,22 @@ def test_after_sign_in_only_local_paths_are_followed() -> None:
     assert safe_next("/ui/queue?team=a") == "/ui/queue?team=a"
     for outside in ("https://evil.example/", "//evil.example", "/\\evil", "", None):
         assert safe_next(outside) == "/"
+
+
+def test_a_line_chart_shares_one_scale_from_zero_and_lists_active_minutes() -> None:
+    starts = [T0 + timedelta(minutes=i) for i in range(3)]
+    drawn = line_chart(
+        "ids throughput",
+        "Records per minute",
+        starts,
+        [("Ingested", "ingested", [4, 0, 2]), ("Scored", "scored", [0, 0, 0])],
+        totals=True,
+    )
+    ingested = [tuple(map(float, p.split(","))) for p in drawn.lines[0].points.split()]
+    scored = [tuple(map(float, p.split(","))) for p in drawn.lines[1].points.split()]
+    assert drawn.high == 4
+    assert [x for x, _ in ingested] == [PAD, WIDTH / 2, WIDTH - PAD]
+    assert [y for _, y in ingested] == [PAD, HEIGHT - PAD, HEIGHT / 2]
+    assert {y for _, y in scored} == {HEIGHT - PAD}  # all zero: along the bottom
+    assert drawn.rows == [("00:00", [4, 0]), ("00:02", [2, 0])]
+    assert "Ingested: total 6, peak 4, latest 2" in drawn.description
