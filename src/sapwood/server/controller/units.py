@@ -6,7 +6,10 @@ import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from sapwood.kubernetes.options import DEFAULT_OPTIONS
+from sapwood.kubernetes.pods import render_probe
 from sapwood.server.controller.model import ObjectView
 from sapwood.server.runtimes.base import UnitSpec, VolumeMount
 from sapwood.specs.objects import Feed, Job, Service, Workspace
@@ -69,7 +72,23 @@ def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
         grace_period_s=spec.termination_grace_period.total_seconds(),
         generation=view.generation,
         image=spec.image,
+        node_selector=dict(spec.node_selector),
+        gpu_model=spec.resources.gpu_model,
+        priority_class=spec.priority,
+        readiness=_probe(view, liveness=False),
+        liveness=_probe(view, liveness=True),
     )
+
+
+def _probe(view: ObjectView, *, liveness: bool) -> dict[str, Any] | None:
+    """A Service's probe in Kubernetes form, as `sapwood render` writes it; None otherwise."""
+    if not isinstance(view.obj, Service):
+        return None
+    spec = view.obj.spec
+    probe = spec.liveness if liveness else spec.readiness_probe()
+    if probe is None:
+        return None
+    return render_probe(probe, options=DEFAULT_OPTIONS, liveness=liveness)
 
 
 def _env(

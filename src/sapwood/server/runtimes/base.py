@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 _UNSAFE = re.compile(r"[^a-z0-9-]")
 
@@ -70,6 +70,12 @@ class UnitSpec:
     grace_period_s: float = 30.0
     generation: int = 1  # spec generation this unit was started for; observe() returns it
     image: str | None = None  # the container image (Kubernetes); None: the runtime's default
+    # Placement and health, applied where the runtime can (Kubernetes); others ignore them.
+    node_selector: Mapping[str, str] = field(default_factory=dict)  # only nodes with these labels
+    gpu_model: str | None = None  # only nodes with this GPU model (a node label value)
+    priority_class: str | None = None  # the spec's priority name, e.g. "normal"
+    readiness: Mapping[str, Any] | None = None  # a probe in Kubernetes form (`httpGet`, ...)
+    liveness: Mapping[str, Any] | None = None
 
 
 class UnitPhase(StrEnum):

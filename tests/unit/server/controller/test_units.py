@@ -119,3 +119,41 @@ def test_jupyter_workspace_serves_on_port_with_the_workload_token(
     assert '--ServerApp.token="$SAPWOOD_TOKEN"' in line
     assert "${SAPWOOD_VOLUME_HOME}" in line
     assert unit.wants_port is True
+
+
+def test_placement_priority_and_probes_are_passed_on() -> None:
+    service = view(
+        "Service",
+        "web",
+        command=["serve"],
+        nodeSelector={"pool": "serving"},
+        resources={"gpu": 1, "gpuModel": "NVIDIA-A100-SXM4-80GB"},
+        priority="high",
+        readiness={"http": {"path": "/ready"}, "period": "2s"},
+        liveness={"tcp": {"port": 7000}},
+    )
+    unit = unit_spec(service, 0, CONTEXT)
+    assert unit.node_selector == {"pool": "serving"}
+    assert unit.gpu_model == "NVIDIA-A100-SXM4-80GB"
+    assert unit.priority_class == "high"
+    # Probes in Kubernetes form, as `sapwood render` writes them (no port: the container's).
+    assert unit.readiness is not None
+    assert unit.readiness["httpGet"] == {"path": "/ready", "port": 8080}
+    assert unit.readiness["periodSeconds"] == 2
+    assert unit.liveness is not None
+    assert unit.liveness["tcpSocket"] == {"port": 7000}
+    assert unit.liveness["successThreshold"] == 1
+
+
+def test_a_model_service_is_ready_once_its_model_is_loaded() -> None:
+    unit = unit_spec(view("Service", "llm", model="bert@prod"), 0, CONTEXT)
+    assert unit.readiness is not None
+    assert unit.readiness["httpGet"]["path"] == "/v2/health/ready"
+    assert unit.liveness is None
+
+
+def test_a_plain_job_has_the_default_priority_and_no_placement_or_probes() -> None:
+    unit = unit_spec(view("Job", command=["x"]), 0, CONTEXT)
+    assert unit.priority_class == "normal"
+    assert (unit.node_selector, unit.gpu_model) == ({}, None)
+    assert (unit.readiness, unit.liveness) == (None, None)

@@ -14,6 +14,7 @@ suffix); the one before is relabelled `sapwood.dev/run: previous` and kept for l
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from typing import Any
@@ -23,11 +24,14 @@ from sapwood.kubernetes.names import (
     MANAGED_BY,
     NAME_LABEL,
     TEAM_LABEL,
+    priority_class_name,
     short_name,
     volume_claim_name,
 )
-from sapwood.kubernetes.pods import CONTAINER_NAME, PORT_NAME, volume_env_name
-from sapwood.server.runtimes.base import UnitKey, UnitSpec
+from sapwood.kubernetes.options import DEFAULT_OPTIONS, RenderOptions
+from sapwood.kubernetes.pods import CONTAINER_NAME, PORT_NAME, node_selector, volume_env_name
+from sapwood.server.runtimes.base import RuntimePermanentError, UnitKey, UnitSpec
+from sapwood.specs.base import Resources
 
 Obj = dict[str, Any]
 
@@ -38,7 +42,7 @@ RUN_NUMBER = "sapwood.dev/run-number"
 GENERATION = "sapwood.dev/generation"
 WANTS_PORT = "sapwood.dev/wants-port"
 STOP_REQUESTED = "sapwood.dev/stop-requested"
-CONTAINER_PORT = 8080
+CONTAINER_PORT = DEFAULT_OPTIONS.container_port  # 8080; probes without a port use it too
 MANAGED_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 GPU_RESOURCE = "nvidia.com/gpu"
 
@@ -165,8 +169,30 @@ def _resources(unit: UnitSpec) -> Obj:
     return out
 
 
-def pod_manifest(unit: UnitSpec, *, namespace: str, run: int, image: str) -> Obj:
-    """The Pod for run `run` of `unit`; applying it twice changes nothing."""
+def _node_selector(unit: UnitSpec, options: RenderOptions) -> dict[str, str]:
+    # The renderer's helper, so a GPU model becomes the same node label as in `sapwood render`.
+    try:
+        resources = Resources(cpu=0, memory=0, gpu=unit.gpus, gpu_model=unit.gpu_model)
+        return node_selector(resources, dict(unit.node_selector), options=options)
+    except ValueError:  # RenderError, or too long for the spec
+        message = f"spec.resources.gpuModel: {unit.gpu_model!r} is not a valid node label value"
+        raise RuntimePermanentError(message, reason="InvalidSpec") from None
+
+
+def pod_manifest(
+    unit: UnitSpec,
+    *,
+    namespace: str,
+    run: int,
+    image: str,
+    options: RenderOptions = DEFAULT_OPTIONS,
+) -> Obj:
+    """The Pod for run `run` of `unit`; applying it twice changes nothing.
+
+    Placement and probes follow `sapwood render`: `nodeSelector` (with the GPU product label
+    for a GPU model), `priorityClassName` named with `options`, the unit's probes as given.
+    Raises RuntimePermanentError ("InvalidSpec") for a GPU model that is no label value.
+    """
     container: Obj = {
         "name": CONTAINER_NAME,
         "image": image,
@@ -182,6 +208,10 @@ def pod_manifest(unit: UnitSpec, *, namespace: str, run: int, image: str) -> Obj
         container["volumeMounts"] = [
             {"name": f"v-{v.name}", "mountPath": v.path} for v in unit.volumes
         ]
+    if unit.readiness is not None:
+        container["readinessProbe"] = copy.deepcopy(dict(unit.readiness))
+    if unit.liveness is not None:
+        container["livenessProbe"] = copy.deepcopy(dict(unit.liveness))
     spec: Obj = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": max(0, math.ceil(unit.grace_period_s)),
@@ -197,6 +227,11 @@ def pod_manifest(unit: UnitSpec, *, namespace: str, run: int, image: str) -> Obj
             }
             for v in unit.volumes
         ]
+    if unit.priority_class:
+        spec["priorityClassName"] = priority_class_name(unit.priority_class, options=options)
+    selector = _node_selector(unit, options)
+    if selector:
+        spec["nodeSelector"] = selector
     if unit.gpus:
         spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
     labels = {

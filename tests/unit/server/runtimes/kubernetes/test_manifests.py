@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+from kubernetes_validate.utils import latest_version  # type: ignore[import-untyped]
+
+from sapwood.server.controller.units import unit_spec
 from sapwood.server.runtimes.base import (
     RuntimePermanentError,
     RuntimeTemporaryError,
@@ -10,11 +17,22 @@ from sapwood.server.runtimes.base import (
 )
 from sapwood.server.runtimes.kubernetes.errors import ApiStatusError, translate
 from sapwood.server.runtimes.kubernetes.manifests import (
+    claim_manifest,
     key_of,
     pod_manifest,
     pod_name,
     secret_manifest,
 )
+from tests.unit.server.controller.views import CONTEXT, view
+
+KEY = UnitKey("Service", "research", "web")
+READY: dict[str, Any] = {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2}
+ALIVE: dict[str, Any] = {"tcpSocket": {"port": 7000}, "periodSeconds": 10, "successThreshold": 1}
+
+
+def _pod(**fields: Any) -> dict[str, Any]:
+    unit = UnitSpec(key=KEY, command=("serve",), env={}, **fields)
+    return pod_manifest(unit, namespace="ns", run=1, image="img")
 
 
 def test_names_are_dns_labels_even_for_long_names() -> None:
@@ -57,3 +75,89 @@ def test_error_translation() -> None:
     parsed = ApiStatusError.from_body(422, b'{"kind":"Status","message":"bad","reason":"Invalid"}')
     assert (parsed.message, parsed.reason) == ("bad", "Invalid")
     assert ApiStatusError.from_body(502, b"<html>").message == "<html>"
+
+
+def test_a_plain_unit_gets_no_placement_priority_or_probes() -> None:
+    pod = _pod()
+    assert {"nodeSelector", "priorityClassName", "tolerations"}.isdisjoint(pod["spec"])
+    assert {"readinessProbe", "livenessProbe"}.isdisjoint(pod["spec"]["containers"][0])
+
+
+def test_the_node_selector_reaches_the_pod() -> None:
+    pod = _pod(node_selector={"pool": "batch", "zone": "a"})
+    assert pod["spec"]["nodeSelector"] == {"pool": "batch", "zone": "a"}
+
+
+def test_a_gpu_model_selects_nodes_by_the_gpu_product_label_as_rendered() -> None:
+    pod = _pod(gpus=2, gpu_model="NVIDIA-A100-SXM4-80GB", node_selector={"pool": "gpu"})
+    assert pod["spec"]["nodeSelector"] == {
+        "pool": "gpu",
+        "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB",
+    }
+    assert pod["spec"]["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+
+
+def test_a_gpu_model_that_is_no_label_value_is_refused_for_good() -> None:
+    with pytest.raises(RuntimePermanentError) as caught:
+        _pod(gpus=1, gpu_model="A100 80GB")
+    assert caught.value.reason == "InvalidSpec"
+    assert "gpuModel" in str(caught.value)
+
+
+def test_the_priority_becomes_the_priority_class_sapwood_render_names() -> None:
+    assert _pod(priority_class="high")["spec"]["priorityClassName"] == "sapwood-high"
+
+
+def test_probes_go_on_the_main_container_as_given() -> None:
+    pod = _pod(wants_port=True, readiness=READY, liveness=ALIVE)
+    main = pod["spec"]["containers"][0]
+    assert main["readinessProbe"] == READY
+    assert main["livenessProbe"] == ALIVE
+    main["readinessProbe"]["httpGet"]["path"] = "/changed"
+    assert READY["httpGet"]["path"] == "/ready"  # the unit's probe is not shared
+
+
+def _units() -> dict[str, UnitSpec]:
+    timing = {"initialDelay": "1500ms", "period": "250ms", "timeout": "2s"}
+    views = {
+        "service-gpu-probes": view(
+            "Service",
+            "web",
+            command=["serve"],
+            env={"API_TOKEN": "t", "MODE": "fast"},
+            nodeSelector={"pool": "serving"},
+            resources={"cpu": "2", "memory": "4Gi", "gpu": 1, "gpuModel": "NVIDIA-L4"},
+            priority="high",
+            volumes=[{"name": "cache", "mountPath": "/cache"}],
+            readiness={"http": {"path": "/ready", "port": 9000}, **timing},
+            liveness={"exec": {"command": ["cat", "/alive"]}, "successThreshold": 1},
+        ),
+        "service-tcp": view("Service", "tcp", command="serve", readiness={"tcp": {}}),
+        "service-model": view("Service", "llm", model="bert@prod"),
+        "job-best-effort": view(
+            "Job", "train", command=["python", "t.py"], priority="best-effort", workdir="/w"
+        ),
+    }
+    return {name: unit_spec(v, 0, CONTEXT) for name, v in views.items()}
+
+
+UNITS = _units()
+
+
+@pytest.mark.parametrize("version", ["1.29", latest_version()])
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_unit_manifests_validate_strictly(version: str, name: str) -> None:
+    unit = UNITS[name]
+    manifests = [pod_manifest(unit, namespace="sapwood-research", run=3, image="img:1")]
+    secret = secret_manifest(unit, namespace="sapwood-research")
+    assert secret is not None  # every unit carries its token
+    manifests.append(secret)
+    manifests += [
+        claim_manifest(v.name, namespace="sapwood-research", team="research", size_bytes=2**30)
+        for v in unit.volumes
+    ]
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, version, strict=True)
