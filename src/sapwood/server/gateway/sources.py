@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,7 +43,7 @@ class RouteSource(Protocol):
     async def stop(self) -> None: ...
 
 
-class _Table:
+class _Table(ABC):
     """The current table and a way to wait for the next one."""
 
     def __init__(self, poll_interval_s: float) -> None:
@@ -68,8 +69,9 @@ class _Table:
         event, self._changed = self._changed, asyncio.Event()
         event.set()
 
+    @abstractmethod
     async def load(self) -> RouteTable:
-        raise NotImplementedError
+        """The whole route table as the source has it now."""
 
     async def start(self) -> None:
         self.publish(await self.load())
