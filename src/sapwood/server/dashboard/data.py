@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sapwood.schemas import Object
+from sapwood.schemas import MetricSeries, Object
 from sapwood.server.controller.lifecycle import HOLDING
 from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.dashboard.overview import (
@@ -76,9 +76,11 @@ async def capacity(controller: ControllerManager | None) -> dict[str, float] | N
     return {"cpu": cap.cpu_millis, "memory": cap.memory_bytes, "gpu": cap.gpus}
 
 
-async def latest_utilisation(page: Page, obj: Object) -> dict[str, float]:
-    """The newest value of each of the workload's series."""
-    series = await metrics.list_series(
+async def workload_series(
+    page: Page, obj: Object, *, limit: int, max_points: int
+) -> list[MetricSeries]:
+    """Every series of the workload (training metrics and utilisation), downsampled."""
+    return await metrics.list_series(
         page.session,
         page.caller,
         obj.kind,
@@ -86,9 +88,14 @@ async def latest_utilisation(page: Page, obj: Object) -> dict[str, float]:
         team=obj.metadata.team,
         metric=None,
         since=None,
-        limit=1,
-        max_points=MIN_POINTS,
+        limit=limit,
+        max_points=max_points,
     )
+
+
+async def latest_utilisation(page: Page, obj: Object) -> dict[str, float]:
+    """The newest value of each of the workload's series."""
+    series = await workload_series(page, obj, limit=1, max_points=MIN_POINTS)
     return {s.name: s.points[-1].value for s in series if s.points}
 
 

@@ -11,7 +11,7 @@ from sapwood.schemas import Event, Object
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import split_charts
 from sapwood.server.dashboard.web import HEADERS, Page, PageDep, PageRoute, checked_form, render
-from sapwood.server.services import events, logs, metrics, objects, teams
+from sapwood.server.services import events, logs, objects, teams
 from sapwood.server.services import pause as pausing
 from sapwood.server.services.errors import InvalidError, NotFoundError
 from sapwood.specs.objects import PLURALS
@@ -90,17 +90,7 @@ async def list_workloads(
 
 
 async def _series_context(page: Page, obj: Object) -> dict[str, Any]:
-    series = await metrics.list_series(
-        page.session,
-        page.caller,
-        obj.kind,
-        obj.metadata.name,
-        team=obj.metadata.team,
-        metric=None,
-        since=None,
-        limit=100_000,
-        max_points=CHART_POINTS,
-    )
+    series = await data.workload_series(page, obj, limit=100_000, max_points=CHART_POINTS)
     training, utilisation = split_charts(series)
     return {"training": training, "utilisation": utilisation}
 
