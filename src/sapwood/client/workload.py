@@ -21,7 +21,7 @@ from typing import Self, SupportsFloat, SupportsIndex
 import httpx
 from pydantic_core import to_jsonable_python
 
-from sapwood.client.aio import API
+from sapwood.client.base import API
 from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_from
 from sapwood.schemas import MetricPoint
 from sapwood.schemas.metrics import MAX_POINTS_PER_REQUEST, metric_name_problem
