@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from sapwood.schemas.models import AliasRequest, Model, ModelSummary, ModelVersion, PushedModel
 from sapwood.server.registry.artifacts import ArtifactStore, open_store
 from sapwood.server.routes.deps import Ctx, CtxDep
-from sapwood.server.services import models
+from sapwood.server.services import model_rules, models
 from sapwood.server.services.errors import UnavailableError
 
 router = APIRouter(prefix="/api/v1/teams/{team}/models", tags=["models"])
@@ -62,10 +62,10 @@ async def push_model(
     source: Annotated[str | None, Query(description="free text: data, commit, run")] = None,
 ) -> PushedModel:
     """The body is the ONNX file; 201 with a new version, 200 when the bytes exist already."""
-    models.require_push(ctx.caller, team, name)
-    options = models.PushOptions(
+    model_rules.require_push(ctx.caller, team, name)
+    options = model_rules.PushOptions(
         alias=alias,
-        metrics=models.parse_metrics(metric or []),
+        metrics=model_rules.parse_metrics(metric or []),
         framework=framework,
         source=source,
     )

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -24,8 +23,6 @@ from sapwood.schemas.models import (
     ModelSummary,
     ModelVersion,
     PushedModel,
-    TensorInfo,
-    alias_problem,
     split_model_ref,
 )
 from sapwood.server.registry.artifacts import ArtifactStore
@@ -42,9 +39,18 @@ from sapwood.server.services.access import Caller, require_read, require_write
 from sapwood.server.services.errors import (
     ConflictError,
     Detail,
-    ForbiddenError,
     InvalidError,
     NotFoundError,
+)
+from sapwood.server.services.model_rules import (
+    PushOptions,
+    check_alias,
+    check_model_name,
+    check_options,
+    lineage_for,
+    require_push,
+    row_to_version,
+    tensors_of,
 )
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import (
@@ -54,125 +60,10 @@ from sapwood.server.store.tables import (
     ObjectRow,
     TeamRow,
 )
-from sapwood.specs.base import check_name
 
 log = logging.getLogger("sapwood.registry")
 
-MAX_SOURCE = 1000
 PUSH_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class PushOptions:
-    alias: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    framework: str | None = None
-    source: str | None = None
-
-
-# pure checks
-
-
-def parse_metrics(items: Sequence[str]) -> dict[str, float]:
-    """``["accuracy=0.97", …]`` → {"accuracy": 0.97}; InvalidError naming the bad item."""
-    metrics: dict[str, float] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            if not sep or not key.strip():
-                raise ValueError
-            number = float(value)
-        except ValueError:
-            raise InvalidError(
-                f"metric {item!r} is not NAME=NUMBER",
-                details=[Detail("metric", f"{item!r}: expected NAME=NUMBER, e.g. accuracy=0.97")],
-            ) from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise InvalidError(
-                f"metric {key.strip()!r} must be a finite number",
-                details=[Detail("metric", f"{item!r} is not finite")],
-            )
-        metrics[key.strip()] = number
-    return metrics
-
-
-def check_options(options: PushOptions) -> None:
-    if options.alias is not None:
-        check_alias(options.alias)
-    if options.framework is not None and not 0 < len(options.framework) <= 63:
-        raise InvalidError(
-            "framework must be 1 to 63 characters",
-            details=[Detail("framework", "1 to 63 characters, e.g. sklearn")],
-        )
-    if options.source is not None and len(options.source) > MAX_SOURCE:
-        raise InvalidError(
-            f"source is longer than {MAX_SOURCE} characters",
-            details=[Detail("source", f"at most {MAX_SOURCE} characters")],
-        )
-
-
-def check_alias(alias: str) -> None:
-    problem = alias_problem(alias)
-    if problem is not None:
-        raise InvalidError(problem, details=[Detail("alias", problem)])
-
-
-def check_model_name(name: str) -> None:
-    try:
-        check_name(name)
-    except ValueError as exc:
-        raise InvalidError(
-            f"invalid model name {name!r}", details=[Detail("name", str(exc))]
-        ) from None
-
-
-def require_push(caller: Caller, team: str, name: str) -> None:
-    """Members and admins push; so does a Job's own token, into its own team."""
-    what = f"model/{name}"
-    if caller.scope is not None:
-        kind, scope_team = caller.scope.split("/")[:2]
-        require_read(caller, team, what)
-        if kind != "Job" or scope_team != team:
-            raise ForbiddenError(
-                f"the workload token of {caller.scope} reads models; only a Job's token "
-                f"pushes them, into its own team"
-            )
-        return
-    require_write(caller, team, what)
-
-
-def lineage_for(caller: Caller, *, uid: str | None, source: str | None) -> Lineage:
-    if caller.scope is not None:
-        kind, team, name = caller.scope.split("/", 2)
-        return Lineage(kind=kind, team=team, name=name, uid=uid, user=caller.user, source=source)
-    return Lineage(user=caller.user, source=source)
-
-
-# conversions
-
-
-def row_to_version(row: ModelVersionRow, aliases: dict[str, int]) -> ModelVersion:
-    return ModelVersion(
-        team=row.team,
-        name=row.name,
-        version=row.version,
-        sha256=row.sha256,
-        size=row.size,
-        inputs=[TensorInfo.model_validate(t) for t in row.inputs],
-        outputs=[TensorInfo.model_validate(t) for t in row.outputs],
-        opset=row.opset,
-        features=row.features,
-        props=row.props,
-        framework=row.framework,
-        metrics=row.metrics,
-        lineage=Lineage.model_validate(row.lineage),
-        created_at=row.created_at,
-        aliases=aliases_of(row.version, aliases),
-    )
-
-
-def _tensors(items: list[TensorInfo]) -> list[dict[str, Any]]:
-    return [t.model_dump(mode="json") for t in items]
 
 
 # reads
@@ -391,8 +282,8 @@ async def _insert_version(
             version=model.last_version,
             sha256=upload.sha256,
             size=upload.size,
-            inputs=_tensors(metadata.inputs),
-            outputs=_tensors(metadata.outputs),
+            inputs=tensors_of(metadata.inputs),
+            outputs=tensors_of(metadata.outputs),
             opset=metadata.opset,
             features=metadata.features,
             props=metadata.props,

@@ -7,7 +7,7 @@ import pytest
 from sapwood.schemas import Role
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
-from sapwood.server.services.models import (
+from sapwood.server.services.model_rules import (
     PushOptions,
     check_options,
     lineage_for,
