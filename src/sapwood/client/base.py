@@ -15,9 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from sapwood.client.config import resolve_config
 from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_from
-from sapwood.schemas import (
-    WhoAmI,
-)
+from sapwood.schemas import WhoAmI
 from sapwood.specs.objects import kind_of, plural_of
 
 API = "/api/v1"

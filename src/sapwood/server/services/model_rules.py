@@ -15,11 +15,7 @@ from sapwood.schemas.models import (
 )
 from sapwood.server.registry.resolve import aliases_of
 from sapwood.server.services.access import Caller, require_read, require_write
-from sapwood.server.services.errors import (
-    Detail,
-    ForbiddenError,
-    InvalidError,
-)
+from sapwood.server.services.errors import Detail, ForbiddenError, InvalidError
 from sapwood.server.store.tables import ModelVersionRow
 from sapwood.specs.base import check_name
 
