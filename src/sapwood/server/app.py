@@ -193,9 +193,11 @@ async def _start_controller(
     config = ControllerConfig(
         api_url=api_url,
         server_key=key,
+        runs_images=runtime.name == "kubernetes",
         resync_s=settings.controller.resync_s,
         slow_pass_s=settings.controller.slow_pass_s,
         utilisation_interval_s=settings.controller.utilisation_interval_s,
+        utilisation_retention_s=settings.controller.utilisation_retention_s,
         priorities=settings.scheduling.priorities,
         policy=Policy(
             fair_share=settings.scheduling.fair_share,
@@ -258,5 +260,7 @@ def kubernetes_runtime_settings(settings: Settings) -> KubernetesRuntimeSettings
         context=settings.runtime.kube_context,
         namespace_prefix=settings.runtime.kube_namespace_prefix,
         image=settings.runtime.kube_image,
+        server_image=settings.runtime.kube_server_image,
+        jupyter_image=settings.runtime.kube_jupyter_image,
         api_url=settings.runtime.kube_api_url,
     )

@@ -6,11 +6,15 @@ Nothing reads the environment at import time: ``Settings.from_env`` is called by
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from sapwood.kubernetes.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
+from sapwood.specs.quantity import parse_duration
 
 DEFAULT_PRIORITIES = {"critical": 1000, "high": 100, "normal": 0, "low": -100, "best-effort": -1000}
 
@@ -40,6 +44,9 @@ class ControllerSettings(_Group):
     resync_s: float = Field(default=5.0, gt=0)
     slow_pass_s: float = Field(default=1.0, gt=0)
     utilisation_interval_s: float = Field(default=15.0, gt=0)  # SAPWOOD_UTILISATION_INTERVAL
+    # SAPWOOD_UTILISATION_RETENTION: utilisation samples older than this are deleted;
+    # training metrics are kept.
+    utilisation_retention_s: float = Field(default=7 * 86400.0, gt=0)
     # Several replicas on one database: only the holder of the "controller" lease runs
     # the controller and notifier (SAPWOOD_LEADER_ELECTION=1). Off: this process always does.
     leader_election: bool = False
@@ -56,6 +63,9 @@ class RuntimeSettings(_Group):
     kube_context: str | None = None
     kube_namespace_prefix: str = Field(default="sapwood-", pattern="^[a-z0-9]([-a-z0-9]*)?$")
     kube_image: str = "python:3.11-slim"  # for units whose spec names no image
+    # for model servers and feed workers whose spec names no image: one with Sapwood in it
+    kube_server_image: str = DEFAULT_SERVER_IMAGE
+    kube_jupyter_image: str = DEFAULT_JUPYTER_IMAGE  # for JupyterLab workspaces
     # where workloads reach the API from inside the cluster (the server's Service)
     kube_api_url: str = "http://sapwood.sapwood.svc.cluster.local"
 
@@ -140,6 +150,7 @@ class Settings(_Group):
         )
         controller = ControllerSettings(
             utilisation_interval_s=float(env.get("SAPWOOD_UTILISATION_INTERVAL") or 15.0),
+            utilisation_retention_s=_duration_s(env, "SAPWOOD_UTILISATION_RETENTION", 7 * 86400.0),
             leader_election=env.get("SAPWOOD_LEADER_ELECTION", "") == "1",
         )
         gateway = GatewaySettings(port=int(env.get("SAPWOOD_GATEWAY_PORT") or 8421))
@@ -150,6 +161,8 @@ class Settings(_Group):
             kube_context=env.get("SAPWOOD_KUBE_CONTEXT") or None,
             kube_namespace_prefix=env.get("SAPWOOD_KUBE_NAMESPACE_PREFIX") or "sapwood-",
             kube_image=env.get("SAPWOOD_KUBE_IMAGE") or "python:3.11-slim",
+            kube_server_image=env.get("SAPWOOD_KUBE_SERVER_IMAGE") or DEFAULT_SERVER_IMAGE,
+            kube_jupyter_image=env.get("SAPWOOD_KUBE_JUPYTER_IMAGE") or DEFAULT_JUPYTER_IMAGE,
             kube_api_url=env.get("SAPWOOD_KUBE_API_URL")
             or "http://sapwood.sapwood.svc.cluster.local",
         )
@@ -165,3 +178,22 @@ class Settings(_Group):
             controller=controller,
             runtime=runtime,
         )
+
+
+def _duration_s(env: Mapping[str, str], name: str, default_s: float) -> float:
+    """Seconds from ``name`` in plain seconds or a duration (``7d``, ``12h``); more than 0."""
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default_s
+    positive = ValueError(f"{name}={text!r} is invalid: it must be more than 0 seconds, like 7d")
+    if re.fullmatch(r"[+-]?\d+(?:\.\d+)?", text) and float(text) <= 0:
+        raise positive
+    try:
+        seconds = parse_duration(text).total_seconds()
+    except ValueError as exc:
+        raise ValueError(
+            f"{name}={text!r} is invalid: {exc}; give seconds or a duration like 7d"
+        ) from None
+    if seconds <= 0:
+        raise positive
+    return seconds

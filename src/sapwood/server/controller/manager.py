@@ -56,7 +56,9 @@ class ControllerConfig:
     priorities: Mapping[str, int] = field(default_factory=dict)
     policy: scheduler.Policy = field(default_factory=scheduler.Policy)
     utilisation_interval_s: float = 15.0
+    utilisation_retention_s: float = 7 * 86400.0  # utilisation samples older than this go
     load_source: scaling.LoadSource | None = None  # the gateway's figures, for autoscaling
+    runs_images: bool = False  # the runtime runs containers (Kubernetes), not host processes
 
 
 class ControllerManager:
@@ -94,6 +96,7 @@ class ControllerManager:
             clock=clock,
             token_of=lambda view: self._token(view).token,
             interval_s=config.utilisation_interval_s,
+            retention_s=config.utilisation_retention_s,
         )
         self.utilisation.last_requests = lambda: scaling.last_requests(self.last_loads)
 
@@ -248,7 +251,11 @@ class ControllerManager:
         return plan_workspace(view, units, now=now, context=context, idle=idle)
 
     def _unit_context(self, view: ObjectView) -> UnitContext:
-        return UnitContext(api_url=self._config.api_url, token=self._token(view).token)
+        return UnitContext(
+            api_url=self._config.api_url,
+            token=self._token(view).token,
+            runs_images=self._config.runs_images,
+        )
 
     def _token(self, view: ObjectView) -> NewToken:
         token = self._tokens.get(view.uid)

@@ -7,6 +7,8 @@ same samples feed idle pausing: the monitor remembers, per object, since when it
 watched without a gap and when it last saw CPU or GPU use above the idle threshold. It
 also reads Jupyter's kernel and terminal activity of running Jupyter workspaces, and takes
 the gateway's last request per service through ``last_requests`` (a hook the server wires).
+Samples older than ``retention_s`` are swept away (controller/retention.py), training
+metrics never.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from sapwood.server.clock import Clock
 from sapwood.server.controller import store_io
 from sapwood.server.controller.idle import UNKNOWN, IdleDecision, Signal, idle_decision
 from sapwood.server.controller.model import ObjectView
+from sapwood.server.controller.retention import (
+    SWEEP_BATCH,
+    SWEEP_EVERY,
+    delete_expired,
+    retention_cutoff,
+    sweep_due,
+)
 from sapwood.server.runtimes.base import Runtime, UnitKey, UnitPhase, UnitState, UnitUsage
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MetricRow
@@ -154,8 +163,12 @@ class UtilisationMonitor:
         idle_cpu_percent: float = 5.0,
         idle_gpu_percent: float = 5.0,
         jupyter: JupyterReader | None = None,
+        retention_s: float = 7 * 86400.0,
+        sweep_batch: int = SWEEP_BATCH,
     ) -> None:
         self.interval_s = interval_s
+        self.retention_s = retention_s
+        self.sweep_batch = sweep_batch
         self.idle_cpu_percent = idle_cpu_percent
         self.idle_gpu_percent = idle_gpu_percent
         # Hook for the gateway: set to a callable giving the last request per (team, name).
@@ -169,6 +182,7 @@ class UtilisationMonitor:
         self._watches: dict[Owner, _Watch] = {}
         self._jupyter_readings: dict[Owner, _JupyterReading] = {}
         self._started_at = clock.now()
+        self._last_sweep: datetime | None = None
         self._task: asyncio.Task[None] | None = None
         # The newest sample's values per object (for /metrics), by series name.
         self.latest: dict[Owner, dict[str, float]] = {}
@@ -188,6 +202,10 @@ class UtilisationMonitor:
                 await self.sample_once()
             except Exception:  # the loop never dies
                 log.exception("utilisation sample failed")
+            try:
+                await self.sweep_if_due()
+            except Exception:
+                log.exception("utilisation retention sweep failed")
             await asyncio.sleep(self.interval_s)
 
     async def sample_once(self) -> int:
@@ -227,6 +245,20 @@ class UtilisationMonitor:
                 await session.commit()
         await self._read_jupyter([v for o, v in by_owner.items() if o in totals], now)
         return len({(r.kind, r.team, r.name) for r in rows})
+
+    async def sweep_if_due(self) -> int | None:
+        """Deletes samples older than ``retention_s`` when a sweep is due (the first call,
+        then every 10 minutes); returns how many went, None when no sweep was due. A failed
+        sweep is tried again at the next due time, not at once."""
+        now = self._clock.now()
+        if not sweep_due(self._last_sweep, now, every=SWEEP_EVERY):
+            return None
+        self._last_sweep = now
+        cutoff = retention_cutoff(now, timedelta(seconds=self.retention_s))
+        deleted = await delete_expired(self._sessions, METRICS, cutoff, batch=self.sweep_batch)
+        if deleted:
+            log.info("deleted %d utilisation samples taken before %s", deleted, cutoff)
+        return deleted
 
     def _watch(self, owner: Owner, total: Totals, now: datetime) -> None:
         watch = self._watches.get(owner)

@@ -168,7 +168,11 @@ class MetricRow(Base):
     """One training metric point a workload reported; kept, like events, after its object."""
 
     __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_uid_metric", "uid", "metric"),)
+    __table_args__ = (
+        Index("ix_metrics_uid_metric", "uid", "metric"),
+        # The utilisation retention sweep: old samples of the sapwood.* series.
+        Index("ix_metrics_metric_time", "metric", "time"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     uid: Mapped[str] = mapped_column(String(36))

@@ -1,0 +1,39 @@
+"""Settings from the environment: the utilisation retention."""
+
+from __future__ import annotations
+
+import pytest
+
+from sapwood.server.settings import Settings
+
+DAY = 86400.0
+
+
+def retention(value: str | None) -> float:
+    env = {} if value is None else {"SAPWOOD_UTILISATION_RETENTION": value}
+    return Settings.from_env(env).controller.utilisation_retention_s
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(None, 7 * DAY), ("", 7 * DAY), ("3600", 3600.0), ("30d", 30 * DAY), ("1h30m", 5400.0)],
+)
+def test_the_retention_takes_seconds_or_a_duration(value: str | None, seconds: float) -> None:
+    assert retention(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("0", "must be more than 0 seconds"),
+        ("-5", "must be more than 0 seconds"),
+        ("0s", "must be more than 0 seconds"),
+        ("a week", "is not a duration such as 30s"),
+        ("400d", "between 0s and 365d"),
+    ],
+)
+def test_an_invalid_retention_names_the_variable(value: str, problem: str) -> None:
+    with pytest.raises(
+        ValueError, match=f"SAPWOOD_UTILISATION_RETENTION='{value}' is invalid: .*{problem}"
+    ):
+        retention(value)
