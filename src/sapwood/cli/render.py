@@ -8,6 +8,7 @@ from sapwood.cli.apply import read_documents, validated_bodies
 from sapwood.cli.errors import CliError
 from sapwood.cli.output import print_out
 from sapwood.kubernetes import Manifest, RenderError, dump_manifests, render_object
+from sapwood.kubernetes.options import DEFAULT_SERVER_IMAGE, RenderOptions
 from sapwood.specs.documents import Document
 from sapwood.specs.objects import parse_object
 
@@ -29,14 +30,26 @@ def render(
         envvar="SAPWOOD_TEAM",
         help="team of objects without metadata.team [env SAPWOOD_TEAM]",
     ),
+    server_image: str = typer.Option(
+        DEFAULT_SERVER_IMAGE,
+        "--server-image",
+        help="the image of model servers and feed workers whose spec names none",
+    ),
 ) -> None:
     """Print the Kubernetes manifests for the objects in files (to pipe into kubectl)."""
-    manifests = render_documents(read_documents(files), team=team, namespace=namespace)
+    options = RenderOptions(server_image=server_image)
+    manifests = render_documents(
+        read_documents(files), team=team, namespace=namespace, options=options
+    )
     print_out(dump_manifests(manifests).rstrip("\n"))
 
 
 def render_documents(
-    documents: list[Document], *, team: str | None, namespace: str | None
+    documents: list[Document],
+    *,
+    team: str | None,
+    namespace: str | None,
+    options: RenderOptions | None = None,
 ) -> list[Manifest]:
     """Every object's manifests, in document order.
 
@@ -55,7 +68,9 @@ def render_documents(
                 f"{where}: no team", hint="give --team, set SAPWOOD_TEAM or set metadata.team"
             )
         try:
-            manifests += render_object(obj, own or team, namespace=namespace)
+            manifests += render_object(
+                obj, own or team, namespace=namespace, options=options or RenderOptions()
+            )
         except RenderError as exc:
             raise CliError(f"{where}: {exc}") from None
     return manifests

@@ -18,11 +18,12 @@ WORKER_COMMAND = ("python", "-m", "sapwood.feeds.worker")
 
 def render_feed(feed: Feed, team: str, *, namespace: str, options: RenderOptions) -> list[Manifest]:
     """The workers' Deployment (``workers.min`` replicas; the controller moves it up to
-    ``workers.max`` with the backlog) and a PVC per volume. Workers serve no port."""
+    ``workers.max`` with the backlog) and a PVC per volume. Workers serve no port; they
+    run Sapwood's feed worker, from ``options.server_image`` unless the spec names one."""
     spec = feed.spec
     name = object_name("Feed", feed.metadata.name)
     labels = object_labels(feed, team)
-    image, annotations = image_of(feed, default=options.default_image)
+    image, annotations = image_of(feed, default=options.server_image)
     main = container(feed, team, image=image, command=WORKER_COMMAND, options=options, port=False)
     selector = selector_labels("Feed", team, feed.metadata.name)
     annotations = {**annotations, "sapwood.dev/replicas-max": str(spec.workers.max)}

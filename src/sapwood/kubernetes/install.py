@@ -11,7 +11,6 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sapwood import __version__
 from sapwood.kubernetes.install_rbac import render_rbac
 from sapwood.kubernetes.install_secrets import (
     SYSTEM_BYTES,
@@ -22,12 +21,11 @@ from sapwood.kubernetes.install_secrets import (
 from sapwood.kubernetes.install_server import server_deployment, server_ingress, server_service
 from sapwood.kubernetes.install_stores import bundled_postgres, external_database, redis
 from sapwood.kubernetes.names import Manifest, metadata
-from sapwood.kubernetes.options import DEFAULT_PRIORITIES, RenderOptions
+from sapwood.kubernetes.options import DEFAULT_PRIORITIES, DEFAULT_SERVER_IMAGE, RenderOptions
 from sapwood.kubernetes.render import dump_manifests
 from sapwood.kubernetes.team import render_priority_classes, render_team
 from sapwood.specs.base import check_name
 
-DEFAULT_SERVER_IMAGE = f"ghcr.io/sapwood-dev/sapwood:{__version__}"
 DEFAULT_TEAM = "default"  # made by the server's bootstrap; its namespace is ready at once
 REGENERATE = (
     ".venv/bin/python -m sapwood.kubernetes.install --seed 0 > deploy/kubernetes/sapwood.yaml"

@@ -46,6 +46,8 @@ def server_deployment(
                 "name": "SAPWOOD_KUBE_API_URL",
                 "value": f"http://{SERVER_NAME}.{namespace}.svc.cluster.local",
             },
+            # Model servers and feed workers run this same image, so the same version.
+            {"name": "SAPWOOD_KUBE_SERVER_IMAGE", "value": image},
             # Two replicas share the database: only the lease holder runs the controller.
             {"name": "SAPWOOD_LEADER_ELECTION", "value": "1"},
             secret_env("SAPWOOD_DATABASE_URL", DATABASE_SECRET, URL_KEY),

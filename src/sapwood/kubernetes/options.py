@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 
+from sapwood import __version__
+
 # The same five classes as the server's scheduling settings; kept here because this
 # package stands on specs only and must not import the server.
 DEFAULT_PRIORITIES: Mapping[str, int] = MappingProxyType(
@@ -14,6 +16,8 @@ DEFAULT_PRIORITIES: Mapping[str, int] = MappingProxyType(
 )
 
 DEFAULT_IMAGE = "python:3.11-slim"
+DEFAULT_SERVER_IMAGE = f"ghcr.io/sapwood-dev/sapwood:{__version__}"
+"""The server's image; it also runs Sapwood's own programs (model server, feed worker)."""
 DEFAULT_JUPYTER_IMAGE = "quay.io/jupyter/base-notebook:python-3.11"
 
 
@@ -30,6 +34,7 @@ class RenderOptions:
     namespace_prefix: str = "sapwood-"
     priority_class_prefix: str = "sapwood-"
     default_image: str = DEFAULT_IMAGE
+    server_image: str = DEFAULT_SERVER_IMAGE  # model servers and feed workers need Sapwood
     jupyter_image: str = DEFAULT_JUPYTER_IMAGE
     api_url: str = "http://sapwood.sapwood.svc.cluster.local"
     server_namespace: str = "sapwood"

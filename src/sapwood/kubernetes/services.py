@@ -35,8 +35,9 @@ def render_service(
     container's ``PORT``) and a PVC per volume.
 
     ``owner_uid`` (the Deployment's uid) makes the core Service go with the Deployment.
-    A ``model`` service runs Sapwood's model server from the server image, ready once its
-    model has loaded. (Canary replicas are placed by the local runtime only, so far.)
+    A ``model`` service runs Sapwood's model server from ``options.server_image`` (unless
+    the spec names an image), ready once its model has loaded. Canary replicas are not
+    rendered: the gateway places and splits them, so they exist under the runtime only.
     """
     spec = service.spec
     command = spec.command
@@ -45,7 +46,8 @@ def render_service(
         command = spec.serving_command(spec.model)
     name = object_name("Service", service.metadata.name)
     labels = object_labels(service, team)
-    image, annotations = image_of(service, default=options.default_image)
+    default = options.default_image if spec.command is not None else options.server_image
+    image, annotations = image_of(service, default=default)
     main = container(service, team, image=image, command=command, options=options, port=True)
     readiness = spec.readiness_probe()
     if readiness is not None:

@@ -10,8 +10,9 @@ from typing import Any
 
 from sapwood.kubernetes.options import DEFAULT_OPTIONS
 from sapwood.kubernetes.pods import render_probe
+from sapwood.kubernetes.workspaces import jupyter_command
 from sapwood.server.controller.model import ObjectView
-from sapwood.server.runtimes.base import UnitSpec, VolumeMount
+from sapwood.server.runtimes.base import ImageProgram, UnitSpec, VolumeMount
 from sapwood.specs.objects import Feed, Job, Service, Workspace
 from sapwood.specs.workloads import WorkspaceTool
 
@@ -22,6 +23,7 @@ class UnitContext:
 
     api_url: str
     token: str
+    runs_images: bool = False  # units run in container images: no host paths needed
 
 
 CANARY_FIRST = 10000
@@ -47,16 +49,22 @@ def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
     """The unit for one replica of a Job, Service or Workspace."""
     spec = view.obj.spec
     command = list(spec.command) if spec.command is not None else None
+    program: ImageProgram | None = None
     if isinstance(view.obj, Workspace) and view.obj.spec.tool is WorkspaceTool.JUPYTER:
-        command = _jupyter_command(view.obj)
+        program = ImageProgram(tuple(jupyter_command(view.obj)), image="jupyter")
+        # In an image, JupyterLab comes with the image; on this host it must be installed.
+        command = list(program.command) if context.runs_images else _jupyter_command(view.obj)
     if isinstance(view.obj, Service) and view.obj.spec.model is not None:
         model = view.obj.spec.model
         canary = view.obj.spec.canary
         if is_canary(replica) and canary is not None:
             model = canary.model
-        command = [sys.executable, *view.obj.spec.serving_command(model)[1:]]
+        portable = view.obj.spec.serving_command(model)
+        command = [sys.executable, *portable[1:]]
+        program = ImageProgram(tuple(portable), image="server")
     if isinstance(view.obj, Feed):
         command = list(FEED_WORKER_COMMAND)
+        program = ImageProgram(("python", *FEED_WORKER_COMMAND[1:]), image="server")
     if command is None:  # pragma: no cover - the specs require a command otherwise
         raise UnitError("nothing to run", reason="InvalidSpec")
     return UnitSpec(
@@ -77,6 +85,7 @@ def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
         priority_class=spec.priority,
         readiness=_probe(view, liveness=False),
         liveness=_probe(view, liveness=True),
+        program=program,
     )
 
 

@@ -55,6 +55,18 @@ class VolumeMount:
 
 
 @dataclass(frozen=True)
+class ImageProgram:
+    """How a unit that runs one of Sapwood's own programs (the model server, the feed
+    worker, JupyterLab) runs in a container image, where the server's interpreter path and
+    loopback address mean nothing: `command` with no host paths, listening on every
+    interface, and `image`, which of the runtime's images holds the program ("server" or
+    "jupyter"). Runtimes without images ignore it."""
+
+    command: tuple[str, ...]
+    image: str  # "server" | "jupyter"
+
+
+@dataclass(frozen=True)
 class UnitSpec:
     """Everything a runtime needs to start one unit; built by the controller."""
 
@@ -76,6 +88,7 @@ class UnitSpec:
     priority_class: str | None = None  # the spec's priority name, e.g. "normal"
     readiness: Mapping[str, Any] | None = None  # a probe in Kubernetes form (`httpGet`, ...)
     liveness: Mapping[str, Any] | None = None
+    program: ImageProgram | None = None  # set when the command is Sapwood's own program
 
 
 class UnitPhase(StrEnum):

@@ -28,7 +28,12 @@ from sapwood.kubernetes.names import (
     short_name,
     volume_claim_name,
 )
-from sapwood.kubernetes.options import DEFAULT_OPTIONS, RenderOptions
+from sapwood.kubernetes.options import (
+    DEFAULT_JUPYTER_IMAGE,
+    DEFAULT_OPTIONS,
+    DEFAULT_SERVER_IMAGE,
+    RenderOptions,
+)
 from sapwood.kubernetes.pods import CONTAINER_NAME, PORT_NAME, node_selector, volume_env_name
 from sapwood.server.runtimes.base import RuntimePermanentError, UnitKey, UnitSpec
 from sapwood.specs.base import Resources
@@ -179,24 +184,49 @@ def _node_selector(unit: UnitSpec, options: RenderOptions) -> dict[str, str]:
         raise RuntimePermanentError(message, reason="InvalidSpec") from None
 
 
+def image_and_command(
+    unit: UnitSpec,
+    *,
+    image: str,
+    server_image: str = DEFAULT_SERVER_IMAGE,
+    jupyter_image: str = DEFAULT_JUPYTER_IMAGE,
+) -> tuple[str, list[str]]:
+    """The container's image and command.
+
+    The spec's image wins. A unit running Sapwood's own program (`unit.program`) runs its
+    image form (no host interpreter path, every interface) in the server image (model
+    server, feed worker) or the Jupyter image; any other unit runs its command in `image`.
+    """
+    if unit.program is None:
+        return unit.image or image, list(unit.command)
+    default = jupyter_image if unit.program.image == "jupyter" else server_image
+    return unit.image or default, list(unit.program.command)
+
+
 def pod_manifest(
     unit: UnitSpec,
     *,
     namespace: str,
     run: int,
     image: str,
+    server_image: str = DEFAULT_SERVER_IMAGE,
+    jupyter_image: str = DEFAULT_JUPYTER_IMAGE,
     options: RenderOptions = DEFAULT_OPTIONS,
 ) -> Obj:
     """The Pod for run `run` of `unit`; applying it twice changes nothing.
 
+    `image` is for units whose spec names none (`image_and_command` picks the image).
     Placement and probes follow `sapwood render`: `nodeSelector` (with the GPU product label
     for a GPU model), `priorityClassName` named with `options`, the unit's probes as given.
     Raises RuntimePermanentError ("InvalidSpec") for a GPU model that is no label value.
     """
+    image, command = image_and_command(
+        unit, image=image, server_image=server_image, jupyter_image=jupyter_image
+    )
     container: Obj = {
         "name": CONTAINER_NAME,
         "image": image,
-        "command": list(unit.command),
+        "command": command,
         "env": _env(unit),
         "resources": _resources(unit),
     }

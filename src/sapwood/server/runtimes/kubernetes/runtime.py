@@ -224,7 +224,12 @@ class KubernetesRuntime:
                 claims = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims"
                 await self._create_if_absent(claims, claim, action="create a volume claim")
             manifest = m.pod_manifest(
-                unit, namespace=namespace, run=run, image=unit.image or self._settings.image
+                unit,
+                namespace=namespace,
+                run=run,
+                image=self._settings.image,
+                server_image=self._settings.server_image,
+                jupyter_image=self._settings.jupyter_image,
             )
             name = manifest["metadata"]["name"]
             pod = await call("apply a pod", self._kube.apply, _pods_path(namespace, name), manifest)

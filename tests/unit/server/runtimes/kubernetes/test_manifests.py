@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
 from typing import Any
 
 import kubernetes_validate  # type: ignore[import-untyped]
@@ -161,3 +163,47 @@ def test_unit_manifests_validate_strictly(version: str, name: str) -> None:
     ]
     for manifest in manifests:
         kubernetes_validate.validate(manifest, version, strict=True)
+
+
+IN_CLUSTER = replace(CONTEXT, runs_images=True)
+
+
+def _container(unit: UnitSpec) -> dict[str, Any]:
+    pod = pod_manifest(
+        unit, namespace="ns", run=1, image="img", server_image="srv:1", jupyter_image="jup:1"
+    )
+    container: dict[str, Any] = pod["spec"]["containers"][0]
+    return container
+
+
+def test_a_model_service_runs_the_model_server_from_the_server_image() -> None:
+    unit = unit_spec(view("Service", "llm", model="bert@prod"), 0, IN_CLUSTER)
+    container = _container(unit)
+    assert container["image"] == "srv:1"
+    assert container["command"] == ["python", "-m", "sapwood.serving", "--model", "bert@prod"]
+    assert sys.executable not in container["command"]  # the server's path means nothing there
+
+
+def test_a_feed_worker_runs_from_the_server_image() -> None:
+    feed = view("Feed", "traffic", schema="antinex-v1", model="antinex@production")
+    container = _container(unit_spec(feed, 0, IN_CLUSTER))
+    assert container["image"] == "srv:1"
+    assert container["command"] == ["python", "-m", "sapwood.feeds.worker"]
+
+
+def test_a_jupyter_workspace_listens_on_every_interface_in_the_jupyter_image() -> None:
+    unit = unit_spec(view("Workspace", "nb", tool="jupyter"), 0, IN_CLUSTER)
+    container = _container(unit)
+    assert container["image"] == "jup:1"
+    assert container["command"][:2] == ["/bin/sh", "-c"]
+    assert "exec jupyter lab" in container["command"][2]
+    assert "--ip=0.0.0.0" in container["command"][2]
+
+
+def test_the_spec_image_wins_and_user_commands_run_as_given() -> None:
+    model = unit_spec(view("Service", "llm", model="bert@prod", image="mine:2"), 0, IN_CLUSTER)
+    assert _container(model)["image"] == "mine:2"
+    assert _container(model)["command"][:3] == ["python", "-m", "sapwood.serving"]
+    job = unit_spec(view("Job", "train", command=["python", "t.py"]), 0, IN_CLUSTER)
+    assert _container(job)["image"] == "img"
+    assert _container(job)["command"] == ["python", "t.py"]
