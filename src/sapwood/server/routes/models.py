@@ -81,6 +81,8 @@ async def push_model(
     )
     if not pushed.created:
         response.status_code = 200
+    if alias is not None:
+        ctx.state.wake("Service")  # the alias may have moved under running services
     return pushed
 
 
@@ -117,7 +119,11 @@ async def set_alias(
 ) -> ModelVersion:
     """Points the alias at a version, creating or moving it."""
     now = ctx.state.clock.now()
-    return await models.set_alias(ctx.session, ctx.caller, team, name, alias, body.version, now=now)
+    moved = await models.set_alias(
+        ctx.session, ctx.caller, team, name, alias, body.version, now=now
+    )
+    ctx.state.wake("Service")  # services on the alias roll out the version it names now
+    return moved
 
 
 @router.delete("/{name}/aliases/{alias}", status_code=204)

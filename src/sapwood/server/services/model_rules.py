@@ -1,9 +1,9 @@
-"""The model registry's pure rules: push options, who may push, lineage, and how a stored
-version reads on the wire."""
+"""The model registry's pure rules: push options, who may push, lineage, which Services an
+alias move rolls, and how a stored version reads on the wire."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,13 +13,15 @@ from sapwood.schemas.models import (
     TensorInfo,
     alias_problem,
 )
-from sapwood.server.registry.resolve import aliases_of
+from sapwood.server.registry.resolve import aliases_of, services_naming_alias
 from sapwood.server.services.access import Caller, require_read, require_write
 from sapwood.server.services.errors import Detail, ForbiddenError, InvalidError
 from sapwood.server.store.tables import ModelVersionRow
 from sapwood.specs.base import check_name
 
 MAX_SOURCE = 1000
+ALIAS_MOVED = "ModelAliasMoved"
+"""The event reason on each Service an alias move rolls."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,49 @@ def lineage_for(caller: Caller, *, uid: str | None, source: str | None) -> Linea
         kind, team, name = caller.scope.split("/", 2)
         return Lineage(kind=kind, team=team, name=name, uid=uid, user=caller.user, source=source)
     return Lineage(user=caller.user, source=source)
+
+
+# alias moves
+
+
+@dataclass(frozen=True)
+class AliasMove:
+    """``name@alias`` now points at ``version`` (``previous`` None: the alias is new), and
+    the Services that name it, which roll to the new version."""
+
+    name: str
+    alias: str
+    version: int
+    previous: int | None
+    services: list[str]
+
+    def message(self, generation: int) -> str:
+        was = "a new alias" if self.previous is None else f"was {self.previous}"
+        return (
+            f"{self.name}@{self.alias} now points at version {self.version} ({was}): "
+            f"rolling out generation {generation}"
+        )
+
+
+def alias_move(
+    name: str,
+    alias: str,
+    services: Mapping[str, Mapping[str, object]],
+    *,
+    version: int,
+    previous: int | None,
+) -> AliasMove | None:
+    """What pointing ``name@alias`` at ``version`` rolls; None when it already points there.
+
+    ``services`` maps each Service's name to its spec. A Service rolls when its
+    ``spec.model`` or ``spec.canary.model`` is ``name@alias``: its replicas resolved the
+    alias when they started, so they serve the old version until replaced. Services that
+    name a version number, another alias or another model are left alone.
+    """
+    if previous == version:
+        return None
+    users = services_naming_alias(name, alias, services)
+    return AliasMove(name=name, alias=alias, version=version, previous=previous, services=users)
 
 
 # conversions

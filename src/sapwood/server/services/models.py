@@ -3,7 +3,8 @@
 Versions are immutable, numbered 1, 2, 3… per (team, model) and never renumbered, and
 addressed by the sha256 of their bytes: pushing bytes a model already has returns that
 version. Who may push: members and admins of the team, and a Job's own workload token
-(recorded as the version's lineage). Workload tokens read their team's models.
+(recorded as the version's lineage). Workload tokens read their team's models. Moving an
+alias rolls the Services that name it (a new generation each, in the same transaction).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sapwood.schemas.models import (
@@ -42,8 +43,11 @@ from sapwood.server.services.errors import (
     InvalidError,
     NotFoundError,
 )
+from sapwood.server.services.events import record_event
 from sapwood.server.services.model_rules import (
+    ALIAS_MOVED,
     PushOptions,
+    alias_move,
     check_alias,
     check_model_name,
     check_options,
@@ -319,7 +323,10 @@ async def _forget_blob_if_unused(session: AsyncSession, store: ArtifactStore, sh
 async def _set_alias_row(
     session: AsyncSession, team: str, name: str, alias: str, version: int, *, now: datetime
 ) -> None:
-    row = await session.get(ModelAliasRow, (team, name, alias))
+    """Points the alias at ``version`` and, when that moves it, rolls the Services that
+    name it; all in the caller's transaction."""
+    row = await session.get(ModelAliasRow, (team, name, alias), with_for_update=True)
+    previous = None if row is None else row.version
     if row is None:
         session.add(
             ModelAliasRow(team=team, name=name, alias=alias, version=version, updated_at=now)
@@ -329,6 +336,53 @@ async def _set_alias_row(
     model = await session.get(ModelRow, (team, name))
     if model is not None:
         model.updated_at = now
+    await _roll_services(session, team, name, alias, version=version, previous=previous, now=now)
+
+
+async def _roll_services(
+    session: AsyncSession,
+    team: str,
+    name: str,
+    alias: str,
+    *,
+    version: int,
+    previous: int | None,
+    now: datetime,
+) -> None:
+    """A new generation for each live Service naming ``name@alias`` once the alias points
+    elsewhere: the controller then replaces its replicas one at a time (a rolling update)."""
+    query = select(ObjectRow).where(
+        ObjectRow.kind == "Service",
+        ObjectRow.team == team,
+        ObjectRow.deletion_timestamp.is_(None),
+    )
+    rows = {row.name: row for row in await session.scalars(query)}
+    specs = {service: row.spec for service, row in rows.items()}
+    move = alias_move(name, alias, specs, version=version, previous=previous)
+    if move is None or not move.services:
+        return
+    rolled = [rows[service] for service in move.services]
+    await session.execute(
+        update(ObjectRow)
+        .where(ObjectRow.id.in_([row.id for row in rolled]))
+        .values(
+            generation=ObjectRow.generation + 1,
+            resource_version=ObjectRow.resource_version + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    for row in rolled:
+        await session.refresh(row)
+        record_event(session, row, ALIAS_MOVED, move.message(row.generation), now=now)
+    log.info(
+        "%s@%s moved to version %d: rolling service(s) %s in team %s",
+        name,
+        alias,
+        version,
+        ", ".join(move.services),
+        team,
+    )
 
 
 async def set_alias(
@@ -341,7 +395,8 @@ async def set_alias(
     *,
     now: datetime,
 ) -> ModelVersion:
-    """Points ``alias`` at ``version`` (creating or moving it); idempotent."""
+    """Points ``alias`` at ``version`` (creating or moving it); idempotent. A move rolls the
+    Services that name the alias (a new generation and a ``ModelAliasMoved`` event each)."""
     require_write(caller, team, f"model/{name}")
     check_alias(alias)
     await _model_row(session, team, name)
@@ -363,7 +418,8 @@ async def _service_specs(session: AsyncSession, team: str) -> dict[str, dict[str
 async def delete_alias(
     session: AsyncSession, caller: Caller, team: str, name: str, alias: str
 ) -> None:
-    """Removes the alias unless a Service serves ``name@alias`` (409 naming them)."""
+    """Removes the alias unless a Service serves ``name@alias`` (409 naming them), so a
+    delete never leaves a Service's replicas on an alias that no longer resolves."""
     require_write(caller, team, f"model/{name}")
     row = await session.get(ModelAliasRow, (team, name, alias))
     if row is None:

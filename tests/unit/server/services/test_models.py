@@ -1,4 +1,5 @@
-"""The registry's pure checks: metrics options, who may push, what lineage is recorded."""
+"""The registry's pure checks: metrics options, who may push, what lineage is recorded,
+which Services an alias move rolls."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
 from sapwood.server.services.model_rules import (
     PushOptions,
+    alias_move,
     check_options,
     lineage_for,
     parse_metrics,
@@ -75,3 +77,39 @@ def test_options_are_checked_before_the_upload() -> None:
         check_options(PushOptions(framework=""))
     with pytest.raises(InvalidError, match="source"):
         check_options(PushOptions(source="x" * 1001))
+
+
+SERVICES: dict[str, dict[str, object]] = {
+    "web": {"model": "antinex@production", "replicas": 3},
+    "pinned": {"model": "antinex@2"},
+    "staged": {"model": "antinex@staging"},
+    "other": {"model": "flows@production"},
+    "trial": {"model": "flows@1", "canary": {"model": "antinex@production", "weight": 10}},
+    "plain": {"command": ["python", "app.py"]},
+}
+
+
+def test_an_alias_move_rolls_the_services_that_name_it_in_model_or_canary() -> None:
+    move = alias_move("antinex", "production", SERVICES, version=3, previous=2)
+    assert move is not None
+    assert move.services == ["trial", "web"]
+    assert move.message(5) == (
+        "antinex@production now points at version 3 (was 2): rolling out generation 5"
+    )
+
+
+def test_setting_an_alias_to_the_version_it_has_rolls_nothing() -> None:
+    assert alias_move("antinex", "production", SERVICES, version=2, previous=2) is None
+
+
+def test_a_new_alias_rolls_the_services_that_already_named_it() -> None:
+    move = alias_move("antinex", "staging", SERVICES, version=1, previous=None)
+    assert move is not None
+    assert move.services == ["staged"]
+    assert "(a new alias)" in move.message(2)
+
+
+def test_an_alias_no_service_names_rolls_none() -> None:
+    move = alias_move("antinex", "canary", SERVICES, version=4, previous=3)
+    assert move is not None
+    assert move.services == []
