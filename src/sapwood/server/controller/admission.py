@@ -2,13 +2,15 @@
 
 Each object is one gang: a Job's replicas, a Service's ``replicas.min``, a Workspace.
 A Service's replicas above ``min`` are elastic workloads of one replica each: they use
-idle capacity and are the first to go when anything else needs room.
+idle capacity and are the first to go when anything else needs room. A rolling update's
+extra replica (the surge) holds room like any replica while it runs, so nothing else is
+admitted into the room it uses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from sapwood.server.controller import scheduler
 from sapwood.server.controller.autoscaler import ScaleState
 from sapwood.server.controller.lifecycle import HOLDING, with_phase
 from sapwood.server.controller.model import EventNote, ObjectView
+from sapwood.server.controller.rollout import SURGE
 from sapwood.server.controller.scheduler import Placed, Resources, Role, Workload
 from sapwood.server.runtimes.base import Capacity, UnitPhase, UnitState
 from sapwood.specs.objects import Feed, Job, Service, Workspace
@@ -94,6 +97,12 @@ def _started(view: ObjectView) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _surging(view: ObjectView, owned: Mapping[int, UnitState]) -> int:
+    """1 while a Service's rolling update runs its extra replica, else 0."""
+    surge = owned.get(SURGE)
+    return int(view.kind == "Service" and surge is not None and surge.phase is UnitPhase.RUNNING)
+
+
 def attained_s(view: ObjectView, now: datetime) -> float:
     """Service received so far: GPU-seconds, or CPU-seconds for work without GPUs, over
     every run (earlier runs are summed in status.attainedSeconds when preempted)."""
@@ -131,7 +140,8 @@ def workloads(
         owned = units.get((view.kind, view.team, view.name), {})
         live = any(u.phase is UnitPhase.RUNNING for u in owned.values())
         if view.phase in HOLDING or live:
-            running.append(Placed(base, (LOCAL_NODE,) * base.count, _started(view)))
+            held = replace(base, count=base.count + _surging(view, owned))
+            running.append(Placed(held, (LOCAL_NODE,) * held.count, _started(view)))
         elif view.phase == "Pending" and view.deletion_timestamp is None:
             pending.append(base)
         if view.phase not in HOLDING or view.deletion_timestamp is not None:
