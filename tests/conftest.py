@@ -12,7 +12,7 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from sapwood.server.app import create_app
-from sapwood.server.settings import ControllerSettings, Settings, StoreSettings
+from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
 from sapwood.testing import servers
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.servers import LiveServer
@@ -84,6 +84,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         home=tmp_path / "home",
         store=StoreSettings(database_url=database_url),
         controller=ControllerSettings(enabled=False),
+        # No gateway runs here: never talk to whatever listens on its default port.
+        gateway=GatewaySettings(enabled=False),
     )
 
 

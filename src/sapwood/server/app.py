@@ -20,7 +20,7 @@ from sapwood.server.controller.manager import ControllerConfig, ControllerManage
 from sapwood.server.controller.scheduler import Policy
 from sapwood.server.dashboard import routes as dashboard
 from sapwood.server.feeds.brokers import open_broker
-from sapwood.server.gateway_load import gateway_load_source
+from sapwood.server.gateway_load import GatewayLoadSource
 from sapwood.server.leader import LeaderElector
 from sapwood.server.limits import BodyLimit, RouteLimit
 from sapwood.server.routes import (
@@ -115,6 +115,8 @@ def create_app(
             state.wake = lambda kind: None
             if controller is not None:
                 await controller.stop()
+                if isinstance(controller.load_source, GatewayLoadSource):
+                    await controller.load_source.aclose()
 
         elector: LeaderElector | None = None
         if settings.controller.enabled and settings.controller.leader_election:
@@ -205,7 +207,7 @@ async def _start_controller(
         ),
     )
     if settings.gateway.enabled:
-        config = replace(config, load_source=gateway_load_source(settings.gateway_url, key))
+        config = replace(config, load_source=GatewayLoadSource(settings.gateway_url, key))
     controller = ControllerManager(
         sessions=state.sessions, runtime=runtime, clock=state.clock, config=config
     )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import httpx
 
 from sapwood.server.controller.autoscaler import Load, Second
-from sapwood.server.controller.scaling import Loads, LoadSource
+from sapwood.server.controller.scaling import Loads
 from sapwood.server.gateway.stats import GatewayStats, fetch_stats, stats_key
 
 
@@ -24,15 +24,21 @@ def to_loads(stats: GatewayStats) -> Loads:
     }
 
 
-def gateway_load_source(url: str, server_key: bytes) -> LoadSource:
-    """Asks the gateway at ``url`` once per call; raises when it cannot be reached."""
-    key = stats_key(server_key)
-    client = httpx.AsyncClient()
+class GatewayLoadSource:
+    """Asks the gateway at ``url`` once per call (raises when it cannot be reached) over
+    one pooled connection; ``aclose()`` when the controller stops."""
 
-    async def source() -> Loads | None:
-        return to_loads(await fetch_stats(url, key, client=client, timeout_s=1.0))
+    def __init__(self, url: str, server_key: bytes) -> None:
+        self._url = url
+        self._key = stats_key(server_key)
+        self._client = httpx.AsyncClient()
 
-    return source
+    async def __call__(self) -> Loads | None:
+        stats = await fetch_stats(self._url, self._key, client=self._client, timeout_s=1.0)
+        return to_loads(stats)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 def _time(epoch_s: float) -> datetime:

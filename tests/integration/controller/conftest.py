@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sapwood.server.app import create_app
-from sapwood.server.settings import ControllerSettings, Settings, StoreSettings
+from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
 from tests.support import Api
 
 
@@ -19,6 +19,8 @@ async def live_api(tmp_path: Path) -> AsyncIterator[Api]:
         home=tmp_path / "home",
         store=StoreSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'sapwood.db'}"),
         controller=ControllerSettings(resync_s=1.0),
+        # No gateway runs here: never talk to whatever listens on its default port.
+        gateway=GatewaySettings(enabled=False),
     )
     tokens: list[str] = []
     app = create_app(settings, on_bootstrap=tokens.append)

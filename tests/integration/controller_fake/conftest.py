@@ -15,7 +15,7 @@ from sapwood.schemas import Event, Object
 from sapwood.server.app import create_app
 from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.runtimes.base import UnitKey
-from sapwood.server.settings import ControllerSettings, Settings, StoreSettings
+from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.fake_runtime import FakeRuntime
 from tests.support import Api
@@ -92,6 +92,8 @@ def make_server(
         home=tmp_path / "home",
         store=StoreSettings(database_url=database_url),
         controller=ControllerSettings(enabled=True, loop=False),
+        # No gateway runs here: never talk to whatever listens on its default port.
+        gateway=GatewaySettings(enabled=False),
     )
 
     @asynccontextmanager
