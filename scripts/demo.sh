@@ -36,7 +36,9 @@ if curl -fsS "$url/readyz" >/dev/null 2>&1; then
   server_pid=""
 else
   echo "Starting Sapwood at $url (data in $SAPWOOD_HOME, log in $log)"
-  sapwood server --port "$port" >>"$log" 2>&1 &
+  # In its own session, so Ctrl-C reaches only this script: the server must outlive the
+  # signal long enough for cleanup() to delete the demo's workloads through it.
+  setsid sapwood server --port "$port" >>"$log" 2>&1 &
   server_pid=$!
   trap 'cleanup' EXIT INT TERM
   for _ in $(seq 1 100); do
