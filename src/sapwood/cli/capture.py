@@ -1,5 +1,5 @@
 """`sapwood capture`: packets (live on an interface, or from a pcap file) to AntiNex-v1 rows
-pushed to a feed in batches."""
+pushed to a feed in batches, or written to a CSV file."""
 
 from __future__ import annotations
 
@@ -13,17 +13,14 @@ from pathlib import Path
 import dpkt
 import typer
 
+from sapwood.cli.capture_sinks import CsvWriter, Pusher, Sink, open_csv
 from sapwood.cli.errors import CliError
 from sapwood.cli.output import print_err, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
-from sapwood.client import Client, ConnectionFailedError
-from sapwood.feeds.packets import Row, frame_row, keep
-from sapwood.schemas.feeds import ARROW_STREAM
-from sapwood.specs.antinex import LABEL_NAME, LABEL_VALUE
+from sapwood.feeds.packets import frame_row, keep
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4  # loopback shows each packet twice: keep the incoming copy
-_RETRIES = 5
 
 
 def parse_ports(text: str | None) -> set[int] | None:
@@ -86,65 +83,11 @@ def live_frames(sock: socket.socket, *, stop_at: float | None) -> Iterator[bytes
             yield frame
 
 
-class Pusher:
-    """Buffers rows and pushes them in batches with batch ids, retrying a lost connection."""
-
-    def __init__(
-        self,
-        client: Client,
-        feed: str,
-        *,
-        prefix: str,
-        batch: int,
-        label: float | None,
-        label_name: str | None,
-    ) -> None:
-        self._client = client
-        self._feed = feed
-        self._prefix = prefix
-        self._batch = batch
-        self._label = label
-        self._label_name = label_name
-        self._rows: list[Row] = []
-        self.sent_batches = 0
-        self.pushed = 0
-
-    def add(self, row: Row) -> None:
-        if self._label is not None:
-            row[LABEL_VALUE] = self._label
-        self._rows.append(row)
-        if len(self._rows) >= self._batch:
-            self.flush()
-
-    def flush(self) -> None:
-        import pyarrow as pa
-
-        from sapwood.schemas.arrow import to_ipc
-
-        if not self._rows:
-            return
-        table = pa.Table.from_pylist(self._rows)
-        if self._label_name is not None:
-            table = table.append_column(LABEL_NAME, pa.array([self._label_name] * len(self._rows)))
-        batch_id = f"{self._prefix}-{self.sent_batches:06d}"
-        body = to_ipc(table, compress=True)
-        for attempt in range(_RETRIES):
-            try:
-                answer = self._client.push_records(
-                    self._feed, body, content_type=ARROW_STREAM, batch_id=batch_id
-                )
-                break
-            except ConnectionFailedError:
-                if attempt == _RETRIES - 1:
-                    raise
-                time.sleep(0.5 * 2**attempt)  # the same batch id: a retry never duplicates
-        self.pushed += answer.accepted
-        self.sent_batches += 1
-        self._rows = []
-
-
 def capture(
-    feed: str = typer.Option(..., "--feed", help="the feed to push rows to"),
+    feed: str | None = typer.Option(None, "--feed", help="the feed to push rows to"),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="write the rows to this CSV file instead of a feed"
+    ),
     iface: str | None = typer.Option(None, "--iface", "-i", help="capture live on this interface"),
     pcap: Path | None = typer.Option(None, "--pcap", help="read packets from a pcap file"),
     ports: str | None = typer.Option(
@@ -166,9 +109,11 @@ def capture(
     label_name: str | None = typer.Option(None, "--label-name", help="label_name for every row"),
     team: str | None = TEAM_OPTION,
 ) -> None:
-    """Turn packets into AntiNex-v1 rows and push them to a feed in batches."""
+    """Turn packets into AntiNex-v1 rows and push them to a feed in batches (or --out CSV)."""
     if (iface is None) == (pcap is None):
         raise CliError("give exactly one of --iface IFACE or --pcap FILE")
+    if (feed is None) == (out is None):
+        raise CliError("give exactly one of --feed NAME or --out FILE.csv")
     wanted = parse_ports(ports)
     if pcap is not None:
         if not pcap.is_file():
@@ -182,31 +127,55 @@ def capture(
         stop_at = time.monotonic() + duration if duration is not None else None
         frames = live_frames(sock, stop_at=stop_at)
         prefix = f"live-{socket.gethostname()[:20]}-{os.getpid()}-{int(time.time())}"
-    index = 0
+    source = str(pcap) if pcap is not None else f"interface {iface}"
+    if out is not None:
+        try:
+            handle = open_csv(out)
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror}") from None
+        with handle:
+            writer = CsvWriter(handle, label=label, label_name=label_name)
+            _drain(frames, writer, sock, wanted=wanted, count=count, flush_every=flush_every)
+        print_out(f"wrote {writer.rows} rows from {source} to {out}")
+        return
+    assert feed is not None
     with connect(team=team) as client:
         pusher = Pusher(
             client, feed, prefix=prefix, batch=batch, label=label, label_name=label_name
         )
-        last_flush = time.monotonic()
-        try:
-            for frame in frames:
-                if frame:
-                    row = frame_row(frame, index)
-                    if keep(row, wanted):
-                        index += 1
-                        pusher.add(row)
-                if time.monotonic() - last_flush >= flush_every:
-                    pusher.flush()
-                    last_flush = time.monotonic()
-                if count is not None and index >= count:
-                    break
-        except KeyboardInterrupt:
-            print_err("stopped")
-        finally:
-            if sock is not None:
-                sock.close()
-        pusher.flush()
-    source = str(pcap) if pcap is not None else f"interface {iface}"
+        _drain(frames, pusher, sock, wanted=wanted, count=count, flush_every=flush_every)
     print_out(
-        f"pushed {pusher.pushed} rows from {source} to feed/{feed} in {pusher.sent_batches} batches"
+        f"pushed {pusher.rows} rows from {source} to feed/{feed} in {pusher.sent_batches} batches"
     )
+
+
+def _drain(
+    frames: Iterator[bytes],
+    sink: Sink,
+    sock: socket.socket | None,
+    *,
+    wanted: set[int] | None,
+    count: int | None,
+    flush_every: float,
+) -> None:
+    """Rows from frames into the sink until the frames end, `count` rows, or Ctrl-C."""
+    index = 0
+    last_flush = time.monotonic()
+    try:
+        for frame in frames:
+            if frame:
+                row = frame_row(frame, index)
+                if keep(row, wanted):
+                    index += 1
+                    sink.add(row)
+            if time.monotonic() - last_flush >= flush_every:
+                sink.flush()
+                last_flush = time.monotonic()
+            if count is not None and index >= count:
+                break
+    except KeyboardInterrupt:
+        print_err("stopped")
+    finally:
+        if sock is not None:
+            sock.close()
+    sink.flush()

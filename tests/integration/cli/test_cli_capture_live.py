@@ -155,3 +155,41 @@ def test_live_capture_on_a_missing_interface_says_so(sapwood: Sapwood) -> None:
     result = sapwood("capture", "--iface", "no-such-if0", "--feed", "packets")
     assert result.exit_code != 0
     assert "no-such-if0" in result.output or "CAP_NET_RAW" in result.output
+
+
+@pytest.mark.usefixtures("feed_applied")
+def test_rows_written_to_a_csv_can_be_pushed_later(
+    sapwood: Sapwood, tmp_path: Path, live_server: LiveServer
+) -> None:
+    path = tmp_path / "traffic.pcap"
+    with path.open("wb") as f:
+        writer = dpkt.pcap.Writer(f)
+        writer.writepkt(_tcp_frame(40000, 7777, 1000, syn=True), ts=1.0)
+        writer.writepkt(_udp_dns_frame(), ts=2.0)
+    out = tmp_path / "benign.csv"
+
+    result = sapwood("capture", "--pcap", str(path), "--out", str(out), "--label", "0")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote 2 rows from {path} to {out}\n"
+    header, first, _ = out.read_text().splitlines()
+    assert header.split(",")[:2] == ["idx", "arp_hwlen"]
+    assert header.endswith(",label_value")
+    assert first.startswith("0,-1,")  # whole numbers as AntiNex writes them
+    assert sapwood("feed", "push", "packets", str(out)).exit_code == 0
+    tcp, dns = _records(live_server)
+    assert (tcp["tcp_dport"], tcp["label_value"]) == (7777, 0)
+    assert dns["udp_dport"] == 53
+
+
+def test_capture_needs_exactly_one_destination(sapwood: Sapwood, tmp_path: Path) -> None:
+    path = tmp_path / "traffic.pcap"
+    with path.open("wb") as f:
+        dpkt.pcap.Writer(f).writepkt(_udp_dns_frame(), ts=1.0)
+
+    neither = sapwood("capture", "--pcap", str(path))
+    both = sapwood("capture", "--pcap", str(path), "--feed", "x", "--out", str(tmp_path / "o.csv"))
+
+    for result in (neither, both):
+        assert result.exit_code != 0
+        assert "give exactly one of --feed NAME or --out FILE.csv" in result.output
