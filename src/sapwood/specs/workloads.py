@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from sapwood.specs import quantity
 from sapwood.specs.base import (
     Command,
     Duration,
@@ -49,6 +51,61 @@ class WorkloadSpec(SpecModel):
         if duplicates:
             raise ValueError(f"volume names must be unique; repeated: {', '.join(duplicates)}")
         return self
+
+
+MAX_IDLE_CPU_PERCENT = 100 * quantity.MAX_CPU_MILLIS // 1000  # 4096 cores
+MAX_IDLE_GPU_PERCENT = 100 * quantity.MAX_GPUS
+
+
+def _not_bool(value: object) -> object:
+    # pydantic reads true as 1.0; a threshold written as a boolean is a mistake
+    if isinstance(value, bool):
+        raise ValueError("expected a number (percent), got bool")
+    return value
+
+
+def _percent_up_to(limit: int, scale: str) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if not 0 <= value <= limit:  # also refuses nan and inf
+            raise ValueError(f"{value:g} is out of range: must be between 0 and {limit} ({scale})")
+        return value
+
+    return check
+
+
+IdleCpuPercent = Annotated[
+    float,
+    BeforeValidator(_not_bool),
+    AfterValidator(
+        _percent_up_to(MAX_IDLE_CPU_PERCENT, "percent of one core, summed over replicas")
+    ),
+]
+IdleGpuPercent = Annotated[
+    float,
+    BeforeValidator(_not_bool),
+    AfterValidator(
+        _percent_up_to(MAX_IDLE_GPU_PERCENT, "percent of one GPU, summed over replicas")
+    ),
+]
+
+
+class IdleThreshold(SpecModel):
+    """Utilisation at or below these counts as quiet for idle pausing.
+
+    On the scale of the ``sapwood.cpu_percent`` and ``sapwood.gpu_percent`` series: summed
+    over the running replicas (and a replica's GPUs), 100 = one full core or one full GPU,
+    so a figure above 100 means more than one core or GPU.
+    """
+
+    cpu: IdleCpuPercent = Field(
+        default=5.0,
+        description="percent of one core, summed over running replicas; at or below is quiet",
+    )
+    gpu: IdleGpuPercent = Field(
+        default=5.0,
+        description="percent of one GPU, summed over every GPU of the running replicas; "
+        "at or below is quiet",
+    )
 
 
 class RestartPolicy(StrEnum):
@@ -99,6 +156,9 @@ class ServiceSpec(WorkloadSpec):
     idle_timeout: Duration | None = Field(
         default=None, description="pause after this long without requests; resumed by one"
     )
+    idle_threshold: IdleThreshold = Field(
+        default_factory=IdleThreshold, description="CPU/GPU use that still counts as idle"
+    )
     paused: bool = Field(default=False, description="stop every replica, keep the object")
 
     @model_validator(mode="before")
@@ -139,6 +199,9 @@ class WorkspaceSpec(WorkloadSpec):
 
     tool: WorkspaceTool = WorkspaceTool.JUPYTER
     idle_timeout: Duration | None = timedelta(hours=2)
+    idle_threshold: IdleThreshold = Field(
+        default_factory=IdleThreshold, description="CPU/GPU use that still counts as idle"
+    )
     preemptible: bool = False
     paused: bool = False
 

@@ -122,6 +122,30 @@ async def test_a_busy_workspace_is_never_paused(slow_sampling: Harness) -> None:
     assert await sw.phase("Workspace", "lab") == "Running"
 
 
+async def test_the_idle_threshold_in_the_spec_decides_what_counts_as_quiet(
+    slow_sampling: Harness,
+) -> None:
+    sw = slow_sampling
+    # A background process at 8% of a core, forever: quiet under cpu: 10, busy at the 5%
+    # default.
+    await sw.apply(
+        workspace("lab", idleTimeout="30m", idleThreshold={"cpu": 10}),
+        workspace("other", idleTimeout="30m"),
+    )
+    await sw.until_phase("Workspace", "lab", "Running")
+    await sw.until_phase("Workspace", "other", "Running")
+    for name in ("lab", "other"):
+        sw.fake.set_usage(key("Workspace", name), cpu_percent=8.0)
+    await sw.manager.utilisation.sample_once()
+
+    await watch(sw, minutes=35)
+    lab = await sw.get("Workspace", "lab")
+    assert (lab.phase, lab.status["reason"]) == ("Paused", "IdlePaused")
+    assert await sw.phase("Workspace", "other") == "Running"
+    await watch(sw, minutes=60)
+    assert await sw.phase("Workspace", "other") == "Running"
+
+
 async def test_a_service_idles_by_gateway_figures_and_resumes_on_a_request(
     slow_sampling: Harness,
 ) -> None:

@@ -3,7 +3,8 @@
 A workload is idle when it has run for its whole ``idleTimeout`` and every source that
 applies to it (Jupyter kernels and terminals, CPU/GPU utilisation, requests through the
 gateway) has watched that whole window and seen no activity in it. A source that could not
-be read, or has not watched long enough, is unknown, and unknown counts as active.
+be read, or has not watched long enough, is unknown, and unknown counts as active. A
+utilisation sample is activity when it is above the object's ``idleThreshold``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sapwood.specs.workloads import IdleThreshold
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,17 @@ UNKNOWN = Signal(watched_since=None)
 class IdleDecision:
     idle: bool
     message: str
+
+
+def utilisation_active(
+    *, cpu_percent: float, gpu_percent: float | None, threshold: IdleThreshold
+) -> bool:
+    """Whether one sample (summed over the object's replicas, 100 = one core or one GPU)
+    is activity: CPU or GPU use above ``threshold``; at or below it is quiet. GPU use that
+    cannot be read (None) is not activity."""
+    if cpu_percent > threshold.cpu:
+        return True
+    return gpu_percent is not None and gpu_percent > threshold.gpu
 
 
 def idle_decision(

@@ -4,7 +4,8 @@ Every ``interval_s`` the monitor asks the runtime what each running unit uses, s
 object over its replicas, and stores the sums (and what the object requested) as metric
 series of the object (``sapwood.cpu_percent`` and friends, see docs/utilisation.md). The
 same samples feed idle pausing: the monitor remembers, per object, since when it has
-watched without a gap and when it last saw CPU or GPU use above the idle threshold. It
+watched without a gap and when it last saw CPU or GPU use above the object's
+``spec.idleThreshold`` (a changed threshold starts the watch afresh). It
 also reads Jupyter's kernel and terminal activity of running Jupyter workspaces, and takes
 the gateway's last request per service through ``last_requests`` (a hook the server wires).
 Samples older than ``retention_s`` are swept away (controller/retention.py), training
@@ -25,7 +26,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller import store_io
-from sapwood.server.controller.idle import UNKNOWN, IdleDecision, Signal, idle_decision
+from sapwood.server.controller.idle import (
+    UNKNOWN,
+    IdleDecision,
+    Signal,
+    idle_decision,
+    utilisation_active,
+)
 from sapwood.server.controller.model import ObjectView
 from sapwood.server.controller.retention import (
     SWEEP_BATCH,
@@ -38,7 +45,7 @@ from sapwood.server.runtimes.base import Runtime, UnitKey, UnitPhase, UnitState,
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MetricRow
 from sapwood.specs.objects import Service, Workspace
-from sapwood.specs.workloads import WorkspaceTool
+from sapwood.specs.workloads import IdleThreshold, WorkspaceTool
 
 log = logging.getLogger("sapwood.utilisation")
 
@@ -58,6 +65,7 @@ METRICS = (
     "sapwood.memory_requested_bytes",
     "sapwood.gpu_requested_percent",
 )
+DEFAULT_IDLE_THRESHOLD = IdleThreshold()
 
 
 @dataclass(frozen=True)
@@ -108,12 +116,21 @@ def metric_values(view: ObjectView, totals: Totals) -> dict[str, float]:
     return values
 
 
+def idle_threshold_of(view: ObjectView) -> IdleThreshold:
+    """The object's ``spec.idleThreshold``; the default for kinds that never idle."""
+    if isinstance(view.obj, Workspace | Service):
+        return view.obj.spec.idle_threshold
+    return DEFAULT_IDLE_THRESHOLD
+
+
 @dataclass
 class _Watch:
-    """What the samples showed of one object since they began without a gap."""
+    """What the samples showed of one object since they began without a gap, judged
+    against ``threshold``."""
 
     since: datetime
     last_sample: datetime
+    threshold: IdleThreshold
     last_busy: datetime | None = None
 
 
@@ -160,8 +177,6 @@ class UtilisationMonitor:
         clock: Clock,
         token_of: Callable[[ObjectView], str],
         interval_s: float = 15.0,
-        idle_cpu_percent: float = 5.0,
-        idle_gpu_percent: float = 5.0,
         jupyter: JupyterReader | None = None,
         retention_s: float = 7 * 86400.0,
         sweep_batch: int = SWEEP_BATCH,
@@ -169,8 +184,6 @@ class UtilisationMonitor:
         self.interval_s = interval_s
         self.retention_s = retention_s
         self.sweep_batch = sweep_batch
-        self.idle_cpu_percent = idle_cpu_percent
-        self.idle_gpu_percent = idle_gpu_percent
         # Hook for the gateway: set to a callable giving the last request per (team, name).
         self.last_requests: LastRequests | None = None
         self._sessions = sessions
@@ -235,7 +248,7 @@ class UtilisationMonitor:
                 )
                 for metric, value in values.items()
             ]
-            self._watch(owner, total, now)
+            self._watch(owner, total, now, threshold=idle_threshold_of(view))
         for owner in set(self._watches) - set(totals):  # not running: the evidence ends
             del self._watches[owner]
         self.latest = latest
@@ -260,16 +273,19 @@ class UtilisationMonitor:
             log.info("deleted %d utilisation samples taken before %s", deleted, cutoff)
         return deleted
 
-    def _watch(self, owner: Owner, total: Totals, now: datetime) -> None:
+    def _watch(
+        self, owner: Owner, total: Totals, now: datetime, *, threshold: IdleThreshold
+    ) -> None:
         watch = self._watches.get(owner)
         gap = timedelta(seconds=4 * self.interval_s)
-        if watch is None or now - watch.last_sample > gap:  # a gap: start watching afresh
-            watch = self._watches[owner] = _Watch(since=now, last_sample=now)
+        # After a gap, or under a changed threshold (earlier samples were judged against
+        # another one), the evidence starts afresh.
+        if watch is None or now - watch.last_sample > gap or watch.threshold != threshold:
+            watch = self._watches[owner] = _Watch(since=now, last_sample=now, threshold=threshold)
         watch.last_sample = now
-        busy = total.cpu_percent > self.idle_cpu_percent or (
-            total.gpu_percent is not None and total.gpu_percent > self.idle_gpu_percent
-        )
-        if busy:
+        if utilisation_active(
+            cpu_percent=total.cpu_percent, gpu_percent=total.gpu_percent, threshold=threshold
+        ):
             watch.last_busy = now
 
     async def _read_jupyter(self, views: list[ObjectView], now: datetime) -> None:
