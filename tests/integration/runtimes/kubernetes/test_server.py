@@ -16,21 +16,27 @@ from sapwood.server.settings import (
 )
 from sapwood.testing.kube_api import KubeApiDouble
 from tests.integration.controller.waiting import eventually
-from tests.support import Api, job
+from tests.support import Api, job, service
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_job_runs_as_a_pod_and_succeeds(double: KubeApiDouble, tmp_path: Path) -> None:
-    settings = Settings(
+def _settings(double: KubeApiDouble, tmp_path: Path) -> Settings:
+    return Settings(
         home=tmp_path / "home",
         store=StoreSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'sapwood.db'}"),
         controller=ControllerSettings(resync_s=0.5),
         gateway=GatewaySettings(enabled=False),
         runtime=RuntimeSettings(
-            kind="kubernetes", kubeconfig=double.write_kubeconfig(tmp_path / "kubeconfig")
+            kind="kubernetes",
+            kubeconfig=double.write_kubeconfig(tmp_path / "kubeconfig"),
+            kube_server_image="registry.example/sapwood:9",
         ),
     )
+
+
+async def test_a_job_runs_as_a_pod_and_succeeds(double: KubeApiDouble, tmp_path: Path) -> None:
+    settings = _settings(double, tmp_path)
     tokens: list[str] = []
     app = create_app(settings, on_bootstrap=tokens.append)
     async with app.router.lifespan_context(app):
@@ -51,5 +57,33 @@ async def test_a_job_runs_as_a_pod_and_succeeds(double: KubeApiDouble, tmp_path:
                 lambda: api.admin.get("job", "train"), lambda o: o.phase == "Succeeded"
             )
             assert done.phase == "Succeeded"
+        finally:
+            await api.admin.aclose()
+
+
+async def test_a_model_service_runs_the_server_image(double: KubeApiDouble, tmp_path: Path) -> None:
+    tokens: list[str] = []
+    app = create_app(_settings(double, tmp_path), on_bootstrap=tokens.append)
+    async with app.router.lifespan_context(app):
+        api = Api(app, tokens[0])
+        try:
+            model_service = service("clf", model="clf@production")
+            del model_service["spec"]["command"]
+            await api.admin.apply([model_service])
+
+            async def pods() -> list[dict[str, object]]:
+                return double.pods("sapwood-default")
+
+            (pod,) = await eventually(pods, lambda found: len(found) == 1, what="a pod")
+            container = pod["spec"]["containers"][0]  # type: ignore[index]
+            assert container["image"] == "registry.example/sapwood:9"
+            assert container["command"] == [
+                "python",
+                "-m",
+                "sapwood.serving",
+                "--model",
+                "clf@production",
+            ]
+            await api.admin.delete("service", "clf")
         finally:
             await api.admin.aclose()
