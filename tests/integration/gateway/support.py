@@ -18,7 +18,7 @@ import httptools
 import uvloop
 import yaml
 
-from sapwood.server.gateway.front import GatewayServer
+from sapwood.server.gateway.listener import GatewayServer
 from sapwood.server.gateway.proxy import Gateway
 from sapwood.testing.servers import free_port
 

@@ -15,7 +15,7 @@ import httptools
 import pytest
 import uvloop
 
-from sapwood.server.gateway.front import GatewayServer
+from sapwood.server.gateway.listener import GatewayServer
 from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.server import build_gateway
 from sapwood.server.settings import Settings

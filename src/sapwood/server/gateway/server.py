@@ -14,7 +14,7 @@ from pathlib import Path
 import uvloop
 
 from sapwood.server.gateway.auth import TokenAuth
-from sapwood.server.gateway.front import (
+from sapwood.server.gateway.listener import (
     HEADER_TIMEOUT_S,
     KEEP_ALIVE_S,
     MAX_CONNECTIONS,
