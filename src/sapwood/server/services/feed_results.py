@@ -168,10 +168,10 @@ async def feed_figures(
 async def figures_for(session: AsyncSession, feed_uid: str, *, now: datetime) -> FeedFigures:
     """The figures of one feed over the last FIGURES_WINDOW."""
     since = now - FIGURES_WINDOW
-    # feed_batches keeps its columns after the records blob (ingested_at, acked, ...) past
-    # the blob's overflow pages, so SQLite reads a whole blob to test them: only the rows
-    # still waiting (found through the (feed_uid, acked) index) are tested here. Records
-    # already scored are counted from their results, which carry ingested_at too.
+    # Only the rows still waiting (found through the (feed_uid, acked) index) are read
+    # here; records already scored are counted from their results, which carry
+    # ingested_at too. (feed_batches keeps the records blob last, migration 0010, so
+    # reading ingested_at does not walk the blob's overflow pages on SQLite.)
     total = await session.scalar(
         select(func.coalesce(func.sum(FeedBatchRow.count), 0)).where(
             FeedBatchRow.feed_uid == feed_uid

@@ -453,9 +453,7 @@ async def prune(session: AsyncSession, feed_uid: str, *, before: datetime) -> No
             FeedResultRow.feed_uid == feed_uid, FeedResultRow.scored_at < before
         )
     )
-    # Candidates through the ingested_at index: on SQLite, testing ingested_at or acked on
-    # the table reads the records blob they follow, so a scan of the feed's batches would
-    # read every blob it holds.
+    # Candidates through the ingested_at index, not a scan of the feed's batches.
     old = select(FeedBatchRow.id).where(FeedBatchRow.ingested_at < before)
     await session.execute(
         delete(FeedBatchRow).where(

@@ -334,12 +334,13 @@ class FeedBatchRow(Base):
     first_seq: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     count: Mapped[int] = mapped_column(Integer)
-    records: Mapped[bytes] = mapped_column(LargeBinary)
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     acked: Mapped[bool] = mapped_column(Boolean, default=False)
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
     lease_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Last: SQLite reads the columns before a large value without its overflow pages.
+    records: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class FeedResultRow(Base):
