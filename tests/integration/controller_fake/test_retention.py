@@ -1,4 +1,5 @@
-"""Utilisation retention end to end: old samples go, recent ones and training metrics stay."""
+"""Retention end to end: old utilisation samples go, recent ones and training metrics stay;
+feeds lose expired results even when no record arrives any more."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from sapwood.schemas.arrow import from_ipc, to_ipc
+from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
 from tests.integration.controller_fake.conftest import Harness, key
 from tests.support import workspace
 
@@ -70,3 +73,22 @@ async def test_a_sweep_runs_at_start_then_at_most_every_ten_minutes(sw: Harness)
     sw.clock.advance(timedelta(minutes=10))
     assert await monitor.sweep_if_due() == 4
     assert await counts(sw) == {}
+
+
+async def test_the_sweep_prunes_a_feed_that_no_longer_receives_records(sw: Harness) -> None:
+    monitor = sw.manager.utilisation
+    await sw.apply(feed("ids", results={"retention": "1h"}, workers={"min": 0, "max": 0}))
+    await sw.sdk.push_records("ids", antinex_rows(5))
+    batch = await sw.sdk.lease_batch("ids")
+    assert batch is not None
+    answers = to_ipc(threshold_scores(from_ipc(batch.records)))
+    await sw.sdk.ack_batch("ids", batch.lease_id, answers, model_version="1")
+    await sw.sdk.push_records("ids", antinex_rows(3))  # waiting: kept whatever its age
+    assert (await sw.sdk.feed_figures("ids")).records == 8
+
+    sw.clock.advance(timedelta(hours=2))  # no record arrives any more
+    await monitor.sweep_if_due()
+
+    assert (await sw.sdk.feed_results("ids")).items == []
+    figures = await sw.sdk.feed_figures("ids")
+    assert (figures.records, figures.backlog) == (3, 3)

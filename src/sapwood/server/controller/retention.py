@@ -1,4 +1,5 @@
-"""Retention of utilisation samples: when to sweep, which rows go, and the batched delete.
+"""Retention: utilisation samples (when to sweep, which rows go, the batched delete) and,
+on the same sweep, feeds' results past their ``results.retention``.
 
 Utilisation samples share the ``metrics`` table with the training metrics workloads
 report; a sweep deletes only rows of the series it is given (the monitor's ``sapwood.*``
@@ -15,8 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from sapwood.server.controller.model import ObjectView
+from sapwood.server.feeds.retention import prune
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MetricRow
+from sapwood.specs.objects import Feed
 
 SWEEP_EVERY = timedelta(minutes=10)
 SWEEP_BATCH = 1000
@@ -66,3 +70,21 @@ async def delete_expired(
         total += deleted
         if deleted < batch:
             return total
+
+
+def feed_cutoffs(views: list[ObjectView], now: datetime) -> dict[str, datetime]:
+    """By feed uid, the moment before which a live feed keeps no results."""
+    return {
+        v.uid: now - v.obj.spec.results.retention
+        for v in views
+        if isinstance(v.obj, Feed) and v.deletion_timestamp is None
+    }
+
+
+async def prune_feeds(
+    sessions: async_sessionmaker[AsyncSession], cutoffs: dict[str, datetime]
+) -> None:
+    """Each feed's expired results and finished batches, one short transaction a feed."""
+    for uid, before in cutoffs.items():
+        async with sessions() as session:
+            await prune(session, uid, before=before)

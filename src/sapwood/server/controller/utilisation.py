@@ -38,6 +38,8 @@ from sapwood.server.controller.retention import (
     SWEEP_BATCH,
     SWEEP_EVERY,
     delete_expired,
+    feed_cutoffs,
+    prune_feeds,
     retention_cutoff,
     sweep_due,
 )
@@ -260,9 +262,10 @@ class UtilisationMonitor:
         return len({(r.kind, r.team, r.name) for r in rows})
 
     async def sweep_if_due(self) -> int | None:
-        """Deletes samples older than ``retention_s`` when a sweep is due (the first call,
-        then every 10 minutes); returns how many went, None when no sweep was due. A failed
-        sweep is tried again at the next due time, not at once."""
+        """Deletes samples older than ``retention_s``, and feeds' results past their own
+        retention, when a sweep is due (the first call, then every 10 minutes); returns how
+        many samples went, None when no sweep was due. A failed sweep is tried again at the
+        next due time, not at once."""
         now = self._clock.now()
         if not sweep_due(self._last_sweep, now, every=SWEEP_EVERY):
             return None
@@ -271,6 +274,9 @@ class UtilisationMonitor:
         deleted = await delete_expired(self._sessions, METRICS, cutoff, batch=self.sweep_batch)
         if deleted:
             log.info("deleted %d utilisation samples taken before %s", deleted, cutoff)
+        # Feeds prune on ingest too; this catches a feed that no longer receives records.
+        views = await store_io.load_views(self._sessions, self._parsed)
+        await prune_feeds(self._sessions, feed_cutoffs(views, now))
         return deleted
 
     def _watch(

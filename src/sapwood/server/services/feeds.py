@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyarrow as pa
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sapwood.schemas.arrow import from_ipc, ipc_column, to_ipc
@@ -31,6 +31,7 @@ from sapwood.server.clock import Clock
 from sapwood.server.feeds import records as rec
 from sapwood.server.feeds.broker import Broker, BrokerUnavailableError, Delivery
 from sapwood.server.feeds.results import check_answers, result_table, tally
+from sapwood.server.feeds.retention import prune
 from sapwood.server.feeds.signals import FeedSignals
 from sapwood.server.services.access import Caller, require_write
 from sapwood.server.services.errors import (
@@ -444,25 +445,6 @@ async def ack_batch(
     except BrokerUnavailableError as exc:  # stored: a redelivery will only be acked again
         log.warning("feed %s: ack of batch %s not passed on: %s", name, delivery.batch_id, exc)
     return Acked(stored=stored, first_seq=first_seq, count=count)
-
-
-async def prune(session: AsyncSession, feed_uid: str, *, before: datetime) -> None:
-    """Drops results scored, and finished batches ingested, before ``before``."""
-    await session.execute(
-        delete(FeedResultRow).where(
-            FeedResultRow.feed_uid == feed_uid, FeedResultRow.scored_at < before
-        )
-    )
-    # Candidates through the ingested_at index, not a scan of the feed's batches.
-    old = select(FeedBatchRow.id).where(FeedBatchRow.ingested_at < before)
-    await session.execute(
-        delete(FeedBatchRow).where(
-            FeedBatchRow.id.in_(old),
-            FeedBatchRow.feed_uid == feed_uid,
-            FeedBatchRow.acked.is_(True),
-        )
-    )
-    await session.commit()
 
 
 async def _mark_acked(session: AsyncSession, batch_id: int) -> None:
