@@ -200,6 +200,11 @@ class KubeApiDouble:
             "namespaces", "", {"metadata": {"name": name, "labels": labels or {}}}
         )
 
+    def add_priority_class(self, name: str, value: int = 0) -> Obj:
+        """A PriorityClass, as `sapwood install kubernetes` makes them."""
+        body = {"metadata": {"name": name}, "value": value, "preemptionPolicy": "Never"}
+        return self.store.create("priorityclasses", "", body)
+
     def finish_pod(
         self, namespace: str, name: str, exit_code: int, *, reason: str | None = None
     ) -> Obj:

@@ -233,6 +233,8 @@ class KubeStore:
                 raise ApiError(422, "Invalid", f"{plural}: metadata.name: Required value")
             if (plural, namespace, name) in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists')
+            if plural == "pods":
+                self._admit_priority(name, body)
             api_version, kind, namespaced = RESOURCES[plural]
             obj = copy.deepcopy(body)
             obj["apiVersion"], obj["kind"] = api_version, kind
@@ -251,6 +253,13 @@ class KubeStore:
                 for hook in self.on_pod_created:
                     hook(self, obj)
             return copy.deepcopy(self.objects.get((plural, namespace, name), obj))
+
+    def _admit_priority(self, name: str, pod: Obj) -> None:
+        """The Priority admission plugin: a pod may only name a PriorityClass that exists."""
+        wanted = pod.get("spec", {}).get("priorityClassName")
+        if wanted and ("priorityclasses", "", wanted) not in self.objects:
+            message = f'pods "{name}" is forbidden: no PriorityClass with name {wanted} was found'
+            raise ApiError(403, "Forbidden", message)
 
     def apply(
         self, plural: str, namespace: str, name: str, body: Obj, *, manager: str, force: bool

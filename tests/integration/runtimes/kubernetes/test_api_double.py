@@ -117,3 +117,17 @@ def test_objects_need_their_namespace(kube: KubeClient) -> None:
     with pytest.raises(ApiStatusError) as caught:
         kube.request("POST", "/api/v1/namespaces/nowhere/pods", body={"metadata": {"name": "p"}})
     assert caught.value.status == 404
+
+
+def test_a_pod_naming_a_missing_priority_class_is_refused(kube: KubeClient) -> None:
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"priorityClassName": "gold", "containers": [{"name": "main", "image": "i"}]},
+    }
+    kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": "ns"}})
+
+    with pytest.raises(ApiStatusError) as refused:
+        kube.request("POST", "/api/v1/namespaces/ns/pods", body=pod)
+
+    assert refused.value.status == 403
+    assert "no PriorityClass with name gold was found" in str(refused.value)

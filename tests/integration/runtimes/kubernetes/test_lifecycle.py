@@ -185,3 +185,23 @@ async def test_stopping_a_pod_that_never_started(
     )
     await runtime.forget(KEY)
     assert double.pods(NAMESPACE) == []
+
+
+async def test_a_pod_names_its_priority_class_when_the_cluster_has_it(
+    runtime: KubernetesRuntime, double: KubeApiDouble
+) -> None:
+    double.add_priority_class("sapwood-high", 100)
+
+    await runtime.start(spec(priority_class="high"))
+
+    assert current_pod(double)["spec"]["priorityClassName"] == "sapwood-high"
+
+
+async def test_without_sapwood_s_priority_classes_a_pod_runs_without_one(
+    runtime: KubernetesRuntime, double: KubeApiDouble
+) -> None:
+    # The double refuses a pod naming a missing class, as the API server's admission does.
+    state = await runtime.start(spec(priority_class="high"))
+
+    assert state.phase is UnitPhase.RUNNING
+    assert "priorityClassName" not in current_pod(double)["spec"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Collection
 from typing import Any
 
 from sapwood.kubernetes.names import (
@@ -203,6 +204,23 @@ def image_and_command(
     return unit.image or default, list(unit.program.command)
 
 
+def pod_priority_class(
+    unit: UnitSpec, existing: Collection[str] | None, *, options: RenderOptions
+) -> str | None:
+    """`sapwood-<priority>` for the pod, unless the cluster is known to lack it.
+
+    The API server refuses a pod naming a missing PriorityClass, and Sapwood orders and
+    preempts work by its own rules anyway, so a cluster without `sapwood install`'s classes
+    (a developer's kind cluster) still runs the pod, only without the scheduling hint.
+    """
+    if not unit.priority_class:
+        return None
+    name = priority_class_name(unit.priority_class, options=options)
+    if existing is not None and name not in existing:
+        return None
+    return name
+
+
 def pod_manifest(
     unit: UnitSpec,
     *,
@@ -211,11 +229,13 @@ def pod_manifest(
     image: str,
     server_image: str = DEFAULT_SERVER_IMAGE,
     jupyter_image: str = DEFAULT_JUPYTER_IMAGE,
+    priority_classes: Collection[str] | None = None,
     options: RenderOptions = DEFAULT_OPTIONS,
 ) -> Obj:
     """The Pod for run `run` of `unit`; applying it twice changes nothing.
 
-    `image` is for units whose spec names none (`image_and_command` picks the image).
+    `image` is for units whose spec names none (`image_and_command` picks the image);
+    `priority_classes` are those the cluster has (None: unknown), see `pod_priority_class`.
     Placement and probes follow `sapwood render`: `nodeSelector` (with the GPU product label
     for a GPU model), `priorityClassName` named with `options`, the unit's probes as given.
     Raises RuntimePermanentError ("InvalidSpec") for a GPU model that is no label value.
@@ -257,8 +277,9 @@ def pod_manifest(
             }
             for v in unit.volumes
         ]
-    if unit.priority_class:
-        spec["priorityClassName"] = priority_class_name(unit.priority_class, options=options)
+    priority = pod_priority_class(unit, priority_classes, options=options)
+    if priority is not None:
+        spec["priorityClassName"] = priority
     selector = _node_selector(unit, options)
     if selector:
         spec["nodeSelector"] = selector

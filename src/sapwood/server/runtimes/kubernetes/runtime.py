@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sapwood.kubernetes.names import TEAM_LABEL
+from sapwood.kubernetes.names import TEAM_LABEL, priority_class_name
 from sapwood.kubernetes.options import RenderOptions
 from sapwood.kubernetes.team import render_team
 from sapwood.server.runtimes.base import (
@@ -58,6 +58,7 @@ Obj = dict[str, Any]
 
 _SYNC_TIMEOUT_S = 10.0
 _REDISCOVER_S = 10.0
+_PRIORITY_CLASSES_S = 60.0  # how long a read of the cluster's PriorityClasses is trusted
 _STOP_SLACK_S = 60.0
 _EXISTS = frozenset({409})
 _ABSENT = frozenset({404})
@@ -106,6 +107,9 @@ class KubernetesRuntime:
         self._namespaces_ready: set[str] = set()
         self._locks: dict[UnitKey, asyncio.Lock] = {}
         self._discovered_at = -math.inf
+        self._priority_classes: frozenset[str] | None = None
+        self._priority_classes_at = -math.inf
+        self._missing_classes_told: set[str] = set()
         self._closed = False
 
     # --- helpers -----------------------------------------------------------------------
@@ -176,6 +180,35 @@ class KubernetesRuntime:
                 self.informer(name)
         self._discovered_at = time.monotonic()
 
+    async def _known_priority_classes(self) -> frozenset[str] | None:
+        """The cluster's PriorityClass names, read at most once a minute; None when they
+        cannot be read (no right to list them): the pod then names its class regardless."""
+        if time.monotonic() - self._priority_classes_at < _PRIORITY_CLASSES_S:
+            return self._priority_classes
+        path = "/apis/scheduling.k8s.io/v1/priorityclasses"
+        body = await call_unless(
+            "list priority classes", _NO_METRICS, self._kube.request, "GET", path
+        )
+        names = (
+            None
+            if body is None
+            else frozenset(item["metadata"]["name"] for item in body.get("items") or [])
+        )
+        self._priority_classes, self._priority_classes_at = names, time.monotonic()
+        return names
+
+    def _tell_missing_class(self, unit: UnitSpec, manifest: Obj) -> None:
+        if not unit.priority_class or "priorityClassName" in manifest["spec"]:
+            return
+        name = priority_class_name(unit.priority_class, options=self._options)
+        if name not in self._missing_classes_told:
+            self._missing_classes_told.add(name)
+            log.warning(
+                "the cluster has no PriorityClass %s: pods run without it "
+                "(apply `sapwood install kubernetes` to create Sapwood's classes)",
+                name,
+            )
+
     # --- the protocol ------------------------------------------------------------------
 
     async def capacity(self) -> Capacity:
@@ -230,7 +263,10 @@ class KubernetesRuntime:
                 image=self._settings.image,
                 server_image=self._settings.server_image,
                 jupyter_image=self._settings.jupyter_image,
+                priority_classes=await self._known_priority_classes(),
+                options=self._options,
             )
+            self._tell_missing_class(unit, manifest)
             name = manifest["metadata"]["name"]
             pod = await call("apply a pod", self._kube.apply, _pods_path(namespace, name), manifest)
             self.informer(namespace).upsert(pod)

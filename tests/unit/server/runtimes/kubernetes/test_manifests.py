@@ -10,6 +10,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from kubernetes_validate.utils import latest_version  # type: ignore[import-untyped]
 
+from sapwood.kubernetes.options import DEFAULT_OPTIONS
 from sapwood.server.controller.units import unit_spec
 from sapwood.server.runtimes.base import (
     RuntimePermanentError,
@@ -23,6 +24,7 @@ from sapwood.server.runtimes.kubernetes.manifests import (
     key_of,
     pod_manifest,
     pod_name,
+    pod_priority_class,
     secret_manifest,
 )
 from tests.unit.server.controller.views import CONTEXT, view
@@ -207,3 +209,12 @@ def test_the_spec_image_wins_and_user_commands_run_as_given() -> None:
     job = unit_spec(view("Job", "train", command=["python", "t.py"]), 0, IN_CLUSTER)
     assert _container(job)["image"] == "img"
     assert _container(job)["command"] == ["python", "t.py"]
+
+
+def test_a_priority_class_the_cluster_lacks_is_left_out() -> None:
+    unit = UnitSpec(key=KEY, command=("serve",), env={}, priority_class="high")
+    options = DEFAULT_OPTIONS
+    assert pod_priority_class(unit, None, options=options) == "sapwood-high"  # unknown: named
+    assert pod_priority_class(unit, {"sapwood-high"}, options=options) == "sapwood-high"
+    assert pod_priority_class(unit, {"sapwood-normal"}, options=options) is None
+    assert pod_priority_class(replace(unit, priority_class=None), None, options=options) is None
