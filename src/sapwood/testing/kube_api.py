@@ -9,8 +9,10 @@ fails missing commands, and terminates pods being deleted. Tests drive the rest 
 hooks: `finish_pod`, `set_pod_status`, `write_log`, `compact` (the next watch from an old
 resourceVersion gets 410 Gone), `fail_next` (an error answer), `add_node`.
 
-It is not an API server: no validation beyond names, no admission, no controllers (a Job
-creates no pods), apply merges fields instead of tracking field ownership.
+A `JobController` (`kube_jobs`) runs batch/v1 Jobs: it makes their pods and marks them
+Complete or Failed from how the pods end. It is not an API server: no validation beyond
+names, no admission but Priority's, no other controllers (a Deployment or StatefulSet
+makes no pods), apply merges fields instead of tracking field ownership.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from sapwood.testing.kube_jobs import JobController
 from sapwood.testing.kube_store import (
     RESOURCES,
     ApiError,
@@ -161,6 +164,8 @@ class KubeApiDouble:
         self.kubelet = kubelet or KubeletSimulator()
         self.store.on_pod_created.append(self.kubelet.on_created)
         self.store.on_pod_deleting.append(self.kubelet.on_deleting)
+        self.jobs = JobController()
+        self.store.on_changed.append(self.jobs.on_changed)
         self.bookmark_interval_s = bookmark_interval_s
         self.pod_metrics: dict[tuple[str, str], Obj] | None = None  # None: no metrics API
         self.requests: list[tuple[str, str]] = []  # (method, path), for assertions

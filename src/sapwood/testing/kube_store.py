@@ -4,7 +4,9 @@ Plain data behind one lock, so the ASGI app (in uvicorn's thread) and test hooks
 test's thread) can both touch it. It implements just enough of the API server for
 `KubernetesRuntime`: server-side apply as a recursive merge with a managedFields-lite
 record, merge patches, label and field selectors, deletion with finalizers and owner
-propagation, and a bounded event history so an old resourceVersion answers 410 Gone.
+propagation (Foreground holds the owner until its blocking dependants are gone), and a
+bounded event history so an old resourceVersion answers 410 Gone. Controllers (the Job
+controller in `kube_jobs`) hang off `on_changed`, called after every recorded event.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import itertools
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +36,11 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "statefulsets": ("apps/v1", "StatefulSet", True),
     "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding", True),
     "priorityclasses": ("scheduling.k8s.io/v1", "PriorityClass", False),
+    "events": ("v1", "Event", True),
 }
+
+# Held by an owner deleted with propagation Foreground until its blocking dependants are gone.
+FOREGROUND_FINALIZER = "foregroundDeletion"
 
 
 class ApiError(Exception):
@@ -69,6 +75,12 @@ class Event:
 
 Key = tuple[str, str, str]  # plural, namespace ("" when cluster-scoped), name
 PodHook = Callable[["KubeStore", Obj], None]
+# (store, plural, event type, a copy of the object): called under the store's lock.
+ChangeHook = Callable[["KubeStore", str, str, Obj], None]
+
+
+def _uid(obj: Obj) -> str:
+    return str(obj["metadata"].get("uid", ""))
 
 
 def now_iso() -> str:
@@ -158,6 +170,7 @@ class KubeStore:
     compacted_at: int = 0
     on_pod_created: list[PodHook] = field(default_factory=list)
     on_pod_deleting: list[PodHook] = field(default_factory=list)
+    on_changed: list[ChangeHook] = field(default_factory=list)
     logs: dict[tuple[str, str], bytes] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -176,6 +189,8 @@ class KubeStore:
         if len(self.history) > self.history_limit:
             dropped = self.history.pop(0)
             self.compacted_at = dropped.resource_version
+        for hook in self.on_changed:
+            hook(self, plural, type_, copy.deepcopy(obj))
 
     def compact(self) -> None:
         """Forget every event so far: a watch from any earlier version gets 410 Gone."""
@@ -322,7 +337,26 @@ class KubeStore:
         self.objects.pop(key, None)
         self._bump(obj)
         self._record(key[0], key[1], "DELETED", obj)
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            owner = next((k for k, o in self.objects.items() if _uid(o) == ref.get("uid")), None)
+            if owner is not None:
+                self._release_owner(owner)
         return copy.deepcopy(obj)
+
+    def _release_owner(self, key: Key) -> Obj:
+        """Drop the foregroundDeletion finalizer once no dependant blocks the owner (the
+        owner then goes, unless other finalizers hold it)."""
+        owner = self.objects[key]
+        finalizers = owner["metadata"].get("finalizers") or []
+        uid = _uid(owner)
+        if FOREGROUND_FINALIZER not in finalizers or any(
+            ref.get("uid") == uid and ref.get("blockOwnerDeletion")
+            for dep in self.objects.values()
+            for ref in dep["metadata"].get("ownerReferences") or []
+        ):
+            return copy.deepcopy(owner)
+        rest = [f for f in finalizers if f != FOREGROUND_FINALIZER]
+        return self._update(*key[:2], owner, {"metadata": {"finalizers": rest}}, manager="")
 
     def delete(
         self,
@@ -333,59 +367,91 @@ class KubeStore:
         propagation: str = "Background",
         grace_period_s: int | None = None,
     ) -> Obj:
+        """Background: the object goes (or, held by finalizers, gets a deletionTimestamp),
+        then its dependants are deleted. Foreground: the object gets a deletionTimestamp and
+        the foregroundDeletion finalizer, its dependants are deleted, and it goes once none
+        with blockOwnerDeletion is left. Orphan: dependants lose their ownerReference."""
         with self.lock:
             key = (plural, namespace, name)
             live = self.objects.get(key)
             if live is None:
                 raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
-            uid = live["metadata"]["uid"]
-            for dep_key, dep in list(self.objects.items()):
-                owners = dep["metadata"].get("ownerReferences") or []
-                if not any(o.get("uid") == uid for o in owners):
-                    continue
-                if propagation == "Orphan":
+            uid = _uid(live)
+            dependants = [
+                k
+                for k, dep in self.objects.items()
+                if any(o.get("uid") == uid for o in dep["metadata"].get("ownerReferences") or [])
+            ]
+            if propagation == "Orphan":
+                for dep_key in dependants:
+                    dep = self.objects[dep_key]
+                    owners = dep["metadata"]["ownerReferences"]
                     rest = [o for o in owners if o.get("uid") != uid]
                     self._update(
                         *dep_key[:2], dep, {"metadata": {"ownerReferences": rest}}, manager=""
                     )
-                else:
-                    self.delete(*dep_key, propagation=propagation)
-            if plural == "pods" and not live["metadata"].get("deletionTimestamp"):
-                live = copy.deepcopy(live)
-                live["metadata"]["deletionTimestamp"] = now_iso()
-                grace = grace_period_s
-                if grace is None:
-                    grace = live.get("spec", {}).get("terminationGracePeriodSeconds", 30)
-                live["metadata"]["deletionGracePeriodSeconds"] = grace
-                self._bump(live)
-                self.objects[key] = live
-                self._record(plural, namespace, "MODIFIED", live)
-                for hook in self.on_pod_deleting:
-                    hook(self, live)
-                live = self.objects.get(key, live)
-                if key not in self.objects:
-                    return copy.deepcopy(live)
-            if live["metadata"].get("finalizers"):
-                if not live["metadata"].get("deletionTimestamp"):
-                    return self._update(
-                        plural,
-                        namespace,
-                        live,
-                        {"metadata": {"deletionTimestamp": now_iso()}},
-                        manager="",
-                    )
+            elif propagation == "Foreground" and dependants:
+                finalizers = live["metadata"].get("finalizers") or []
+                if FOREGROUND_FINALIZER not in finalizers:
+                    held = {
+                        "finalizers": [*finalizers, FOREGROUND_FINALIZER],
+                        "deletionTimestamp": now_iso(),
+                    }
+                    self._update(plural, namespace, live, {"metadata": held}, manager="")
+                self._delete_all(dependants, propagation)
+                return self._release_owner(key) if key in self.objects else copy.deepcopy(live)
+            deleted = self._delete_one(key, live, grace_period_s)
+            if propagation == "Background":
+                self._delete_all(dependants, propagation)
+            return deleted
+
+    def _delete_all(self, keys: Iterable[Key], propagation: str) -> None:
+        for key in keys:
+            if key in self.objects:
+                self.delete(*key, propagation=propagation)
+
+    def _delete_one(self, key: Key, live: Obj, grace_period_s: int | None) -> Obj:
+        plural, namespace, _ = key
+        if plural == "pods" and not live["metadata"].get("deletionTimestamp"):
+            live = copy.deepcopy(live)
+            live["metadata"]["deletionTimestamp"] = now_iso()
+            grace = grace_period_s
+            if grace is None:
+                grace = live.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+            live["metadata"]["deletionGracePeriodSeconds"] = grace
+            self._bump(live)
+            self.objects[key] = live
+            self._record(plural, namespace, "MODIFIED", live)
+            for hook in self.on_pod_deleting:
+                hook(self, live)
+            live = self.objects.get(key, live)
+            if key not in self.objects:
                 return copy.deepcopy(live)
-            return self._remove(key, copy.deepcopy(live))
+        if live["metadata"].get("finalizers"):
+            if not live["metadata"].get("deletionTimestamp"):
+                return self._update(
+                    plural,
+                    namespace,
+                    live,
+                    {"metadata": {"deletionTimestamp": now_iso()}},
+                    manager="",
+                )
+            return copy.deepcopy(live)
+        return self._remove(key, copy.deepcopy(live))
 
     def set_pod_status(self, namespace: str, name: str, status: Obj) -> Obj:
         """Replace a pod's status, as the kubelet would (a MODIFIED event follows)."""
+        return self.set_status("pods", namespace, name, status)
+
+    def set_status(self, plural: str, namespace: str, name: str, status: Obj) -> Obj:
+        """Replace an object's status, as its controller would (a MODIFIED event follows)."""
         with self.lock:
-            live = self.objects.get(("pods", namespace, name))
+            live = self.objects.get((plural, namespace, name))
             if live is None:
-                raise ApiError(404, "NotFound", f'pods "{name}" not found')
+                raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
             updated = copy.deepcopy(live)
             updated["status"] = copy.deepcopy(status)
-            return self._replace("pods", namespace, updated)
+            return self._replace(plural, namespace, updated)
 
     def _replace(self, plural: str, namespace: str, obj: Obj) -> Obj:
         key = (plural, namespace, obj["metadata"]["name"])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sapwood.server.runtimes.base import RuntimePermanentError, RuntimeTemporaryError
+from sapwood.server.runtimes.base import RuntimePermanentError, RuntimeTemporaryError, UnitKey
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.testing.kube_api import KubeApiDouble
@@ -14,26 +14,40 @@ from tests.integration.runtimes.kubernetes.conftest import NAMESPACE, spec
 
 pytestmark = pytest.mark.anyio
 
+# What start() applies: a Job unit's batch/v1 Job, any other unit's Pod.
+APPLIED = [
+    pytest.param(UnitKey("Job", "research", "train"), "/jobs/", id="job"),
+    pytest.param(UnitKey("Service", "research", "web"), "/pods/", id="service"),
+]
 
+
+@pytest.mark.parametrize(("key", "path"), APPLIED)
 @pytest.mark.parametrize("code", [409, 429, 500, 503])
 async def test_conflicts_throttling_and_server_errors_are_temporary(
-    runtime: KubernetesRuntime, double: KubeApiDouble, code: int
+    runtime: KubernetesRuntime, double: KubeApiDouble, code: int, key: UnitKey, path: str
 ) -> None:
-    double.fail_next(code, "try again", method="PATCH", path_contains="/pods/")
+    double.fail_next(code, "try again", method="PATCH", path_contains=path)
     with pytest.raises(RuntimeTemporaryError, match="try again"):
-        await runtime.start(spec())
-    await runtime.start(spec())  # the retry goes through
+        await runtime.start(spec(key))
+    await runtime.start(spec(key))  # the retry goes through
     assert len(double.pods(NAMESPACE)) == 1
 
 
+@pytest.mark.parametrize(("key", "path"), APPLIED)
 @pytest.mark.parametrize(("code", "reason"), [(403, "Forbidden"), (422, "Invalid")])
 async def test_forbidden_and_invalid_are_permanent_with_the_servers_message(
-    runtime: KubernetesRuntime, double: KubeApiDouble, code: int, reason: str
+    runtime: KubernetesRuntime,
+    double: KubeApiDouble,
+    code: int,
+    reason: str,
+    key: UnitKey,
+    path: str,
 ) -> None:
-    message = 'pods is forbidden: User "sapwood" cannot patch resource "pods"'
-    double.fail_next(code, message, method="PATCH", path_contains="/pods/")
+    resource = path.strip("/")
+    message = f'{resource} is forbidden: User "sapwood" cannot patch resource "{resource}"'
+    double.fail_next(code, message, method="PATCH", path_contains=path)
     with pytest.raises(RuntimePermanentError) as caught:
-        await runtime.start(spec())
+        await runtime.start(spec(key))
     assert caught.value.reason == reason
     assert message in str(caught.value)
 

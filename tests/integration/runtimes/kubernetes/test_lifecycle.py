@@ -12,6 +12,7 @@ from sapwood.server.runtimes.base import (
     VolumeMount,
 )
 from sapwood.server.runtimes.kubernetes.client import FIELD_MANAGER
+from sapwood.server.runtimes.kubernetes.manifests import RUN_NUMBER
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.testing.kube_api import KubeApiDouble
@@ -29,8 +30,9 @@ pytestmark = pytest.mark.anyio
 async def test_start_applies_a_pod_server_side(
     runtime: KubernetesRuntime, double: KubeApiDouble
 ) -> None:
-    await runtime.start(spec(cpu_millis=500, memory_bytes=2**30, generation=3))
-    await runtime.start(spec())  # idempotent: no second pod
+    web = UnitKey("Service", "research", "web")
+    await runtime.start(spec(web, cpu_millis=500, memory_bytes=2**30, generation=3))
+    await runtime.start(spec(web))  # idempotent: no second pod
     pods = double.pods(NAMESPACE)
     assert len(pods) == 1
     pod = pods[0]
@@ -119,11 +121,12 @@ async def test_a_restart_keeps_the_previous_run(
     await runtime.stop(KEY)
     await runtime.start(spec(generation=3))
     runs = sorted(
-        (p["metadata"]["labels"]["sapwood.dev/run"], p["metadata"]["name"])
+        (p["metadata"]["labels"]["sapwood.dev/run"], p["metadata"]["labels"][RUN_NUMBER])
         for p in double.pods(NAMESPACE)
     )
-    # only the run just before the current one is kept
-    assert runs == [("current", "job-train-0-3"), ("previous", "job-train-0-2")]
+    # only the run just before the current one is kept, Pod and Job alike
+    assert runs == [("current", "3"), ("previous", "2")]
+    assert job_names(double) == ["job-train-0-2", "job-train-0-3"]
     (state,) = await runtime.observe()
     assert (state.phase, state.generation) == (UnitPhase.RUNNING, 3)
 
@@ -205,3 +208,59 @@ async def test_without_sapwood_s_priority_classes_a_pod_runs_without_one(
 
     assert state.phase is UnitPhase.RUNNING
     assert "priorityClassName" not in current_pod(double)["spec"]
+
+
+def job_names(double: KubeApiDouble) -> list[str]:
+    jobs, _ = double.store.list("jobs", NAMESPACE)
+    return [j["metadata"]["name"] for j in jobs]
+
+
+async def test_a_job_unit_runs_as_a_kubernetes_job_whose_pod_it_watches(
+    runtime: KubernetesRuntime, double: KubeApiDouble
+) -> None:
+    state = await runtime.start(spec())
+
+    assert state.phase is UnitPhase.RUNNING
+    (job,) = double.store.list("jobs", NAMESPACE)[0]
+    assert job["metadata"]["name"] == "job-train-0-1"
+    assert [m["manager"] for m in job["metadata"]["managedFields"]] == [FIELD_MANAGER]
+    assert job["spec"]["backoffLimit"] == 0
+    await runtime.start(spec())  # idempotent: no second Job, no second Pod
+    assert job_names(double) == ["job-train-0-1"]
+    assert len(double.pods(NAMESPACE)) == 1
+    pod = current_pod(double)
+    (owner,) = pod["metadata"]["ownerReferences"]
+    assert (owner["kind"], owner["name"]) == ("Job", "job-train-0-1")
+    assert pod["metadata"]["finalizers"] == ["sapwood.dev/unit"]
+
+    double.finish_pod(NAMESPACE, pod["metadata"]["name"], 0)
+    done = await wait_for(runtime, KEY, lambda s: s.phase is UnitPhase.EXITED)
+    assert (done.reason, done.exit_code) == (UnitReason.COMPLETED, 0)
+
+    await runtime.forget(KEY)
+    assert job_names(double) == []
+    assert double.pods(NAMESPACE) == []
+
+
+async def test_a_stopped_job_unit_ends_its_job_without_a_second_pod(
+    runtime: KubernetesRuntime, double: KubeApiDouble
+) -> None:
+    await runtime.start(spec())
+
+    await runtime.stop(KEY, grace_period_s=0)
+
+    (state,) = await runtime.observe()
+    assert (state.phase, state.reason) == (UnitPhase.EXITED, UnitReason.STOPPED)
+    assert len(double.pods(NAMESPACE)) == 1  # the Job made no replacement
+
+
+async def test_other_kinds_run_as_bare_pods(
+    runtime: KubernetesRuntime, double: KubeApiDouble
+) -> None:
+    key = UnitKey("Service", "research", "web")
+
+    await runtime.start(spec(key))
+
+    assert job_names(double) == []
+    assert [p["metadata"]["name"] for p in double.pods(NAMESPACE)] == ["svc-web-0-1"]
+    assert "ownerReferences" not in double.pods(NAMESPACE)[0]["metadata"]

@@ -1,14 +1,15 @@
-"""`KubernetesRuntime`: the Runtime protocol over a cluster, one Pod per unit run.
+"""`KubernetesRuntime`: the Runtime protocol over a cluster, one Pod per unit run (for a
+Sapwood Job, the Pod of a `batch/v1` Job made for that run: jobs.py).
 
 What each call does (manifests.py explains the mapping):
 
 - start: ensure the team namespace and the server's RoleBinding there (create if absent),
   the unit's credentials Secret and volume claims, then server-side apply the Pod (field
-  manager "sapwood", forced). A running key returns its state; an exited key gets a new
-  Pod and the old one becomes its "previous" run.
+  manager "sapwood", forced), or the Job and wait for its Pod. A running key returns its
+  state; an exited key gets a new run and the old one becomes its "previous" run.
 - stop: annotate the Pod, delete it with the grace period; the finalizer keeps the object,
   so it reads Exited/Stopped; returns once its container has terminated.
-- forget: remove the finalizer and delete the key's Pods (foreground) and its Secret.
+- forget: remove the finalizer and delete the key's Pods (foreground), Jobs and Secret.
 - observe: from per-namespace informers (list + watch with bookmarks, relist on 410).
 - logs: pods/log, following across runs of the key; previous=True reads the previous Pod.
 - capacity: nodes' allocatable less other tenants' requests; usage: metrics.k8s.io.
@@ -48,6 +49,13 @@ from sapwood.server.runtimes.kubernetes.client import (
     in_cluster_namespace,
 )
 from sapwood.server.runtimes.kubernetes.informer import PodInformer
+from sapwood.server.runtimes.kubernetes.jobs import (
+    job_manifest,
+    jobs_path,
+    pending_run,
+    run_of,
+    runs_as_job,
+)
 from sapwood.server.runtimes.kubernetes.logs import stream_logs
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.server.runtimes.kubernetes.states import is_exited, pod_to_state
@@ -59,6 +67,7 @@ Obj = dict[str, Any]
 _SYNC_TIMEOUT_S = 10.0
 _REDISCOVER_S = 10.0
 _PRIORITY_CLASSES_S = 60.0  # how long a read of the cluster's PriorityClasses is trusted
+_POD_WAIT_S = 15.0  # how long start() waits for the Job controller to make a Job's Pod
 _STOP_SLACK_S = 60.0
 _EXISTS = frozenset({409})
 _ABSENT = frozenset({404})
@@ -146,6 +155,51 @@ class KubernetesRuntime:
         )
         pods: list[Obj] = body.get("items") or []
         return pods
+
+    async def _unit_jobs(self, key: UnitKey) -> list[Obj]:
+        """Every Job of a Job unit's runs; none for the other kinds."""
+        if not runs_as_job(key):
+            return []
+        query = [("labelSelector", m.unit_selector(key))]
+        path = jobs_path(self.namespace(key.team))
+        body = await call("list jobs", self._kube.request, "GET", path, query=query)
+        jobs: list[Obj] = body.get("items") or []
+        return jobs
+
+    async def _delete_jobs(self, namespace: str, jobs: list[Obj]) -> None:
+        """Deletes Jobs (their Pods' finalizers must be released first, or they wait)."""
+        for job in jobs:
+            path = jobs_path(namespace, job["metadata"]["name"])
+            await call_unless(
+                "delete a job", _ABSENT, self._kube.delete, path, propagation="Background"
+            )
+
+    async def _wait_for_pod(self, key: UnitKey, run: int, job: str) -> Obj:
+        """The Pod the Job controller makes for run `run`; RuntimeTemporaryError naming the
+        controller's complaint (FailedCreate) when it has not come within _POD_WAIT_S."""
+        deadline = time.monotonic() + _POD_WAIT_S
+        delay = 0.02
+        while True:
+            for pod in await self._unit_pods(key):
+                if _run_number(pod) == run:
+                    return pod
+            if time.monotonic() > deadline:
+                why = await self._job_complaint(self.namespace(key.team), job)
+                raise RuntimeTemporaryError(
+                    f"job {job} has no pod yet" + (f": {why}" if why else "")
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    async def _job_complaint(self, namespace: str, job: str) -> str | None:
+        """The Job controller's latest FailedCreate message for `job`, if it left one."""
+        query = [("fieldSelector", f"involvedObject.name={job}")]
+        path = f"/api/v1/namespaces/{namespace}/events"
+        body = await call_unless(
+            "list events", _FORBIDDEN, self._kube.request, "GET", path, query=query
+        )
+        failed = [e for e in (body or {}).get("items") or [] if e.get("reason") == "FailedCreate"]
+        return str(failed[-1].get("message") or "") if failed else None
 
     async def _create_if_absent(self, path: str, manifest: Obj, *, action: str) -> None:
         await call_unless(action, _EXISTS, self._kube.request, "POST", path, body=manifest)
@@ -235,14 +289,17 @@ class KubernetesRuntime:
         async with self._lock(unit.key):
             namespace = await self._ensure_namespace(unit.key.team)
             pods = await self._unit_pods(unit.key)
+            jobs = await self._unit_jobs(unit.key)
             current = _current(pods)
             if current is not None and not is_exited(current):
                 state = pod_to_state(current)
                 assert state is not None
                 return state
-            if current is not None:
-                await self._retire(namespace, current, pods)
-            run = max((_run_number(p) for p in pods), default=0) + 1
+            waiting = pending_run(jobs, pods)
+            if current is not None and waiting is None:
+                await self._retire(namespace, current, pods, jobs)
+            runs = [*(_run_number(p) for p in pods), *(run_of(j) for j in jobs)]
+            run = waiting or max(runs, default=0) + 1
             secret = m.secret_manifest(unit, namespace=namespace)
             if secret is not None:
                 path = f"/api/v1/namespaces/{namespace}/secrets/{secret['metadata']['name']}"
@@ -268,7 +325,13 @@ class KubernetesRuntime:
             )
             self._tell_missing_class(unit, manifest)
             name = manifest["metadata"]["name"]
-            pod = await call("apply a pod", self._kube.apply, _pods_path(namespace, name), manifest)
+            if runs_as_job(unit.key):
+                job = job_manifest(manifest)
+                await call("apply a job", self._kube.apply, jobs_path(namespace, name), job)
+                pod = await self._wait_for_pod(unit.key, run, name)
+            else:
+                path = _pods_path(namespace, name)
+                pod = await call("apply a pod", self._kube.apply, path, manifest)
             self.informer(namespace).upsert(pod)
         state = pod_to_state(pod)
         assert state is not None
@@ -276,11 +339,13 @@ class KubernetesRuntime:
             raise RuntimePermanentError(state.message or "command not found", reason=state.reason)
         return state
 
-    async def _retire(self, namespace: str, current: Obj, pods: list[Obj]) -> None:
+    async def _retire(self, namespace: str, current: Obj, pods: list[Obj], jobs: list[Obj]) -> None:
         """The exited current pod becomes the previous run; older runs are deleted."""
         for pod in pods:
             if pod is not current:
                 await self._delete_pod(namespace, pod)
+        kept = _run_number(current)
+        await self._delete_jobs(namespace, [j for j in jobs if run_of(j) < kept])
         path = _pods_path(namespace, current["metadata"]["name"])
         patch = {"metadata": {"labels": {m.RUN_LABEL: "previous"}}}
         retired = await call("relabel a pod", self._kube.merge_patch, path, patch)
@@ -305,8 +370,13 @@ class KubernetesRuntime:
     async def stop(self, key: UnitKey, *, grace_period_s: float | None = None) -> None:
         async with self._lock(key):
             namespace = self.namespace(key.team)
-            current = _current(await self._unit_pods(key))
+            pods = await self._unit_pods(key)
+            current = _current(pods)
             if current is None or is_exited(current):
+                # A Job whose Pod has not come yet must not start one after this stop.
+                jobs = await self._unit_jobs(key)
+                waiting = pending_run(jobs, pods)
+                await self._delete_jobs(namespace, [j for j in jobs if run_of(j) == waiting])
                 return
             name = current["metadata"]["name"]
             path = _pods_path(namespace, name)
@@ -345,6 +415,7 @@ class KubernetesRuntime:
                 raise RuntimeTemporaryError(f"unit {key.slug()} is still running: stop it first")
             for pod in pods:
                 await self._delete_pod(namespace, pod)
+            await self._delete_jobs(namespace, await self._unit_jobs(key))
             secret = f"/api/v1/namespaces/{namespace}/secrets/{m.secret_name(key)}"
             await call("delete a secret", self._kube.delete, secret, propagation="Foreground")
         self._locks.pop(key, None)
