@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sapwood.kubernetes.names import TEAM_LABEL, priority_class_name
+from sapwood.kubernetes.names import TEAM_LABEL
 from sapwood.kubernetes.options import RenderOptions
 from sapwood.kubernetes.team import render_team
 from sapwood.server.runtimes.base import (
@@ -40,6 +40,7 @@ from sapwood.server.runtimes.base import (
     UnitState,
     UnitUsage,
 )
+from sapwood.server.runtimes.kubernetes import job_runs
 from sapwood.server.runtimes.kubernetes import manifests as m
 from sapwood.server.runtimes.kubernetes.calls import call, call_unless
 from sapwood.server.runtimes.kubernetes.capacity import cluster_capacity, quantity
@@ -57,6 +58,7 @@ from sapwood.server.runtimes.kubernetes.jobs import (
     runs_as_job,
 )
 from sapwood.server.runtimes.kubernetes.logs import stream_logs
+from sapwood.server.runtimes.kubernetes.priority_classes import PriorityClasses
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.server.runtimes.kubernetes.states import is_exited, pod_to_state
 
@@ -66,7 +68,6 @@ Obj = dict[str, Any]
 
 _SYNC_TIMEOUT_S = 10.0
 _REDISCOVER_S = 10.0
-_PRIORITY_CLASSES_S = 60.0  # how long a read of the cluster's PriorityClasses is trusted
 _POD_WAIT_S = 15.0  # how long start() waits for the Job controller to make a Job's Pod
 _STOP_SLACK_S = 60.0
 _EXISTS = frozenset({409})
@@ -116,9 +117,7 @@ class KubernetesRuntime:
         self._namespaces_ready: set[str] = set()
         self._locks: dict[UnitKey, asyncio.Lock] = {}
         self._discovered_at = -math.inf
-        self._priority_classes: frozenset[str] | None = None
-        self._priority_classes_at = -math.inf
-        self._missing_classes_told: set[str] = set()
+        self._priority_classes = PriorityClasses(self._kube, self._options)
         self._closed = False
 
     # --- helpers -----------------------------------------------------------------------
@@ -160,19 +159,7 @@ class KubernetesRuntime:
         """Every Job of a Job unit's runs; none for the other kinds."""
         if not runs_as_job(key):
             return []
-        query = [("labelSelector", m.unit_selector(key))]
-        path = jobs_path(self.namespace(key.team))
-        body = await call("list jobs", self._kube.request, "GET", path, query=query)
-        jobs: list[Obj] = body.get("items") or []
-        return jobs
-
-    async def _delete_jobs(self, namespace: str, jobs: list[Obj]) -> None:
-        """Deletes Jobs (their Pods' finalizers must be released first, or they wait)."""
-        for job in jobs:
-            path = jobs_path(namespace, job["metadata"]["name"])
-            await call_unless(
-                "delete a job", _ABSENT, self._kube.delete, path, propagation="Background"
-            )
+        return await job_runs.unit_jobs(self._kube, self.namespace(key.team), key)
 
     async def _wait_for_pod(self, key: UnitKey, run: int, job: str) -> Obj:
         """The Pod the Job controller makes for run `run`; RuntimeTemporaryError naming the
@@ -184,22 +171,11 @@ class KubernetesRuntime:
                 if _run_number(pod) == run:
                     return pod
             if time.monotonic() > deadline:
-                why = await self._job_complaint(self.namespace(key.team), job)
-                raise RuntimeTemporaryError(
-                    f"job {job} has no pod yet" + (f": {why}" if why else "")
-                )
+                why = await job_runs.complaint(self._kube, self.namespace(key.team), job)
+                detail = f": {why}" if why else ""
+                raise RuntimeTemporaryError(f"job {job} has no pod yet{detail}")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
-
-    async def _job_complaint(self, namespace: str, job: str) -> str | None:
-        """The Job controller's latest FailedCreate message for `job`, if it left one."""
-        query = [("fieldSelector", f"involvedObject.name={job}")]
-        path = f"/api/v1/namespaces/{namespace}/events"
-        body = await call_unless(
-            "list events", _FORBIDDEN, self._kube.request, "GET", path, query=query
-        )
-        failed = [e for e in (body or {}).get("items") or [] if e.get("reason") == "FailedCreate"]
-        return str(failed[-1].get("message") or "") if failed else None
 
     async def _create_if_absent(self, path: str, manifest: Obj, *, action: str) -> None:
         await call_unless(action, _EXISTS, self._kube.request, "POST", path, body=manifest)
@@ -233,35 +209,6 @@ class KubernetesRuntime:
             if name.startswith(self._settings.namespace_prefix):
                 self.informer(name)
         self._discovered_at = time.monotonic()
-
-    async def _known_priority_classes(self) -> frozenset[str] | None:
-        """The cluster's PriorityClass names, read at most once a minute; None when they
-        cannot be read (no right to list them): the pod then names its class regardless."""
-        if time.monotonic() - self._priority_classes_at < _PRIORITY_CLASSES_S:
-            return self._priority_classes
-        path = "/apis/scheduling.k8s.io/v1/priorityclasses"
-        body = await call_unless(
-            "list priority classes", _NO_METRICS, self._kube.request, "GET", path
-        )
-        names = (
-            None
-            if body is None
-            else frozenset(item["metadata"]["name"] for item in body.get("items") or [])
-        )
-        self._priority_classes, self._priority_classes_at = names, time.monotonic()
-        return names
-
-    def _tell_missing_class(self, unit: UnitSpec, manifest: Obj) -> None:
-        if not unit.priority_class or "priorityClassName" in manifest["spec"]:
-            return
-        name = priority_class_name(unit.priority_class, options=self._options)
-        if name not in self._missing_classes_told:
-            self._missing_classes_told.add(name)
-            log.warning(
-                "the cluster has no PriorityClass %s: pods run without it "
-                "(apply `sapwood install kubernetes` to create Sapwood's classes)",
-                name,
-            )
 
     # --- the protocol ------------------------------------------------------------------
 
@@ -320,10 +267,10 @@ class KubernetesRuntime:
                 image=self._settings.image,
                 server_image=self._settings.server_image,
                 jupyter_image=self._settings.jupyter_image,
-                priority_classes=await self._known_priority_classes(),
+                priority_classes=await self._priority_classes.known(),
                 options=self._options,
             )
-            self._tell_missing_class(unit, manifest)
+            self._priority_classes.tell_missing(unit, manifest["spec"])
             name = manifest["metadata"]["name"]
             if runs_as_job(unit.key):
                 job = job_manifest(manifest)
@@ -345,7 +292,7 @@ class KubernetesRuntime:
             if pod is not current:
                 await self._delete_pod(namespace, pod)
         kept = _run_number(current)
-        await self._delete_jobs(namespace, [j for j in jobs if run_of(j) < kept])
+        await job_runs.delete_jobs(self._kube, namespace, [j for j in jobs if run_of(j) < kept])
         path = _pods_path(namespace, current["metadata"]["name"])
         patch = {"metadata": {"labels": {m.RUN_LABEL: "previous"}}}
         retired = await call("relabel a pod", self._kube.merge_patch, path, patch)
@@ -376,7 +323,8 @@ class KubernetesRuntime:
                 # A Job whose Pod has not come yet must not start one after this stop.
                 jobs = await self._unit_jobs(key)
                 waiting = pending_run(jobs, pods)
-                await self._delete_jobs(namespace, [j for j in jobs if run_of(j) == waiting])
+                pending = [j for j in jobs if run_of(j) == waiting]
+                await job_runs.delete_jobs(self._kube, namespace, pending)
                 return
             name = current["metadata"]["name"]
             path = _pods_path(namespace, name)
@@ -415,7 +363,7 @@ class KubernetesRuntime:
                 raise RuntimeTemporaryError(f"unit {key.slug()} is still running: stop it first")
             for pod in pods:
                 await self._delete_pod(namespace, pod)
-            await self._delete_jobs(namespace, await self._unit_jobs(key))
+            await job_runs.delete_jobs(self._kube, namespace, await self._unit_jobs(key))
             secret = f"/api/v1/namespaces/{namespace}/secrets/{m.secret_name(key)}"
             await call("delete a secret", self._kube.delete, secret, propagation="Foreground")
         self._locks.pop(key, None)
