@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -64,6 +65,26 @@ spec:
   command: ["true"]
   replicas: many
 """
+# Typed key by key: replicas below the minimum on line 7, an unknown field on line 8.
+TYPED_BAD_YAML = """\
+apiVersion: sapwood/v1
+kind: Job
+metadata:
+  name: typed
+spec:
+  command: ["true"]
+  replicas: -1
+  colour: blue
+"""
+TYPED_GOOD_YAML = """\
+apiVersion: sapwood/v1
+kind: Job
+metadata:
+  name: typed
+spec:
+  command: ["true"]
+  replicas: 2
+"""
 WORKSPACE_YAML = """\
 apiVersion: sapwood/v1
 kind: Workspace
@@ -95,6 +116,14 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
             yield running
         finally:
             _delete_everything(running)
+
+
+@pytest.fixture
+def quiet_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A live server without a controller: enough for pages that only check."""
+    _require_chromium()
+    with live_server(tmp_path / "home") as running:
+        yield running
 
 
 def _delete_everything(server: LiveServer) -> None:
@@ -204,5 +233,67 @@ def test_sign_in_deploy_watch_a_job_and_pause_a_workspace(server: LiveServer) ->
 
             page.get_by_role("button", name="Sign out").click()
             expect(page).to_have_url(f"{server.url}/ui/login")
+        finally:
+            browser.close()
+
+
+def test_the_editor_checks_while_typing(quiet_server: LiveServer) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=ARGS, headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.set_default_timeout(WAIT_MS)
+            expect.set_options(timeout=WAIT_MS)
+            page.goto(quiet_server.url + "/ui/login?next=/ui/deploy")
+            page.get_by_label("Token").fill(quiet_server.admin_token)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="Deploy", exact=True)).to_be_visible()
+
+            editor = page.get_by_label("Documents (YAML or JSON)")
+            errors = page.locator("#check-errors[aria-live=polite] #errors")
+            marked = page.locator("#gutter li.error")
+            editor.fill("")
+            # Typed, never submitted: the errors appear beside their lines after a pause.
+            editor.press_sequentially(TYPED_BAD_YAML)
+            expect(marked).to_have_text(["7", "8"])
+            expect(page.locator('.bline.error[data-line="7"] .inline-error')).to_contain_text(
+                "greater than or equal to 1"
+            )
+            expect(page.locator('.bline.error[data-line="8"] .inline-error')).to_contain_text(
+                "unknown field"
+            )
+            expect(errors).to_contain_text("Line 7")
+            expect(errors).to_contain_text("Line 8")
+            expect(editor).to_have_attribute("aria-invalid", "true")
+            expect(editor).to_be_focused()  # checking never takes the caret away
+            page.screenshot(path=str(ARTIFACTS / "deploy-live-error.png"), full_page=True)
+            errors.get_by_role("link", name="Line 8").click()
+            expect(editor).to_be_focused()
+            selected = "t => t.value.substring(t.selectionStart, t.selectionEnd)"
+            assert editor.evaluate(selected) == "  colour: blue"
+
+            # Fixed: the answer for the new text clears every mark.
+            editor.press("ControlOrMeta+a")
+            editor.press_sequentially(TYPED_GOOD_YAML)
+            expect(page.locator(".editor")).not_to_have_class(re.compile(r"\bstale\b"))
+            expect(errors).to_be_hidden()
+            expect(marked).to_have_count(0)
+            expect(page.locator(".inline-error")).to_have_count(0)
+            expect(editor).not_to_have_attribute("aria-invalid", "true")
+
+            # Broken again, then emptied: an empty editor shows no errors.
+            editor.press("ControlOrMeta+End")
+            editor.press_sequentially("  colour: blue\n")
+            expect(marked).to_have_text(["8"])
+            editor.press("ControlOrMeta+a")
+            editor.press("Delete")
+            expect(errors).to_be_hidden()
+            expect(marked).to_have_count(0)
+            expect(editor).to_be_focused()
         finally:
             browser.close()
