@@ -13,12 +13,17 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from sapwood.client import Client
 from sapwood.testing.servers import LiveServer, live_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +144,9 @@ def _delete_everything(server: LiveServer) -> None:
             time.sleep(0.2)
 
 
-def test_sign_in_deploy_watch_a_job_and_pause_a_workspace(server: LiveServer) -> None:
+@contextmanager
+def _page() -> Iterator[Page]:
+    """A page of the system Chromium, waiting up to WAIT_MS for each expectation."""
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -151,149 +158,144 @@ def test_sign_in_deploy_watch_a_job_and_pause_a_workspace(server: LiveServer) ->
             page = browser.new_page(viewport={"width": 1366, "height": 900})
             page.set_default_timeout(WAIT_MS)
             expect.set_options(timeout=WAIT_MS)  # a loaded machine runs the job slowly
-
-            def shot(name: str) -> None:
-                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-            # Sign in: the overview sends a stranger to the form first.
-            page.goto(server.url + "/")
-            expect(page).to_have_url(f"{server.url}/ui/login")
-            shot("login")
-            page.get_by_label("Token").fill(server.admin_token)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
-            expect(page.get_by_text("Signed in as")).to_contain_text("admin")
-            page.keyboard.press("Tab")  # the keyboard starts at the skip link
-            expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
-            shot("overview")
-
-            # An invalid spec: the error sits beside line 7, nothing is applied.
-            page.get_by_role("link", name="Deploy").click()
-            editor = page.get_by_label("Documents (YAML or JSON)")
-            editor.fill(BAD_YAML)
-            page.get_by_role("button", name="Apply").click()
-            expect(page.locator("#gutter li.error")).to_have_attribute("data-line", "7")
-            expect(page.locator('.bline.error[data-line="7"] .inline-error')).to_contain_text(
-                "integer"
-            )
-            expect(page.locator("#errors")).to_contain_text("Line 7")
-            shot("deploy-error")
-
-            # Apply a Job from the editor, then follow the link to its page.
-            page.get_by_label("Documents (YAML or JSON)").fill(JOB_YAML)
-            page.get_by_role("button", name="Check").click()
-            expect(page.locator("#result")).to_contain_text("job/train")
-            page.get_by_role("button", name="Apply").click()
-            expect(page.locator("#result")).to_contain_text("created")
-            shot("deploy-applied")
-            page.locator("#result").get_by_role("link", name="job/train").click()
-
-            # Watch it run to Succeeded; its logs stream in and its metric is charted.
-            expect(page.locator("#phase")).to_have_text("Succeeded")
-            expect(page.locator("#logs")).to_contain_text("epoch 4 done")
-            chart = page.locator('svg[data-series="loss"] polyline')
-            expect(chart).to_have_count(1)
-            assert len((chart.get_attribute("points") or "").split()) == 5
-            expect(page.locator("#events-h")).to_be_visible()
-            shot("job")
-
-            page.get_by_role("link", name="Workloads").click()
-            expect(page.get_by_role("link", name="train")).to_be_visible()
-            page.get_by_label("Kind").select_option("Job")
-            page.get_by_role("button", name="Filter").click()
-            expect(page).to_have_url(f"{server.url}/ui/workloads?kind=Job&team=&phase=&selector=")
-            shot("workloads")
-
-            # A workspace: running, paused, running again.
-            page.get_by_role("link", name="Deploy").click()
-            page.get_by_label("Documents (YAML or JSON)").fill(WORKSPACE_YAML)
-            page.get_by_role("button", name="Apply").click()
-            page.locator("#result").get_by_role("link", name="workspace/notebook").click()
-            expect(page.locator("#phase")).to_have_text("Running")
-            shot("workspace-running")
-            page.get_by_role("button", name="Pause workspace").click()
-            expect(page.get_by_role("button", name="Resume workspace")).to_be_visible()
-            expect(page.locator("#phase")).to_have_text("Paused")
-            shot("workspace-paused")
-            page.get_by_role("button", name="Resume workspace").click()
-            expect(page.get_by_role("button", name="Pause workspace")).to_be_visible()
-            expect(page.locator("#phase")).to_have_text("Running")
-
-            for name, path in (
-                ("queue", "/ui/queue"),
-                ("models", "/ui/models"),
-                ("feeds", "/ui/feeds"),
-            ):
-                page.goto(server.url + path)
-                expect(page.locator("main h1")).to_be_visible()
-                shot(name)
-            page.goto(server.url + "/")
-            expect(page.locator("#nodes-h")).to_be_visible()
-            shot("overview-busy")
-
-            page.get_by_role("button", name="Sign out").click()
-            expect(page).to_have_url(f"{server.url}/ui/login")
+            yield page
         finally:
             browser.close()
+
+
+def test_sign_in_deploy_watch_a_job_and_pause_a_workspace(server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    with _page() as page:
+
+        def shot(name: str) -> None:
+            page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+        # Sign in: the overview sends a stranger to the form first.
+        page.goto(server.url + "/")
+        expect(page).to_have_url(f"{server.url}/ui/login")
+        shot("login")
+        page.get_by_label("Token").fill(server.admin_token)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+        expect(page.get_by_text("Signed in as")).to_contain_text("admin")
+        page.keyboard.press("Tab")  # the keyboard starts at the skip link
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        shot("overview")
+
+        # An invalid spec: the error sits beside line 7, nothing is applied.
+        page.get_by_role("link", name="Deploy").click()
+        editor = page.get_by_label("Documents (YAML or JSON)")
+        editor.fill(BAD_YAML)
+        page.get_by_role("button", name="Apply").click()
+        expect(page.locator("#gutter li.error")).to_have_attribute("data-line", "7")
+        expect(page.locator('.bline.error[data-line="7"] .inline-error')).to_contain_text("integer")
+        expect(page.locator("#errors")).to_contain_text("Line 7")
+        shot("deploy-error")
+
+        # Apply a Job from the editor, then follow the link to its page.
+        page.get_by_label("Documents (YAML or JSON)").fill(JOB_YAML)
+        page.get_by_role("button", name="Check").click()
+        expect(page.locator("#result")).to_contain_text("job/train")
+        page.get_by_role("button", name="Apply").click()
+        expect(page.locator("#result")).to_contain_text("created")
+        shot("deploy-applied")
+        page.locator("#result").get_by_role("link", name="job/train").click()
+
+        # Watch it run to Succeeded; its logs stream in and its metric is charted.
+        expect(page.locator("#phase")).to_have_text("Succeeded")
+        expect(page.locator("#logs")).to_contain_text("epoch 4 done")
+        chart = page.locator('svg[data-series="loss"] polyline')
+        expect(chart).to_have_count(1)
+        assert len((chart.get_attribute("points") or "").split()) == 5
+        expect(page.locator("#events-h")).to_be_visible()
+        shot("job")
+
+        page.get_by_role("link", name="Workloads").click()
+        expect(page.get_by_role("link", name="train")).to_be_visible()
+        page.get_by_label("Kind").select_option("Job")
+        page.get_by_role("button", name="Filter").click()
+        expect(page).to_have_url(f"{server.url}/ui/workloads?kind=Job&team=&phase=&selector=")
+        shot("workloads")
+
+        # A workspace: running, paused, running again.
+        page.get_by_role("link", name="Deploy").click()
+        page.get_by_label("Documents (YAML or JSON)").fill(WORKSPACE_YAML)
+        page.get_by_role("button", name="Apply").click()
+        page.locator("#result").get_by_role("link", name="workspace/notebook").click()
+        expect(page.locator("#phase")).to_have_text("Running")
+        shot("workspace-running")
+        page.get_by_role("button", name="Pause workspace").click()
+        expect(page.get_by_role("button", name="Resume workspace")).to_be_visible()
+        expect(page.locator("#phase")).to_have_text("Paused")
+        shot("workspace-paused")
+        page.get_by_role("button", name="Resume workspace").click()
+        expect(page.get_by_role("button", name="Pause workspace")).to_be_visible()
+        expect(page.locator("#phase")).to_have_text("Running")
+
+        for name, path in (
+            ("queue", "/ui/queue"),
+            ("models", "/ui/models"),
+            ("feeds", "/ui/feeds"),
+        ):
+            page.goto(server.url + path)
+            expect(page.locator("main h1")).to_be_visible()
+            shot(name)
+        page.goto(server.url + "/")
+        expect(page.locator("#nodes-h")).to_be_visible()
+        shot("overview-busy")
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(f"{server.url}/ui/login")
 
 
 def test_the_editor_checks_while_typing(quiet_server: LiveServer) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, headless=True
+    with _page() as page:
+        page.goto(quiet_server.url + "/ui/login?next=/ui/deploy")
+        page.get_by_label("Token").fill(quiet_server.admin_token)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Deploy", exact=True)).to_be_visible()
+
+        editor = page.get_by_label("Documents (YAML or JSON)")
+        errors = page.locator("#check-errors[aria-live=polite] #errors")
+        marked = page.locator("#gutter li.error")
+        editor.fill("")
+        # Typed, never submitted: the errors appear beside their lines after a pause.
+        editor.press_sequentially(TYPED_BAD_YAML)
+        expect(marked).to_have_text(["7", "8"])
+        expect(page.locator('.bline.error[data-line="7"] .inline-error')).to_contain_text(
+            "greater than or equal to 1"
         )
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900})
-            page.set_default_timeout(WAIT_MS)
-            expect.set_options(timeout=WAIT_MS)
-            page.goto(quiet_server.url + "/ui/login?next=/ui/deploy")
-            page.get_by_label("Token").fill(quiet_server.admin_token)
-            page.get_by_role("button", name="Sign in").click()
-            expect(page.get_by_role("heading", name="Deploy", exact=True)).to_be_visible()
+        expect(page.locator('.bline.error[data-line="8"] .inline-error')).to_contain_text(
+            "unknown field"
+        )
+        expect(errors).to_contain_text("Line 7")
+        expect(errors).to_contain_text("Line 8")
+        expect(editor).to_have_attribute("aria-invalid", "true")
+        expect(editor).to_be_focused()  # checking never takes the caret away
+        page.screenshot(path=str(ARTIFACTS / "deploy-live-error.png"), full_page=True)
+        errors.get_by_role("link", name="Line 8").click()
+        expect(editor).to_be_focused()
+        selected = "t => t.value.substring(t.selectionStart, t.selectionEnd)"
+        assert editor.evaluate(selected) == "  colour: blue"
 
-            editor = page.get_by_label("Documents (YAML or JSON)")
-            errors = page.locator("#check-errors[aria-live=polite] #errors")
-            marked = page.locator("#gutter li.error")
-            editor.fill("")
-            # Typed, never submitted: the errors appear beside their lines after a pause.
-            editor.press_sequentially(TYPED_BAD_YAML)
-            expect(marked).to_have_text(["7", "8"])
-            expect(page.locator('.bline.error[data-line="7"] .inline-error')).to_contain_text(
-                "greater than or equal to 1"
-            )
-            expect(page.locator('.bline.error[data-line="8"] .inline-error')).to_contain_text(
-                "unknown field"
-            )
-            expect(errors).to_contain_text("Line 7")
-            expect(errors).to_contain_text("Line 8")
-            expect(editor).to_have_attribute("aria-invalid", "true")
-            expect(editor).to_be_focused()  # checking never takes the caret away
-            page.screenshot(path=str(ARTIFACTS / "deploy-live-error.png"), full_page=True)
-            errors.get_by_role("link", name="Line 8").click()
-            expect(editor).to_be_focused()
-            selected = "t => t.value.substring(t.selectionStart, t.selectionEnd)"
-            assert editor.evaluate(selected) == "  colour: blue"
+        # Fixed: the answer for the new text clears every mark.
+        editor.press("ControlOrMeta+a")
+        editor.press_sequentially(TYPED_GOOD_YAML)
+        expect(page.locator(".editor")).not_to_have_class(re.compile(r"\bstale\b"))
+        expect(errors).to_be_hidden()
+        expect(marked).to_have_count(0)
+        expect(page.locator(".inline-error")).to_have_count(0)
+        expect(editor).not_to_have_attribute("aria-invalid", "true")
 
-            # Fixed: the answer for the new text clears every mark.
-            editor.press("ControlOrMeta+a")
-            editor.press_sequentially(TYPED_GOOD_YAML)
-            expect(page.locator(".editor")).not_to_have_class(re.compile(r"\bstale\b"))
-            expect(errors).to_be_hidden()
-            expect(marked).to_have_count(0)
-            expect(page.locator(".inline-error")).to_have_count(0)
-            expect(editor).not_to_have_attribute("aria-invalid", "true")
-
-            # Broken again, then emptied: an empty editor shows no errors.
-            editor.press("ControlOrMeta+End")
-            editor.press_sequentially("  colour: blue\n")
-            expect(marked).to_have_text(["8"])
-            editor.press("ControlOrMeta+a")
-            editor.press("Delete")
-            expect(errors).to_be_hidden()
-            expect(marked).to_have_count(0)
-            expect(editor).to_be_focused()
-        finally:
-            browser.close()
+        # Broken again, then emptied: an empty editor shows no errors.
+        editor.press("ControlOrMeta+End")
+        editor.press_sequentially("  colour: blue\n")
+        expect(marked).to_have_text(["8"])
+        editor.press("ControlOrMeta+a")
+        editor.press("Delete")
+        expect(errors).to_be_hidden()
+        expect(marked).to_have_count(0)
+        expect(editor).to_be_focused()

@@ -53,6 +53,16 @@ def _udp_dns_frame() -> bytes:
     return bytes(eth)
 
 
+def _pcap(folder: Path, *frames: bytes) -> Path:
+    """A pcap file holding `frames`, one a second."""
+    path = folder / "traffic.pcap"
+    with path.open("wb") as f:
+        writer = dpkt.pcap.Writer(f)
+        for second, frame in enumerate(frames, start=1):
+            writer.writepkt(frame, ts=float(second))
+    return path
+
+
 @pytest.fixture
 def feed_applied(sapwood: Sapwood, specs: Path) -> None:
     (specs / "feed.yaml").write_text(FEED_YAML)
@@ -71,12 +81,12 @@ def _records(server: LiveServer) -> list[dict[str, object]]:
 def test_a_pcap_file_becomes_rows(
     sapwood: Sapwood, tmp_path: Path, live_server: LiveServer
 ) -> None:
-    path = tmp_path / "traffic.pcap"
-    with path.open("wb") as f:
-        writer = dpkt.pcap.Writer(f)
-        writer.writepkt(_tcp_frame(40000, 7777, 1000, syn=True), ts=1.0)
-        writer.writepkt(_tcp_frame(40001, 9999, 2000), ts=2.0)  # filtered out by --ports
-        writer.writepkt(_udp_dns_frame(), ts=3.0)
+    path = _pcap(
+        tmp_path,
+        _tcp_frame(40000, 7777, 1000, syn=True),
+        _tcp_frame(40001, 9999, 2000),  # filtered out by --ports
+        _udp_dns_frame(),
+    )
     result = sapwood("capture", "--pcap", str(path), "--feed", "packets", "--ports", "7777,53")
     assert result.exit_code == 0, result.output
     assert "pushed 2 rows" in result.stdout
@@ -161,11 +171,7 @@ def test_live_capture_on_a_missing_interface_says_so(sapwood: Sapwood) -> None:
 def test_rows_written_to_a_csv_can_be_pushed_later(
     sapwood: Sapwood, tmp_path: Path, live_server: LiveServer
 ) -> None:
-    path = tmp_path / "traffic.pcap"
-    with path.open("wb") as f:
-        writer = dpkt.pcap.Writer(f)
-        writer.writepkt(_tcp_frame(40000, 7777, 1000, syn=True), ts=1.0)
-        writer.writepkt(_udp_dns_frame(), ts=2.0)
+    path = _pcap(tmp_path, _tcp_frame(40000, 7777, 1000, syn=True), _udp_dns_frame())
     out = tmp_path / "benign.csv"
 
     result = sapwood("capture", "--pcap", str(path), "--out", str(out), "--label", "0")
@@ -183,9 +189,7 @@ def test_rows_written_to_a_csv_can_be_pushed_later(
 
 
 def test_capture_needs_exactly_one_destination(sapwood: Sapwood, tmp_path: Path) -> None:
-    path = tmp_path / "traffic.pcap"
-    with path.open("wb") as f:
-        dpkt.pcap.Writer(f).writepkt(_udp_dns_frame(), ts=1.0)
+    path = _pcap(tmp_path, _udp_dns_frame())
 
     neither = sapwood("capture", "--pcap", str(path))
     both = sapwood("capture", "--pcap", str(path), "--feed", "x", "--out", str(tmp_path / "o.csv"))
