@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sapwood.server.runtimes.base import (
@@ -11,8 +13,9 @@ from sapwood.server.runtimes.base import (
     UnitReason,
     VolumeMount,
 )
-from sapwood.server.runtimes.kubernetes.client import FIELD_MANAGER
-from sapwood.server.runtimes.kubernetes.manifests import RUN_NUMBER
+from sapwood.server.runtimes.kubernetes.client import FIELD_MANAGER, KubeClient
+from sapwood.server.runtimes.kubernetes.jobs import job_manifest, jobs_path
+from sapwood.server.runtimes.kubernetes.manifests import RUN_NUMBER, pod_manifest
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.testing.kube_api import KubeApiDouble
@@ -264,3 +267,46 @@ async def test_other_kinds_run_as_bare_pods(
     assert job_names(double) == []
     assert [p["metadata"]["name"] for p in double.pods(NAMESPACE)] == ["svc-web-0-1"]
     assert "ownerReferences" not in double.pods(NAMESPACE)[0]["metadata"]
+
+
+def waiting_job(run: int, **pod_spec: object) -> dict[str, object]:
+    """A Job of KEY's run `run`, as start() would have left it, whose Pod is not there."""
+    unit = spec()
+    pod = pod_manifest(unit, namespace=NAMESPACE, run=run, image="python:3.11-slim")
+    pod["spec"].update(pod_spec)
+    return job_manifest(pod)
+
+
+async def test_a_job_still_waiting_for_its_pod_is_waited_for_not_made_twice(
+    settings: KubernetesRuntimeSettings, double: KubeApiDouble, kube: KubeClient
+) -> None:
+    runtime = KubernetesRuntime(replace(settings, pod_wait_s=0.3))
+    try:
+        await runtime.start(spec(key=UnitKey("Job", "research", "other")))  # the namespace
+        job = waiting_job(1)
+        job["spec"]["suspend"] = True  # type: ignore[index]
+        kube.apply(jobs_path(NAMESPACE, "job-train-0-1"), job)
+
+        with pytest.raises(RuntimeTemporaryError, match="job-train-0-1 has no pod yet"):
+            await runtime.start(spec())
+        kube.merge_patch(jobs_path(NAMESPACE, "job-train-0-1"), {"spec": {"suspend": False}})
+        state = await runtime.start(spec())
+
+        assert state.phase is UnitPhase.RUNNING
+        assert job_names(double) == ["job-other-0-1", "job-train-0-1"]
+    finally:
+        await runtime.close()
+
+
+async def test_the_job_controller_s_complaint_is_quoted(
+    settings: KubernetesRuntimeSettings, kube: KubeClient
+) -> None:
+    runtime = KubernetesRuntime(replace(settings, pod_wait_s=0.3))
+    try:
+        await runtime.start(spec(key=UnitKey("Job", "research", "other")))  # the namespace
+        kube.apply(jobs_path(NAMESPACE, "job-train-0-1"), waiting_job(1, priorityClassName="gold"))
+
+        with pytest.raises(RuntimeTemporaryError, match="no PriorityClass with name gold"):
+            await runtime.start(spec())
+    finally:
+        await runtime.close()

@@ -68,7 +68,6 @@ Obj = dict[str, Any]
 
 _SYNC_TIMEOUT_S = 10.0
 _REDISCOVER_S = 10.0
-_POD_WAIT_S = 15.0  # how long start() waits for the Job controller to make a Job's Pod
 _STOP_SLACK_S = 60.0
 _EXISTS = frozenset({409})
 _ABSENT = frozenset({404})
@@ -163,8 +162,8 @@ class KubernetesRuntime:
 
     async def _wait_for_pod(self, key: UnitKey, run: int, job: str) -> Obj:
         """The Pod the Job controller makes for run `run`; RuntimeTemporaryError naming the
-        controller's complaint (FailedCreate) when it has not come within _POD_WAIT_S."""
-        deadline = time.monotonic() + _POD_WAIT_S
+        controller's complaint (FailedCreate) when it has not come within `pod_wait_s`."""
+        deadline = time.monotonic() + self._settings.pod_wait_s
         delay = 0.02
         while True:
             for pod in await self._unit_pods(key):
@@ -273,8 +272,9 @@ class KubernetesRuntime:
             self._priority_classes.tell_missing(unit, manifest["spec"])
             name = manifest["metadata"]["name"]
             if runs_as_job(unit.key):
-                job = job_manifest(manifest)
-                await call("apply a job", self._kube.apply, jobs_path(namespace, name), job)
+                if waiting is None:  # a Job's pod template is immutable: apply it only once
+                    job = job_manifest(manifest)
+                    await call("apply a job", self._kube.apply, jobs_path(namespace, name), job)
                 pod = await self._wait_for_pod(unit.key, run, name)
             else:
                 path = _pods_path(namespace, name)

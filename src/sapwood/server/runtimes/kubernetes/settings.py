@@ -28,6 +28,7 @@ class KubernetesRuntimeSettings:
     request_timeout_s: float = 30.0
     watch_timeout_s: int = 300  # a watch is re-opened (from its bookmark) this often
     stop_poll_s: float = 0.2
+    pod_wait_s: float = 15.0  # how long start() waits for the Job controller to make a Pod
     workload_role: str = "sapwood-workloads"
     server_namespace: str = "sapwood"
     server_service_account: str = "sapwood"
