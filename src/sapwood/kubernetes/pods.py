@@ -15,7 +15,9 @@ from sapwood.kubernetes.names import (
     Manifest,
     metadata,
     object_labels,
+    object_name,
     priority_class_name,
+    selector_labels,
     token_secret_name,
     volume_claim_name,
 )
@@ -166,6 +168,35 @@ def node_selector(
             raise RenderError("spec.resources.gpuModel", str(exc)) from None
         out[options.gpu_product_label] = resources.gpu_model
     return out
+
+
+def elastic_deployment(
+    obj: AnyObject,
+    team: str,
+    main: Manifest,
+    *,
+    namespace: str,
+    options: RenderOptions,
+    annotations: dict[str, str],
+    replicas: int,
+    replicas_max: int,
+) -> Manifest:
+    """A Deployment of ``replicas`` pods around ``main`` that Sapwood scales up to
+    ``replicas_max`` (noted in the annotation ``sapwood.dev/replicas-max``)."""
+    kind, name = obj.kind, obj.metadata.name
+    annotations = {**annotations, "sapwood.dev/replicas-max": str(replicas_max)}
+    labels = object_labels(obj, team)
+    meta = metadata(object_name(kind, name), labels, namespace=namespace, annotations=annotations)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector_labels(kind, team, name)},
+            "template": pod_template(obj, team, main, options=options),
+        },
+    }
 
 
 def pod_template(

@@ -14,8 +14,8 @@ from sapwood.kubernetes.options import RenderOptions
 from sapwood.kubernetes.pods import (
     PORT_NAME,
     container,
+    elastic_deployment,
     image_of,
-    pod_template,
     render_probe,
     team_volume_claims,
 )
@@ -54,18 +54,17 @@ def render_service(
         main["readinessProbe"] = render_probe(readiness, options=options, liveness=False)
     if spec.liveness is not None:
         main["livenessProbe"] = render_probe(spec.liveness, options=options, liveness=True)
+    deployment = elastic_deployment(
+        service,
+        team,
+        main,
+        namespace=namespace,
+        options=options,
+        annotations=annotations,
+        replicas=spec.replicas.min,
+        replicas_max=spec.replicas.max,
+    )
     selector = selector_labels("Service", team, service.metadata.name)
-    annotations = {**annotations, "sapwood.dev/replicas-max": str(spec.replicas.max)}
-    deployment: Manifest = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(name, labels, namespace=namespace, annotations=annotations),
-        "spec": {
-            "replicas": spec.replicas.min,
-            "selector": {"matchLabels": selector},
-            "template": pod_template(service, team, main, options=options),
-        },
-    }
     front = core_service(
         name, labels, selector, namespace=namespace, owner=owner_reference(deployment, owner_uid)
     )
