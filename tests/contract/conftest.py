@@ -21,7 +21,8 @@ from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSetting
 from sapwood.server.runtimes.local.runtime import LocalRuntime
 from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.testing.fake_runtime import FakeRuntime
-from sapwood.testing.kube_api import KubeApiDouble, KubeletSimulator
+from sapwood.testing.kube_api import KubeApiDouble
+from sapwood.testing.kube_kubelet import KubeletSimulator
 
 MISSING_COMMAND = "sapwood-no-such-command"
 
