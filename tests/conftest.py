@@ -24,6 +24,24 @@ REDIS_URL = os.environ.get("SAPWOOD_TEST_REDIS_URL")
 REQUIRE_SERVICES = os.environ.get("SAPWOOD_TEST_REQUIRE_SERVICES") == "1"
 
 
+def redis_url() -> str:
+    """SAPWOOD_TEST_REDIS_URL once Redis answers there; skips the test otherwise, or fails
+    it when SAPWOOD_TEST_REQUIRE_SERVICES=1 (CI)."""
+    import redis
+
+    if not REDIS_URL:
+        if REQUIRE_SERVICES:
+            pytest.fail("SAPWOOD_TEST_REDIS_URL is required here but not set")
+        pytest.skip("Redis not configured: set SAPWOOD_TEST_REDIS_URL to run")
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.RedisError as exc:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Redis at SAPWOOD_TEST_REDIS_URL is not reachable: {exc}")
+        pytest.skip(f"Redis not reachable: {exc}")
+    return REDIS_URL
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

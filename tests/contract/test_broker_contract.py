@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -23,7 +22,8 @@ from sapwood.server.feeds.store_queue import StoreQueue
 from sapwood.server.store import migrate
 from sapwood.server.store.engine import AsyncSession, create_engine, session_factory
 from sapwood.server.store.tables import FeedBatchRow
-from tests.conftest import REDIS_URL, REQUIRE_SERVICES, _postgres_schema_url
+from tests.conftest import _postgres_schema_url
+from tests.conftest import redis_url as require_redis
 
 pytestmark = pytest.mark.anyio
 
@@ -62,20 +62,6 @@ class Queue:
         return ids
 
 
-def _redis_url() -> str:
-    if not REDIS_URL:
-        if REQUIRE_SERVICES:
-            pytest.fail("SAPWOOD_TEST_REDIS_URL is required here but not set")
-        pytest.skip("Redis not configured: set SAPWOOD_TEST_REDIS_URL to run")
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis at SAPWOOD_TEST_REDIS_URL is not reachable: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    return REDIS_URL
-
-
 @pytest.fixture(
     params=[
         "store-sqlite",
@@ -99,7 +85,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
 @pytest.fixture
 async def queue(backend: tuple[str, str]) -> AsyncIterator[Queue]:
     kind, url = backend
-    redis_url = _redis_url() if kind == "redis" else None
+    redis_url = require_redis() if kind == "redis" else None
     await asyncio.to_thread(migrate.upgrade, url)
     engine = create_engine(url)
     sessions = session_factory(engine)

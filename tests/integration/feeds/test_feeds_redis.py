@@ -6,13 +6,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 
 from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.server.settings import ControllerSettings, FeedSettings, Settings, StoreSettings
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
-from tests.conftest import REDIS_URL, REQUIRE_SERVICES
+from tests.conftest import redis_url
 from tests.support import Api
 
 pytestmark = pytest.mark.anyio
@@ -20,21 +19,12 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    if not REDIS_URL:
-        if REQUIRE_SERVICES:
-            pytest.fail("SAPWOOD_TEST_REDIS_URL is required here but not set")
-        pytest.skip("Redis not configured: set SAPWOOD_TEST_REDIS_URL to run")
-    try:
-        redis.Redis.from_url(REDIS_URL).ping()
-    except redis.RedisError as exc:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"Redis at SAPWOOD_TEST_REDIS_URL is not reachable: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
+    url = redis_url()
     return Settings(
         home=tmp_path / "home",
         store=StoreSettings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'sapwood.db'}"),
         controller=ControllerSettings(enabled=False),
-        feeds=FeedSettings(redis_url=REDIS_URL),
+        feeds=FeedSettings(redis_url=url),
     )
 
 
