@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from sapwood.schemas.models import (
@@ -43,11 +43,9 @@ from sapwood.server.services.errors import (
     InvalidError,
     NotFoundError,
 )
-from sapwood.server.services.events import record_event
+from sapwood.server.services.model_aliases import set_alias_row
 from sapwood.server.services.model_rules import (
-    ALIAS_MOVED,
     PushOptions,
-    alias_move,
     check_alias,
     check_model_name,
     check_options,
@@ -231,7 +229,7 @@ async def push_model(
         else:
             created = False
         if options.alias is not None:
-            await _set_alias_row(session, team, name, options.alias, existing.version, now=now)
+            await set_alias_row(session, team, name, options.alias, existing.version, now=now)
             await session.commit()
         aliases = await _aliases(session, team, name)
         version = row_to_version(existing, aliases)
@@ -320,71 +318,6 @@ async def _forget_blob_if_unused(session: AsyncSession, store: ArtifactStore, sh
 # aliases
 
 
-async def _set_alias_row(
-    session: AsyncSession, team: str, name: str, alias: str, version: int, *, now: datetime
-) -> None:
-    """Points the alias at ``version`` and, when that moves it, rolls the Services that
-    name it; all in the caller's transaction."""
-    row = await session.get(ModelAliasRow, (team, name, alias), with_for_update=True)
-    previous = None if row is None else row.version
-    if row is None:
-        session.add(
-            ModelAliasRow(team=team, name=name, alias=alias, version=version, updated_at=now)
-        )
-    else:
-        row.version, row.updated_at = version, now
-    model = await session.get(ModelRow, (team, name))
-    if model is not None:
-        model.updated_at = now
-    await _roll_services(session, team, name, alias, version=version, previous=previous, now=now)
-
-
-async def _roll_services(
-    session: AsyncSession,
-    team: str,
-    name: str,
-    alias: str,
-    *,
-    version: int,
-    previous: int | None,
-    now: datetime,
-) -> None:
-    """A new generation for each live Service naming ``name@alias`` once the alias points
-    elsewhere: the controller then replaces its replicas one at a time (a rolling update)."""
-    query = select(ObjectRow).where(
-        ObjectRow.kind == "Service",
-        ObjectRow.team == team,
-        ObjectRow.deletion_timestamp.is_(None),
-    )
-    rows = {row.name: row for row in await session.scalars(query)}
-    specs = {service: row.spec for service, row in rows.items()}
-    move = alias_move(name, alias, specs, version=version, previous=previous)
-    if move is None or not move.services:
-        return
-    rolled = [rows[service] for service in move.services]
-    await session.execute(
-        update(ObjectRow)
-        .where(ObjectRow.id.in_([row.id for row in rolled]))
-        .values(
-            generation=ObjectRow.generation + 1,
-            resource_version=ObjectRow.resource_version + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    for row in rolled:
-        await session.refresh(row)
-        record_event(session, row, ALIAS_MOVED, move.message(row.generation), now=now)
-    log.info(
-        "%s@%s moved to version %d: rolling service(s) %s in team %s",
-        name,
-        alias,
-        version,
-        ", ".join(move.services),
-        team,
-    )
-
-
 async def set_alias(
     session: AsyncSession,
     caller: Caller,
@@ -403,7 +336,7 @@ async def set_alias(
     row = await session.get(ModelVersionRow, (team, name, version))
     if row is None:
         raise NotFoundError(f"model/{name} has no version {version} in team {team}")
-    await _set_alias_row(session, team, name, alias, version, now=now)
+    await set_alias_row(session, team, name, alias, version, now=now)
     await session.commit()
     return row_to_version(row, await _aliases(session, team, name))
 
