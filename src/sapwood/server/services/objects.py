@@ -1,11 +1,16 @@
 """Workspaces, Jobs and Services: apply, get, list, delete.
 
 Apply is all-or-nothing: every document is validated and authorised before the first
-row is written, and the writes share one transaction.
+row is written, and the writes share one transaction. An apply that loses a race to
+another writer (its guarded update matched no row, or its create hit the same name) is
+redone from a fresh read, as the Kubernetes API server does for unconditional updates:
+only a document that carries ``metadata.resourceVersion`` can then get a 409.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +30,7 @@ from sapwood.schemas import (
     Object,
     ObjectPage,
 )
+from sapwood.server.controller.store_io import end_workload_token
 from sapwood.server.services.access import (
     Caller,
     default_team,
@@ -40,6 +46,15 @@ from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import LabelRow, ObjectRow, TeamRow
 from sapwood.specs.objects import AnyObject, SpecError, parse_object, spec_dict
 from sapwood.specs.selectors import Op, Requirement, parse_selector
+
+APPLY_ATTEMPTS = 10
+"""How often an apply that loses a race is redone before it answers 409. Each lost race
+means another writer committed, so with fewer concurrent writers of the same objects
+than this, an unconditional apply always succeeds."""
+
+
+class LostRaceError(Exception):
+    """Another writer changed an object between this apply's read and its guarded write."""
 
 
 class Phase(StrEnum):
@@ -88,9 +103,18 @@ def decide_apply(current: ObjectRow | None, desired: Desired) -> ApplyAction:
 
 
 def validate_documents(
-    caller: Caller, documents: Sequence[Mapping[str, Any]], *, priorities: Mapping[str, int]
+    caller: Caller,
+    documents: Sequence[Mapping[str, Any]],
+    *,
+    priorities: Mapping[str, int],
+    local_workdirs: bool = False,
 ) -> list[Desired]:
-    """Every document parsed, authorised and checked; the first failure names its index."""
+    """Every document parsed, authorised and checked; the first failure names its index.
+
+    With ``local_workdirs`` (the local runtime runs workloads on this machine), a
+    ``workdir`` must be a directory here. CPU-bound on a large document: callers on the
+    event loop run it in a thread.
+    """
     out: list[Desired] = []
     seen: set[tuple[str, str, str]] = set()
     for index, document in enumerate(documents):
@@ -118,6 +142,18 @@ def validate_documents(
                     )
                 ],
             )
+        workdir = obj.spec.workdir
+        if local_workdirs and workdir is not None and not os.path.isdir(workdir):
+            raise InvalidError(
+                f"object {index + 1} of {len(documents)} is invalid",
+                details=[
+                    Detail(
+                        f"{where}.spec.workdir",
+                        f"{workdir!r} is not a directory on the server, where the local "
+                        "runtime runs workloads",
+                    )
+                ],
+            )
         key = (obj.kind, team, obj.metadata.name)
         if key in seen:
             raise InvalidError(f"{ref} appears twice in team {team}: apply each object once")
@@ -134,13 +170,39 @@ async def apply_objects(
     dry_run: bool,
     now: datetime,
     priorities: Mapping[str, int],
+    local_workdirs: bool = False,
 ) -> ApplyResponse:
-    desired = validate_documents(caller, documents, priorities=priorities)
+    # Off the event loop: validating a large document must not stall other requests.
+    desired = await asyncio.to_thread(
+        validate_documents,
+        caller,
+        documents,
+        priorities=priorities,
+        local_workdirs=local_workdirs,
+    )
     for team in sorted({d.team for d in desired}):
         if await session.get(TeamRow, team) is None:
             raise NotFoundError(
                 f"team {team} not found", hint="create it with `sapwood teams create`"
             )
+    for _ in range(APPLY_ATTEMPTS):
+        try:
+            return await _apply_all(session, desired, dry_run=dry_run, now=now)
+        except (LostRaceError, IntegrityError):
+            # Another writer changed or created one of these objects between our read and
+            # our write: read again and redo the apply. A document that carries
+            # resourceVersion then gets decide_apply's 409, as it should.
+            continue
+    raise ConflictError(
+        f"these objects kept changing while being applied ({APPLY_ATTEMPTS} attempts)",
+        hint="apply again",
+    )
+
+
+async def _apply_all(
+    session: AsyncSession, desired: Sequence[Desired], *, dry_run: bool, now: datetime
+) -> ApplyResponse:
+    """One attempt, in one transaction; rolled back on any error."""
     results = []
     try:
         for item in desired:
@@ -149,11 +211,6 @@ async def apply_objects(
             await session.rollback()
         else:
             await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise ConflictError(
-            "another writer created one of these objects at the same time", hint="apply again"
-        ) from None
     except BaseException:
         await session.rollback()
         raise
@@ -201,9 +258,7 @@ async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> 
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConflictError(
-                f"{item.ref} changed while it was being applied", hint="apply again"
-            )
+            raise LostRaceError(f"{item.ref} changed while it was being applied")
         await session.execute(delete(LabelRow).where(LabelRow.object_id == current.id))
         await session.refresh(current)
         row = current
@@ -306,6 +361,7 @@ async def delete_object(
     require_write(caller, row.team, f"{kind.lower()}/{name}")
     if row.deletion_timestamp is not None:
         return DeleteResponse(object=row_to_object(row), finished=False)
+    await end_workload_token(session, row.uid, now=now)  # committed with the deletion
     if row.status.get("phase") == Phase.PENDING.value:
         record_event(session, row, "Deleted", f"{kind.lower()}/{name} deleted", now=now)
         wire = row_to_object(row)
