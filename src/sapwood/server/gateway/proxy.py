@@ -41,17 +41,33 @@ from sapwood.server.gateway.sources import RouteSource
 from sapwood.server.gateway.stats import stats_to_json
 from sapwood.server.gateway.upstream import (
     ConnectError,
+    UpstreamClosedError,
     UpstreamError,
     UpstreamPool,
     UpstreamResponse,
     UpstreamTimeoutError,
 )
 from sapwood.server.services.access import can_read
+from sapwood.server.services.tokens import many_authorizations
 from sapwood.specs.serving import RateLimit
 
 log = logging.getLogger(__name__)
 
 PROMETHEUS_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
+# RFC 9110 section 9.2.2: sending these twice has the effect of sending them once.
+IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+
+
+def may_resend(method: bytes, error: UpstreamError) -> bool:
+    """Whether a request that failed with ``error`` may go to another replica.
+
+    Always when no connection was made (nothing was sent); after the request was written,
+    only for an idempotent method, since the replica may have acted on it. Never after a
+    timeout: the replica is busy with it, and the client has waited long enough.
+    """
+    if isinstance(error, ConnectError):
+        return True
+    return isinstance(error, UpstreamClosedError) and method in IDEMPOTENT_METHODS
 
 
 class Gateway:
@@ -115,9 +131,11 @@ class Gateway:
         team, name = route.team, route.service
         spec = route.gateway
         authorization = content_length = request_key = request_id = forwarded = None
+        authorizations = 0
         for header, value in request.headers:
             if header == b"authorization":
                 authorization = value
+                authorizations += 1
             elif header == b"content-length":
                 content_length = value
             elif header == b"x-sapwood-request-key":
@@ -129,6 +147,13 @@ class Gateway:
 
         token_id = ""
         if spec.auth == "token":
+            if authorizations > 1:  # as the API does: never pick one of several
+                raise HttpError(
+                    401,
+                    "unauthorized",
+                    many_authorizations(authorizations),
+                    headers=[(b"www-authenticate", b"Bearer")],
+                )
             token_id = await self._authorise(authorization, team, name)
         if spec.rate_limit is not None or spec.token_rate_limit is not None:
             now = self.monotonic()
@@ -245,6 +270,8 @@ class Gateway:
         head_only = request.method == b"HEAD"
 
         metrics = self.metrics
+        method = request.method
+        idempotent = method in IDEMPOTENT_METHODS
         first = self._choose(endpoints)
         endpoint = first
         response: UpstreamResponse | None = None
@@ -253,22 +280,20 @@ class Gateway:
             try:
                 response = await self.pool.request(
                     endpoint, head + endpoint.encode() + b"\r\n\r\n" + body,
-                    head_only=head_only, timeout_s=self.timeout_s,
+                    head_only=head_only, idempotent=idempotent, timeout_s=self.timeout_s,
                 )  # fmt: skip
                 break
-            except ConnectError as exc:
-                metrics.returned(endpoint)
-                others = [e for e in endpoints if e != first]
-                if attempt == 2 or not others:
-                    log.warning("%s/%s: %s", route.team, route.service, exc)
-                    raise HttpError(502, "bad_gateway", f"no replica answered: {exc}") from None
-                endpoint = self._choose(others)
             except UpstreamTimeoutError as exc:
                 metrics.returned(endpoint)
                 raise HttpError(504, "gateway_timeout", str(exc)) from None
             except UpstreamError as exc:
                 metrics.returned(endpoint)
-                raise HttpError(502, "bad_gateway", str(exc)) from None
+                others = [e for e in endpoints if e != first]
+                if attempt == 1 and others and may_resend(method, exc):
+                    endpoint = self._choose(others)
+                    continue
+                log.warning("%s/%s: %s", route.team, route.service, exc)
+                raise upstream_failed(method, exc) from None
         assert response is not None
         if route.shadow and canary and route.canary_endpoints:
             self._shadow(route, head, body, head_only)
@@ -328,7 +353,7 @@ class Gateway:
         try:
             response = await self.pool.request(
                 endpoint, head + endpoint.encode() + b"\r\n\r\n" + body,
-                head_only=head_only, timeout_s=self.timeout_s,
+                head_only=head_only, idempotent=False, timeout_s=self.timeout_s,
             )  # fmt: skip
             while await response.read() is not None:
                 pass
@@ -356,6 +381,23 @@ class Gateway:
             return json_response(200, stats_to_json(self.metrics.snapshot()))
         text = render_prometheus(self.metrics).encode()
         return Response(200, [(b"content-type", PROMETHEUS_TYPE)], text)
+
+
+def upstream_failed(method: bytes, error: UpstreamError) -> HttpError:
+    """The 502 for a request no replica answered; it says whether the request may have
+    been acted on, so the client knows whether sending it again is safe."""
+    if isinstance(error, ConnectError):
+        return HttpError(502, "bad_gateway", f"no replica answered: {error}")
+    if method in IDEMPOTENT_METHODS:
+        return HttpError(502, "bad_gateway", f"no replica answered: {error}")
+    name = method.decode("latin-1")
+    return HttpError(
+        502,
+        "bad_gateway",
+        f"{error} before answering; the replica may have received this {name} request, and "
+        f"the gateway does not send a {name} twice (it is not idempotent): check its effect "
+        "before you retry it",
+    )
 
 
 def relay(response: UpstreamResponse, *, head_only: bool, after: Callable[[], None]) -> Response:

@@ -25,7 +25,8 @@ class ConnectError(UpstreamError):
 
 
 class UpstreamClosedError(UpstreamError):
-    """The connection ended before a whole response arrived."""
+    """The connection ended before a whole response arrived: the replica may have received
+    (and acted on) the request, so only an idempotent one may be sent again."""
 
     def __init__(self, message: str, *, got_bytes: bool) -> None:
         super().__init__(message)
@@ -283,23 +284,31 @@ class UpstreamPool:
         self._idle: dict[str, list[_Connection]] = {}
 
     async def request(
-        self, endpoint: str, data: bytes, *, head_only: bool = False, timeout_s: float
+        self,
+        endpoint: str,
+        data: bytes,
+        *,
+        head_only: bool = False,
+        idempotent: bool,
+        timeout_s: float,
     ) -> UpstreamResponse:
         """Sends one whole request (head and body) and returns once the response head is in.
 
         A body with a Content-Length under ``WHOLE_BELOW_BYTES`` is waited for too, so that
         it goes back to the client whole, in one write, however the replica wrote it.
 
-        ConnectError when no connection could be made; UpstreamClosedError or UpstreamTimeoutError
-        after the request was sent. A pooled connection that turns out to be closed is
-        retried once on a fresh one, since the replica never saw the request.
+        ConnectError when no connection could be made (nothing was sent); UpstreamClosedError
+        or UpstreamTimeoutError after the request was written. An ``idempotent`` request on a
+        pooled connection that turns out to be closed is sent again once on a fresh one. Any
+        other is not: a closed keep-alive connection looks the same whether the replica
+        closed it before the request came or after reading (and acting on) it.
         """
         connection = self._pooled(endpoint)
         if connection is not None:
             try:
                 return await connection.send(data, head_only=head_only, timeout_s=timeout_s)
             except UpstreamClosedError as exc:
-                if exc.got_bytes:
+                if exc.got_bytes or not idempotent:
                     raise
         connection = await self._connect(endpoint)
         return await connection.send(data, head_only=head_only, timeout_s=timeout_s)

@@ -16,7 +16,7 @@ from sapwood.server.feeds.signals import FeedSignals
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import NotFoundError
 from sapwood.server.services.notifier import Notifier
-from sapwood.server.services.tokens import authenticate
+from sapwood.server.services.tokens import authenticate, single_authorization
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import AsyncSession
 from sapwood.specs.objects import PLURALS
@@ -53,7 +53,7 @@ async def context(
     request: Request, state: Annotated[AppState, Depends(app_state)]
 ) -> AsyncIterator[Ctx]:
     async with state.sessions() as session:
-        header = request.headers.get("authorization")
+        header = single_authorization(request.headers.getlist("authorization"))
         caller = await authenticate(session, header, now=state.clock.now())
         yield Ctx(state, session, caller)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -16,6 +17,24 @@ from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
 
 # last_used_at is advisory: writing it on every request would serialise SQLite writers.
 LAST_USED_GRAIN = timedelta(minutes=1)
+
+
+def many_authorizations(count: int) -> str:
+    """The 401 message for a request with ``count`` (more than one) Authorization headers.
+
+    The API and the gateway both refuse such a request rather than pick one: proxies and
+    frameworks disagree on which copy wins, so a second header could smuggle a token past
+    one of them.
+    """
+    return f"exactly one Authorization header is allowed; this request has {count}"
+
+
+def single_authorization(values: Sequence[str]) -> str | None:
+    """The request's one Authorization header value (None when there is none);
+    UnauthorizedError when it is repeated."""
+    if len(values) > 1:
+        raise UnauthorizedError(many_authorizations(len(values)))
+    return values[0] if values else None
 
 
 async def authenticate(session: AsyncSession, header: str | None, *, now: datetime) -> Caller:
