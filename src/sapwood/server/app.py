@@ -57,6 +57,13 @@ from sapwood.server.services.prometheus import PrometheusExporter
 from sapwood.server.settings import Settings
 from sapwood.server.store import migrate
 from sapwood.server.store.engine import create_engine, session_factory
+from sapwood.server.store.outage import (
+    RETRY_AFTER_S,
+    STORE_DOWN_ERRORS,
+    OutageTracker,
+    outage_reason,
+    watch_connections,
+)
 
 log = logging.getLogger("sapwood.server")
 
@@ -87,6 +94,7 @@ def create_app(
         settings.home.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         engine = create_engine(settings.database_url, echo=settings.store.echo)
+        watch_connections(engine, app.state.outages, log)
         state = AppState(
             settings=settings,
             clock=clock or SystemClock(),
@@ -157,6 +165,7 @@ def create_app(
     app.include_router(quotas.router)
     app.include_router(prometheus.router)
     app.state.prometheus = PrometheusExporter()
+    app.state.outages = OutageTracker()
     # Before objects: routes match in order, and its /{plural}/... paths are generic.
     app.include_router(metrics.router)
     app.include_router(notifications.router)
@@ -239,6 +248,21 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code == 404 else "http_error"
         return _error(exc.status_code, ErrorInfo(code=code, message=str(exc.detail)))
+
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        # One line per outage, not a traceback per request (store/outage.py).
+        line = request.app.state.outages.failed(outage_reason(exc))
+        if line is not None:
+            log.error(line)
+        info = ErrorInfo(
+            code="unavailable",
+            message="the database is unreachable; try again shortly",
+            hint=f"retry after {RETRY_AFTER_S} s; the server log says why",
+        )
+        return _error(503, info, {"Retry-After": str(RETRY_AFTER_S)})
+
+    for error in STORE_DOWN_ERRORS:
+        app.add_exception_handler(error, store_down)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
