@@ -12,6 +12,8 @@ import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from sapwood.server.app import create_app
+from sapwood.server.runtimes.local import sandbox
+from sapwood.server.runtimes.local.sandbox import Sandbox
 from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
 from sapwood.testing import servers
 from sapwood.testing.clock import FakeClock
@@ -40,6 +42,19 @@ def redis_url() -> str:
             pytest.fail(f"Redis at SAPWOOD_TEST_REDIS_URL is not reachable: {exc}")
         pytest.skip(f"Redis not reachable: {exc}")
     return REDIS_URL
+
+
+def require_sandbox() -> Sandbox:
+    """The local runtime's sandbox when this machine can keep teams apart (bubblewrap,
+    and root for a uid per team); skips the test otherwise, or fails it when
+    SAPWOOD_TEST_REQUIRE_SERVICES=1 (CI installs bubblewrap and runs as root)."""
+    found = sandbox.detect(enabled=True, is_root=os.geteuid() == 0, which=sandbox.system_which)
+    if found.isolates and found.team_uids:
+        return found
+    why = "; ".join(found.missing) or "not root"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"workload isolation is required here but unavailable: {why}")
+    pytest.skip(f"workload isolation unavailable on this machine: {why}")
 
 
 @pytest.fixture

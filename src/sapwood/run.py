@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import SupportsFloat, SupportsIndex
 
+from sapwood.client.config import with_token
 from sapwood.client.sync import Client
 from sapwood.client.workload import NotInWorkloadError, Run
 from sapwood.schemas.models import PushedModel
@@ -77,7 +78,8 @@ def register_model(
     free note (data set, commit). The same bytes registered again return the existing
     version. Uses SAPWOOD_URL, SAPWOOD_TOKEN and SAPWOOD_TEAM from the environment.
     """
-    missing = [var for var in REGISTRY_ENV if not os.environ.get(var)]
+    env = with_token(os.environ)
+    missing = [var for var in REGISTRY_ENV if not env.get(var)]
     if missing:
         raise NotInWorkloadError(
             f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
@@ -86,11 +88,7 @@ def register_model(
             + ", ".join(REGISTRY_ENV)
         )
     values = {k: float(v) for k, v in (metrics or {}).items()}
-    with Client(
-        os.environ["SAPWOOD_URL"],
-        token=os.environ["SAPWOOD_TOKEN"],
-        team=os.environ["SAPWOOD_TEAM"],
-    ) as client:
+    with Client(env["SAPWOOD_URL"], token=env["SAPWOOD_TOKEN"], team=env["SAPWOOD_TEAM"]) as client:
         return client.push_model(
             Path(path),
             name=name,

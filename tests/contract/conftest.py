@@ -23,6 +23,7 @@ from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.testing.fake_runtime import FakeRuntime
 from sapwood.testing.kube_api import KubeApiDouble
 from sapwood.testing.kube_kubelet import KubeletSimulator
+from tests.conftest import require_sandbox
 
 MISSING_COMMAND = "sapwood-no-such-command"
 
@@ -49,9 +50,12 @@ class Harness:
         *,
         finisher: Finisher | None = None,
         has_pids: bool = True,
+        in_workdir: bool = False,
     ) -> None:
         self.runtime = runtime
         self._workdir = workdir
+        # Confined units see the trigger only in their workdir (their /tmp is private).
+        self._in_workdir = in_workdir
         self._codes: dict[UnitKey, int] = {}
         self._finisher = finisher
         self.has_pids = has_pids
@@ -63,6 +67,9 @@ class Harness:
         """A unit that runs until `finish(key)`, then exits with `exit_code`."""
         self._codes[key] = exit_code
         trigger = self._workdir / f"{key.slug()}.trigger"
+        if self._in_workdir:
+            fields.setdefault("workdir", str(self._workdir))
+            trigger = Path(trigger.name)
         command = (sys.executable, "-c", WAIT_THEN_EXIT, str(trigger), str(exit_code))
         return UnitSpec(key=key, command=command, env={}, grace_period_s=5.0, **fields)  # type: ignore[arg-type]
 
@@ -104,7 +111,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["fake", "local", "kubernetes"])
+@pytest.fixture(params=["fake", "local", "local-sandboxed", "kubernetes"])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
     workdir = tmp_path / "work"
     workdir.mkdir()
@@ -117,7 +124,15 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "fake":
         runtime = FakeRuntime(missing_commands=frozenset({MISSING_COMMAND}))
     else:
-        runtime = LocalRuntime(LocalRuntimeSettings(data_dir=tmp_path / "data"))
+        # The same contract holds with workloads confined (bubblewrap, a uid per team).
+        sandboxed = request.param == "local-sandboxed"
+        if sandboxed:
+            require_sandbox()
+        settings = LocalRuntimeSettings(data_dir=tmp_path / "data", isolation=sandboxed)
+        runtime = LocalRuntime(settings)
+        yield Harness(runtime, workdir, in_workdir=sandboxed)
+        await clean_up(runtime)
+        return
     yield Harness(runtime, workdir)
     await clean_up(runtime)
 

@@ -63,6 +63,23 @@ def write_config(path: Path, config: ClientConfig) -> None:
     tmp.replace(path)
 
 
+TOKEN_FILE_ENV = "SAPWOOD_TOKEN_FILE"
+
+
+def with_token(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` with SAPWOOD_TOKEN filled from the file SAPWOOD_TOKEN_FILE names, when only
+    the file is given: a confined workload gets its token that way, not in its
+    environment. An unreadable file leaves SAPWOOD_TOKEN unset."""
+    out = dict(env)
+    path = out.get(TOKEN_FILE_ENV)
+    if not out.get("SAPWOOD_TOKEN") and path:
+        try:
+            out["SAPWOOD_TOKEN"] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError:
+            pass
+    return out
+
+
 def resolve_config(
     env: Mapping[str, str],
     *,
@@ -70,6 +87,7 @@ def resolve_config(
     token: str | None = None,
     team: str | None = None,
 ) -> ClientConfig:
+    env = with_token(env)
     url = url or env.get("SAPWOOD_URL")
     token = token or env.get("SAPWOOD_TOKEN")
     team = team or env.get("SAPWOOD_TEAM")

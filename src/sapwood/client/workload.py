@@ -22,6 +22,7 @@ import httpx
 from pydantic_core import to_jsonable_python
 
 from sapwood.client.base import API
+from sapwood.client.config import with_token
 from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_from
 from sapwood.schemas import MetricPoint
 from sapwood.schemas.metrics import MAX_POINTS_PER_REQUEST, metric_name_problem
@@ -56,6 +57,7 @@ class Run:
         clock: Callable[[], float] = time.monotonic,
         timeout_s: float = 10.0,
     ) -> None:
+        env = with_token(env)
         missing = [name for name in ENV if not env.get(name)]
         if missing:
             raise NotInWorkloadError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sapwood.client import AsyncClient, SapwoodError
+from sapwood.client.config import with_token
 from sapwood.feeds.scoring import Scorer, ScoringError
 from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.schemas.feeds import LeasedBatch
@@ -250,7 +251,7 @@ async def _main(config: WorkerConfig) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    config = parse_args(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    config = parse_args(sys.argv[1:] if argv is None else argv, with_token(os.environ))
     return asyncio.run(_main(config))
 
 

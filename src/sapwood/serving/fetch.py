@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from sapwood.client.config import with_token
 from sapwood.client.errors import SapwoodError, error_from
 
 REF = re.compile(r"^(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)@(?P<ref>[A-Za-z0-9][-A-Za-z0-9_.]*)$")
@@ -71,6 +72,7 @@ def fetch_model(
     refuses or does not know the model, or the bytes do not match their sha256.
     """
     name, wanted = parse_model_ref(ref)
+    env = with_token(env)
     missing = [k for k in ENV if not env.get(k)]
     if missing:
         raise FetchError(

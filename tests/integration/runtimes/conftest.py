@@ -30,8 +30,11 @@ async def make_runtime(tmp_path: Path) -> AsyncIterator[Callable[..., LocalRunti
     data_dirs: set[Path] = set()
 
     def make(data_dir: Path | None = None, **settings: Any) -> LocalRuntime:
+        """A LocalRuntime; unconfined unless `isolation=True` (these tests hand workloads
+        paths under the test's private tmp folder; test_local_isolation.py confines)."""
         directory = data_dir or tmp_path / "data"
         data_dirs.add(directory)
+        settings.setdefault("isolation", False)
         runtime = LocalRuntime(LocalRuntimeSettings(data_dir=directory, **settings))
         made.append(runtime)
         return runtime

@@ -134,5 +134,7 @@ def _jupyter_command(workspace: Workspace) -> list[str]:
         "/bin/sh",
         "-c",
         f'exec "{jupyter}" lab --no-browser --ip=127.0.0.1 --port="$PORT" '
-        f'--ServerApp.token="$SAPWOOD_TOKEN" --notebook-dir="{notebook_dir}"',
+        # A confined workspace has its token in a file (SAPWOOD_TOKEN_FILE), not its env.
+        '--ServerApp.token="${SAPWOOD_TOKEN:-$(cat "$SAPWOOD_TOKEN_FILE")}" '
+        f'--notebook-dir="{notebook_dir}"',
     ]

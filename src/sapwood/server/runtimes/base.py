@@ -123,6 +123,7 @@ class UnitState:
     finished_at: datetime | None = None
     cpu_set: tuple[int, ...] = ()  # cores given exclusively to this unit, empty when shared
     limits_enforced_by: str = ""  # "cgroup-v2" | "cgroup-v1" | "rlimit" | "none"
+    isolated_by: str = ""  # local: "uid+namespaces" | "namespaces" | "none"; "" elsewhere
     gpu_indices: tuple[int, ...] = field(default=())
     # Kubernetes: on a RUNNING unit, `reason` may say why it is not running yet
     # ("Unschedulable", "ImagePullBackOff", ...) and `message` gives the cluster's words.

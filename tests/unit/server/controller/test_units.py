@@ -116,7 +116,8 @@ def test_jupyter_workspace_serves_on_port_with_the_workload_token(
     line = unit.command[2]
     assert str(jupyter) in line
     assert '--port="$PORT"' in line
-    assert '--ServerApp.token="$SAPWOOD_TOKEN"' in line
+    # the token from the environment, or from the file a confined workspace gets
+    assert '--ServerApp.token="${SAPWOOD_TOKEN:-$(cat "$SAPWOOD_TOKEN_FILE")}"' in line
     assert "${SAPWOOD_VOLUME_HOME}" in line
     assert unit.wants_port is True
 

@@ -19,7 +19,7 @@ from sapwood.server.runtimes.base import (
     UnitReason,
     UnitSpec,
 )
-from sapwood.server.runtimes.local import cgroups, logfile, placement
+from sapwood.server.runtimes.local import cgroups, confine, logfile, placement
 from sapwood.server.runtimes.local.cgroups import CgroupPlan
 from sapwood.server.runtimes.local.placement import cfs_quota_us
 from sapwood.server.runtimes.local.procfs import ProcessId, identify
@@ -33,6 +33,14 @@ from sapwood.server.runtimes.local.records import (
     launch_to_json,
     record_to_json,
     write_atomic,
+)
+from sapwood.server.runtimes.local.sandbox import (
+    OFF,
+    Sandbox,
+    exposes,
+    sandbox_env,
+    volume_env_name,
+    wrap_command,
 )
 from sapwood.server.runtimes.local.zygote import SHIM_LOG, Zygote
 
@@ -48,10 +56,6 @@ class Allocation:
     gpu_indices: tuple[int, ...]
     port: int | None
     cuda_visible_devices: str | None
-
-
-def volume_env_name(volume: str) -> str:
-    return "SAPWOOD_VOLUME_" + "".join(c if c.isalnum() else "_" for c in volume.upper())
 
 
 def volume_dir(data_dir: Path, team: str, volume: str) -> Path:
@@ -104,14 +108,23 @@ def free_port(taken: Collection[int]) -> int:
     raise OSError("no free port found")
 
 
-def check_runnable(unit: UnitSpec) -> None:
-    """Raise RuntimePermanentError when the unit can never start as specified."""
+def check_runnable(unit: UnitSpec, *, hidden: Sequence[Path] = ()) -> None:
+    """Raise RuntimePermanentError when the unit can never start as specified, or would
+    put one of the `hidden` folders (the server's home and data) within its reach."""
     if not unit.command:
         raise RuntimePermanentError("empty command", reason=UnitReason.ERROR)
     if unit.workdir is not None and not Path(unit.workdir).is_dir():
         raise RuntimePermanentError(
             f"workdir does not exist: {unit.workdir}", reason=UnitReason.ERROR
         )
+    if unit.workdir is not None:
+        folder = exposes(Path(unit.workdir).resolve(), [h.resolve() for h in hidden])
+        if folder is not None:
+            raise RuntimePermanentError(
+                f"workdir {unit.workdir} is inside the server's data ({folder}); "
+                "workloads may not reach it",
+                reason=UnitReason.ERROR,
+            )
     path_var = unit.env.get("PATH", os.environ.get("PATH"))
     if find_executable(unit.command[0], path_var=path_var, workdir=unit.workdir) is None:
         raise RuntimePermanentError(
@@ -158,6 +171,9 @@ class LaunchContext:
     log_max_bytes: int
     started_at: datetime
     zygote: Zygote | None = None  # forks shims from a warm interpreter; None: spawn each
+    sandbox: Sandbox = OFF
+    uids: confine.TeamUids | None = None  # each team's uid, when the sandbox runs teams apart
+    hidden: tuple[Path, ...] = ()  # the server's home and data, masked in the sandbox
 
 
 def launch_unit(
@@ -168,21 +184,24 @@ def launch_unit(
     Raises OSError when the directory, cgroups or shim cannot be set up."""
     slug = unit.key.slug()
     unit_dir = ctx.data_dir / "units" / slug
-    unit_dir.mkdir(parents=True, exist_ok=True)
+    # Launch files and logs are the server's alone: a unit's folder is 0700.
+    unit_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(unit_dir, 0o700)
     for stale in (EXIT, WORKLOAD, LAUNCH):
         (unit_dir / stale).unlink(missing_ok=True)
     logfile.begin_run(unit_dir)
     volume_dirs = {}
     for volume in unit.volumes:
         directory = volume_dir(ctx.data_dir, unit.key.team, volume.name)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         volume_dirs[volume.name] = directory
 
     mechanism, dirs, memory_dir, rlimit_as = _limits(unit, ctx.plan, slug)
+    command, env, workdir = _confined(unit, allocation, ctx, unit_dir, volume_dirs)
     spec = LaunchSpec(
-        command=unit.command,
-        env=build_env(os.environ, unit, allocation, volume_dirs),
-        workdir=unit.workdir,
+        command=command,
+        env=env,
+        workdir=workdir,
         cpus=allocation.affinity,
         procs_files=cgroups.procs_files(dirs),
         cgroup_dirs=tuple(str(d) for d in dirs),
@@ -190,6 +209,7 @@ def launch_unit(
         memory_dir=memory_dir,
         rlimit_as_bytes=rlimit_as,
         log_max_bytes=ctx.log_max_bytes,
+        sandboxed=ctx.sandbox.isolates,
     )
     write_atomic(unit_dir / LAUNCH, launch_to_json(spec))
     record = UnitRecord(
@@ -205,12 +225,42 @@ def launch_unit(
         gpu_indices=allocation.gpu_indices,
         mechanism=mechanism,
         cgroup_dirs=spec.cgroup_dirs,
+        isolation=ctx.sandbox.describe(),
     )
     write_atomic(unit_dir / RECORD, record_to_json(record))
     shim_pid = (ctx.zygote.spawn(unit_dir) if ctx.zygote else None) or _spawn_shim(unit_dir)
     record = replace(record, shim=identify(shim_pid) or ProcessId(shim_pid, 0))
     write_atomic(unit_dir / RECORD, record_to_json(record))
     return record, unit_dir
+
+
+def _confined(
+    unit: UnitSpec,
+    allocation: Allocation,
+    ctx: LaunchContext,
+    unit_dir: Path,
+    volume_dirs: Mapping[str, Path],
+) -> tuple[tuple[str, ...], dict[str, str], str | None]:
+    """(argv, environment, working directory) of the workload: as asked when the
+    sandbox is off, else wrapped in it with paths as the workload sees them."""
+    env = build_env(os.environ, unit, allocation, volume_dirs)
+    if not ctx.sandbox.isolates:
+        return unit.command, env, unit.workdir
+    confinement = confine.prepare(
+        ctx.sandbox,
+        unit_dir=unit_dir,
+        team=unit.key.team,
+        env=env,
+        volume_dirs=volume_dirs,
+        workdir=unit.workdir,
+        gpus=len(allocation.gpu_indices),
+        uids=ctx.uids or confine.TeamUids(ctx.data_dir),
+        hidden=ctx.hidden,
+    )
+    command = wrap_command(ctx.sandbox, confinement, unit.command, top=os.listdir("/"))
+    # bubblewrap changes into the working directory itself, as root, before dropping to
+    # the team's uid: a workdir whose parents the team cannot traverse still works.
+    return tuple(command), sandbox_env(env, confinement, team=unit.key.team), None
 
 
 def _limits(
@@ -251,7 +301,7 @@ def _spawn_shim(unit_dir: Path) -> int:
         env,
         file_actions=[
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, shim_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, shim_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
             (os.POSIX_SPAWN_DUP2, 1, 2),
         ],
         # A session of its own: the shim survives the server, and signals sent to the

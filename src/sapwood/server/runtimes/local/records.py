@@ -42,6 +42,8 @@ class LaunchSpec:
     memory_dir: str | None  # where OOM kills are counted
     rlimit_as_bytes: int  # 0 = none; used only without cgroups
     log_max_bytes: int
+    # The command is bubblewrap around the workload: signals go past its two processes.
+    sandboxed: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class UnitRecord:
     mechanism: str = "none"
     cgroup_dirs: tuple[str, ...] = ()
     stop_requested: bool = False
+    isolation: str = "none"  # Sandbox.describe() when it was launched
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ def parse_launch(text: str) -> LaunchSpec:
             memory_dir=data["memory_dir"],
             rlimit_as_bytes=int(data["rlimit_as_bytes"]),
             log_max_bytes=int(data["log_max_bytes"]),
+            sandboxed=bool(data.get("sandboxed", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(f"bad launch file: {exc!r}") from exc
@@ -112,6 +116,7 @@ def parse_record(text: str) -> UnitRecord:
             mechanism=data.get("mechanism", "none"),
             cgroup_dirs=tuple(data.get("cgroup_dirs", ())),
             stop_requested=bool(data.get("stop_requested", False)),
+            isolation=str(data.get("isolation", "none")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordError(f"bad unit record: {exc!r}") from exc
@@ -174,9 +179,11 @@ def exit_outcome(info: ExitInfo, *, stop_requested: bool) -> tuple[int | None, s
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write `text` so readers see either the old file or the whole new one."""
+    """Write `text` so readers see either the old file or the whole new one; the file is
+    readable by its owner only (unit files may hold a workload's environment)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())

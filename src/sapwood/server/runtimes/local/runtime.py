@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from typing import IO
@@ -24,7 +25,7 @@ from sapwood.server.runtimes.base import (
     UnitState,
     UnitUsage,
 )
-from sapwood.server.runtimes.local import cgroups, placement, supervise
+from sapwood.server.runtimes.local import cgroups, placement, sandbox, supervise
 from sapwood.server.runtimes.local.capacity import (
     GpuInventory,
     read_capacity,
@@ -32,6 +33,7 @@ from sapwood.server.runtimes.local.capacity import (
     usable_cores,
 )
 from sapwood.server.runtimes.local.cgroups import CgroupPlan
+from sapwood.server.runtimes.local.confine import TeamUids
 from sapwood.server.runtimes.local.launch import (
     Allocation,
     LaunchContext,
@@ -42,6 +44,7 @@ from sapwood.server.runtimes.local.launch import (
 )
 from sapwood.server.runtimes.local.logs import read_logs
 from sapwood.server.runtimes.local.records import RecordError, with_stop_requested
+from sapwood.server.runtimes.local.sandbox import Sandbox
 from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.server.runtimes.local.supervise import Supervised
 from sapwood.server.runtimes.local.usage import UsageMeter
@@ -81,6 +84,21 @@ class LocalRuntime:
         self._exclusive_applied: frozenset[int] | None = None
         self._zygote = Zygote(shim_env()) if settings.use_zygote else None
         self._meter = UsageMeter()
+        self._sandbox: Sandbox | None = None
+        self._uids = TeamUids(self._data_dir)
+        self._hidden = (self._data_dir, *settings.hidden)
+
+    @property
+    def sandbox(self) -> Sandbox:
+        """How workloads are confined here (sandbox.py). The first access looks for
+        bubblewrap and runs one confined probe (blocking, about 10 ms)."""
+        if self._sandbox is None:
+            self._sandbox = sandbox.detect(
+                enabled=self._settings.isolation,
+                is_root=os.geteuid() == 0,
+                which=sandbox.system_which,
+            )
+        return self._sandbox
 
     @property
     def limits_mechanism(self) -> str:
@@ -123,7 +141,8 @@ class LocalRuntime:
                     return supervise.to_state(existing)
                 # Its shim has reported but may still be exiting; let it finish first.
                 await self._wait_shim_gone(existing)
-            check_runnable(unit)
+            check_runnable(unit, hidden=self._hidden)
+            self._check_tenancy(unit)
             allocation = self._allocate(unit)
             self._reserved[unit.key] = allocation
             ctx = LaunchContext(
@@ -132,6 +151,9 @@ class LocalRuntime:
                 log_max_bytes=self._settings.log_max_bytes,
                 started_at=self._settings.clock(),
                 zygote=self._zygote,
+                sandbox=self.sandbox,
+                uids=self._uids,
+                hidden=self._hidden,
             )
             try:
                 record, unit_dir = await asyncio.to_thread(launch_unit, unit, allocation, ctx)
@@ -241,7 +263,9 @@ class LocalRuntime:
     def _load(self) -> None:
         """Take the data-dir lock and adopt every recorded unit (blocking)."""
         units_dir = self._data_dir / "units"
-        units_dir.mkdir(parents=True, exist_ok=True)
+        units_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for private in (self._data_dir, units_dir):
+            os.chmod(private, 0o700)
         lock_file = open(self._data_dir / "runtime.lock", "w")  # noqa: SIM115 - held until close
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -305,6 +329,21 @@ class LocalRuntime:
                 raise RuntimeTemporaryError(f"{unit.record.key.slug()}: shim did not start")
             await asyncio.sleep(POLL_S / 2)
             await self._refresh(unit)
+
+    def _check_tenancy(self, unit: UnitSpec) -> None:
+        """Without isolation, one team's workloads run at a time (unless the server was
+        told it has a single tenant): RuntimeTemporaryError names who holds the machine."""
+        if self.sandbox.isolates or self._settings.single_tenant:
+            return
+        others = sandbox.other_teams(
+            unit.key.team, [u.record.key.team for u in self._units.values() if u.running]
+        )
+        if others:
+            raise RuntimeTemporaryError(
+                f"this server cannot keep teams apart ({'; '.join(self.sandbox.missing)}), "
+                f"so it runs one team's workloads at a time and team {others[0]}'s are "
+                "running; an admin can start it with --single-tenant to allow this"
+            )
 
     def _allocate(self, unit: UnitSpec) -> Allocation:
         """Cores, GPUs and port for a new unit; no await inside, so it cannot race."""

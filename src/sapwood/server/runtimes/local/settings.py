@@ -31,3 +31,11 @@ class LocalRuntimeSettings:
     start_timeout_s: float = 10.0
     # Fork shims from a warm launcher process (fast); False spawns a fresh Python each time.
     use_zygote: bool = True
+    # Confine workloads (sandbox.py): namespaces, and a uid per team when run as root.
+    # False, or a machine that cannot, runs them as the server's user, unconfined.
+    isolation: bool = True
+    # Without isolation, run several teams' workloads side by side anyway (one trusted
+    # tenant); otherwise one team's units wait while another team's run.
+    single_tenant: bool = False
+    # Folders no workload may see (the server's home); data_dir is always among them.
+    hidden: tuple[Path, ...] = ()

@@ -36,6 +36,7 @@ from sapwood.server.runtimes.local.procfs import (
     group_members,
     identify,
     live_descendants,
+    read_stat,
     signal_group,
     signal_pids,
 )
@@ -96,7 +97,7 @@ class Shim:
         identity = identify(child.pid) or ProcessId(child.pid, 0)
         write_atomic(self._unit_dir / WORKLOAD, workload_to_json(identity))
         if self._pending_signal is not None:
-            signal_group(child.pid, self._pending_signal)
+            self._signal_workload(child.pid, self._pending_signal)
         pump = threading.Thread(target=_pump, args=(read_end, writer), daemon=True)
         pump.start()
         returncode = self._wait_for(child.pid)
@@ -119,6 +120,7 @@ class Shim:
             if spec.rlimit_as_bytes > 0:
                 limit = spec.rlimit_as_bytes
                 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            os.umask(0o022)  # the shim's own files are private; the workload's as usual
 
         return subprocess.Popen(
             spec.command,
@@ -137,7 +139,17 @@ class Shim:
         if self._child is None:
             self._pending_signal = sig
         else:
-            signal_group(self._child.pid, sig)
+            self._signal_workload(self._child.pid, sig)
+
+    def _signal_workload(self, pgid: int, sig: signal.Signals) -> None:
+        if not self._spec.sandboxed:
+            signal_group(pgid, sig)
+            return
+        # bubblewrap's monitor and its init inside the namespace die of a default-action
+        # signal, taking the workload with them: the workload gets the signal instead.
+        members = group_members(pgid)
+        sandbox = {pgid} | {pid for pid in members if _parent_of(pid) == pgid}
+        signal_pids(members - sandbox, sig)
 
     def _wait_for(self, pid: int) -> int:
         """Reap children (orphans come to us as subreaper) until `pid` ends; its exit code."""
@@ -191,6 +203,11 @@ def _pump(read_fd: int, writer: RotatingLogWriter) -> None:
             writer.write(chunk)
 
 
+def _parent_of(pid: int) -> int | None:
+    stat = read_stat(pid)
+    return stat.ppid if stat is not None else None
+
+
 def _reap_any() -> None:
     while True:
         try:
@@ -207,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m sapwood.server.runtimes.local.shim UNIT_DIR", file=sys.stderr)
         return 2
     unit_dir = Path(args[0])
+    os.umask(0o077)  # logs and reports are the server's alone
     spec = parse_launch((unit_dir / LAUNCH).read_text(encoding="utf-8"))
     try:
         become_subreaper()

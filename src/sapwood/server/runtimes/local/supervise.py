@@ -191,6 +191,7 @@ def to_state(unit: Supervised) -> UnitState:
         port=record.port,
         cpu_set=record.cpu_set,
         limits_enforced_by=record.mechanism,
+        isolated_by=record.isolation,
         gpu_indices=record.gpu_indices,
     )
     if unit.exit is None:

@@ -110,7 +110,7 @@ def _become_shim(unit_dir: Path) -> None:
         os.setsid()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the shim waits for its workload
         null = os.open(os.devnull, os.O_RDONLY)
-        log = os.open(unit_dir / SHIM_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log = os.open(unit_dir / SHIM_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(null, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
