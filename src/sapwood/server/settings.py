@@ -89,6 +89,9 @@ class GatewaySettings(_Group):
     # The gateway is a child process of `sapwood server` (python -m sapwood.server.gateway).
     enabled: bool = True
     port: int = Field(default=8421, ge=0, le=65535)  # SAPWOOD_GATEWAY_PORT; on 127.0.0.1
+    # SAPWOOD_GATEWAY_TOKEN_MAX_STALE (e.g. 10m): while the store is unreachable, a token
+    # that passed a check at most this long ago keeps passing (docs/gateway.md).
+    token_max_stale_s: float = Field(default=600.0, ge=0)
 
 
 class FeedSettings(_Group):
@@ -153,7 +156,10 @@ class Settings(_Group):
             utilisation_retention_s=_duration_s(env, "SAPWOOD_UTILISATION_RETENTION", 7 * 86400.0),
             leader_election=env.get("SAPWOOD_LEADER_ELECTION", "") == "1",
         )
-        gateway = GatewaySettings(port=int(env.get("SAPWOOD_GATEWAY_PORT") or 8421))
+        gateway = GatewaySettings(
+            port=int(env.get("SAPWOOD_GATEWAY_PORT") or 8421),
+            token_max_stale_s=_duration_s(env, "SAPWOOD_GATEWAY_TOKEN_MAX_STALE", 600.0),
+        )
         kubeconfig = env.get("SAPWOOD_KUBECONFIG")
         runtime = RuntimeSettings(
             kind=env.get("SAPWOOD_RUNTIME") or "local",

@@ -1,4 +1,4 @@
-"""Settings from the environment: the utilisation retention."""
+"""Settings from the environment: the utilisation retention, the gateway's stale tokens."""
 
 from __future__ import annotations
 
@@ -37,3 +37,9 @@ def test_an_invalid_retention_names_the_variable(value: str, problem: str) -> No
         ValueError, match=f"SAPWOOD_UTILISATION_RETENTION='{value}' is invalid: .*{problem}"
     ):
         retention(value)
+
+
+def test_the_gateways_stale_token_window_takes_a_duration() -> None:
+    assert Settings.from_env({}).gateway.token_max_stale_s == 600.0
+    stale = Settings.from_env({"SAPWOOD_GATEWAY_TOKEN_MAX_STALE": "2m"})
+    assert stale.gateway.token_max_stale_s == 120.0

@@ -2,12 +2,18 @@
 
 The checks are those of the API (services/tokens.py) without its writes: the gateway
 only reads the store. A revoked token keeps working for at most ``ttl_s``.
+
+While the store is unreachable, a token that passed its last check keeps passing (until
+it expires, and for at most ``max_stale_s`` after that check), so an outage of the store
+does not take the services down with it; a token the gateway has not seen pass is never
+admitted then. Revocation takes effect at the first check once the store is back.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,10 +23,38 @@ from sapwood.schemas import Role
 from sapwood.server.secrets import secret_matches, split_token
 from sapwood.server.services.access import Caller
 from sapwood.server.store.engine import session_factory
+from sapwood.server.store.outage import STORE_DOWN_ERRORS
 from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
 
 Outcome = Caller | str
 """The caller, or why the token was refused (the message of a 401)."""
+
+Verdict = tuple[Outcome, datetime | None]
+"""An outcome and, for a caller, when its token expires (None: never)."""
+
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (*STORE_DOWN_ERRORS, OSError)
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A token's last successful check: when (monotonic seconds), who, until when."""
+
+    checked_at: float
+    caller: Caller
+    expires_at: datetime | None
+
+
+def stale_caller(
+    passed: Passed | None, *, monotonic: float, now: datetime, max_stale_s: float
+) -> Caller | None:
+    """The caller to admit on the strength of an earlier check while the store cannot be
+    asked, or None: never for a token that did not pass, has expired, or was last checked
+    more than ``max_stale_s`` ago."""
+    if passed is None or monotonic - passed.checked_at > max_stale_s:
+        return None
+    if passed.expires_at is not None and passed.expires_at <= now:
+        return None
+    return passed.caller
 
 
 class TokenAuth:
@@ -31,63 +65,99 @@ class TokenAuth:
         now: Callable[[], datetime],
         monotonic: Callable[[], float],
         ttl_s: float = 5.0,
+        max_stale_s: float = 600.0,
         max_entries: int = 10_000,
     ) -> None:
         self._sessions = session_factory(engine)
         self._now = now
         self._monotonic = monotonic
         self.ttl_s = ttl_s
+        self.max_stale_s = max_stale_s
         self._max_entries = max_entries
         self._cache: dict[bytes, tuple[float, Outcome]] = {}
-        self._pending: dict[bytes, asyncio.Future[Outcome]] = {}
+        self._passed: dict[bytes, Passed] = {}
+        self._pending: dict[bytes, asyncio.Future[Verdict]] = {}
 
     async def check(self, header: bytes | None) -> Outcome:
-        """The caller behind an ``Authorization`` header value, or the reason it is refused."""
+        """The caller behind an ``Authorization`` header value, or the reason it is refused.
+
+        Raises the store's error when the store is unreachable and the token has no recent
+        successful check to fall back on (the gateway answers 503).
+        """
         if not header:
             return "missing bearer token: send Authorization: Bearer sw_…"
         cached = self._cache.get(header)
         if cached is not None and cached[0] > self._monotonic():
             return cached[1]
+        try:
+            outcome, expires_at = await self._shared_lookup(header)
+        except STORE_UNREACHABLE:
+            caller = stale_caller(
+                self._passed.get(header),
+                monotonic=self._monotonic(),
+                now=self._now(),
+                max_stale_s=self.max_stale_s,
+            )
+            if caller is None:
+                raise
+            # Served from the last check; the store is asked again after ttl_s.
+            self._remember(header, caller)
+            return caller
+        if isinstance(outcome, Caller):
+            if len(self._passed) >= self._max_entries:
+                self._passed.clear()
+            self._passed[header] = Passed(self._monotonic(), outcome, expires_at)
+        else:
+            self._passed.pop(header, None)  # revoked, expired, unknown: no fallback
+        self._remember(header, outcome)
+        return outcome
+
+    def _remember(self, header: bytes, outcome: Outcome) -> None:
+        if len(self._cache) >= self._max_entries:
+            self._cache.clear()
+        self._cache[header] = (self._monotonic() + self.ttl_s, outcome)
+
+    async def _shared_lookup(self, header: bytes) -> Verdict:
+        """One store lookup per header at a time; concurrent checks share its verdict."""
         pending = self._pending.get(header)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._pending[header] = future
         try:
-            outcome = await self._lookup(header)
-            future.set_result(outcome)
+            verdict = await self._lookup(header)
+            future.set_result(verdict)
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so no "never retrieved" warning
             raise
         finally:
             del self._pending[header]
-        if len(self._cache) >= self._max_entries:
-            self._cache.clear()
-        self._cache[header] = (self._monotonic() + self.ttl_s, outcome)
-        return outcome
+        return verdict
 
-    async def _lookup(self, header: bytes) -> Outcome:
+    async def _lookup(self, header: bytes) -> Verdict:
         scheme, _, token = header.decode("latin-1").partition(" ")
         parts = split_token(token.strip()) if scheme.lower() == "bearer" else None
         if parts is None:
-            return "malformed bearer token: send Authorization: Bearer sw_…"
+            return "malformed bearer token: send Authorization: Bearer sw_…", None
         async with self._sessions() as session:
             row = await session.get(TokenRow, parts[0])
             if row is None or not secret_matches(parts[1], row.secret_hash):
-                return "unknown token"
+                return "unknown token", None
             if row.revoked_at is not None:
-                return "this token was revoked"
+                return "this token was revoked", None
             if row.expires_at is not None and row.expires_at <= self._now():
-                return f"this token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC"
+                return f"this token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC", None
             user = await session.get(UserRow, row.user)
             if user is None:
-                return "unknown token"
+                return "unknown token", None
             if row.scope is not None:
                 team = row.scope.split("/")[1]
-                return Caller(user.name, admin=False, roles={team: Role.VIEWER}, token_id=row.id)
+                caller = Caller(user.name, admin=False, roles={team: Role.VIEWER}, token_id=row.id)
+                return caller, row.expires_at
             memberships = await session.scalars(
                 select(MembershipRow).where(MembershipRow.user == user.name)
             )
             roles = {m.team: Role(m.role) for m in memberships}
-            return Caller(user=user.name, admin=user.admin, roles=roles, token_id=row.id)
+            caller = Caller(user=user.name, admin=user.admin, roles=roles, token_id=row.id)
+            return caller, row.expires_at

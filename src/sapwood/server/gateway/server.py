@@ -52,7 +52,12 @@ def build_gateway(
         assert engine is not None
         routes = StoreRoutes(engine, poll_interval_s=poll_interval_s)
     auth = (
-        TokenAuth(engine, now=lambda: datetime.now(UTC), monotonic=time.monotonic)
+        TokenAuth(
+            engine,
+            now=lambda: datetime.now(UTC),
+            monotonic=time.monotonic,
+            max_stale_s=settings.gateway.token_max_stale_s,
+        )
         if engine is not None
         else None
     )
