@@ -18,7 +18,13 @@ import httpx
 import uvicorn
 
 from sapwood.server.app import create_app
-from sapwood.server.settings import ApiSettings, ControllerSettings, Settings, StoreSettings
+from sapwood.server.settings import (
+    ApiSettings,
+    ControllerSettings,
+    GatewaySettings,
+    Settings,
+    StoreSettings,
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ def live_server(
         api=ApiSettings(port=port),
         store=StoreSettings(database_url=database_url),
         controller=ControllerSettings(enabled=controller),
+        # No gateway process runs beside it: never poll whatever listens on its port.
+        gateway=GatewaySettings(enabled=False),
     )
     tokens: list[str] = []
     app = create_app(settings, on_bootstrap=tokens.append)
