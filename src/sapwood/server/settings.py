@@ -29,6 +29,9 @@ class ApiSettings(_Group):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     page_size: int = Field(default=100, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
+    # SAPWOOD_MAX_STREAMS_PER_TOKEN: follow streams (logs) one token may hold open at once
+    # in this server process; the next one gets 429.
+    max_streams_per_token: int = Field(default=8, ge=1)
 
 
 class StoreSettings(_Group):
@@ -58,6 +61,12 @@ class RuntimeSettings(_Group):
     reserve_cpu_millis: int = Field(default=0, ge=0)
     reserve_memory_bytes: int = Field(default=0, ge=0)
     use_cgroups: bool = True
+    # SAPWOOD_ISOLATION=auto|off: confine local workloads (bubblewrap namespaces, a uid per
+    # team as root); what the machine cannot enforce is logged and shown in status.limits.
+    isolation: bool = True
+    # SAPWOOD_SINGLE_TENANT=1 / --single-tenant: without isolation, still run several
+    # teams' workloads at once (otherwise one team's wait while another's run).
+    single_tenant: bool = False
     # kubernetes: a kubeconfig (and context), else the in-cluster service account
     kubeconfig: Path | None = None
     kube_context: str | None = None
@@ -139,6 +148,7 @@ class Settings(_Group):
         api = ApiSettings(
             host=env.get("SAPWOOD_HOST", "127.0.0.1"),
             port=int(env.get("SAPWOOD_PORT", "8420")),
+            max_streams_per_token=int(env.get("SAPWOOD_MAX_STREAMS_PER_TOKEN") or 8),
         )
         store = StoreSettings(database_url=env.get("SAPWOOD_DATABASE_URL") or None)
         levels = tuple(
@@ -163,6 +173,8 @@ class Settings(_Group):
         kubeconfig = env.get("SAPWOOD_KUBECONFIG")
         runtime = RuntimeSettings(
             kind=env.get("SAPWOOD_RUNTIME") or "local",
+            isolation=_isolation(env),
+            single_tenant=env.get("SAPWOOD_SINGLE_TENANT", "") in ("1", "true"),
             kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else None,
             kube_context=env.get("SAPWOOD_KUBE_CONTEXT") or None,
             kube_namespace_prefix=env.get("SAPWOOD_KUBE_NAMESPACE_PREFIX") or "sapwood-",
@@ -184,6 +196,13 @@ class Settings(_Group):
             controller=controller,
             runtime=runtime,
         )
+
+
+def _isolation(env: Mapping[str, str]) -> bool:
+    value = (env.get("SAPWOOD_ISOLATION") or "auto").strip().lower()
+    if value not in ("auto", "off"):
+        raise ValueError(f"SAPWOOD_ISOLATION={value!r} is invalid: use auto or off")
+    return value == "auto"
 
 
 def _duration_s(env: Mapping[str, str], name: str, default_s: float) -> float:
