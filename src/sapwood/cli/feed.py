@@ -224,8 +224,11 @@ def _result_line(result: FeedResult, output: str) -> str:
     if output == "json":
         return json.dumps(result.model_dump(mode="json", by_alias=True))
     latency = (result.scored_at - result.ingested_at).total_seconds()
+    # No prediction or score: the model gave no finite score for the record.
+    prediction = "-" if result.prediction is None else str(result.prediction)
+    score = "n/a" if result.score is None else f"{result.score:.3f}"
     return (
-        f"{result.sequence:>10}  {result.prediction:>10}  {result.score:>7.3f}  "
+        f"{result.sequence:>10}  {prediction:>10}  {score:>7}  "
         f"{result.model_version:>7}  {latency * 1000:.0f}ms"
     )
 

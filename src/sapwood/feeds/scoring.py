@@ -70,7 +70,10 @@ class Scorer:
 
 
 def answers(output: np.ndarray) -> pa.Table:
-    """From a model's first output to the results a feed stores; pure."""
+    """From a model's first output to the results a feed stores; pure. A row whose output
+    holds a NaN or an infinity (a NaN feature through an MLP, say) gets a null prediction,
+    score and probabilities: unavailable, where the threshold would call NaN class 0 and
+    the argmax would call it class 0 too."""
     rows = output.shape[0]
     if output.ndim == 1 or (output.ndim == 2 and output.shape[1] == 1):
         positive = output.reshape(rows).astype(np.float64)
@@ -84,12 +87,14 @@ def answers(output: np.ndarray) -> pa.Table:
     else:
         raise ScoringError(f"the model's output has shape {output.shape}; expected [N, classes]")
     width = probabilities.shape[1]
+    unscored = ~np.isfinite(output.reshape(rows, -1)).all(axis=1)
+    mask = pa.array(unscored) if unscored.any() else None
     flat = pa.array(probabilities.reshape(-1), type=pa.float32())
     offsets = pa.array(np.arange(0, rows * width + 1, width, dtype=np.int32))
     return pa.table(
         {
-            "prediction": prediction,
-            "score": score,
-            "probabilities": pa.ListArray.from_arrays(offsets, flat),
+            "prediction": pa.array(prediction, type=pa.int64(), mask=unscored),
+            "score": pa.array(score, type=pa.float64(), mask=unscored),
+            "probabilities": pa.ListArray.from_arrays(offsets, flat, mask=mask),
         }
     )

@@ -39,10 +39,13 @@ class IngestResponse(WireModel):
 
 
 class FeedResult(WireModel):
+    """One scored record. ``prediction`` and ``score`` are null when the model gave no
+    finite score for it (NaN or infinite output): unavailable, not a class."""
+
     sequence: int
-    prediction: int
-    score: float
-    probabilities: list[float] | None = None
+    prediction: int | None
+    score: float | None
+    probabilities: list[float | None] | None = None
     label: float | None = None
     model_version: str
     ingested_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Literal
@@ -15,17 +16,22 @@ from sapwood.specs.workloads import WorkloadSpec
 
 Dtype = Literal["float64", "float32", "int64", "int32", "bool", "string"]
 NUMERIC: frozenset[str] = frozenset({"float64", "float32", "int64", "int32", "bool"})
+FLOATS: frozenset[str] = frozenset({"float64", "float32"})
 _COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 
 
 class Column(SpecModel):
     """One field of a record. An absent column or a null value takes ``default`` when
-    given; otherwise it is refused, unless ``nullable``."""
+    given; otherwise it is refused, unless ``nullable``. NaN and infinities are refused
+    unless ``allowNonFinite`` (float columns only)."""
 
     name: str = Field(description="letters, digits, '_', '.', '-'")
     dtype: Dtype = "float64"
     default: float | int | str | bool | None = None
     nullable: bool = False
+    allow_non_finite: bool = Field(
+        default=False, description="accept NaN, Infinity and -Infinity (float columns only)"
+    )
 
     @model_validator(mode="after")
     def _valid_name(self) -> Column:
@@ -33,6 +39,20 @@ class Column(SpecModel):
             raise ValueError(
                 f"column name {self.name!r} is invalid: up to 128 letters, digits, '_', '.' "
                 "or '-', starting with a letter or '_'"
+            )
+        if self.allow_non_finite and self.dtype not in FLOATS:
+            raise ValueError(
+                f"column {self.name!r}: allowNonFinite needs a float64 or float32 column, "
+                f"not {self.dtype}"
+            )
+        if (
+            isinstance(self.default, float)
+            and not math.isfinite(self.default)
+            and not self.allow_non_finite
+        ):
+            raise ValueError(
+                f"column {self.name!r}: default {self.default} is not finite; "
+                "set allowNonFinite: true to allow it"
             )
         return self
 

@@ -15,6 +15,7 @@ from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.testing.feeds import antinex_rows, threshold_scores
 from sapwood.testing.servers import LiveServer
 from tests.integration.cli.conftest import Sapwood
+from tests.integration.feeds.stored import INF, NAN, raw_results, store_results
 
 FEED_YAML = (
     "apiVersion: sapwood/v1\n"
@@ -106,3 +107,27 @@ def test_push_parquet_and_json_lines(sapwood: Sapwood, tmp_path: Path) -> None:
     lines.write_text("\n".join(json.dumps(row) for row in antinex_rows(3)) + "\n")
     result = sapwood("feed", "push", "ids", str(lines))
     assert "(sequences 6..8)" in result.stdout, result.output
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("feed_applied")
+def test_tail_and_export_survive_nan_scores_stored_before_the_fix(
+    sapwood: Sapwood, live_server: LiveServer
+) -> None:
+    with Client(live_server.url, token=live_server.admin_token) as client:
+        client.push_records("ids", antinex_rows(3))
+    database = f"sqlite:///{live_server.home / 'sapwood.db'}"
+    store_results(database, "ids", raw_results([0.9, NAN, INF]))
+
+    tail = sapwood("feed", "tail", "ids", "--no-follow")
+    assert tail.exit_code == 0, tail.output
+    rows = [line.split() for line in tail.stdout.splitlines()[1:]]
+    assert [r[:3] for r in rows] == [["1", "1", "0.900"], ["2", "-", "n/a"], ["3", "-", "n/a"]]
+    as_json = sapwood("feed", "tail", "ids", "--no-follow", "-o", "json")
+    assert as_json.exit_code == 0, as_json.output
+    second = json.loads(as_json.stdout.splitlines()[1])
+    assert (second["prediction"], second["score"]) == (None, None)
+
+    exported = sapwood("feed", "results", "ids")
+    assert exported.exit_code == 0, exported.output
+    assert len(exported.stdout.splitlines()) == 4

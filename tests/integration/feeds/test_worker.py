@@ -74,3 +74,22 @@ async def test_a_batch_a_dead_worker_held_is_scored_once_by_the_next(
     page = await api.admin.feed_results("ids")
     assert [r.sequence for r in page.items] == [1, 2, 3, 4]
     assert (await api.admin.feed_figures("ids")).scored == 4
+
+
+async def test_a_record_with_a_nan_feature_is_not_scored_as_the_negative_class(
+    api: Api,
+) -> None:
+    model = mlp_model(features=2, hidden=4, classes=2, seed=1, feature_names=["a", "b"])
+    await api.admin.push_model(model, name="m", alias="production")
+    schema = [{"name": "a", "allowNonFinite": True}, {"name": "b"}]
+    await api.admin.apply([feed("f", team="default", schema=schema, model="m@production")])
+    await api.admin.push_records("f", [{"a": 1.0, "b": 0.5}, {"a": float("nan"), "b": 0.5}])
+
+    config = WorkerConfig(feed="f", wait_s=0, resolve_every_s=0, exit_when_idle=True)
+    await FeedWorker(api.admin, config).run()
+    page = await api.admin.feed_results("f")
+    assert [r.sequence for r in page.items] == [1, 2]
+    assert page.items[0].prediction in (0, 1)
+    assert (page.items[1].prediction, page.items[1].score) == (None, None)
+    negatives = await api.admin.feed_results("f", prediction=0)
+    assert 2 not in [r.sequence for r in negatives.items]  # NaN is no class 0

@@ -35,3 +35,22 @@ def test_a_scorer_reads_its_features_by_name_in_order() -> None:
         scorer.score(pa.table({"a": [1.0]}))
     with pytest.raises(ScoringError, match="reads 3 features"):
         Scorer(model, features=["a", "b"], version="7")
+
+
+def test_a_non_finite_output_is_no_class() -> None:
+    # A threshold calls NaN class 0 (NaN >= 0.5 is false), and so does an argmax.
+    sigmoid = answers(np.array([[0.7], [np.nan], [np.inf]], dtype=np.float32))
+    assert sigmoid.column("prediction").to_pylist() == [1, None, None]
+    assert sigmoid.column("score").to_pylist() == [pytest.approx(0.7), None, None]
+    classes = answers(np.array([[0.9, 0.1], [np.nan, np.nan], [0.2, np.inf]], dtype=np.float32))
+    assert classes.column("prediction").to_pylist() == [0, None, None]
+    assert classes.column("probabilities").to_pylist()[1:] == [None, None]
+
+
+def test_a_nan_feature_through_a_model_is_not_scored_as_the_negative_class() -> None:
+    model = mlp_model(features=2, hidden=4, classes=2, seed=1, feature_names=["a", "b"])
+    scorer = Scorer(model, features=["a", "b"], version="1")
+    out = scorer.score(pa.table({"a": [1.0, np.nan], "b": [0.5, 0.5]}))
+    assert out.column("prediction").to_pylist()[1] is None
+    assert out.column("score").to_pylist()[1] is None
+    assert out.column("prediction").to_pylist()[0] in (0, 1)

@@ -136,8 +136,9 @@ async def feeds_panel(page: Page) -> Panel:
             result_rows: list[list[Cell]] = [
                 [
                     (str(r.sequence), None),
-                    (str(r.prediction), None),
-                    (f"{r.score:.4g}", None),
+                    # None: the model gave no finite score (unavailable, not a class)
+                    ("-" if r.prediction is None else str(r.prediction), None),
+                    ("-" if r.score is None else f"{r.score:.4g}", None),
                     ("-" if r.label is None else f"{r.label:g}", None),
                     (r.model_version, None),
                     (f"{r.scored_at:%H:%M:%S}", None),

@@ -3,7 +3,10 @@
 Every body format (JSON rows, CSV, Arrow IPC, Parquet) becomes a ``pyarrow.Table``; then
 ``conform`` checks it against the feed's columns and returns the table in schema order and
 types. Errors name the column and the first bad row (0-based, header not counted). Nothing
-loops over records in Python except to build an error message.
+loops over records in Python except to build an error message. NaN and infinities (JSON's
+``NaN``/``Infinity``, CSV's ``nan``/``inf``, Arrow and Parquet floats) are refused unless
+the column sets ``allowNonFinite``: one NaN would otherwise score as a class and break
+every reader of the results.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "bool": pa.bool_(),
     "string": pa.string(),
 }
+# pyarrow's default CSV null spellings less its NaN ones ("nan", "NaN", "-nan", "1.#QNAN",
+# ...): a "nan" read as empty would silently take the column's default, so it is read as
+# NaN and refused (or kept, where the column allows non-finite values) like any other.
+CSV_NULLS = ["", "#N/A", "#N/A N/A", "#NA", "N/A", "NA", "NULL", "n/a", "null"]
 
 
 class RecordsError(ValueError):
@@ -118,7 +125,10 @@ def read_csv(body: bytes, columns: Sequence[Column]) -> pa.Table:
             io.BytesIO(body),
             parse_options=parse,
             convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=True
+                column_types=types,
+                null_values=CSV_NULLS,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
             ),
         )
     except pa.ArrowInvalid:
@@ -137,7 +147,9 @@ def read_csv(body: bytes, columns: Sequence[Column]) -> pa.Table:
         return pacsv.read_csv(
             io.BytesIO(body),
             parse_options=parse,
-            convert_options=pacsv.ConvertOptions(column_types=as_text, strings_can_be_null=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=as_text, null_values=CSV_NULLS, strings_can_be_null=True
+            ),
         )
     except pa.ArrowInvalid as exc:  # pragma: no cover - text columns always convert
         raise RecordsError(f"the body is not valid CSV: {_arrow_message(exc)}") from None
@@ -187,7 +199,10 @@ def conform(table: pa.Table, columns: Sequence[Column]) -> pa.Table:
                     f"missing column {column.name!r} (it has no default)", column=column.name
                 )
             continue
-        values = _cast(table.column(column.name), target, column.name)
+        given = table.column(column.name)
+        values = _cast(given, target, column.name)
+        if not column.allow_non_finite:
+            refuse_non_finite(given, values, column.name)
         if values.null_count:
             if column.default is not None:
                 values = pc.fill_null(values, pa.scalar(_default(column), type=target))
@@ -240,6 +255,27 @@ def _cast(values: pa.ChunkedArray, target: pa.DataType, name: str) -> pa.Chunked
     raise RecordsError(
         f"{where}column {name!r} must be {want} ({target}), got {value!r}", column=name, row=row
     )
+
+
+def refuse_non_finite(given: pa.ChunkedArray, values: pa.ChunkedArray, name: str) -> None:
+    """RecordsError naming the first row whose value is NaN or infinite, as sent
+    (``given``, when it holds floats) or as cast (``values``: a text "inf", or a float64
+    beyond float32's range); nulls are not the question here."""
+    for array in (given,) if values is given else (given, values):
+        if not pa.types.is_floating(array.type):
+            continue
+        bad = pc.invert(pc.fill_null(pc.is_finite(array), True))
+        if not pc.any(bad).as_py():
+            continue
+        row = pc.index(bad, True).as_py()
+        sent = given[row].as_py()
+        why = "" if array is given else f" (it becomes {values[row].as_py()} as {values.type})"
+        raise RecordsError(
+            f"row {row}: column {name!r} must be a finite number, got {sent!r}{why}; "
+            "NaN and infinities are refused unless the column sets allowNonFinite: true",
+            column=name,
+            row=row,
+        )
 
 
 def _first_failure(values: pa.ChunkedArray, target: pa.DataType) -> int | None:

@@ -176,7 +176,9 @@ async def results(
         limit=clamp_limit(limit, default=api.page_size, maximum=api.max_page_size),
         continue_=continue_,
     )
-    return JSONResponse(page.model_dump(mode="json", by_alias=True))
+    # Serialised by pydantic, which writes any NaN or infinity left as null, where
+    # JSONResponse's json.dumps(allow_nan=False) would answer 500.
+    return Response(page.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.get("/{name}/figures")

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sapwood.schemas.arrow import from_ipc
 from sapwood.schemas.feeds import FeedFigures, FeedResult, FeedResultPage
 from sapwood.server.feeds.figures import ScoredBatch, figures
-from sapwood.server.feeds.results import ResultFilter, flat_for_csv, select_rows
+from sapwood.server.feeds.results import ResultFilter, finite_only, flat_for_csv, select_rows
 from sapwood.server.feeds.series import FeedSeries, Scored, Waiting, buckets
 from sapwood.server.feeds.series import feed_series as bucket_series
 from sapwood.server.services.access import Caller, readable_teams
@@ -40,7 +40,9 @@ def check_filter(where: ResultFilter) -> None:
 async def _scan(
     session: AsyncSession, feed_uid: str, where: ResultFilter
 ) -> AsyncIterator[tuple[FeedResultRow, pa.Table]]:
-    """Result batches in sequence order with their rows filtered; empty ones skipped."""
+    """Result batches in sequence order with their rows filtered; empty ones skipped. NaN
+    and infinities stored before they were refused read as null (``finite_only``), so a
+    page, an export or a prediction filter never meets one."""
     after = where.after_seq
     while True:
         query = (
@@ -59,7 +61,7 @@ async def _scan(
             query = query.where(FeedResultRow.scored_at < where.until)
         rows = list(await session.scalars(query))
         for row in rows:
-            table = select_rows(from_ipc(row.results), where)
+            table = select_rows(finite_only(from_ipc(row.results)), where)
             if table.num_rows:
                 yield row, table
         if len(rows) < _SCAN:

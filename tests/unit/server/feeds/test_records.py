@@ -84,3 +84,64 @@ def test_antinex_rows_from_another_capture_fill_absent_fields_with_minus_one() -
     assert out.num_columns == 69
     assert out.column("udp_dport").to_pylist() == [-1.0]
     assert out.column("label_value").to_pylist() == [None]
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "row"),
+    [
+        (pa.table({"x": [1.0, 2.0, NAN]}), "x", 2),
+        (pa.table({"x": [INF, 1.0]}), "x", 0),
+        (pa.table({"x": [1.0, -INF]}), "x", 1),
+        (pa.table({"x": ["1", "Infinity"]}), "x", 1),  # text casts to infinity
+        (pa.table({"x": [1.0], "label": [NAN]}), "label", 0),  # not "nan" text
+    ],
+)
+def test_nan_and_infinities_are_refused_naming_row_and_column(
+    table: pa.Table, column: str, row: int
+) -> None:
+    with pytest.raises(RecordsError) as caught:
+        conform(table, COLUMNS)
+    assert caught.value.path == f"rows[{row}].{column}"
+    assert f"row {row}: column {column!r}" in caught.value.message
+
+
+def test_a_float32_column_refuses_what_would_overflow_to_infinity() -> None:
+    columns = (Column(name="f", dtype="float32"),)
+    with pytest.raises(RecordsError, match=r"row 1: column 'f' .* 1e\+300 \(it becomes inf"):
+        conform(pa.table({"f": [1.0, 1e300]}), columns)
+
+
+def test_csv_nan_is_read_as_nan_not_as_an_empty_value_that_takes_the_default() -> None:
+    columns = (Column(name="x", default=-1.0),)
+    for spelling in ("nan", "NaN", "-nan", "inf", "-Infinity"):
+        with pytest.raises(RecordsError) as caught:
+            conform(read_csv(f"x\n1\n{spelling}\n".encode(), columns), columns)
+        assert caught.value.path == "rows[1].x"
+    # the other null spellings still mean "empty"
+    assert conform(read_csv(b"x\n1\n\nNA\n", columns), columns).column("x").to_pylist() == [
+        1.0,
+        -1.0,
+    ]
+
+
+def test_a_column_may_opt_in_to_non_finite_values() -> None:
+    columns = (Column(name="x", allow_non_finite=True), Column(name="y", dtype="float32"))
+    table = pa.table({"x": [NAN, INF, -INF], "y": [1.0, 2.0, 3.0]})
+    out = conform(table, columns).column("x").to_pylist()
+    assert out[0] != out[0]  # NaN
+    assert out[1:] == [INF, -INF]
+    csv_out = conform(read_csv(b"x,y\nnan,1\n", columns), columns).column("x").to_pylist()
+    assert csv_out[0] != csv_out[0]
+    with pytest.raises(RecordsError, match="column 'y'"):
+        conform(pa.table({"x": [NAN], "y": [NAN]}), columns)
+
+
+def test_the_opt_in_is_for_float_columns_and_guards_a_non_finite_default() -> None:
+    with pytest.raises(ValueError, match="allowNonFinite needs a float64 or float32 column"):
+        Column(name="n", dtype="int64", allow_non_finite=True)
+    with pytest.raises(ValueError, match="default nan is not finite"):
+        Column(name="x", default=NAN)
+    assert Column(name="x", default=NAN, allow_non_finite=True).allow_non_finite
