@@ -20,6 +20,7 @@ import csv
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,7 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", default="antinex", help="registry model name")
     parser.add_argument("--alias", default="production", help="alias to move to this version")
     parser.add_argument("--nonattack", type=Path, help="CSV of non-attack rows (capture)")
-    parser.add_argument("--out", type=Path, default=Path("antinex.onnx"))
+    # Never into the example's folder (it may be a read-only checkout): the temp folder,
+    # which is private to the Job when it runs confined.
+    default_out = Path(tempfile.gettempdir()) / "antinex.onnx"
+    parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--hidden", type=int, default=200)
     parser.add_argument("--test-share", type=float, default=0.25)
