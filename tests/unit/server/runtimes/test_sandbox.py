@@ -11,6 +11,7 @@ from sapwood.server.runtimes.local.sandbox import (
     Confinement,
     Sandbox,
     assign_uid,
+    closed_folder,
     detect,
     exposes,
     other_teams,
@@ -111,3 +112,11 @@ def test_detection_says_what_is_missing() -> None:
     assert not off.isolates
     assert off.describe() == "none"
     assert "SAPWOOD_ISOLATION=off" in off.missing[0]
+
+
+def test_a_closed_folder_above_the_interpreter_is_found(tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    (closed / "bin").mkdir(parents=True)
+    closed.chmod(0o700)
+    assert closed_folder(closed / "bin" / "python") in (closed, tmp_path, tmp_path.parent)
+    assert closed_folder(Path("/usr/bin/python3")) is None

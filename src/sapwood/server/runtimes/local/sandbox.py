@@ -26,7 +26,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,9 +213,29 @@ def detect(*, enabled: bool, is_root: bool, which: Callable[[str], str | None]) 
     failure = _probe(candidate, probe_uid)
     if failure is not None:
         return Sandbox(missing=(f"bubblewrap cannot create namespaces here: {failure}",))
+    if candidate.team_uids:
+        closed = closed_folder(Path(os.path.realpath(sys.executable)))
+        if closed is not None:
+            missing.append(
+                f"the server's Python lies under {closed}, which other users cannot enter: "
+                "workloads that run it again (subprocesses, multiprocessing) fail; install "
+                "Python and the environment where every user may read them"
+            )
     return Sandbox(
         bwrap=bwrap, setpriv=setpriv, team_uids=candidate.team_uids, missing=tuple(missing)
     )
+
+
+def closed_folder(path: Path) -> Path | None:
+    """The first folder above `path` that other users may not enter, or None."""
+    for folder in reversed(path.parents):
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            return folder
+        if not mode & stat.S_IXOTH:
+            return folder
+    return None
 
 
 def _probe(sandbox: Sandbox, uid: int | None) -> str | None:
