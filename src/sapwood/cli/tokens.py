@@ -29,12 +29,18 @@ def create_token(
     ),
     description: str = typer.Option("", "--description", "-d", help="what it is for"),
     expires_in: str | None = typer.Option(
-        None, "--expires-in", help=f"lifetime, {DURATION_HELP}; default never expires"
+        None,
+        "--expires-in",
+        help=f"lifetime above 0s, {DURATION_HELP}; leave it out for a token that never expires",
     ),
 ) -> None:
     """Create a token and print its secret: the only time it is shown."""
     try:
         lifetime = parse_duration(expires_in) if expires_in is not None else None
+        if lifetime is not None and not lifetime:
+            raise ValueError(
+                "must be above 0s; leave --expires-in out for a token that never expires"
+            )
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--expires-in'") from None
     with connect() as client:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sapwood.schemas.base import WireModel
 from sapwood.specs.base import Duration, Name
@@ -51,7 +51,17 @@ class MembershipRequest(WireModel):
 class TokenRequest(WireModel):
     user: Name | None = Field(default=None, description="defaults to the caller; admins only")
     description: str = Field(default="", max_length=200)
-    expires_in: Duration | None = None
+    expires_in: Duration | None = Field(
+        default=None, description="lifetime above 0s; leave it out for a token that never expires"
+    )
+
+    @field_validator("expires_in")
+    @classmethod
+    def _positive_lifetime(cls, value: timedelta | None) -> timedelta | None:
+        # 0s used to mean "never": a lifetime of nothing is a mistake, not a wish.
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be above 0s; leave it out for a token that never expires")
+        return value
 
 
 class Token(WireModel):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import Field, field_validator
 
-from sapwood.schemas.base import WireModel
+from sapwood.schemas.base import MAX_BIGINT, WireModel
 
 MAX_METRIC_NAME = 100
 MAX_POINTS_PER_REQUEST = 1000
@@ -33,7 +33,7 @@ class MetricPoint(WireModel):
 
     name: str = Field(strict=True)
     value: float = Field(strict=True, allow_inf_nan=False)
-    step: int | None = Field(default=None, strict=True, ge=0)
+    step: int | None = Field(default=None, strict=True, ge=0, le=MAX_BIGINT)
     time: datetime | None = None
 
     @field_validator("name")

@@ -10,13 +10,14 @@ from pydantic import Field
 from sapwood.schemas.base import WireModel
 
 # An alias is a DNS label that is not all digits: NAME@3 means version 3.
-ALIAS_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+ALIAS_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # fullmatch: no "\n"
 LATEST = "latest"
+MAX_VERSION = 2**31 - 1  # versions are INTEGER columns: 32 bits on PostgreSQL
 
 
 def alias_problem(alias: str) -> str | None:
     """Why ``alias`` cannot name an alias, or None when it can."""
-    if len(alias) > 63 or not ALIAS_PATTERN.match(alias):
+    if len(alias) > 63 or not ALIAS_PATTERN.fullmatch(alias):
         return (
             f"alias {alias!r} is invalid: use lowercase letters, digits and '-' "
             "(at most 63), starting and ending with a letter or digit"
@@ -94,4 +95,4 @@ class Model(WireModel):
 
 
 class AliasRequest(WireModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)

@@ -21,10 +21,20 @@ from sapwood.specs import quantity
 
 API_VERSION = "sapwood/v1"
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_KEY_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Matched with fullmatch: with re.match, '$' also matches before a trailing newline.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_KEY_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Caps on what one spec may hold: generous for real use, small enough that a hostile
+# document is refused before it costs anything. docs/specs.md lists them.
+MAX_LABELS = 64
+MAX_ENV = 256
+MAX_COMMAND_ARGS = 1024
+MAX_VOLUMES = 32
+MAX_ARG_BYTES = 128 * 1024  # Linux refuses a longer argument or environment string
+MAX_PATH = 4096
 
 
 class SpecModel(BaseModel):
@@ -42,7 +52,7 @@ def check_name(value: str) -> str:
     """A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters."""
     if len(value) > 63:
         raise ValueError(f"{value!r} is longer than 63 characters")
-    if not _LABEL.match(value):
+    if not _LABEL.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a valid name: use lowercase letters, digits and '-', "
             "starting and ending with a letter or digit (e.g. 'train-antinex')"
@@ -52,9 +62,9 @@ def check_name(value: str) -> str:
 
 def check_label_key(key: str) -> str:
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not all(_LABEL.match(p) for p in prefix.split("."))):
+    if prefix and (len(prefix) > 253 or not all(_LABEL.fullmatch(p) for p in prefix.split("."))):
         raise ValueError(f"label key {key!r} has an invalid prefix: use a DNS subdomain")
-    if len(name) > 63 or not _LABEL_KEY_NAME.match(name):
+    if len(name) > 63 or not _LABEL_KEY_NAME.fullmatch(name):
         raise ValueError(
             f"label key {key!r} is invalid: up to 63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -63,7 +73,7 @@ def check_label_key(key: str) -> str:
 
 
 def check_label_value(value: str) -> str:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         raise ValueError(
             f"label value {value!r} is invalid: up to 63 letters, digits, '-', '_' or '.', "
             "starting and ending with a letter or digit"
@@ -80,7 +90,7 @@ def _check_labels(labels: dict[str, str]) -> dict[str, str]:
 
 def _check_env(env: dict[str, str]) -> dict[str, str]:
     for key in env:
-        if not _ENV_NAME.match(key):
+        if not _ENV_NAME.fullmatch(key):
             raise ValueError(
                 f"environment variable name {key!r} is invalid: "
                 "use letters, digits and '_', not starting with a digit"
@@ -88,9 +98,47 @@ def _check_env(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def capped(cap: int, what: str) -> BeforeValidator:
+    """Refuse a list or mapping of more than ``cap`` items before its items are validated.
+
+    The error names the cap and the count; pydantic puts the field path in front."""
+
+    def check(value: object) -> object:
+        if isinstance(value, list | dict) and len(value) > cap:
+            raise ValueError(f"at most {cap} {what} are allowed, got {len(value)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def check_process_string(value: str) -> str:
+    """A string that becomes an argument or environment value of a process: no NUL byte
+    (the kernel cannot pass one) and at most 128 KiB."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL byte (\\x00)")
+    if len(value.encode()) > MAX_ARG_BYTES:
+        raise ValueError(f"is longer than {MAX_ARG_BYTES} bytes")
+    return value
+
+
+def check_workdir(value: str) -> str:
+    """An absolute path without NUL bytes."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL byte (\\x00)")
+    if not value.startswith("/"):
+        raise ValueError(f"{value!r} is not an absolute path: start it with '/'")
+    return value
+
+
+ProcessString = Annotated[str, AfterValidator(check_process_string)]
 Name = Annotated[str, AfterValidator(check_name)]
-Labels = Annotated[dict[str, str], AfterValidator(_check_labels)]
-Env = Annotated[dict[str, str], AfterValidator(_check_env)]
+Labels = Annotated[dict[str, str], capped(MAX_LABELS, "labels"), AfterValidator(_check_labels)]
+Env = Annotated[
+    dict[str, ProcessString],
+    capped(MAX_ENV, "environment variables"),
+    AfterValidator(_check_env),
+]
+Workdir = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(check_workdir)]
 
 Cpu = Annotated[
     int,
@@ -122,10 +170,15 @@ def _shell_string(value: object) -> object:
     return value
 
 
+Argv = Annotated[
+    list[Annotated[ProcessString, Field(min_length=1)]],
+    capped(MAX_COMMAND_ARGS, "arguments"),
+    Field(min_length=1),
+]
 Command = Annotated[
-    list[Annotated[str, Field(min_length=1)]],
+    Argv,
     BeforeValidator(_shell_string),
-    Field(min_length=1, description="argv list, or one string run by /bin/sh -c"),
+    Field(description="argv list, or one string run by /bin/sh -c"),
 ]
 
 

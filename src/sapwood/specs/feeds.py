@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from sapwood.specs import antinex
-from sapwood.specs.base import Duration, SpecModel
+from sapwood.specs.base import Duration, SpecModel, capped
 from sapwood.specs.serving import MODEL_REF
 from sapwood.specs.workloads import WorkloadSpec
 
 Dtype = Literal["float64", "float32", "int64", "int32", "bool", "string"]
 NUMERIC: frozenset[str] = frozenset({"float64", "float32", "int64", "int32", "bool"})
 FLOATS: frozenset[str] = frozenset({"float64", "float32"})
-_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")  # fullmatch: no trailing newline
+MAX_COLUMNS = 10_000
 
 
 class Column(SpecModel):
@@ -35,7 +37,7 @@ class Column(SpecModel):
 
     @model_validator(mode="after")
     def _valid_name(self) -> Column:
-        if not _COLUMN.match(self.name):
+        if not _COLUMN.fullmatch(self.name):
             raise ValueError(
                 f"column name {self.name!r} is invalid: up to 128 letters, digits, '_', '.' "
                 "or '-', starting with a letter or '_'"
@@ -105,9 +107,9 @@ class FeedSpec(WorkloadSpec):
     Its workers run Sapwood's feed worker, so a feed takes no ``command``.
     """
 
-    columns: Literal["antinex-v1"] | list[Column] = Field(
-        alias="schema", description="'antinex-v1' or a list of {name, dtype}"
-    )
+    columns: Annotated[
+        Literal["antinex-v1"] | list[Column], capped(MAX_COLUMNS, "schema columns")
+    ] = Field(alias="schema", description="'antinex-v1' or a list of {name, dtype}")
     model: str = Field(pattern=MODEL_REF, description="registry model as NAME@ALIAS")
     batch: FeedBatch = Field(default_factory=FeedBatch)
     workers: FeedWorkers = Field(default_factory=FeedWorkers)
@@ -123,12 +125,12 @@ class FeedSpec(WorkloadSpec):
         if isinstance(self.columns, list):
             if not self.columns:
                 raise ValueError("schema needs at least one column")
-            names = [c.name for c in self.columns]
-            repeated = sorted({n for n in names if names.count(n) > 1})
+            counts = Counter(c.name for c in self.columns)
+            repeated = sorted(n for n, count in counts.items() if count > 1)
             if repeated:
-                raise ValueError(
-                    f"schema column names must be unique; repeated: {', '.join(repeated)}"
-                )
+                shown = ", ".join(repeated[:10])
+                more = f" and {len(repeated) - 10} more" if len(repeated) > 10 else ""
+                raise ValueError(f"schema column names must be unique; repeated: {shown}{more}")
         by_name = {c.name: c for c in self.schema_columns()}
         if self.label_column is not None:
             column = by_name.get(self.label_column)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pydantic import Field, model_validator
 
-from sapwood.specs.base import Duration, SpecModel
+from sapwood.specs.base import Argv, Duration, SpecModel
 
 
 class HttpProbe(SpecModel):
@@ -19,7 +19,7 @@ class TcpProbe(SpecModel):
 
 
 class ExecProbe(SpecModel):
-    command: list[str] = Field(min_length=1)
+    command: Argv
 
 
 class Probe(SpecModel):

@@ -19,7 +19,7 @@ MAX_DURATION = timedelta(days=365)
 
 _BINARY = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4, "Pi": 1024**5, "Ei": 1024**6}
 _DECIMAL = {"k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z]*)$")
+_QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z]*)")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
 _DURATION_UNITS = {
     "d": timedelta(days=1),
@@ -35,7 +35,7 @@ DURATION_HELP = "a duration such as 30s, 5m, 2h or 1h30m"
 
 
 def _split(text: str, what: str) -> tuple[Decimal, str]:
-    match = _QUANTITY.match(text.strip())
+    match = _QUANTITY.fullmatch(text.strip())
     if not match:
         raise ValueError(f"{text!r} is not {what}")
     return Decimal(match.group(1)), match.group(2)

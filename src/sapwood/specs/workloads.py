@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
 from sapwood.specs import quantity
 from sapwood.specs.base import (
+    MAX_VOLUMES,
     Command,
     Duration,
     Env,
@@ -19,6 +21,8 @@ from sapwood.specs.base import (
     Resources,
     SpecModel,
     Volume,
+    Workdir,
+    capped,
 )
 from sapwood.specs.probes import Backoff, HttpProbe, Probe
 from sapwood.specs.serving import MODEL_REF, Autoscale, Canary, GatewaySpec
@@ -36,18 +40,18 @@ class WorkloadSpec(SpecModel):
 
     command: Command | None = None
     image: str | None = Field(default=None, description="container image (Kubernetes)")
-    workdir: str | None = None
+    workdir: Workdir | None = Field(default=None, description="an absolute path")
     env: Env = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)
-    volumes: list[Volume] = Field(default_factory=list, max_length=32)
+    volumes: Annotated[list[Volume], capped(MAX_VOLUMES, "volumes")] = Field(default_factory=list)
     priority: Name = DEFAULT_PRIORITY
     node_selector: Labels = Field(default_factory=dict, description="only nodes with these labels")
     termination_grace_period: Duration = timedelta(seconds=30)
 
     @model_validator(mode="after")
     def _unique_volumes(self) -> WorkloadSpec:
-        names = [v.name for v in self.volumes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        counts = Counter(v.name for v in self.volumes)
+        duplicates = sorted(n for n, count in counts.items() if count > 1)
         if duplicates:
             raise ValueError(f"volume names must be unique; repeated: {', '.join(duplicates)}")
         return self
@@ -123,6 +127,13 @@ class JobSpec(WorkloadSpec):
     retries: int = Field(default=3, ge=0, le=1000)
     backoff: Backoff = Field(default_factory=Backoff)
     active_deadline: Duration | None = None
+
+    @field_validator("active_deadline")
+    @classmethod
+    def _positive_deadline(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be above 0s; leave it out for no deadline")
+        return value
 
 
 class ServiceReplicas(SpecModel):

@@ -663,10 +663,12 @@ memories = st.integers(min_value=0, max_value=MAX_MEMORY_BYTES).flatmap(
 durations = st.integers(min_value=0, max_value=365 * 86_400_000).map(
     lambda ms: f"{ms}ms" if ms % 1000 else ms // 1000
 )
+# What a process can be given: any text but NUL, which the kernel cannot pass.
+process_text = st.characters(blacklist_characters="\x00")
 commands = st.one_of(
     # a shell string must have something to run (whitespace alone is refused)
-    st.text(min_size=1, max_size=20).filter(str.strip),
-    st.lists(st.text(min_size=1, max_size=10), min_size=1, max_size=4),
+    st.text(process_text, min_size=1, max_size=20).filter(str.strip),
+    st.lists(st.text(process_text, min_size=1, max_size=10), min_size=1, max_size=4),
 )
 
 
@@ -679,7 +681,7 @@ def job_documents(draw: st.DrawFn) -> dict[str, Any]:
             "memory": draw(memories),
             "gpu": draw(st.integers(min_value=0, max_value=1024)),
         },
-        "env": draw(st.dictionaries(env_names, st.text(max_size=10), max_size=3)),
+        "env": draw(st.dictionaries(env_names, st.text(process_text, max_size=10), max_size=3)),
         "replicas": draw(st.integers(min_value=1, max_value=1024)),
         "retries": draw(st.integers(min_value=0, max_value=1000)),
         "restart": draw(st.sampled_from(["Never", "OnFailure"])),
@@ -687,7 +689,7 @@ def job_documents(draw: st.DrawFn) -> dict[str, Any]:
         "terminationGracePeriod": draw(durations),
     }
     if draw(st.booleans()):
-        spec["activeDeadline"] = draw(durations)
+        spec["activeDeadline"] = draw(durations.filter(lambda d: d not in (0, "0ms")))
     if draw(st.booleans()):
         spec["completions"] = draw(st.integers(min_value=1, max_value=100_000))
     volume_names = draw(st.lists(names, max_size=3, unique=True))

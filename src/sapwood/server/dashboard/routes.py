@@ -6,6 +6,7 @@ Every page but the sign-in form authenticates the session cookie with the API's 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -113,7 +114,7 @@ async def deploy(page: PageDep) -> HTMLResponse:
     form = await checked_form(page)
     text = form.get("text", "").replace("\r\n", "\n")
     dry_run = form.get("action") != "apply"
-    checked = check(text)
+    checked = await asyncio.to_thread(check, text)  # a large text must not stall the loop
     if checked.errors:
         return _deploy(page, text, errors=checked.errors, status_code=422)
     try:
@@ -132,6 +133,7 @@ async def deploy(page: PageDep) -> HTMLResponse:
         )
     except ServiceError as exc:
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            local_workdirs=page.state.settings.runtime.kind == "local",
         errors = [LineError(0, "", message)]
         return _deploy(page, text, errors=errors, status_code=status_of(exc))
     if not dry_run:

@@ -13,7 +13,7 @@ def resolve(ref: str, versions: Collection[int], aliases: Mapping[str, int]) -> 
     Digits name a version number; otherwise an alias. ``latest``, unless an alias of that
     name exists, is the newest version.
     """
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit():  # not '²', which isdigit() but int() refuses
         number = int(ref)
         return number if number in versions else None
     if ref in aliases:

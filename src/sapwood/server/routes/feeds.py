@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from sapwood.schemas.base import MAX_BIGINT
 from sapwood.schemas.feeds import (
     ARROW_STREAM,
     ATTEMPT_HEADER,
@@ -141,8 +142,8 @@ async def results(
     since: datetime | None = None,
     until: datetime | None = None,
     prediction: int | None = None,
-    from_sequence: Annotated[int | None, Query(alias="fromSequence", ge=1)] = None,
-    to_sequence: Annotated[int | None, Query(alias="toSequence", ge=1)] = None,
+    from_sequence: Annotated[int | None, Query(alias="fromSequence", ge=1, le=MAX_BIGINT)] = None,
+    to_sequence: Annotated[int | None, Query(alias="toSequence", ge=1, le=MAX_BIGINT)] = None,
     limit: int | None = None,
     continue_: Annotated[str | None, Query(alias="continue")] = None,
     format: Annotated[str, Query(description="json (a page), csv or parquet (all)")] = "json",

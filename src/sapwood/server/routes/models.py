@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from sapwood.schemas.models import AliasRequest, Model, ModelSummary, ModelVersion, PushedModel
+from sapwood.schemas.models import (
+    MAX_VERSION,
+    AliasRequest,
+    Model,
+    ModelSummary,
+    ModelVersion,
+    PushedModel,
+)
 from sapwood.server.registry.artifacts import ArtifactStore, open_store
 from sapwood.server.routes.deps import Ctx, CtxDep
 from sapwood.server.services import model_rules, models
@@ -133,7 +140,9 @@ async def delete_alias(team: str, name: str, alias: str, ctx: CtxDep) -> Respons
 
 
 @router.delete("/{name}/versions/{version}", status_code=204)
-async def delete_version(team: str, name: str, version: int, ctx: CtxDep) -> Response:
+async def delete_version(
+    team: str, name: str, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], ctx: CtxDep
+) -> Response:
     """Refused (409) while a Service serves the version or an alias names it."""
     await models.delete_version(
         ctx.session, ctx.caller, team, name, version, store=artifact_store(ctx)

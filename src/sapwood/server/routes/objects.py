@@ -37,6 +37,7 @@ async def apply(body: ApplyRequest, ctx: CtxDep) -> ApplyResponse:
         priorities=ctx.state.settings.scheduling.priorities,
     )
     if not body.dry_run:
+        local_workdirs=ctx.state.settings.runtime.kind == "local",
         for kind in {r.object.kind for r in response.results}:
             ctx.state.wake(kind)
     return response

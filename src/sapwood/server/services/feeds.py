@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sapwood.schemas.arrow import from_ipc, ipc_column, to_ipc
+from sapwood.schemas.base import MAX_BIGINT
 from sapwood.schemas.feeds import (
     ARROW_STREAM,
     CSV,
@@ -50,7 +51,7 @@ KIND = "Feed"
 PRUNE_EVERY = 64  # batches between retention sweeps of a feed
 STORE_CODEC = "lz4"  # stored records and results: written once, read on every lease and ack
 log = logging.getLogger("sapwood.feeds")
-_KEY = re.compile(rf"^[A-Za-z0-9_.\-]{{1,{MAX_BATCH_KEY}}}$")
+_KEY = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_BATCH_KEY}}}")  # fullmatch: no "\n"
 _ALLOCATION_TRIES = 8
 _COMMIT_WAITS = 10
 _ORPHAN_ATTEMPTS = 3  # deliveries of a batch id without records before it is dropped
@@ -152,7 +153,7 @@ def prepare(
 
 
 def check_batch_key(key: str | None) -> str | None:
-    if key is not None and not _KEY.match(key):
+    if key is not None and not _KEY.fullmatch(key):
         raise InvalidError(
             f"batch id {key[:40]!r} is invalid: up to {MAX_BATCH_KEY} letters, digits, "
             "'_', '.' or '-'"
@@ -296,7 +297,7 @@ def lease_token(delivery: Delivery) -> str:
 
 def parse_lease(token: str) -> Delivery:
     batch, _, lease = token.partition(".")
-    if not batch.isdigit() or not lease:
+    if not (batch.isascii() and batch.isdigit()) or int(batch) > MAX_BIGINT or not lease:
         raise InvalidError(f"lease id {token[:40]!r} is not one this server gave out")
     return Delivery(int(batch), lease, 0)
 

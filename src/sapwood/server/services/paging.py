@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+from sapwood.schemas.base import MAX_BIGINT
 from sapwood.server.services.errors import InvalidError
 
 
@@ -23,7 +24,7 @@ def decode_continue(token: str | None) -> int:
         raise InvalidError(
             "the continue token is not valid", hint="start again without it"
         ) from None
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_BIGINT:
         raise InvalidError("the continue token is not valid", hint="start again without it")
     return after
 
