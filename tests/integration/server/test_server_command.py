@@ -57,3 +57,21 @@ def test_first_start_prints_the_token_once_and_writes_the_client_config(tmp_path
     with running_server(home, port, log):
         assert _sdk_whoami(home) == "admin"
     assert "sw_" not in log.read_text()
+
+
+def test_the_server_keeps_its_home_private_and_says_how_workloads_are_isolated(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    log = tmp_path / "server.log"
+    with running_server(home, free_port(), log):
+        assert stat.S_IMODE(home.stat().st_mode) == 0o700
+        for name in ("sapwood.db", "secret.key", "config.yaml"):
+            mode = stat.S_IMODE((home / name).stat().st_mode)
+            assert mode & 0o077 == 0, (name, oct(mode))
+    output = log.read_text()
+    assert "local runtime: workloads isolated by " in output
+    isolated_by = output.split("workloads isolated by ", 1)[1].split()[0]
+    assert isolated_by in ("uid+namespaces", "namespaces", "none")
+    if isolated_by == "none":  # what is missing, and what the server does about it
+        assert "isolation: teams cannot be kept apart" in output
