@@ -5,10 +5,42 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from sapwood.client.config import ClientConfig, config_path, read_config, write_config
+
+if TYPE_CHECKING:
+    from sapwood.server.settings import Settings
+
+
+def save_token(path: Path, url: str, token: str) -> str:
+    """Saves an admin token in the local client config (unless that points at another
+    server); returns where it went, for the message."""
+    existing = read_config(path)
+    if existing.token is None or existing.url == url:
+        write_config(path, ClientConfig(url=url, token=token))
+        return f"saved to {path} for the CLI on this machine"
+    return f"not saved: {path} already points at {existing.url}"
+
+
+def _reset_admin_token(settings: Settings, client_config: Path, url: str) -> None:
+    """Prints a new admin token (stdout, alone, for scripts; the rest on stderr)."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sapwood.server.recovery import reset_admin_token_in
+
+    reset = asyncio.run(reset_admin_token_in(settings, now=datetime.now(UTC)))
+    where = save_token(client_config, url, reset.token)
+    made = f" (user {reset.user} was made an admin: none was left)" if reset.made_admin else ""
+    typer.echo(
+        f"A new admin token for user {reset.user}{made}, shown this once ({where}); "
+        "the server was not started:",
+        err=True,
+    )
+    typer.echo(reset.token)
 
 
 def serve(
@@ -19,6 +51,12 @@ def serve(
         None, "--database-url", help="postgresql://… [env SAPWOOD_DATABASE_URL, default SQLite]"
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
+    reset_admin_token: bool = typer.Option(
+        False,
+        "--reset-admin-token",
+        help="make a new admin token in this server's store, print it once, save it for "
+        "the CLI, and exit without starting the server (after a lockout)",
+    ),
     no_gateway: bool = typer.Option(
         False, "--no-gateway", help="do not start the gateway [port: env SAPWOOD_GATEWAY_PORT]"
     ),
@@ -47,15 +85,13 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # probes would log every request
     url = f"http://{settings.api.host}:{settings.api.port}"
     client_config = config_path(env)
+    if reset_admin_token:
+        _reset_admin_token(settings, client_config, url)
+        return
 
     def on_bootstrap(token: str) -> None:
         # Shown once here; the local client config (0600) keeps it for the CLI and SDK.
-        existing = read_config(client_config)
-        if existing.token is None or existing.url == url:
-            write_config(client_config, ClientConfig(url=url, token=token))
-            where = f"saved to {client_config} for the CLI on this machine"
-        else:
-            where = f"not saved: {client_config} already points at {existing.url}"
+        where = save_token(client_config, url, token)
         typer.echo(
             f"\nCreated the admin user. Its token is shown this once ({where}):\n\n    {token}\n\n"
             f"Elsewhere: sapwood login --url {url} --token <token>\n",

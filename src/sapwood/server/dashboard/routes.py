@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from sapwood.schemas import ApplyResponse
 from sapwood.server.dashboard import data, panels, workloads
 from sapwood.server.dashboard.editor import LineError, check, place
-from sapwood.server.dashboard.session import COOKIE, cookie_flags, safe_next
+from sapwood.server.dashboard.session import COOKIE, SESSION_TTL, cookie_flags, safe_next
 from sapwood.server.dashboard.web import (
     HERE,
     PageDep,
@@ -27,7 +27,7 @@ from sapwood.server.dashboard.web import (
     status_of,
 )
 from sapwood.server.routes.deps import AppState, app_state
-from sapwood.server.services import objects, quotas
+from sapwood.server.services import dashboard_sessions, objects, quotas
 from sapwood.server.services.errors import InvalidError, NotFoundError, ServiceError
 from sapwood.server.services.tokens import authenticate
 
@@ -73,20 +73,28 @@ async def login(request: Request, state: Annotated[AppState, Depends(app_state)]
     form = await read_form(request)
     token = form.get("token", "").strip()
     target = safe_next(form.get("next"))
+    now = state.clock.now()
     async with state.sessions() as session:
         try:
-            await authenticate(session, f"Bearer {token}" if token else None, now=state.clock.now())
+            caller = await authenticate(session, f"Bearer {token}" if token else None, now=now)
         except ServiceError as exc:
             # The message says why (unknown, expired, revoked); the token is never echoed.
             return render(request, "login.html", status_code=401, next=target, message=exc.message)
+        # The cookie gets a token of this session's own, which sign-out revokes.
+        cookie = await dashboard_sessions.start_session(
+            session, caller.token_id, now=now, ttl=SESSION_TTL
+        )
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, token, **cookie_flags(secure=request.url.scheme == "https"))  # type: ignore[arg-type]
+    response.set_cookie(COOKIE, cookie, **cookie_flags(secure=request.url.scheme == "https"))  # type: ignore[arg-type]
     return response
 
 
 @router.post("/ui/logout")
 async def logout(page: PageDep) -> Response:
+    """Revokes the session's token on the server, then clears the cookie."""
     await checked_form(page)
+    now = page.state.clock.now()
+    await dashboard_sessions.end_session(page.session, page.caller.token_id, now=now)
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

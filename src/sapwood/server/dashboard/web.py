@@ -6,14 +6,20 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from sapwood.server.dashboard.session import COOKIE, CSRF_FIELD, csrf_matches, csrf_token
+from sapwood.server.dashboard.session import (
+    COOKIE,
+    CSRF_FIELD,
+    csrf_matches,
+    csrf_token,
+    origin_refusal,
+)
 from sapwood.server.routes.deps import AppState, app_state
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import (
@@ -127,12 +133,11 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 def require_same_origin(request: Request) -> None:
-    """A browser's cross-site POST carries a foreign Origin: refuse it before anything else."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        host = request.headers.get("host", "")
-        if urlsplit(origin).netloc != host:
-            raise ForbiddenError("this form was posted from another site")
+    """A browser's cross-site POST carries a foreign Origin (or ``null``): refuse it before
+    anything else."""
+    refusal = origin_refusal(request.headers.get("origin"), request.headers.get("host", ""))
+    if refusal is not None:
+        raise ForbiddenError(refusal)
 
 
 async def checked_form(page: Page) -> dict[str, str]:

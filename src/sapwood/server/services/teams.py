@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from sapwood.schemas import Membership, Role, Team, User, UserRequest, WhoAmI
+from sapwood.server.secrets import WORKLOADS_USER
 from sapwood.server.services.access import Caller, can_manage, readable_teams, require_admin
 from sapwood.server.services.convert import row_to_team
 from sapwood.server.services.errors import ConflictError, ForbiddenError, NotFoundError
@@ -81,6 +82,7 @@ async def create_user(
 
 async def delete_user(session: AsyncSession, caller: Caller, name: str) -> None:
     require_admin(caller, "delete users")
+    require_changeable(name)
     if name == caller.user:
         raise ForbiddenError("you cannot delete yourself", hint="ask another admin")
     row = await session.get(UserRow, name)
@@ -95,6 +97,7 @@ async def set_membership(
 ) -> Membership:
     """Adds the user to the team, or changes their role there. Idempotent."""
     _require_manage(caller, team)
+    require_changeable(user)
     await _require_team(session, team)
     if await session.get(UserRow, user) is None:
         raise NotFoundError(f"user {user} not found")
@@ -109,11 +112,22 @@ async def set_membership(
 
 async def remove_membership(session: AsyncSession, caller: Caller, user: str, team: str) -> None:
     _require_manage(caller, team)
+    require_changeable(user)
     row = await session.get(MembershipRow, (user, team))
     if row is None:
         raise NotFoundError(f"user {user} is not in team {team}")
     await session.delete(row)
     await session.commit()
+
+
+def require_changeable(user: str) -> None:
+    """ForbiddenError for Sapwood's own workload user: the controller gives workloads their
+    tokens as that user, and it must stay in no team and with no other tokens."""
+    if user == WORKLOADS_USER:
+        raise ForbiddenError(
+            f"user {WORKLOADS_USER} is Sapwood's own (it holds the tokens workloads get for "
+            "their own objects): it cannot be deleted, changed or given tokens"
+        )
 
 
 def _require_manage(caller: Caller, team: str) -> None:

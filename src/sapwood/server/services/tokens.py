@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sapwood.schemas import Role, Token, TokenCreated, TokenRequest
 from sapwood.server.secrets import new_token, secret_matches, split_token
 from sapwood.server.services.access import Caller, require_admin
 from sapwood.server.services.convert import row_to_token
-from sapwood.server.services.errors import NotFoundError, UnauthorizedError
+from sapwood.server.services.dashboard_sessions import parent_of, session_description
+from sapwood.server.services.errors import ConflictError, NotFoundError, UnauthorizedError
+from sapwood.server.services.teams import require_changeable
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
 
@@ -78,6 +80,7 @@ async def create_token(
     user = request.user or caller.user
     if user != caller.user:
         require_admin(caller, "create tokens for other users")
+    require_changeable(user)
     if await session.get(UserRow, user) is None:
         raise NotFoundError(f"user {user} not found")
     token = new_token()
@@ -108,13 +111,61 @@ async def list_tokens(session: AsyncSession, caller: Caller, *, user: str | None
 async def revoke_token(
     session: AsyncSession, caller: Caller, token_id: str, *, now: datetime
 ) -> None:
-    """Idempotent for a token already revoked."""
+    """Idempotent for a token already revoked. Revokes the dashboard sessions signed in
+    with it too. ConflictError when the caller would revoke their own last admin token: no
+    one could administer the server any more (``sapwood server --reset-admin-token``
+    recovers from that, with access to the server's machine)."""
     row = await session.get(TokenRow, token_id)
     if row is None or (row.user != caller.user and not caller.admin):
         raise NotFoundError(f"token {token_id} not found")
     if row.revoked_at is None:
+        if caller.admin and row.user == caller.user:
+            others = await count_admin_tokens(session, now=now, besides=row.id)
+            if locks_out(row, now=now, other_admin_tokens=others):
+                raise ConflictError(
+                    f"token {token_id} is the last valid admin token: revoking it would lock "
+                    "everyone out of administering this server",
+                    hint="create another admin token first (`sapwood token create`), "
+                    "then revoke this one with it",
+                )
         row.revoked_at = now
+        await session.execute(
+            update(TokenRow)
+            .where(
+                TokenRow.user == row.user,
+                TokenRow.description == session_description(row.id),
+                TokenRow.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
         await session.commit()
+
+
+def is_admin_credential(row: TokenRow, *, now: datetime) -> bool:
+    """Whether ``row`` lets someone administer the server for more than a sign-in: valid,
+    not a workload's token, not a dashboard session (those end on their own)."""
+    return (
+        row.revoked_at is None
+        and (row.expires_at is None or row.expires_at > now)
+        and row.scope is None
+        and parent_of(row.description) is None
+    )
+
+
+def locks_out(row: TokenRow, *, now: datetime, other_admin_tokens: int) -> bool:
+    """Whether revoking ``row`` (a token of an admin) leaves no admin token at all."""
+    return other_admin_tokens == 0 and is_admin_credential(row, now=now)
+
+
+async def count_admin_tokens(session: AsyncSession, *, now: datetime, besides: str) -> int:
+    """How many admin credentials (``is_admin_credential``) of admin users there are,
+    not counting token ``besides``."""
+    rows = await session.scalars(
+        select(TokenRow)
+        .join(UserRow, UserRow.name == TokenRow.user)
+        .where(UserRow.admin.is_(True), TokenRow.revoked_at.is_(None), TokenRow.id != besides)
+    )
+    return sum(1 for r in rows if is_admin_credential(r, now=now))
 
 
 async def issue_bootstrap_token(session: AsyncSession, user: str, *, now: datetime) -> str:
