@@ -23,6 +23,7 @@ class TcpRelay:
         self._target = (host, port)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
 
     async def start(self) -> None:
@@ -30,21 +31,36 @@ class TcpRelay:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
-        assert self._server is not None
-        self._server.close()
+        """Stops listening and drops every relayed connection; returns once all are gone."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
         for writer in list(self._writers):
             writer.transport.abort()
-        self._writers.clear()
-        await self._server.wait_closed()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
             writer.transport.abort()
+            self._writers.discard(writer)
+            self._tasks.discard(task)
             return
-        self._writers.update((writer, up_writer))
-        await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        self._writers.add(up_writer)
+        try:
+            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        finally:
+            for end in (writer, up_writer):
+                end.transport.abort()
+                self._writers.discard(end)
+            self._tasks.discard(task)
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -83,6 +99,11 @@ class Outage:
         else:
             self._folder.rename(self._away)
 
+    async def close(self) -> None:
+        """Drops the relay, if any, and every connection through it."""
+        if self._relay is not None:
+            await self._relay.cut()
+
     async def mend(self) -> None:
         if self._relay is not None:
             await self._relay.start()
@@ -94,4 +115,7 @@ class Outage:
 async def outage_switch(url: str, tmp_path: Path) -> AsyncIterator[Outage]:
     outage = Outage(url, tmp_path)
     await outage.start()
-    yield outage
+    try:
+        yield outage
+    finally:
+        await outage.close()
