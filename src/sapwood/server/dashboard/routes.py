@@ -133,6 +133,7 @@ async def deploy(page: PageDep) -> HTMLResponse:
             dry_run=dry_run,
             now=page.state.clock.now(),
             priorities=page.state.settings.scheduling.priorities,
+            local_workdirs=page.state.settings.runtime.kind == "local",
         )
     except InvalidError as exc:
         errors = place(text, [(d.path, d.message) for d in exc.details])
@@ -141,7 +142,6 @@ async def deploy(page: PageDep) -> HTMLResponse:
         )
     except ServiceError as exc:
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
-            local_workdirs=page.state.settings.runtime.kind == "local",
         errors = [LineError(0, "", message)]
         return _deploy(page, text, errors=errors, status_code=status_of(exc))
     if not dry_run:
