@@ -51,9 +51,15 @@ def workload_token(server_key: bytes, uid: str) -> NewToken:
     Derived from the server's key and the object's uid with HMAC: the server never stores
     the secret, yet can hand the same token to every replica and restart.
     """
-    token_id = "w" + hashlib.sha256(uid.encode()).hexdigest()[:15]
+    token_id = workload_token_id(uid)
     secret = hmac.new(server_key, f"workload:{uid}".encode(), hashlib.sha256).hexdigest()
     return NewToken(token_id, hash_secret(secret), f"{PREFIX}_{token_id}_{secret}")
+
+
+def workload_token_id(uid: str) -> str:
+    """The id of the token of the object ``uid``: needs no key, so the store finds the row
+    (to revoke it when the run ends) without the secret."""
+    return "w" + hashlib.sha256(uid.encode()).hexdigest()[:15]
 
 
 def load_or_create_key(path: Path) -> bytes:

@@ -67,8 +67,11 @@ async def test_a_jobs_token_pushes_and_the_job_is_the_lineage(api: Api) -> None:
         pushed = await workload.push_model(
             MODEL, name="clf", metrics={"f1": 0.91}, alias="staging", source="flows-2026-01"
         )
-        assert [m.name for m in await workload.list_models()] == ["clf"]
+        # It pushes into the registry; reading the team's registry is not its business.
+        with pytest.raises(ForbiddenError, match="Job/default/train"):
+            await workload.list_models()
     assert pushed.created
+    assert [m.name for m in await api.admin.list_models(team="default")] == ["clf"]
     lineage = (await api.admin.resolve_model("clf@staging", team="default")).lineage
     assert (lineage.kind, lineage.team, lineage.name, lineage.uid) == (
         "Job",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from sapwood.client import ForbiddenError
+from sapwood.client import NotFoundError
 from tests.integration.controller_fake.conftest import TEAM, Harness, key
 from tests.support import job, service
 
@@ -20,7 +20,7 @@ async def test_a_started_job_logs_with_the_token_it_was_given(sw: Harness) -> No
     async with sw.api.client(env["SAPWOOD_TOKEN"], team=env["SAPWOOD_TEAM"]) as workload:
         points = [{"name": "loss", "value": 1 / (s + 1), "step": s} for s in range(5)]
         assert await workload.write_metrics(env["SAPWOOD_KIND"], env["SAPWOOD_NAME"], points) == 5
-        with pytest.raises(ForbiddenError):
+        with pytest.raises(NotFoundError):
             await workload.write_metrics("job", "other", points)
 
     [loss] = await sw.sdk.list_metrics("job", "train")

@@ -80,7 +80,7 @@ class ControllerManager:
         self._task: asyncio.Task[None] | None = None
         self._stopping: dict[UnitKey, asyncio.Task[None]] = {}
         self._failed_starts: dict[UnitKey, UnitState] = {}
-        # Derived tokens by object uid; stored (hash only) once each.
+        # Derived tokens by object uid; the ids of those known stored and enabled.
         self._tokens: dict[str, NewToken] = {}
         self._tokens_stored: set[str] = set()
         self._parsed: store_io.ParsedSpecs = {}
@@ -178,6 +178,7 @@ class ControllerManager:
         by_owner: dict[Owner, dict[int, UnitState]] = defaultdict(dict)
         for unit in units:
             by_owner[(unit.key.kind, unit.key.team, unit.key.name)][unit.key.replica] = unit
+        await self._ensure_running_tokens(views, by_owner)
 
         scale_notes: dict[str, EventNote] = {}
         if any(scaling.wants_load(v) for v in views):
@@ -320,7 +321,7 @@ class ControllerManager:
             if not plan.starts:
                 continue
             try:
-                await self._ensure_token(view)
+                await self._ensure_token(view, run_begins=True)
             except Exception:  # one object's trouble must not stall the others
                 log.exception("cannot issue the workload token of %s/%s", view.kind, view.name)
                 plan.starts = []
@@ -353,9 +354,28 @@ class ControllerManager:
         port = f", port {state.port}" if state.port else ""
         plan.event("Started", f"replica {unit.key.replica} started (pid {state.pid}{port})")
 
-    async def _ensure_token(self, view: ObjectView) -> None:
+    async def _ensure_running_tokens(
+        self, views: list[ObjectView], by_owner: Mapping[Owner, Mapping[int, UnitState]]
+    ) -> None:
+        """Every object with a running unit has its token stored and enabled: the units a
+        restarted server adopts keep working (a no-op once this server has stored it)."""
+        for view in views:
+            units = by_owner.get((view.kind, view.team, view.name), {})
+            running = any(u.phase is UnitPhase.RUNNING for u in units.values())
+            ended = view.deletion_timestamp is not None or store_io.run_ended(
+                view.kind, view.status
+            )
+            if not running or ended:
+                continue
+            try:
+                await self._ensure_token(view)
+            except Exception:  # one object's trouble must not stall the others
+                log.exception("cannot issue the workload token of %s/%s", view.kind, view.name)
+
+    async def _ensure_token(self, view: ObjectView, *, run_begins: bool = False) -> None:
+        """Stores the token; when a run begins, always (its last run's end revoked it)."""
         token = self._token(view)
-        if token.id in self._tokens_stored:
+        if token.id in self._tokens_stored and not run_begins:
             return
         await store_io.ensure_workload_token(
             self._sessions,

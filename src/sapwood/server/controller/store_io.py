@@ -6,6 +6,7 @@ No runtime call happens while a session is open (see STYLE.md, Controllers).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import EventType
 from sapwood.server.controller import scheduler
+from sapwood.server.controller.lifecycle import TERMINAL
 from sapwood.server.controller.model import EventNote, ObjectView, Plan
+from sapwood.server.secrets import workload_token_id
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import (
     EventRow,
@@ -121,7 +124,7 @@ async def apply_plans(
             guard = (ObjectRow.id == view.id, ObjectRow.resource_version == view.resource_version)
             if plan.remove:
                 result = await session.execute(delete(ObjectRow).where(*guard))
-                await session.execute(delete(TokenRow).where(TokenRow.scope == scope_of(view)))
+                await session.execute(delete(TokenRow).where(TokenRow.id == token_id_of(view)))
                 removed = result.rowcount == 1  # type: ignore[attr-defined]
                 if view.kind == "Feed" and removed:  # its records and results go with it
                     await session.execute(
@@ -143,6 +146,8 @@ async def apply_plans(
                 stale += 1
                 continue
             written += 1
+            if status is not None and run_ended(view.kind, status):
+                await end_workload_token(session, view.uid, now=now)
             session.add_all(_event_row(view, note, now) for note in plan.events)
         await session.commit()
     return Outcome(written, stale)
@@ -150,6 +155,16 @@ async def apply_plans(
 
 def scope_of(view: ObjectView) -> str:
     return f"{view.kind}/{view.team}/{view.name}"
+
+
+def token_id_of(view: ObjectView) -> str:
+    return workload_token_id(view.uid)
+
+
+def run_ended(kind: str, status: Mapping[str, Any]) -> bool:
+    """Whether the status ends the object's run, and with it its workload token: a Job
+    that Succeeded or Failed. Other kinds run until they are deleted."""
+    return kind == "Job" and status.get("phase") in TERMINAL
 
 
 def _event_row(view: ObjectView, note: EventNote, now: datetime) -> EventRow:
@@ -174,9 +189,19 @@ async def ensure_workload_token(
     scope: str,
     now: datetime,
 ) -> None:
-    """Stores the hash of a workload's derived token once; idempotent."""
+    """Stores the hash of a workload's derived token, enabled; idempotent.
+
+    Called when a run begins (a start, a re-run, a resume) and for units adopted after a
+    restart: a token its run's end revoked works again, and a changed server key's new
+    secret replaces the old one.
+    """
     async with sessions() as session:
-        if await session.get(TokenRow, token_id) is not None:
+        row = await session.get(TokenRow, token_id)
+        if row is not None:
+            if row.revoked_at is not None or row.secret_hash != secret_hash:
+                row.revoked_at = None
+                row.secret_hash = secret_hash
+                await session.commit()
             return
         session.add(
             TokenRow(
@@ -192,6 +217,18 @@ async def ensure_workload_token(
             await session.commit()
         except IntegrityError:
             await session.rollback()  # another server stored the same derived token
+
+
+async def end_workload_token(session: AsyncSession, uid: str, *, now: datetime) -> None:
+    """Revokes the workload token of the object ``uid`` in the caller's transaction (not
+    committed here), so it ends together with the status or deletion written beside it.
+    Idempotent; nothing happens when the object never had a token."""
+    await session.execute(
+        update(TokenRow)
+        .where(TokenRow.id == workload_token_id(uid), TokenRow.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 UNCAPPED = 2**62  # a resource a quota leaves without a cap

@@ -17,6 +17,7 @@ from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import NotFoundError
 from sapwood.server.services.notifier import Notifier
 from sapwood.server.services.tokens import authenticate, single_authorization
+from sapwood.server.services.workload_scope import ApiCall
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import AsyncSession
 from sapwood.specs.objects import PLURALS
@@ -49,12 +50,24 @@ def app_state(request: Request) -> AppState:
     return state
 
 
+def api_call(request: Request) -> ApiCall:
+    """The request as workload_scope decides on it: method, matched route template, params."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    return ApiCall(
+        request.method,
+        template if isinstance(template, str) else request.url.path,
+        dict(request.path_params),
+        team=request.query_params.get("team"),
+    )
+
+
 async def context(
     request: Request, state: Annotated[AppState, Depends(app_state)]
 ) -> AsyncIterator[Ctx]:
     async with state.sessions() as session:
         header = single_authorization(request.headers.getlist("authorization"))
-        caller = await authenticate(session, header, now=state.clock.now())
+        caller = await authenticate(session, header, now=state.clock.now(), call=api_call(request))
         yield Ctx(state, session, caller)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sapwood.schemas import Role
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
+from sapwood.server.services.workload_scope import WorkloadScope
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class Caller:
     admin: bool
     roles: Mapping[str, Role] = field(default_factory=dict)
     token_id: str = ""
-    scope: str | None = None  # "Kind/team/name" for a workload's own token
+    # A workload's own token: what it may call is decided by workload_scope.check_call.
+    scope: WorkloadScope | None = None
 
 
 def can_read(caller: Caller, team: str) -> bool:

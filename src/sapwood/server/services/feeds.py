@@ -81,7 +81,7 @@ async def find_feed(
     row = await find_object(session, caller, KIND, name, team=team)
     if write:
         if caller.scope is not None:
-            if caller.scope != f"{KIND}/{row.team}/{row.name}":
+            if not caller.scope.owns(KIND, row.team, row.name):
                 raise ForbiddenError(
                     f"this token belongs to the workload {caller.scope}, not to feed/{row.name}"
                 )

@@ -53,7 +53,7 @@ def require_metrics_write(caller: Caller, obj: ObjectRow) -> None:
     """A workload's token writes its own object only; anyone else needs write access."""
     ref = f"{obj.kind.lower()}/{obj.name}"
     if caller.scope is not None:
-        if caller.scope != f"{obj.kind}/{obj.team}/{obj.name}":
+        if not caller.scope.owns(obj.kind, obj.team, obj.name):
             raise ForbiddenError(
                 f"this token belongs to the workload {caller.scope} and writes its metrics "
                 f"only, not those of {ref} in team {obj.team}"

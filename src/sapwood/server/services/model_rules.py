@@ -89,9 +89,8 @@ def require_push(caller: Caller, team: str, name: str) -> None:
     """Members and admins push; so does a Job's own token, into its own team."""
     what = f"model/{name}"
     if caller.scope is not None:
-        kind, scope_team = caller.scope.split("/")[:2]
         require_read(caller, team, what)
-        if kind != "Job" or scope_team != team:
+        if caller.scope.kind != "Job" or caller.scope.team != team:
             raise ForbiddenError(
                 f"the workload token of {caller.scope} reads models; only a Job's token "
                 f"pushes them, into its own team"
@@ -102,8 +101,15 @@ def require_push(caller: Caller, team: str, name: str) -> None:
 
 def lineage_for(caller: Caller, *, uid: str | None, source: str | None) -> Lineage:
     if caller.scope is not None:
-        kind, team, name = caller.scope.split("/", 2)
-        return Lineage(kind=kind, team=team, name=name, uid=uid, user=caller.user, source=source)
+        scope = caller.scope
+        return Lineage(
+            kind=scope.kind,
+            team=scope.team,
+            name=scope.name,
+            uid=uid,
+            user=caller.user,
+            source=source,
+        )
     return Lineage(user=caller.user, source=source)
 
 

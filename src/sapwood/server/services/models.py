@@ -252,9 +252,9 @@ async def _version_by_sha(
 async def _workload_uid(session: AsyncSession, caller: Caller) -> str | None:
     if caller.scope is None:
         return None
-    kind, team, name = caller.scope.split("/", 2)
+    scope = caller.scope
     query = select(ObjectRow.uid).where(
-        ObjectRow.kind == kind, ObjectRow.team == team, ObjectRow.name == name
+        ObjectRow.kind == scope.kind, ObjectRow.team == scope.team, ObjectRow.name == scope.name
     )
     return (await session.scalars(query)).first()
 

@@ -10,6 +10,7 @@ from sapwood.schemas import Role
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
 from sapwood.server.services.metrics import require_metrics_write, validate_points
+from sapwood.server.services.workload_scope import WorkloadScope
 from sapwood.server.store.tables import ObjectRow
 
 
@@ -79,13 +80,23 @@ JOB = ObjectRow(kind="Job", team="ml", name="train")
 
 
 def test_a_workload_token_writes_its_own_object() -> None:
-    own = Caller("sapwood-workloads", admin=False, roles={"ml": Role.VIEWER}, scope="Job/ml/train")
+    own = Caller(
+        "sapwood-workloads",
+        admin=False,
+        roles={"ml": Role.VIEWER},
+        scope=WorkloadScope.parse("Job/ml/train"),
+    )
     require_metrics_write(own, JOB)
 
 
 @pytest.mark.parametrize("scope", ["Job/ml/other", "Service/ml/train", "Job/web/train"])
 def test_a_workload_token_cannot_write_another_objects_metrics(scope: str) -> None:
-    other = Caller("sapwood-workloads", admin=False, roles={"ml": Role.VIEWER}, scope=scope)
+    other = Caller(
+        "sapwood-workloads",
+        admin=False,
+        roles={"ml": Role.VIEWER},
+        scope=WorkloadScope.parse(scope),
+    )
     with pytest.raises(ForbiddenError, match=scope):
         require_metrics_write(other, JOB)
 

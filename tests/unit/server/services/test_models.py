@@ -16,12 +16,21 @@ from sapwood.server.services.model_rules import (
     parse_metrics,
     require_push,
 )
+from sapwood.server.services.workload_scope import WorkloadScope
 
 MEMBER = Caller("mia", admin=False, roles={"ml": Role.MEMBER})
 VIEWER = Caller("vic", admin=False, roles={"ml": Role.VIEWER})
-JOB = Caller("sapwood-workloads", admin=False, roles={"ml": Role.VIEWER}, scope="Job/ml/train")
+JOB = Caller(
+    "sapwood-workloads",
+    admin=False,
+    roles={"ml": Role.VIEWER},
+    scope=WorkloadScope.parse("Job/ml/train"),
+)
 SERVICE = Caller(
-    "sapwood-workloads", admin=False, roles={"ml": Role.VIEWER}, scope="Service/ml/web"
+    "sapwood-workloads",
+    admin=False,
+    roles={"ml": Role.VIEWER},
+    scope=WorkloadScope.parse("Service/ml/web"),
 )
 
 
