@@ -1,7 +1,9 @@
 """The overview's figures: capacity, allocated and used per resource, per node and per team.
 
 Pure: the routes load rows and the runtime's capacity, these functions add them up. A
-figure nobody measured stays None and is shown as "unknown", never as zero.
+figure nobody measured stays None and is shown as "unknown", never as zero; a sum over
+workloads of which only some were measured is the sum of what was measured, marked
+"partial: n of m measured".
 """
 
 from __future__ import annotations
@@ -32,12 +34,28 @@ class Holding:
 
 @dataclass(frozen=True)
 class Bar:
-    """One resource's row: capacity (the scale), allocated and used; None is unknown."""
+    """One resource's row: capacity (the scale), allocated and used; None is unknown.
+
+    ``used`` sums the ``measured`` of the ``holders`` workloads that reported a value."""
 
     resource: str
     capacity: float | None
     allocated: float | None
     used: float | None
+    measured: int = 0
+    holders: int = 0
+
+    @property
+    def partial(self) -> bool:
+        """True when some workloads but not all reported their use."""
+        return 0 < self.measured < self.holders
+
+    def used_text(self) -> str:
+        """The used figure, saying how much of it was measured when not all of it was."""
+        text = self.text(self.used)
+        if self.partial:
+            return f"{text} (partial: {self.measured} of {self.holders} measured)"
+        return text
 
     def percent(self, value: float | None) -> float:
         """Width of a bar segment in percent of the scale, 0 when either is unknown."""
@@ -106,26 +124,31 @@ def used_of(latest: Mapping[str, float], allocated: Mapping[str, int]) -> dict[s
     return out
 
 
-def _sum_used(holdings: list[Holding], resource: str) -> float | None:
-    """Known only when every holding reports it (unknown counts as unknown, not as 0)."""
-    values = [h.used.get(resource) for h in holdings]
-    if not values:
-        return 0.0
-    if any(v is None for v in values):
-        return None
-    return float(sum(v for v in values if v is not None))
+def sum_used(holdings: list[Holding], resource: str) -> tuple[float | None, int]:
+    """The sum of what was measured and how many holdings were measured. The sum is 0 for
+    no holdings and None (unknown) when holdings exist but none was measured; a workload
+    without a sample never makes the others' figures unknown."""
+    values = [v for v in (h.used.get(resource) for h in holdings) if v is not None]
+    if holdings and not values:
+        return None, 0
+    return float(sum(values)), len(values)
 
 
 def _bars(holdings: list[Holding], capacity: Mapping[str, float | None]) -> list[Bar]:
-    return [
-        Bar(
-            resource=r,
-            capacity=capacity.get(r),
-            allocated=float(sum(h.allocated.get(r, 0) for h in holdings)),
-            used=_sum_used(holdings, r),
+    bars = []
+    for r in RESOURCES:
+        used, measured = sum_used(holdings, r)
+        bars.append(
+            Bar(
+                resource=r,
+                capacity=capacity.get(r),
+                allocated=float(sum(h.allocated.get(r, 0) for h in holdings)),
+                used=used,
+                measured=measured,
+                holders=len(holdings),
+            )
         )
-        for r in RESOURCES
-    ]
+    return bars
 
 
 def node_groups(

@@ -80,13 +80,22 @@ def test_allocation_comes_from_the_status_and_usage_from_the_newest_samples() ->
     assert used_of({}, {"gpu": 1})["gpu"] is None
 
 
-def test_usage_is_unknown_when_any_workload_did_not_report_it() -> None:
+def test_usage_sums_what_was_measured_and_says_it_is_partial() -> None:
     known = Holding("a", {"cpu": 1000}, {"cpu": 250.0, "memory": 10.0, "gpu": 0.0})
     silent = Holding("a", {"cpu": 1000}, {"cpu": None, "memory": None, "gpu": 0.0})
     [cpu, memory, gpu] = total_bars({"cpu": 4000, "memory": 100, "gpu": 0}, [known, silent])
-    assert (cpu.allocated, cpu.used, cpu.percent(cpu.allocated)) == (2000, None, 50.0)
-    assert memory.used is None
-    assert gpu.used == 0.0
+    assert (cpu.allocated, cpu.used, cpu.percent(cpu.allocated)) == (2000, 250.0, 50.0)
+    assert cpu.used_text() == "0.25 cores (partial: 1 of 2 measured)"
+    assert memory.used_text() == "10 B (partial: 1 of 2 measured)"
+    assert (gpu.used, gpu.used_text()) == (0.0, "0 GPU")
+
+
+def test_usage_is_unknown_only_when_nothing_was_measured() -> None:
+    silent = Holding("a", {"cpu": 1000}, {"cpu": None, "memory": None, "gpu": 0.0})
+    [cpu, _, _] = total_bars({"cpu": 4000}, [silent])
+    assert (cpu.used, cpu.used_text()) == (None, "unknown")
+    [idle, _, _] = total_bars({"cpu": 4000}, [])
+    assert idle.used_text() == "0 cores"
 
 
 def test_teams_are_scaled_by_their_quota_or_else_the_cluster() -> None:
