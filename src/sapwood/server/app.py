@@ -108,7 +108,11 @@ def create_app(
         if secret is not None and on_bootstrap is not None:
             on_bootstrap(secret)
         # The notifier posts what the controller records, so its loop runs beside it.
-        notifier = Notifier(state.sessions, state.clock)
+        notifier = Notifier(
+            state.sessions,
+            state.clock,
+            sample_interval_s=settings.controller.utilisation_interval_s,
+        )
         state.notifier = notifier
 
         async def lead() -> None:

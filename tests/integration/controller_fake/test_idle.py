@@ -231,3 +231,22 @@ async def test_underutilisation_is_notified_once_per_episode(
     await watch(sw, minutes=40)
     assert len(await notifier.check_underuse()) == 1  # a new episode
     assert len(receiver.bodies) == 2
+
+
+async def test_a_one_minute_underuse_rule_fires(sw: Harness, receiver: Receiver) -> None:
+    # The smallest window a rule accepts, over samples taken every 15 s (the default).
+    await sw.sdk.set_channel("hook", type="webhook", url=receiver.url)
+    await sw.sdk.set_rule(
+        "waste", channel="hook", events=["underutilised"], threshold=20, duration="1m"
+    )
+    await sw.apply(workspace("lab", resources={"cpu": 4}, idleTimeout=None))
+    await sw.until_phase("Workspace", "lab", "Running")
+    sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=10.0)
+    for _ in range(5):  # a pass lands a second late each time, as a real one does
+        await sw.manager.utilisation.sample_once()
+        sw.clock.advance(timedelta(seconds=16))
+    found = await notifier_of(sw).check_underuse()
+    assert [n.message for n in found] == [
+        "CPU used at most 0.10 of 4 CPUs over 1 min (under 20% of the request); request 0.25 CPU"
+    ]
+    assert [b["event"] for b in receiver.bodies] == ["underutilised"]

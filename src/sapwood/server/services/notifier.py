@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -166,6 +166,7 @@ class Notifier:
         base_delay_s: float = 1.0,
         poll_s: float = 2.0,
         underuse_every_s: float = 60.0,
+        sample_interval_s: float = 15.0,
         timeout_s: float = 10.0,
         batch: int = 200,
         sleep: Sleep = asyncio.sleep,
@@ -177,7 +178,7 @@ class Notifier:
         self.base_delay_s = base_delay_s
         self.poll_s = poll_s
         self.underuse_every_s = underuse_every_s
-        self._underuse = UnderuseWatch()
+        self._underuse = UnderuseWatch(timedelta(seconds=sample_interval_s))
         self.timeout_s = timeout_s
         self.batch = batch
         self.sleep = sleep

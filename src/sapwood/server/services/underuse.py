@@ -24,6 +24,9 @@ from sapwood.specs.selectors import matches, parse_selector
 
 # Where a window must begin and end to count as covered, as a share of its length.
 COVERAGE_SLACK = 0.1
+# Samples come one interval apart, a little more when a pass runs late: a window is covered
+# when its first and last samples lie within this many intervals of its ends.
+INTERVAL_SLACK = 1.5
 HEADROOM = 1.5  # suggest the peak plus half again
 CPU_STEPS = (0.25, 0.5)  # below one core; whole cores above
 
@@ -54,13 +57,15 @@ def judge_underuse(
     threshold_percent: float,
     window: timedelta,
     now: datetime,
+    sample_interval: timedelta = timedelta(0),
 ) -> Underuse | None:
     """Under-used when samples cover the whole window and every one of them used less than
     ``threshold_percent`` of what was requested. ``per_replica`` is the request of one
-    replica (cores or GPUs). None when not under-used, or when the samples cannot tell."""
+    replica (cores or GPUs); ``sample_interval`` is how often samples are taken. None when
+    not under-used, or when the samples cannot tell."""
     start = now - window
     inside = sorted((s for s in samples if start <= s.time <= now), key=lambda s: s.time)
-    slack = window * COVERAGE_SLACK
+    slack = coverage_slack(window, sample_interval)
     if per_replica <= 0 or not inside:
         return None
     if inside[0].time > start + slack or inside[-1].time < now - slack:
@@ -85,6 +90,14 @@ def judge_underuse(
         f"(under {_number(threshold_percent)}% of the request); {advice}"
     )
     return Underuse(resource, round(peak, 3), per_replica, suggested, message)
+
+
+def coverage_slack(window: timedelta, sample_interval: timedelta) -> timedelta:
+    """How far from each end of ``window`` its first and last samples may lie and still
+    cover it: a tenth of the window, but never less than the gap between two samples
+    (with room for a late one), or a window of one minute sampled every 15 s would never
+    count as covered."""
+    return max(window * COVERAGE_SLACK, sample_interval * INTERVAL_SLACK)
 
 
 def suggest(resource: str, peak: float) -> float:
@@ -112,9 +125,11 @@ class Finding:
 
 
 class UnderuseWatch:
-    """Remembers the episodes already reported (in memory: a restart may report one again)."""
+    """Remembers the episodes already reported (in memory: a restart may report one again).
+    ``sample_interval`` is how often the utilisation monitor samples."""
 
-    def __init__(self) -> None:
+    def __init__(self, sample_interval: timedelta = timedelta(seconds=15)) -> None:
+        self.sample_interval = sample_interval
         self._open: set[tuple[str, str, str, str]] = set()  # (team, rule, uid, resource)
 
     async def check(
@@ -157,6 +172,7 @@ class UnderuseWatch:
                         threshold_percent=threshold,
                         window=window,
                         now=now,
+                        sample_interval=self.sample_interval,
                     )
                     if verdict is None:
                         continue

@@ -92,3 +92,38 @@ def test_an_unused_gpu_suggests_running_on_cpu() -> None:
 )
 def test_suggestions_leave_headroom_in_steps(resource: str, peak: float, expected: float) -> None:
     assert suggest(resource, peak) == expected
+
+
+def test_the_smallest_window_is_covered_by_samples_taken_every_interval() -> None:
+    # A 1-minute rule over samples every 15 s (a little late each time, as a real monitor
+    # is): the first sample lies 16 s after the window begins, the last 13 s before now.
+    interval = timedelta(seconds=15)
+    points = [Sample(NOW - timedelta(seconds=s), 5.0, 400.0) for s in (44, 29, 13)]
+    verdict = judge_underuse(
+        points,
+        resource="cpu",
+        per_replica=4.0,
+        threshold_percent=20.0,
+        window=timedelta(minutes=1),
+        now=NOW,
+        sample_interval=interval,
+    )
+    assert verdict is not None
+    assert verdict.message.startswith("used at most 0.05 of 4 CPUs over 1 min")
+
+
+def test_a_window_shorter_than_its_samples_reach_still_needs_recent_samples() -> None:
+    interval = timedelta(seconds=15)
+    old = [Sample(NOW - timedelta(seconds=s), 5.0, 400.0) for s in (58, 43, 28)]
+    assert (
+        judge_underuse(
+            old,
+            resource="cpu",
+            per_replica=4.0,
+            threshold_percent=20.0,
+            window=timedelta(minutes=1),
+            now=NOW,
+            sample_interval=interval,
+        )
+        is None
+    )  # nothing in the last 28 s: the monitor may have stopped
