@@ -112,6 +112,7 @@ def create_app(
             state.sessions,
             state.clock,
             sample_interval_s=settings.controller.utilisation_interval_s,
+            policy=settings.notifications.webhook_policy,
         )
         state.notifier = notifier
 

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sapwood.kubernetes.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
+from sapwood.server.services.webhook_addresses import AddressPolicy
 from sapwood.specs.quantity import parse_duration
 
 DEFAULT_PRIORITIES = {"critical": 1000, "high": 100, "normal": 0, "low": -100, "best-effort": -1000}
@@ -111,6 +112,22 @@ class FeedSettings(_Group):
     max_lease_wait_s: float = Field(default=30.0, ge=0)
 
 
+class NotificationSettings(_Group):
+    # Channels post to public addresses only; these CIDRs, addresses and host names too
+    # (SAPWOOD_WEBHOOK_ALLOW, comma-separated; see docs/notifications.md).
+    webhook_allow: tuple[str, ...] = ()
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _parses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        AddressPolicy.parse(value)
+        return value
+
+    @property
+    def webhook_policy(self) -> AddressPolicy:
+        return AddressPolicy.parse(self.webhook_allow)
+
+
 class Settings(_Group):
     home: Path = Field(default_factory=lambda: Path.home() / ".sapwood")
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -121,6 +138,7 @@ class Settings(_Group):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @property
     def database_url(self) -> str:
@@ -185,7 +203,12 @@ class Settings(_Group):
             or "http://sapwood.sapwood.svc.cluster.local",
         )
         feeds = FeedSettings(redis_url=env.get("SAPWOOD_REDIS_URL") or None)
+        allow = tuple(
+            e.strip() for e in env.get("SAPWOOD_WEBHOOK_ALLOW", "").split(",") if e.strip()
+        )
+        notifications = NotificationSettings(webhook_allow=allow)
         return cls(
+            notifications=notifications,
             home=home,
             feeds=feeds,
             gateway=gateway,

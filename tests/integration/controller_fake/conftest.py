@@ -15,7 +15,13 @@ from sapwood.schemas import Event, Object
 from sapwood.server.app import create_app
 from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.runtimes.base import UnitKey
-from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
+from sapwood.server.settings import (
+    ControllerSettings,
+    GatewaySettings,
+    NotificationSettings,
+    Settings,
+    StoreSettings,
+)
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.fake_runtime import FakeRuntime
 from tests.support import Api
@@ -94,6 +100,8 @@ def make_server(
         controller=ControllerSettings(enabled=True, loop=False),
         # No gateway runs here: never talk to whatever listens on its default port.
         gateway=GatewaySettings(enabled=False),
+        # Test webhook receivers listen on loopback.
+        notifications=NotificationSettings(webhook_allow=("127.0.0.1/32",)),
     )
 
     @asynccontextmanager

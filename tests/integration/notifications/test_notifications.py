@@ -85,7 +85,8 @@ async def setup(api: Api, clock: FakeClock) -> Setup:
     async def fake_sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    notifier = Notifier(app.state.sapwood.sessions, clock, sleep=fake_sleep)
+    policy = app.state.sapwood.settings.notifications.webhook_policy  # loopback allowed
+    notifier = Notifier(app.state.sapwood.sessions, clock, sleep=fake_sleep, policy=policy)
     app.state.sapwood.notifier = notifier  # the test endpoint uses it too
     await api.admin.create_team("alpha")
     return Setup(api, notifier, sleeps)

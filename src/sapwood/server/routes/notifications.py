@@ -23,7 +23,10 @@ async def list_channels(team: str, ctx: CtxDep) -> list[Channel]:
 @router.put("/channels/{name}")
 async def set_channel(team: str, name: str, body: ChannelRequest, ctx: CtxDep) -> Channel:
     now = ctx.state.clock.now()
-    return await notifications.set_channel(ctx.session, ctx.caller, team, name, body, now=now)
+    policy = ctx.state.settings.notifications.webhook_policy
+    return await notifications.set_channel(
+        ctx.session, ctx.caller, team, name, body, now=now, policy=policy
+    )
 
 
 @router.delete("/channels/{name}", status_code=204)

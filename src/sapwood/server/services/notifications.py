@@ -10,6 +10,7 @@ from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
 from sapwood.schemas.notifications import DEFAULT_THRESHOLD_PERCENT, DEFAULT_UNDERUSE_DURATION
 from sapwood.server.services.access import Caller, require_read, require_write
 from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
+from sapwood.server.services.webhook_addresses import AddressPolicy, url_refusal
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ChannelRow, DeliveryRow, RuleRow, TeamRow
 from sapwood.specs.base import check_name
@@ -106,10 +107,22 @@ async def set_channel(
     request: ChannelRequest,
     *,
     now: datetime,
+    policy: AddressPolicy,
 ) -> Channel:
-    """Creates or replaces the channel. Idempotent; the secret is kept as given."""
+    """Creates or replaces the channel. Idempotent; the secret is kept as given.
+
+    A URL whose host is a non-public address (or ``localhost``) that ``policy`` does not
+    allow is a 422 on ``url``; host names are checked again, resolved, at every post."""
     require_write(caller, team, f"channel/{name}")
     _check_name(name)
+    refusal = url_refusal(request.url, policy)
+    if refusal is not None:
+        raise InvalidError(
+            "the channel's url points at an address channels may not post to",
+            details=[Detail(path="url", message=refusal)],
+            hint="use a public address, or ask an admin to allow this one in the server's "
+            "SAPWOOD_WEBHOOK_ALLOW (docs/notifications.md)",
+        )
     await _require_team(session, team)
     row = await session.get(ChannelRow, (team, name))
     if row is None:

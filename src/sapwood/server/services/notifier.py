@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +28,12 @@ from sapwood.schemas import ChannelType, Delivery, NotificationEvent
 from sapwood.server.clock import Clock
 from sapwood.server.services.notifications import row_to_delivery, rule_params
 from sapwood.server.services.underuse import UnderuseWatch
+from sapwood.server.services.webhook_addresses import (
+    AddressPolicy,
+    IPAddress,
+    literal_address,
+    resolved_refusal,
+)
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import (
     ChannelRow,
@@ -45,6 +53,28 @@ JOB_NOT_FINAL = frozenset({"BackOff", "OOMKilled", "StartDelayed", "Preempted"})
 UNHEALTHY = frozenset({"ProbeFailed", "NotReady"})
 
 Sleep = Callable[[float], Awaitable[None]]
+Resolve = Callable[[str, int], Awaitable[list[IPAddress]]]
+"""The addresses a host name resolves to (for a port); OSError when it does not."""
+
+
+async def resolve_host(host: str, port: int) -> list[IPAddress]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    # An IPv6 address may carry a zone ("fe80::1%eth0"): the address is what is judged.
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+class RefusedAddressError(Exception):
+    """The channel's host is, or resolves to, an address channels may not post to."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one post goes: the URL with the host replaced by the address that was checked
+    (so a second lookup cannot swap it), and the Host and TLS name of the original."""
+
+    url: httpx.URL
+    headers: dict[str, str]
+    extensions: dict[str, Any]
 
 
 def classify(kind: str, type: str, reason: str) -> NotificationEvent | None:
@@ -171,6 +201,8 @@ class Notifier:
         batch: int = 200,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        policy: AddressPolicy | None = None,
+        resolve: Resolve = resolve_host,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -183,6 +215,8 @@ class Notifier:
         self.batch = batch
         self.sleep = sleep
         self.transport = transport
+        self.policy = policy or AddressPolicy()
+        self.resolve = resolve
         self._task: asyncio.Task[None] | None = None
 
     # the loop
@@ -332,11 +366,22 @@ class Notifier:
             for attempt in range(1, self.attempts + 1):
                 status: int | None = None
                 error: str | None = None
+                refused = False
                 try:
-                    response = await http.post(target.url, content=body, headers=headers)
+                    to = await self.destination(target.url)
+                    response = await http.post(
+                        to.url,
+                        content=body,
+                        headers={**headers, **to.headers},
+                        extensions=to.extensions,
+                    )
                     status = response.status_code
                     if not response.is_success:
                         error = f"HTTP {status}"
+                except RefusedAddressError as exc:
+                    error, refused = _scrub(f"refused: {exc}", target), True
+                except OSError as exc:  # the name did not resolve
+                    error = _scrub(f"cannot resolve the channel's host: {exc}", target)
                 except httpx.HTTPError as exc:
                     error = _scrub(f"{type(exc).__name__}: {exc}", target)
                 ok = error is None
@@ -352,11 +397,37 @@ class Notifier:
                     attempt,
                     status if ok else error,
                 )
-                if ok or not _retryable(status) or attempt == self.attempts:
+                if ok or refused or not _retryable(status) or attempt == self.attempts:
                     break
                 await self.sleep(self.base_delay_s * 2 ** (attempt - 1))
         assert last is not None
         return last
+
+    async def destination(self, url: str) -> Destination:
+        """Where a post to ``url`` goes, after resolving its host now; RefusedAddressError
+        when the host is or resolves to an address the policy refuses, OSError when it does
+        not resolve. Checked at every post, so a name that resolves elsewhere since the
+        channel was set (DNS rebinding) is refused too."""
+        parsed = httpx.URL(url)
+        host = parsed.host
+        if self.policy.allows_host(host):
+            return Destination(parsed, {}, {})
+        literal = literal_address(host)
+        if literal is not None:
+            addresses = [literal]
+        else:
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+            addresses = await self.resolve(host, port)
+            if not addresses:
+                raise OSError(f"{host} resolves to no address")
+        refusal = resolved_refusal(host, addresses, self.policy)
+        if refusal is not None:
+            raise RefusedAddressError(refusal)
+        if literal is not None and str(literal) == host:
+            return Destination(parsed, {}, {})
+        pinned = parsed.copy_with(host=str(addresses[0]))
+        extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
+        return Destination(pinned, {"Host": parsed.netloc.decode("ascii")}, extensions)
 
     async def _record(
         self,
