@@ -23,6 +23,11 @@ from sapwood.specs.documents import DocumentError
 
 LOGIN_HINT = "log in with `sapwood login --url URL --token TOKEN`, or set SAPWOOD_TOKEN"
 SERVER_HINT = "start the server with `sapwood server`, or point SAPWOOD_URL at a running one"
+# For a 413 from a server too old to say the remedy itself.
+TOO_LARGE_HINT = (
+    "send less at once (`sapwood feed push` splits files by itself), or ask the operator "
+    "to raise the server's SAPWOOD_MAX_BODY_BYTES"
+)
 
 
 class CliError(Exception):
@@ -75,6 +80,8 @@ def _default_hint(exc: SapwoodError) -> str | None:
         return SERVER_HINT
     if isinstance(exc, UnauthorizedError):
         return LOGIN_HINT
+    if exc.status == 413:
+        return TOO_LARGE_HINT
     return None
 
 

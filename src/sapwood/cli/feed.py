@@ -5,39 +5,31 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import mmap
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sapwood.cli.errors import CliError
+from sapwood.cli.feed_chunks import (
+    FALLBACK_MAX_REQUEST_BYTES,
+    Chunk,
+    RecordTooLargeError,
+    file_chunks,
+)
 from sapwood.cli.output import print_err, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
-from sapwood.client import Client, SapwoodError
-from sapwood.schemas.feeds import ARROW_STREAM, CSV, JSON_LINES, FeedResult, IngestResponse
-
-if TYPE_CHECKING:  # pyarrow and numpy load only for the commands that read files
-    import pyarrow as pa
+from sapwood.client import Client, NotFoundError, SapwoodError
+from sapwood.schemas.feeds import FeedResult, IngestResponse
 
 app = typer.Typer(
     name="feed", help="Feeds: push records, tail and export results.", no_args_is_help=True
 )
 
 FORMATS = ("csv", "parquet", "jsonl")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    first_row: int
-    rows: int
-    body: bytes
-    content_type: str
 
 
 def detect_format(path: Path, given: str | None) -> str:
@@ -55,62 +47,6 @@ def detect_format(path: Path, given: str | None) -> str:
     raise CliError(f"cannot tell the format of {path.name}", hint="pass --format csv|parquet|jsonl")
 
 
-def _parquet_tables(path: Path, rows_per_chunk: int) -> Iterator[pa.Table]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=rows_per_chunk):
-        yield pa.Table.from_batches([batch])
-
-
-def csv_chunks(path: Path, rows_per_chunk: int) -> Iterator[Chunk]:
-    """The CSV as it is, cut at line ends every ``rows_per_chunk`` records, each chunk with
-    the header (values must not span lines); the server parses it in one typed pass."""
-    import numpy as np
-
-    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
-        if not len(ends):
-            return
-        header_end = int(ends[0]) + 1
-        header = bytes(data[:header_end])
-        lines = ends[1:]
-        if len(data) > header_end and data[len(data) - 1] != 0x0A:
-            lines = np.append(lines, len(data) - 1)  # a last record without a newline
-        start, first = header_end, 0
-        for index in range(0, len(lines), rows_per_chunk):
-            stop = int(lines[min(index + rows_per_chunk, len(lines)) - 1]) + 1
-            rows = min(rows_per_chunk, len(lines) - index)
-            yield Chunk(first, rows, header + bytes(data[start:stop]), CSV)
-            start, first = stop, first + rows
-
-
-def chunks(path: Path, fmt: str, rows_per_chunk: int) -> Iterator[Chunk]:
-    """The file as request bodies of at most ``rows_per_chunk`` records each."""
-    from sapwood.schemas.arrow import to_ipc
-
-    first = 0
-    if fmt == "jsonl":
-        with path.open("rb") as f:
-            lines: list[bytes] = []
-            for line in f:
-                if line.strip():
-                    lines.append(line.rstrip(b"\r\n"))
-                if len(lines) >= rows_per_chunk:
-                    yield Chunk(first, len(lines), b"\n".join(lines), JSON_LINES)
-                    first += len(lines)
-                    lines = []
-            if lines:
-                yield Chunk(first, len(lines), b"\n".join(lines), JSON_LINES)
-        return
-    if fmt == "csv":
-        yield from csv_chunks(path, rows_per_chunk)
-        return
-    for table in _parquet_tables(path, rows_per_chunk):
-        yield Chunk(first, table.num_rows, to_ipc(table, compress=True), ARROW_STREAM)
-        first += table.num_rows
-
-
 def batch_prefix(path: Path) -> str:
     """Stable for the same file: a retried push reuses its batch ids and stores nothing twice."""
     digest = hashlib.sha256()
@@ -120,21 +56,39 @@ def batch_prefix(path: Path) -> str:
     return f"push-{digest.hexdigest()[:20]}"
 
 
+def request_limit(given: int | None, client: Client) -> int:
+    """The largest body to send: ``--max-request-bytes`` when given, else the server's own
+    limit, else (a server too old to say) a size under its default."""
+    if given is not None:
+        return given
+    try:
+        return client.limits().max_body_bytes
+    except NotFoundError:
+        return FALLBACK_MAX_REQUEST_BYTES
+
+
 @app.command("push")
 def push(
     name: str = typer.Argument(..., help="the feed"),
     file: Path = typer.Argument(..., help="CSV (with a header), Parquet or JSON lines"),
     format: str | None = typer.Option(None, "--format", "-f", help="csv, parquet or jsonl"),
-    chunk_records: int = typer.Option(50_000, "--chunk-records", min=1, max=1_000_000),
+    chunk_records: int = typer.Option(
+        50_000, "--chunk-records", min=1, max=1_000_000, help="at most this many records a request"
+    ),
+    max_request_bytes: int | None = typer.Option(
+        None,
+        "--max-request-bytes",
+        min=1024,
+        help="at most this many bytes a request [default: the server's body limit]",
+    ),
     team: str | None = TEAM_OPTION,
 ) -> None:
-    """Push a file's records, in chunks with batch ids, so running it again after a failure
-    stores nothing twice."""
+    """Push a file's records in chunks under the server's body limit, each stored all or
+    none under its own batch id, so running it again after a failure stores nothing twice."""
     if not file.is_file():
         raise CliError(f"no such file: {file}")
     fmt = detect_format(file, format)
     prefix = batch_prefix(file)
-    total_bytes = file.stat().st_size
     pushed = 0
     first_seq: int | None = None
     last_seq = 0
@@ -142,22 +96,26 @@ def push(
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("{task.fields[records]} records"),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} records"),
         TimeRemainingColumn(),
         transient=True,
+        console=Console(stderr=True),
         disable=not sys.stderr.isatty(),
-        console=None,
     )
-    with connect(team=team) as client, progress:
-        task = progress.add_task(f"feed/{name}", total=total_bytes, records=0)
-        done_bytes = 0
-        for index, chunk in enumerate(chunks(file, fmt, chunk_records)):
-            answer = _push_chunk(client, name, chunk, batch_id=f"{prefix}-{index:06d}")
-            pushed += answer.accepted
-            first_seq = answer.first_sequence if first_seq is None else first_seq
-            last_seq = answer.last_sequence
-            done_bytes = min(total_bytes, done_bytes + _bytes_share(chunk, fmt, total_bytes))
-            progress.update(task, completed=done_bytes, records=pushed)
+    with connect(team=team) as client:
+        limit = request_limit(max_request_bytes, client)
+        try:
+            planned = file_chunks(file, fmt, max_records=chunk_records, max_bytes=limit)
+        except RecordTooLargeError as exc:
+            raise CliError(str(exc)) from None
+        with progress:
+            task = progress.add_task(f"feed/{name}", total=planned.records)
+            for index, chunk in enumerate(planned.chunks):
+                answer = _push_chunk(client, name, chunk, batch_id=f"{prefix}-{index:06d}")
+                pushed += answer.accepted
+                first_seq = answer.first_sequence if first_seq is None else first_seq
+                last_seq = answer.last_sequence
+                progress.update(task, advance=chunk.rows)
     elapsed = time.monotonic() - started
     if not pushed:
         print_err(f"{file.name} holds no records")
@@ -167,11 +125,6 @@ def push(
         f"pushed {pushed} records to feed/{name} (sequences {first_seq}..{last_seq}) "
         f"in {elapsed:.2f}s, {rate:,.0f} records/s"
     )
-
-
-def _bytes_share(chunk: Chunk, fmt: str, total: int) -> int:
-    # CSV and JSON lines are sent as they are; Parquet chunks are re-encoded.
-    return len(chunk.body) if fmt != "parquet" else max(1, total // 100)
 
 
 def _push_chunk(client: Client, name: str, chunk: Chunk, *, batch_id: str) -> IngestResponse:

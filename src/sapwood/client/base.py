@@ -16,6 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 from sapwood.client.config import resolve_config
 from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_from
 from sapwood.schemas import WhoAmI
+from sapwood.schemas.limits import ServerLimits
 from sapwood.specs.objects import kind_of, plural_of
 
 API = "/api/v1"
@@ -65,6 +66,10 @@ class ClientBase:
 
     async def whoami(self) -> WhoAmI:
         return await self._call("GET", "/whoami", WhoAmI)
+
+    async def limits(self) -> ServerLimits:
+        """The server's size limits (the largest request body it accepts)."""
+        return await self._call("GET", "/limits", ServerLimits)
 
     # plumbing
 

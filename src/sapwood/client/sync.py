@@ -45,6 +45,7 @@ from sapwood.schemas.feeds import (
     IngestResponse,
     LeasedBatch,
 )
+from sapwood.schemas.limits import ServerLimits
 from sapwood.schemas.models import Model, ModelSummary, ModelVersion, PushedModel
 
 P = ParamSpec("P")
@@ -188,6 +189,9 @@ class Client:
 
     def whoami(self) -> WhoAmI:
         return self._run(self.aio.whoami)
+
+    def limits(self) -> ServerLimits:
+        return self._run(self.aio.limits)
 
     def list_teams(self) -> builtins.list[Team]:
         return self._run(self.aio.list_teams)

@@ -22,11 +22,13 @@ from sapwood.server.dashboard import routes as dashboard
 from sapwood.server.feeds.brokers import open_broker
 from sapwood.server.gateway_load import GatewayLoadSource
 from sapwood.server.leader import LeaderElector
+from sapwood.server.api_docs import install as install_api_docs
 from sapwood.server.limits import BodyLimit, RouteLimit
 from sapwood.server.routes import (
     feeds,
     health,
     identity,
+    limits,
     metrics,
     models,
     notifications,
@@ -155,7 +157,7 @@ def create_app(
         version="0.1.0",
         summary="Workspaces, jobs and services for AI teams, under quotas.",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # api_docs serves /docs from files shipped with the server
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -167,6 +169,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes, routes=[model_uploads])
     app.include_router(health.router)
     app.include_router(identity.router)
+    app.include_router(limits.router)
     app.include_router(quotas.router)
     app.include_router(prometheus.router)
     app.state.prometheus = PrometheusExporter()
@@ -180,6 +183,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(objects.router)
     _install_error_handlers(app)
+    install_api_docs(app)
     return app
 
 

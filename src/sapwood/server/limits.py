@@ -9,7 +9,19 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_HINT = "split the request (apply fewer objects at once)"
+# What the user can do about a 413: send less at once, or have the limit raised.
+RAISE_LIMIT = "or ask the operator to raise the server's SAPWOOD_MAX_BODY_BYTES"
+DEFAULT_HINT = f"send less in one request (apply fewer objects at once), {RAISE_LIMIT}"
+FEED_RECORDS = re.compile(r"/api/v1/feeds/[^/]+/records/?")
+FEED_HINT = (
+    "push the file with `sapwood feed push FEED FILE`, which splits it under the limit "
+    f"by itself, or post fewer records at once; {RAISE_LIMIT}"
+)
+
+
+def default_hint(path: str) -> str:
+    """The remedy for a body over the server-wide limit on ``path``."""
+    return FEED_HINT if FEED_RECORDS.fullmatch(path) else DEFAULT_HINT
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ class BodyLimit:
         path = scope.get("path", "")
         route = next((r for r in self.routes if r.pattern.fullmatch(path)), None)
         max_bytes = route.max_bytes if route else self.max_bytes
-        hint = route.hint if route else DEFAULT_HINT
+        hint = route.hint if route else default_hint(path)
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             await self._refuse(send, max_bytes, hint)

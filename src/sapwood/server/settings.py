@@ -27,6 +27,7 @@ class _Group(BaseModel):
 class ApiSettings(_Group):
     host: str = "127.0.0.1"
     port: int = Field(default=8420, ge=0, le=65535)
+    # SAPWOOD_MAX_BODY_BYTES: larger request bodies get 413 (model uploads have their own)
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     page_size: int = Field(default=100, ge=1)
     max_page_size: int = Field(default=1000, ge=1)
@@ -167,6 +168,7 @@ class Settings(_Group):
             host=env.get("SAPWOOD_HOST", "127.0.0.1"),
             port=int(env.get("SAPWOOD_PORT", "8420")),
             max_streams_per_token=int(env.get("SAPWOOD_MAX_STREAMS_PER_TOKEN") or 8),
+            max_body_bytes=int(env.get("SAPWOOD_MAX_BODY_BYTES") or 8 * 1024 * 1024),
         )
         store = StoreSettings(database_url=env.get("SAPWOOD_DATABASE_URL") or None)
         levels = tuple(

@@ -132,3 +132,11 @@ def test_version(env: dict[str, str | None]) -> None:
     result = CliRunner().invoke(app, ["version"], env=env)
     assert result.exit_code == 0
     assert result.stdout.startswith("sapwood ")
+
+
+def test_a_413_without_a_hint_says_how_to_send_less_or_raise_the_limit() -> None:
+    exc = InvalidError("request body is larger than 8388608 bytes", status=413, code="too_large")
+    lines = error_lines(exc)
+    assert lines[0] == "error: request body is larger than 8388608 bytes"
+    assert "`sapwood feed push` splits files by itself" in lines[-1]
+    assert "SAPWOOD_MAX_BODY_BYTES" in lines[-1]
