@@ -14,6 +14,7 @@ from sapwood.schemas.feeds import (
     ARROW_STREAM,
     ATTEMPT_HEADER,
     FEATURES_HEADER,
+    FILL_MISSING_PARAM,
     FIRST_SEQUENCE_HEADER,
     IDEMPOTENCY_HEADER,
     LEASE_HEADER,
@@ -37,10 +38,15 @@ class FeedVerbs(ClientBase):
         *,
         content_type: str = "application/json",
         batch_id: str | None = None,
+        fill_missing: bool = False,
         team: str | None = None,
     ) -> IngestResponse:
         """Posts records (rows, or bytes in ``content_type``): all are stored or none.
-        The same ``batch_id`` again answers as before and stores nothing."""
+
+        The same ``batch_id`` with the same body again stores nothing and answers as before
+        (``replayed``); with another body it is refused. Records lacking feature columns
+        are refused unless ``fill_missing``: then those take the schema's values, and the
+        answer's ``filled`` names them."""
         headers = {"Content-Type": content_type}
         if batch_id is not None:
             headers[IDEMPOTENCY_HEADER] = batch_id
@@ -52,7 +58,7 @@ class FeedVerbs(ClientBase):
             f"/feeds/{feed}/records",
             content=data,
             headers=headers,
-            params=self._team(team),
+            params=self._team(team) | ({FILL_MISSING_PARAM: "true"} if fill_missing else {}),
         )
         return IngestResponse.model_validate(response.json())
 

@@ -381,6 +381,7 @@ class Client:
         *,
         content_type: str = "application/json",
         batch_id: str | None = None,
+        fill_missing: bool = False,
         team: str | None = None,
     ) -> IngestResponse:
         return self._run(
@@ -389,6 +390,7 @@ class Client:
             body,
             content_type=content_type,
             batch_id=batch_id,
+            fill_missing=fill_missing,
             team=team,
         )
 

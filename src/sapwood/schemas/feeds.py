@@ -25,17 +25,26 @@ FEATURES_HEADER = "Sapwood-Features"
 FIRST_SEQUENCE_HEADER = "Sapwood-First-Sequence"
 ATTEMPT_HEADER = "Sapwood-Attempt"
 MODEL_VERSION_HEADER = "Sapwood-Model-Version"
+FILL_MISSING_PARAM = "fillMissing"
 
 MAX_BATCH_KEY = 100
 
 
 class IngestResponse(WireModel):
-    """What a post of records got: how many, and their sequence numbers (inclusive)."""
+    """What a post of records got: how many, and their sequence numbers (inclusive).
+
+    ``replayed``: the batch id was already pushed with the same body, so nothing was
+    stored and the numbers are the first post's. ``filled``: the absent columns that took
+    the schema's value (only when the post or the feed opted in to filling).
+    ``message`` says either in words."""
 
     accepted: int
     first_sequence: int
     last_sequence: int
     batch_id: str | None = None
+    replayed: bool = False
+    filled: list[str] = Field(default_factory=list)
+    message: str | None = None
 
 
 class FeedResult(WireModel):

@@ -97,6 +97,16 @@ class FeedWorkers(SpecModel):
         return self
 
 
+class FeedIngest(SpecModel):
+    """How posted records are taken in."""
+
+    fill_missing: bool = Field(
+        default=False,
+        description="fill feature columns a post lacks with the schema's default (or null) "
+        "instead of refusing the post",
+    )
+
+
 class FeedResults(SpecModel):
     retention: Duration = Field(default=timedelta(days=7), description="how long results stay")
 
@@ -114,6 +124,7 @@ class FeedSpec(WorkloadSpec):
     batch: FeedBatch = Field(default_factory=FeedBatch)
     workers: FeedWorkers = Field(default_factory=FeedWorkers)
     results: FeedResults = Field(default_factory=FeedResults)
+    ingest: FeedIngest = Field(default_factory=FeedIngest)
     label_column: str | None = Field(
         default=None, description="a column holding the true label (1 = positive)"
     )

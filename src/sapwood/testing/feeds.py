@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from sapwood.specs.antinex import ABSENT, FEATURES
+
 
 def feed(name: str, *, team: str | None = None, **spec: Any) -> dict[str, Any]:
     """A minimal valid Feed document on antinex-v1; keyword arguments override spec fields."""
@@ -22,14 +24,16 @@ def feed(name: str, *, team: str | None = None, **spec: Any) -> dict[str, Any]:
 
 
 def antinex_rows(count: int, *, seed: int = 0, attack_every: int = 3) -> list[dict[str, Any]]:
-    """AntiNex-v1 rows with the fields a TCP packet has; every ``attack_every``-th is an
-    attack (``label_value`` 1), the rest 0."""
+    """Complete AntiNex-v1 rows (all 67 features) of TCP packets: the fields a TCP packet
+    has, the others -1 as a capture writes them; every ``attack_every``-th is an attack
+    (``label_value`` 1), the rest 0."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(count):
         attack = i % attack_every == 0
         rows.append(
-            {
+            dict.fromkeys(FEATURES, float(ABSENT))
+            | {
                 "idx": float(i),
                 "eth_type": 2048.0,
                 "ip_ihl": 5.0,

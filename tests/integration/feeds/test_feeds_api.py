@@ -96,14 +96,71 @@ async def test_a_retried_post_answers_the_same_and_stores_nothing_twice(api: Api
     rows = antinex_rows(10)
     first = await api.admin.push_records("ids", rows, batch_id="capture-0001")
     again = await api.admin.push_records("ids", rows, batch_id="capture-0001")
-    assert again == first
+    assert not first.replayed
+    assert again.replayed
+    assert again.message == "batch capture-0001 was already pushed: nothing stored"
+    numbers = (again.accepted, again.first_sequence, again.last_sequence, again.batch_id)
+    assert numbers == (first.accepted, first.first_sequence, first.last_sequence, "capture-0001")
     assert (first.accepted, first.first_sequence, first.last_sequence) == (10, 1, 10)
     async with api.http(api.admin_token) as http:
-        body = {"rows": rows, "batchId": "capture-0001"}
-        response = await http.post("/api/v1/feeds/ids/records?team=default", json=body)
+        body = {"rows": rows, "batchId": "capture-0002"}
+        url = "/api/v1/feeds/ids/records?team=default"
+        stored = await http.post(url, json=body)
+        response = await http.post(url, json=body)
+    assert "Sapwood-Replayed" not in stored.headers
     assert response.headers["Sapwood-Replayed"] == "true"
-    assert response.json()["firstSequence"] == 1
-    assert (await api.admin.feed_figures("ids")).records == 10
+    assert response.json()["firstSequence"] == 11
+    assert response.json()["message"] == "batch capture-0002 was already pushed: nothing stored"
+    assert (await api.admin.feed_figures("ids")).records == 20
+
+
+async def test_a_batch_id_reused_with_other_records_is_refused(api: Api) -> None:
+    await _feed(api, batch={"maxRecords": 4})
+    await api.admin.push_records("ids", antinex_rows(10), batch_id="capture-0001")
+    with pytest.raises(SapwoodError) as caught:
+        await api.admin.push_records("ids", antinex_rows(10, seed=1), batch_id="capture-0001")
+    assert caught.value.status == 422
+    assert "batch id capture-0001 was already pushed with different records" in str(caught.value)
+    # the same records in another format are another body too
+    table = pa.Table.from_pylist(antinex_rows(10))
+    with pytest.raises(SapwoodError, match="already pushed with different records"):
+        await api.admin.push_records(
+            "ids", to_ipc(table), content_type=ARROW_STREAM, batch_id="capture-0001"
+        )
+    assert (await api.admin.feed_figures("ids")).records == 10  # nothing more was stored
+
+
+def _without(rows: list[dict[str, object]], *names: str) -> list[dict[str, object]]:
+    return [{k: v for k, v in row.items() if k not in names} for row in rows]
+
+
+async def test_records_lacking_feature_columns_are_refused_naming_them(api: Api) -> None:
+    await _feed(api)
+    rows = _without(antinex_rows(3), "tcp_dport", "ip_len")
+    with pytest.raises(SapwoodError) as caught:
+        await api.admin.push_records("ids", rows)
+    error = caught.value
+    assert error.status == 422
+    assert "the records lack 2 of the feed's 67 feature columns: ip_len, tcp_dport" in str(error)
+    assert "fillMissing" in (error.hint or "")
+    assert {d.path for d in error.details} == {"columns.ip_len", "columns.tcp_dport"}
+    assert (await api.admin.feed_figures("ids")).records == 0
+
+    filled = await api.admin.push_records("ids", rows, fill_missing=True)
+    assert filled.accepted == 3
+    assert filled.filled == ["ip_len", "tcp_dport"]
+    assert filled.message == (
+        "filled 2 missing column(s) with the schema's values: ip_len, tcp_dport"
+    )
+    complete = await api.admin.push_records("ids", antinex_rows(2))
+    assert complete.filled == []
+    assert complete.message is None
+
+
+async def test_a_feed_may_opt_in_to_filling_absent_columns(api: Api) -> None:
+    await _feed(api, ingest={"fillMissing": True})
+    answer = await api.admin.push_records("ids", _without(antinex_rows(2), "ip_len"))
+    assert answer.filled == ["ip_len"]
 
 
 async def test_arrow_and_parquet_bodies(api: Api) -> None:
@@ -117,10 +174,16 @@ async def test_arrow_and_parquet_bodies(api: Api) -> None:
 
 
 @pytest.mark.skipif(not DJANGO.exists(), reason=f"AntiNex data not found at {DATA}")
-async def test_the_antinex_csv_goes_in_as_it_is(api: Api) -> None:
+async def test_the_antinex_csv_goes_in_as_it_is_once_filling_is_asked_for(api: Api) -> None:
     await _feed(api, labelColumn="label_value", batch={"maxRecords": 2000})
-    response = await api.admin.push_records("ids", DJANGO.read_bytes(), content_type=CSV)
+    # The cleaned captures carry 23 of the 67 features: the rest must not become -1 unasked.
+    with pytest.raises(SapwoodError, match="the records lack 44 of the feed's 67 feature"):
+        await api.admin.push_records("ids", DJANGO.read_bytes(), content_type=CSV)
+    response = await api.admin.push_records(
+        "ids", DJANGO.read_bytes(), content_type=CSV, fill_missing=True
+    )
     assert (response.accepted, response.last_sequence) == (9000, 9000)
+    assert "arp_op" in response.filled
     assert await _score_all(api) == 9000
     figures = await api.admin.feed_figures("ids")
     assert figures.backlog == 0

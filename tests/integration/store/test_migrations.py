@@ -124,3 +124,22 @@ def test_feed_batches_keep_their_rows_when_records_move_last(database_url: str) 
     migrate.downgrade(database_url, "0009")
     assert _batches(database_url) == batches
     assert _columns(database_url)[6] == "records"
+
+
+def test_feed_batches_gain_a_body_fingerprint_before_their_records(database_url: str) -> None:
+    migrate.upgrade(database_url, "0010")
+    batches = [_batch(i) for i in range(5)]
+    _insert(database_url, batches)
+    assert "body_sha256" not in _columns(database_url)
+
+    migrate.upgrade(database_url)
+    assert _batches(database_url) == batches  # kept; batches pushed before have no fingerprint
+    columns = _columns(database_url)
+    assert "body_sha256" in columns
+    if is_sqlite(database_url):
+        assert columns[-2:] == ["body_sha256", "records"]
+    assert _differences(database_url) == []
+
+    migrate.downgrade(database_url, "0010")
+    assert "body_sha256" not in _columns(database_url)
+    assert _batches(database_url) == batches

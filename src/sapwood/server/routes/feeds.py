@@ -13,6 +13,7 @@ from sapwood.schemas.feeds import (
     ARROW_STREAM,
     ATTEMPT_HEADER,
     FEATURES_HEADER,
+    FILL_MISSING_PARAM,
     FIRST_SEQUENCE_HEADER,
     IDEMPOTENCY_HEADER,
     LEASE_HEADER,
@@ -27,7 +28,7 @@ from sapwood.schemas.feeds import (
 from sapwood.server.feeds.broker import Broker
 from sapwood.server.feeds.results import ResultFilter
 from sapwood.server.routes.deps import AppState, CtxDep
-from sapwood.server.services import feed_results, feeds
+from sapwood.server.services import feed_ingest, feed_results, feeds
 from sapwood.server.services.errors import UnavailableError
 from sapwood.server.services.paging import clamp_limit
 
@@ -50,10 +51,19 @@ async def post_records(
     team: TeamQuery = None,
     batch_id: Annotated[str | None, Query(alias="batchId")] = None,
     idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER)] = None,
+    fill_missing: Annotated[
+        bool,
+        Query(
+            alias=FILL_MISSING_PARAM,
+            description="absent feature columns take the schema's values instead of a 422",
+        ),
+    ] = False,
 ) -> JSONResponse:
     """Validates and stores the records (JSON, JSON lines, CSV, Arrow IPC or Parquet), all
-    or none. A repeated batch id answers as before and stores nothing."""
-    ingested = await feeds.ingest(
+    or none. A repeated batch id with the same body answers as before and stores nothing;
+    with another body, 422. Records lacking feature columns are refused unless
+    ``fillMissing`` (or the feed's ``ingest.fillMissing``)."""
+    ingested = await feed_ingest.ingest(
         ctx.session,
         ctx.caller,
         name,
@@ -64,6 +74,7 @@ async def post_records(
         now=ctx.state.clock.now(),
         broker=_broker(ctx.state),
         signals=ctx.state.feed_signals,
+        fill_missing=fill_missing,
     )
     headers = {REPLAYED_HEADER: "true"} if ingested.replayed else {}
     if ingested.scales:  # more records may want more workers; a fixed count waits its pass

@@ -1,33 +1,22 @@
-"""Feed use cases: ingest records, lease a batch to a worker, store its results (the ack).
+"""Feed use cases: find a feed, lease a batch to a worker, store its results (the ack).
 
-A post is all-or-nothing: it is decoded and validated before the first row is written, and
-all its batches share one transaction. A batch id (``Idempotency-Key``) makes a retried post
-answer as the first one did without storing anything again.
+Ingest (records in) is ``feed_ingest.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyarrow as pa
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from sapwood.schemas.arrow import from_ipc, ipc_column, to_ipc
 from sapwood.schemas.base import MAX_BIGINT
-from sapwood.schemas.feeds import (
-    ARROW_STREAM,
-    CSV,
-    JSON_LINES,
-    MAX_BATCH_KEY,
-    MODEL_VERSION_HEADER,
-    PARQUET,
-    IngestResponse,
-)
+from sapwood.schemas.feeds import MODEL_VERSION_HEADER
 from sapwood.server.clock import Clock
 from sapwood.server.feeds import records as rec
 from sapwood.server.feeds.broker import Broker, BrokerUnavailableError, Delivery
@@ -45,18 +34,14 @@ from sapwood.server.services.errors import (
 from sapwood.server.services.objects import find_object
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import FeedBatchRow, FeedResultRow, ObjectRow
-from sapwood.specs.feeds import Column, FeedSpec
+from sapwood.specs.feeds import FeedSpec
 
 KIND = "Feed"
 PRUNE_EVERY = 64  # batches between retention sweeps of a feed
 STORE_CODEC = "lz4"  # stored records and results: written once, read on every lease and ack
 log = logging.getLogger("sapwood.feeds")
-_KEY = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_BATCH_KEY}}}")  # fullmatch: no "\n"
-_ALLOCATION_TRIES = 8
 _COMMIT_WAITS = 10
 _ORPHAN_ATTEMPTS = 3  # deliveries of a batch id without records before it is dropped
-# Bodies above this are decoded in a worker thread so the event loop keeps serving.
-_THREAD_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,193 +73,6 @@ async def find_feed(
         else:
             require_write(caller, row.team, f"feed/{row.name}")
     return Feed(row, feed_spec(row))
-
-
-# ingest
-
-
-@dataclass(frozen=True)
-class Ingested:
-    response: IngestResponse
-    replayed: bool
-    batch_ids: tuple[int, ...] = ()
-    scales: bool = False  # the feed's worker count follows its backlog (min < max)
-
-
-def decode(
-    body: bytes, content_type: str, columns: tuple[Column, ...]
-) -> tuple[pa.Table, str | None]:
-    """The body's records as a table (not yet conformed) and a batch id found in it."""
-    media = content_type.split(";")[0].strip().lower()
-    if media in ("", "application/json"):
-        parsed = rec.parse_json(body)
-        return rec.rows_table(parsed.rows, columns), parsed.batch_id
-    if media == JSON_LINES:
-        lines = [line for line in body.split(b"\n") if line.strip()]
-        parsed = rec.parse_json(b"[" + b",".join(lines) + b"]")
-        return rec.rows_table(parsed.rows, columns), None
-    if media == CSV:
-        return rec.read_csv(body, columns), None
-    if media == ARROW_STREAM:
-        return rec.read_arrow(body), None
-    if media == PARQUET:
-        return rec.read_parquet(body), None
-    raise InvalidError(
-        f"unsupported content type {media!r}",
-        hint=f"use application/json, {JSON_LINES}, {CSV}, {ARROW_STREAM} or {PARQUET}",
-    )
-
-
-def prepare(
-    body: bytes, content_type: str, spec: FeedSpec
-) -> tuple[list[tuple[int, bytes]], str | None]:
-    """Validated chunks of at most ``batch.maxRecords`` records as (count, Arrow IPC)."""
-    columns = spec.schema_columns()
-    try:
-        table, key = decode(body, content_type, columns)
-        table = rec.conform(table, columns)
-    except rec.RecordsError as exc:
-        where = f" (row {exc.row}, column {exc.column})" if exc.row is not None else ""
-        raise InvalidError(
-            f"records rejected{where}: {exc.message}; nothing was stored",
-            details=[Detail(exc.path, exc.message)],
-        ) from None
-    if table.num_rows == 0:
-        raise InvalidError("no records in the request")
-    size = spec.batch.max_records
-    chunks = [
-        (
-            min(size, table.num_rows - start),
-            to_ipc(table.slice(start, size), compress=True, codec=STORE_CODEC),
-        )
-        for start in range(0, table.num_rows, size)
-    ]
-    return chunks, key
-
-
-def check_batch_key(key: str | None) -> str | None:
-    if key is not None and not _KEY.fullmatch(key):
-        raise InvalidError(
-            f"batch id {key[:40]!r} is invalid: up to {MAX_BATCH_KEY} letters, digits, "
-            "'_', '.' or '-'"
-        )
-    return key
-
-
-def _key_range(key: str) -> tuple[str, str]:
-    # Chunk i of a post is stored as "KEY:i"; ':' sorts just below ';' and keys have neither.
-    return f"{key}:", f"{key};"
-
-
-async def _replay(session: AsyncSession, feed_uid: str, key: str) -> IngestResponse | None:
-    low, high = _key_range(key)
-    first, last, count = (
-        await session.execute(
-            select(
-                func.min(FeedBatchRow.first_seq),
-                func.max(FeedBatchRow.last_seq),
-                func.sum(FeedBatchRow.count),
-            ).where(
-                FeedBatchRow.feed_uid == feed_uid,
-                FeedBatchRow.batch_key >= low,
-                FeedBatchRow.batch_key < high,
-            )
-        )
-    ).one()
-    if first is None:
-        return None
-    return IngestResponse(
-        accepted=int(count), first_sequence=int(first), last_sequence=int(last), batch_id=key
-    )
-
-
-async def ingest(
-    session: AsyncSession,
-    caller: Caller,
-    name: str,
-    *,
-    team: str | None,
-    body: bytes,
-    content_type: str,
-    batch_key: str | None,
-    now: datetime,
-    broker: Broker,
-    signals: FeedSignals | None = None,
-) -> Ingested:
-    """Stores every record of the post, or none; a replay of a batch id stores nothing."""
-    feed = await find_feed(session, caller, name, team=team, write=True)
-    uid = feed.uid
-    key = check_batch_key(batch_key)
-    if key is not None:
-        replayed = await _replay(session, uid, key)
-        if replayed is not None:
-            return Ingested(replayed, replayed=True)
-    if len(body) > _THREAD_BYTES:
-        chunks, body_key = await asyncio.to_thread(prepare, body, content_type, feed.spec)
-    else:
-        chunks, body_key = prepare(body, content_type, feed.spec)
-    if key is None and body_key is not None:
-        key = check_batch_key(body_key)
-        replayed = await _replay(session, uid, key) if key is not None else None
-        if replayed is not None:
-            return Ingested(replayed, replayed=True)
-    total = sum(count for count, _ in chunks)
-    for _ in range(_ALLOCATION_TRIES):
-        # The newest batch through the (feed_uid, first_seq) index, not a scan of them all.
-        last = await session.scalar(
-            select(FeedBatchRow.last_seq)
-            .where(FeedBatchRow.feed_uid == uid)
-            .order_by(FeedBatchRow.first_seq.desc())
-            .limit(1)
-        )
-        first = int(last or 0) + 1
-        rows, seq = [], first
-        for index, (count, blob) in enumerate(chunks):
-            rows.append(
-                FeedBatchRow(
-                    feed_uid=uid,
-                    batch_key=f"{key}:{index}" if key is not None else None,
-                    first_seq=seq,
-                    last_seq=seq + count - 1,
-                    count=count,
-                    records=blob,
-                    ingested_at=now,
-                    acked=False,
-                    deliveries=0,
-                )
-            )
-            seq += count
-        session.add_all(rows)
-        try:
-            await session.flush()
-        except IntegrityError:
-            # Another post took these sequence numbers, or this batch id, first.
-            await session.rollback()
-            if key is not None:
-                replayed = await _replay(session, uid, key)
-                if replayed is not None:
-                    return Ingested(replayed, replayed=True)
-            continue
-        ids = tuple(r.id for r in rows)
-        # Queued before the commit: a crash in between leaves a queue entry without records
-        # (dropped when leased), never stored records that no worker will see.
-        try:
-            await broker.publish(uid, ids)
-        except BrokerUnavailableError as exc:
-            await session.rollback()
-            raise UnavailableError(
-                f"the feed broker is unavailable, so nothing was stored: {exc}",
-                hint="retry the post with the same batch id",
-            ) from None
-        await session.commit()
-        if signals is not None:
-            signals.notify(uid)
-        response = IngestResponse(
-            accepted=total, first_sequence=first, last_sequence=first + total - 1, batch_id=key
-        )
-        workers = feed.spec.workers
-        return Ingested(response, replayed=False, batch_ids=ids, scales=workers.max > workers.min)
-    raise InvalidError("the feed is too busy to number these records", hint="retry the post")
 
 
 # lease and ack

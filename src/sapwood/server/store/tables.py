@@ -317,7 +317,8 @@ class ModelAliasRow(Base):
 class FeedBatchRow(Base):
     """One ingest request's records (an Arrow IPC blob) and their place in the queue.
 
-    Records ``first_seq..last_seq`` of a feed; ``batch_key`` makes a retried post a no-op.
+    Records ``first_seq..last_seq`` of a feed; ``batch_key`` makes a retried post a no-op
+    (``body_sha256`` tells a retry from another body under the same id).
     The store-backed broker leases rows by ``lease_expires_at`` and marks them ``acked``.
     """
 
@@ -339,6 +340,10 @@ class FeedBatchRow(Base):
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
     lease_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The sha256 of the post's media type and body (intake.fingerprint), kept with each of
+    # its batches when it had a batch id: the same id with another body is refused.
+    # None: no batch id, or stored before migration 0011.
+    body_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Last: SQLite reads the columns before a large value without its overflow pages.
     records: Mapped[bytes] = mapped_column(LargeBinary)
 
