@@ -20,6 +20,7 @@ from sapwood.cli.feed_chunks import (
     RecordTooLargeError,
     file_chunks,
 )
+from sapwood.cli.feed_output import PushTally
 from sapwood.cli.output import print_err, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
 from sapwood.client import Client, NotFoundError, SapwoodError
@@ -81,6 +82,11 @@ def push(
         min=1024,
         help="at most this many bytes a request [default: the server's body limit]",
     ),
+    fill_missing: bool = typer.Option(
+        False,
+        "--fill-missing",
+        help="let feature columns the file lacks take the schema's values (else refused)",
+    ),
     team: str | None = TEAM_OPTION,
 ) -> None:
     """Push a file's records in chunks under the server's body limit, each stored all or
@@ -90,8 +96,7 @@ def push(
     fmt = detect_format(file, format)
     prefix = batch_prefix(file)
     pushed = 0
-    first_seq: int | None = None
-    last_seq = 0
+    tally = PushTally()
     started = time.monotonic()
     progress = Progress(
         TextColumn("[bold]{task.description}"),
@@ -111,26 +116,30 @@ def push(
         with progress:
             task = progress.add_task(f"feed/{name}", total=planned.records)
             for index, chunk in enumerate(planned.chunks):
-                answer = _push_chunk(client, name, chunk, batch_id=f"{prefix}-{index:06d}")
+                answer = _push_chunk(
+                    client, name, chunk, batch_id=f"{prefix}-{index:06d}", fill=fill_missing
+                )
+                tally.add(answer)
                 pushed += answer.accepted
-                first_seq = answer.first_sequence if first_seq is None else first_seq
-                last_seq = answer.last_sequence
                 progress.update(task, advance=chunk.rows)
     elapsed = time.monotonic() - started
     if not pushed:
         print_err(f"{file.name} holds no records")
         return
-    rate = pushed / elapsed if elapsed > 0 else float(pushed)
-    print_out(
-        f"pushed {pushed} records to feed/{name} (sequences {first_seq}..{last_seq}) "
-        f"in {elapsed:.2f}s, {rate:,.0f} records/s"
-    )
+    for line in tally.lines(name, elapsed_s=elapsed):
+        print_out(line)
 
 
-def _push_chunk(client: Client, name: str, chunk: Chunk, *, batch_id: str) -> IngestResponse:
+def _push_chunk(
+    client: Client, name: str, chunk: Chunk, *, batch_id: str, fill: bool
+) -> IngestResponse:
     try:
         return client.push_records(
-            name, chunk.body, content_type=chunk.content_type, batch_id=batch_id
+            name,
+            chunk.body,
+            content_type=chunk.content_type,
+            batch_id=batch_id,
+            fill_missing=fill,
         )
     except SapwoodError as exc:
         last = chunk.first_row + chunk.rows - 1

@@ -60,7 +60,11 @@ def test_push_is_safe_to_repeat_and_tail_shows_results(
     assert first.exit_code == 0, first.output
     assert "pushed 10 records to feed/ids (sequences 1..10)" in first.stdout
     again = sapwood("feed", "push", "ids", str(data), "--chunk-records", "4")
-    assert "(sequences 1..10)" in again.stdout  # the same batch ids: nothing stored twice
+    assert again.exit_code == 0, again.output
+    # the same batch ids and bodies: nothing stored twice, and it says so
+    assert again.stdout.strip() == (
+        "already pushed: nothing stored (feed/ids has these 10 records as sequences 1..10)"
+    )
 
     _score(live_server)
     tail = sapwood("feed", "tail", "ids", "--no-follow", "-n", "3")
@@ -95,6 +99,43 @@ def test_a_bad_value_names_the_file_rows_and_stores_nothing_of_its_chunk(
     assert "records 4..7 of the file" in result.output
     assert "row 1" in result.output
     assert "ip_len" in result.output
+
+
+@pytest.mark.usefixtures("feed_applied")
+def test_a_file_lacking_feature_columns_is_refused_unless_filling_is_asked_for(
+    sapwood: Sapwood, tmp_path: Path
+) -> None:
+    rows = [
+        {k: v for k, v in row.items() if k not in ("ip_len", "tcp_dport")}
+        for row in antinex_rows(6)
+    ]
+    data = _write_csv(tmp_path / "partial.csv", rows)
+    refused = sapwood("feed", "push", "ids", str(data))
+    assert refused.exit_code != 0
+    assert "the records lack 2 of the feed's 67 feature columns: ip_len, tcp_dport" in (
+        refused.output
+    )
+    assert "--fill-missing" in refused.output
+
+    filled = sapwood("feed", "push", "ids", str(data), "--fill-missing")
+    assert filled.exit_code == 0, filled.output
+    assert "pushed 6 records to feed/ids (sequences 1..6)" in filled.stdout
+    assert "filled 2 missing column(s) with the schema's values: ip_len, tcp_dport" in (
+        filled.stdout
+    )
+
+
+@pytest.mark.usefixtures("feed_applied")
+def test_a_changed_file_under_the_same_batch_ids_is_refused(
+    sapwood: Sapwood, tmp_path: Path
+) -> None:
+    data = tmp_path / "rows.csv"
+    _write_csv(data, antinex_rows(8))
+    assert sapwood("feed", "push", "ids", str(data), "--chunk-records", "4").exit_code == 0
+    # Another chunk size cuts the same file into other bodies under the same batch ids.
+    again = sapwood("feed", "push", "ids", str(data), "--chunk-records", "3")
+    assert again.exit_code != 0
+    assert "was already pushed with different records" in again.output
 
 
 @pytest.mark.usefixtures("feed_applied")
