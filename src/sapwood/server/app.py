@@ -51,6 +51,7 @@ from sapwood.server.services.errors import (
     InvalidError,
     NotFoundError,
     ServiceError,
+    TooManyRequestsError,
     UnauthorizedError,
     UnavailableError,
 )
@@ -76,6 +77,7 @@ _STATUS: dict[type[ServiceError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     UnavailableError: 503,
+    TooManyRequestsError: 429,
 }
 
 # Called once with the admin token's secret when the server creates it (first start).
@@ -245,6 +247,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         details = [ErrorDetail(path=d.path, message=d.message) for d in exc.details]
         info = ErrorInfo(code=exc.code, message=exc.message, details=details, hint=exc.hint)
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
+        if isinstance(exc, TooManyRequestsError):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return _error(_STATUS.get(type(exc), 400), info, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -28,6 +28,7 @@ from sapwood.server.services.errors import (
     InvalidError,
     NotFoundError,
     ServiceError,
+    TooManyRequestsError,
     UnauthorizedError,
     UnavailableError,
 )
@@ -61,6 +62,7 @@ _STATUS: dict[type[ServiceError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     UnavailableError: 503,
+    TooManyRequestsError: 429,
 }
 
 

@@ -11,6 +11,7 @@ from sapwood.schemas import Event, Object
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import split_charts
 from sapwood.server.dashboard.web import HEADERS, Page, PageDep, PageRoute, checked_form, render
+from sapwood.server.routes.streams import HeldStream
 from sapwood.server.services import events, logs, objects, teams
 from sapwood.server.services import pause as pausing
 from sapwood.server.services.errors import InvalidError, NotFoundError
@@ -151,9 +152,11 @@ async def status(page: PageDep, plural: str, team: str, name: str) -> JSONRespon
 async def object_logs(
     page: PageDep, plural: str, team: str, name: str, replica: int = 0
 ) -> StreamingResponse:
-    """One replica's output as plain text: followed while the workload may still write."""
+    """One replica's output as plain text: followed while the workload may still write,
+    and then counted against the token's cap on open streams."""
     kind = _kind(plural)
     obj = await objects.get_object(page.session, page.caller, kind, name, team=team)
+    follow = obj.phase not in TERMINAL
     chunks = await logs.open_logs(
         page.session,
         page.caller,
@@ -162,11 +165,18 @@ async def object_logs(
         name,
         team=team,
         replica=replica,
-        follow=obj.phase not in TERMINAL,
+        follow=follow,
         previous=False,
     )
+    # The page's session would otherwise stay open, holding a pooled connection, for as
+    # long as the stream runs; nothing below reads the store.
+    await page.session.close()
     headers = {**HEADERS, "X-Accel-Buffering": "no"}
-    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8", headers=headers)
+    media_type = "text/plain; charset=utf-8"
+    if not follow:
+        return StreamingResponse(chunks, media_type=media_type, headers=headers)
+    slot = page.state.streams.acquire(page.caller.token_id)
+    return HeldStream(chunks, slot=slot, media_type=media_type, headers=headers)
 
 
 @router.post("/ui/workloads/{plural}/{team}/{name}/pause")

@@ -1,4 +1,9 @@
-"""What every route receives: the app's state, a session, and the authenticated caller."""
+"""What every route receives: the app's state, a session, and the authenticated caller.
+
+Streaming and long-poll routes take ``StreamCtxDep`` instead: it authenticates in a session
+that is closed before the route runs, because a ``yield`` dependency's session stays open
+(holding a pooled connection) until the whole response has been sent.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from sapwood.server.clock import Clock
 from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.feeds.broker import Broker
 from sapwood.server.feeds.signals import FeedSignals
+from sapwood.server.routes.streams import StreamLimiter
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import NotFoundError
 from sapwood.server.services.notifier import Notifier
@@ -36,6 +42,10 @@ class AppState:
     notifier: Notifier | None = None
     feed_broker: Broker | None = None
     feed_signals: FeedSignals = field(default_factory=FeedSignals)
+    streams: StreamLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.streams = StreamLimiter(self.settings.api.max_streams_per_token)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,27 @@ async def context(
 
 
 CtxDep = Annotated[Ctx, Depends(context)]
+
+
+@dataclass(frozen=True)
+class StreamCtx:
+    """A caller authenticated in a session that is closed already: the route opens short
+    sessions of its own (``state.sessions()``) and holds none while it streams or waits."""
+
+    state: AppState
+    caller: Caller
+
+
+async def stream_context(
+    request: Request, state: Annotated[AppState, Depends(app_state)]
+) -> StreamCtx:
+    async with state.sessions() as session:
+        header = single_authorization(request.headers.getlist("authorization"))
+        caller = await authenticate(session, header, now=state.clock.now(), call=api_call(request))
+    return StreamCtx(state, caller)
+
+
+StreamCtxDep = Annotated[StreamCtx, Depends(stream_context)]
 
 
 def kind_of_plural(plural: str) -> str:

@@ -27,7 +27,7 @@ from sapwood.schemas.feeds import (
 )
 from sapwood.server.feeds.broker import Broker
 from sapwood.server.feeds.results import ResultFilter
-from sapwood.server.routes.deps import AppState, CtxDep
+from sapwood.server.routes.deps import AppState, CtxDep, StreamCtxDep
 from sapwood.server.services import feed_ingest, feed_results, feeds
 from sapwood.server.services.errors import UnavailableError
 from sapwood.server.services.paging import clamp_limit
@@ -85,26 +85,28 @@ async def post_records(
 @router.post("/{name}/lease")
 async def lease(
     name: str,
-    ctx: CtxDep,
+    ctx: StreamCtxDep,
     team: TeamQuery = None,
     consumer: str = "worker",
     wait: Annotated[float, Query(ge=0, description="seconds to wait for a batch")] = 0.0,
 ) -> Response:
     """One batch of records as an Arrow IPC stream, with its lease id and the model to score
-    it with in headers; 204 when none arrived within ``wait`` seconds."""
+    it with in headers; 204 when none arrived within ``wait`` seconds. A long poll: the
+    session below holds a connection only while it reads, never while it waits."""
     settings = ctx.state.settings.feeds
-    leased = await feeds.lease_batch(
-        ctx.session,
-        ctx.caller,
-        name,
-        team=team,
-        consumer=consumer[:64],
-        visibility=timedelta(seconds=settings.visibility_timeout_s),
-        wait_s=min(wait, settings.max_lease_wait_s),
-        clock=ctx.state.clock,
-        broker=_broker(ctx.state),
-        signals=ctx.state.feed_signals,
-    )
+    async with ctx.state.sessions() as session:
+        leased = await feeds.lease_batch(
+            session,
+            ctx.caller,
+            name,
+            team=team,
+            consumer=consumer[:64],
+            visibility=timedelta(seconds=settings.visibility_timeout_s),
+            wait_s=min(wait, settings.max_lease_wait_s),
+            clock=ctx.state.clock,
+            broker=_broker(ctx.state),
+            signals=ctx.state.feed_signals,
+        )
     if leased is None:
         return Response(status_code=204)
     return Response(

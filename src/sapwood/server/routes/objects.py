@@ -15,7 +15,8 @@ from sapwood.schemas import (
     Object,
     ObjectPage,
 )
-from sapwood.server.routes.deps import CtxDep, kind_of_plural
+from sapwood.server.routes.deps import CtxDep, StreamCtxDep, kind_of_plural
+from sapwood.server.routes.streams import HeldStream
 from sapwood.server.services import events, logs, objects
 from sapwood.server.services.paging import clamp_limit
 
@@ -23,6 +24,7 @@ router = APIRouter(prefix="/api/v1", tags=["objects"])
 
 KindPath = Annotated[str, Path(description="workspaces, jobs or services")]
 TeamQuery = Annotated[str | None, Query(description="the owning team")]
+TEXT = "text/plain; charset=utf-8"
 
 
 @router.post("/apply")
@@ -110,22 +112,27 @@ async def object_events(
 async def object_logs(
     plural: KindPath,
     name: str,
-    ctx: CtxDep,
+    ctx: StreamCtxDep,
     team: TeamQuery = None,
     replica: int = 0,
     follow: bool = False,
     previous: bool = False,
 ) -> StreamingResponse:
-    """One replica's stdout and stderr; ``follow`` streams until the client hangs up."""
-    chunks = await logs.open_logs(
-        ctx.session,
-        ctx.caller,
-        ctx.state.controller,
-        kind_of_plural(plural),
-        name,
-        team=team,
-        replica=replica,
-        follow=follow,
-        previous=previous,
-    )
-    return StreamingResponse(chunks, media_type="text/plain; charset=utf-8")
+    """One replica's stdout and stderr; ``follow`` streams until the client hangs up, and
+    counts against the token's cap on open streams (429 past it)."""
+    async with ctx.state.sessions() as session:  # closed before the first byte
+        chunks = await logs.open_logs(
+            session,
+            ctx.caller,
+            ctx.state.controller,
+            kind_of_plural(plural),
+            name,
+            team=team,
+            replica=replica,
+            follow=follow,
+            previous=previous,
+        )
+    if not follow:
+        return StreamingResponse(chunks, media_type=TEXT)
+    slot = ctx.state.streams.acquire(ctx.caller.token_id)
+    return HeldStream(chunks, slot=slot, media_type=TEXT)

@@ -45,3 +45,13 @@ class ConflictError(ServiceError):
 
 class UnavailableError(ServiceError):
     code = "unavailable"
+
+
+class TooManyRequestsError(ServiceError):
+    """429: the caller holds too much at once; ``retry_after_s`` becomes Retry-After."""
+
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s

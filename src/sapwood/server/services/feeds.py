@@ -147,6 +147,9 @@ async def lease_batch(
         remaining = deadline - loop.time()
         if remaining <= 0:
             return None
+        # A skipped delivery above may have left a read open: end it, so no pooled
+        # connection is held while this poll sleeps.
+        await session.commit()
         if signals is not None:
             await signals.wait(uid, min(remaining, 0.5), since=arrivals)
         else:
