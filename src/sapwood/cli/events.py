@@ -30,12 +30,14 @@ def events(
 
 
 def event_table(events: Sequence[Event], *, now: datetime, with_object: bool = False) -> str:
-    """Oldest first, so the latest event sits just above the prompt."""
+    """Oldest first, so the latest event sits just above the prompt. AGE is since the
+    event last happened; a repeated one says how often and over how long, as kubectl
+    does: ``3m (x127 over 25s)``."""
     ordered = sorted(events, key=lambda e: (e.created_at, e.id))
     headers = ("AGE", "TYPE", "REASON", *(("OBJECT",) if with_object else ()), "MESSAGE")
     rows = [
         (
-            format_age(e.created_at, now),
+            age_text(e, now),
             str(e.type),
             e.reason,
             *((f"{kind_word(e.kind)}/{e.name}",) if with_object else ()),
@@ -44,3 +46,13 @@ def event_table(events: Sequence[Event], *, now: datetime, with_object: bool = F
         for e in ordered
     ]
     return format_table(headers, rows)
+
+
+def age_text(event: Event, now: datetime) -> str:
+    """Since the event last happened, with ``(xN over D)`` when it happened N > 1 times."""
+    first = event.first_seen or event.created_at
+    last = event.last_seen or event.created_at
+    age = format_age(last, now)
+    if event.count > 1:
+        return f"{age} (x{event.count} over {format_age(first, last)})"
+    return age

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from sapwood.schemas.base import WireModel
 
@@ -84,7 +84,20 @@ class Event(WireModel):
     type: EventType
     reason: str
     message: str
-    created_at: datetime
+    created_at: datetime  # when it first happened
+    # Repeats of an object's latest event fold into it: how many times it happened, first
+    # and last. A server older than these fields sends none: once, at createdAt.
+    count: int = 1
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+    @model_validator(mode="after")
+    def _seen_defaults_to_created(self) -> Event:
+        if self.first_seen is None:
+            self.first_seen = self.created_at
+        if self.last_seen is None:
+            self.last_seen = self.created_at
+        return self
 
 
 class EventPage(WireModel):

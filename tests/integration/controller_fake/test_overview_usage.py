@@ -11,13 +11,14 @@ from tests.support import workspace
 pytestmark = pytest.mark.anyio
 
 
-async def overview(sw: Harness) -> str:
+async def page_text(sw: Harness, path: str = "/") -> str:
+    """A dashboard page as the admin sees it."""
     async with httpx.AsyncClient(
         transport=sw.api.transport, base_url="http://sapwood.test"
     ) as client:
         signed_in = await client.post("/ui/login", data={"token": sw.api.admin_token, "next": "/"})
         assert signed_in.status_code == 303, signed_in.text
-        page = await client.get("/")
+        page = await client.get(path)
     assert page.status_code == 200
     return page.text
 
@@ -30,6 +31,6 @@ async def test_one_unsampled_workload_leaves_the_team_figure_measured(sw: Harnes
     # Started after the last sample: no series at all yet.
     await sw.apply(workspace("new", resources={"cpu": 1, "memory": "1Gi"}, idleTimeout=None))
     await sw.until_phase("Workspace", "new", "Running")
-    text = await overview(sw)
+    text = await page_text(sw)
     assert "0.5 cores (partial: 1 of 2 measured)" in text
     assert "1.0 KiB (partial: 1 of 2 measured)" in text

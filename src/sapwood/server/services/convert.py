@@ -36,6 +36,9 @@ def row_to_event(row: EventRow) -> Event:
         reason=row.reason,
         message=row.message,
         created_at=row.created_at,
+        count=row.count,
+        first_seen=row.created_at,
+        last_seen=row.last_seen_at,
     )
 
 

@@ -11,10 +11,11 @@ from sapwood.server.services.access import Caller, readable_teams, require_read
 from sapwood.server.services.convert import row_to_event
 from sapwood.server.services.paging import decode_continue, encode_continue
 from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.events import EventFields, add_event
 from sapwood.server.store.tables import EventRow, ObjectRow
 
 
-def record_event(
+async def record_event(
     session: AsyncSession,
     obj: ObjectRow,
     reason: str,
@@ -23,19 +24,10 @@ def record_event(
     now: datetime,
     type: EventType = EventType.NORMAL,
 ) -> None:
-    """Adds the event to the session's transaction; the caller commits."""
-    session.add(
-        EventRow(
-            uid=obj.uid,
-            kind=obj.kind,
-            team=obj.team,
-            name=obj.name,
-            type=type.value,
-            reason=reason,
-            message=message,
-            created_at=now,
-        )
-    )
+    """Adds the event to the session's transaction, folded into the object's latest event
+    when it repeats it (store/events.py); the caller commits."""
+    fields = EventFields(obj.uid, obj.kind, obj.team, obj.name, type.value, reason, message)
+    await add_event(session, fields, now=now)
 
 
 async def list_events(

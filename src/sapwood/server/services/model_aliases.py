@@ -95,7 +95,7 @@ async def _roll_services(
     )
     for row in rolled:
         await session.refresh(row)
-        record_event(session, row, ALIAS_MOVED, move.message(row.generation), now=now)
+        await record_event(session, row, ALIAS_MOVED, move.message(row.generation), now=now)
     log.info(
         "%s@%s moved to version %d: rolling service(s) %s in team %s",
         name,

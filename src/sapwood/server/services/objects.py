@@ -46,6 +46,7 @@ from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import LabelRow, ObjectRow, TeamRow
 from sapwood.specs.objects import AnyObject, SpecError, parse_object, spec_dict
 from sapwood.specs.selectors import Op, Requirement, parse_selector
+from sapwood.specs.suggest import did_you_mean
 
 APPLY_ATTEMPTS = 10
 """How often an apply that loses a race is redone before it answers 409. Each lost race
@@ -239,7 +240,7 @@ async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> 
         )
         session.add(row)
         await session.flush()
-        record_event(session, row, "Created", f"{item.ref} created", now=now)
+        await record_event(session, row, "Created", f"{item.ref} created", now=now)
     else:
         spec_changed = current.spec != item.spec
         result = await session.execute(
@@ -263,7 +264,9 @@ async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> 
         await session.refresh(current)
         row = current
         what = "spec changed" if spec_changed else "labels changed"
-        record_event(session, row, "Configured", f"{what} (generation {row.generation})", now=now)
+        await record_event(
+            session, row, "Configured", f"{what} (generation {row.generation})", now=now
+        )
     session.add_all(LabelRow(object_id=row.id, key=k, value=v) for k, v in meta.labels.items())
     return ApplyResult(action=action, object=row_to_object(row))
 
@@ -272,6 +275,15 @@ def _by_key(kind: str, team: str, name: str) -> Select[ObjectRow]:
     return select(ObjectRow).where(
         ObjectRow.kind == kind, ObjectRow.team == team, ObjectRow.name == name
     )
+
+
+async def _names(session: AsyncSession, kind: str, teams: list[str] | None) -> list[str]:
+    """Names of ``kind`` in ``teams`` (every team when None): what a suggestion may offer,
+    so it never names an object the caller cannot read."""
+    query = select(ObjectRow.name).where(ObjectRow.kind == kind)
+    if teams is not None:
+        query = query.where(ObjectRow.team.in_(teams))
+    return list(await session.scalars(query.distinct()))
 
 
 async def find_object(
@@ -287,7 +299,8 @@ async def find_object(
         require_read(caller, team, ref)
         row = await session.scalar(_by_key(kind, team, name))
         if row is None:
-            raise NotFoundError(f"{ref} not found in team {team}")
+            hint = did_you_mean(name, await _names(session, kind, [team]))
+            raise NotFoundError(f"{ref} not found in team {team}{hint}")
         return row
     query = select(ObjectRow).where(ObjectRow.kind == kind, ObjectRow.name == name)
     visible = readable_teams(caller)
@@ -295,7 +308,8 @@ async def find_object(
         query = query.where(ObjectRow.team.in_(visible))
     rows = list(await session.scalars(query))
     if not rows:
-        raise NotFoundError(f"{ref} not found")
+        hint = did_you_mean(name, await _names(session, kind, visible))
+        raise NotFoundError(f"{ref} not found{hint}")
     if len(rows) > 1:
         teams = ", ".join(sorted(r.team for r in rows))
         raise InvalidError(f"{ref} exists in several teams ({teams})", hint="pass --team")
@@ -363,7 +377,7 @@ async def delete_object(
         return DeleteResponse(object=row_to_object(row), finished=False)
     await end_workload_token(session, row.uid, now=now)  # committed with the deletion
     if row.status.get("phase") == Phase.PENDING.value:
-        record_event(session, row, "Deleted", f"{kind.lower()}/{name} deleted", now=now)
+        await record_event(session, row, "Deleted", f"{kind.lower()}/{name} deleted", now=now)
         wire = row_to_object(row)
         await session.delete(row)
         await session.commit()
@@ -384,7 +398,9 @@ async def delete_object(
         raise ConflictError(
             f"{kind.lower()}/{name} changed while it was being deleted", hint="delete again"
         )
-    record_event(session, row, "Deleting", "marked for deletion; stopping its replicas", now=now)
+    await record_event(
+        session, row, "Deleting", "marked for deletion; stopping its replicas", now=now
+    )
     await session.commit()
     await session.refresh(row)
     return DeleteResponse(object=row_to_object(row), finished=False)

@@ -33,7 +33,7 @@ async def pause_object(
     if row.spec.get("paused") is True:
         return row_to_object(row)
     await _write(session, row, spec={**row.spec, "paused": True}, status=row.status, now=now)
-    record_event(session, row, "PauseRequested", f"{_ref(row)} pause requested", now=now)
+    await record_event(session, row, "PauseRequested", f"{_ref(row)} pause requested", now=now)
     await session.commit()
     await session.refresh(row)
     return row_to_object(row)
@@ -50,7 +50,7 @@ async def resume_object(
     if idle_paused:  # the controller moves it to Pending (reason Resuming) next pass
         status.update(reason=RESUME_REQUESTED, message="resume requested")
     await _write(session, row, spec={**row.spec, "paused": False}, status=status, now=now)
-    record_event(session, row, RESUME_REQUESTED, f"{_ref(row)} resume requested", now=now)
+    await record_event(session, row, RESUME_REQUESTED, f"{_ref(row)} resume requested", now=now)
     await session.commit()
     await session.refresh(row)
     return row_to_object(row)

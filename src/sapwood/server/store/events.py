@@ -1,0 +1,79 @@
+"""Writing events: a repeat of an object's latest event folds into it, as Kubernetes does.
+
+An event identical to the latest one of the same object (same type, reason and message)
+and no older than ``FOLD_WINDOW`` adds one to that row's ``count`` and moves its
+``last_seen_at``; anything else is a new row. A controller that says the same thing every
+pass (an autoscaler that cannot scale, a replica that keeps failing its probe) so leaves
+one line "x127 over 25s" instead of 127 rows, and the notifier, which follows new rows,
+posts it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.tables import EventRow
+
+FOLD_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class EventFields:
+    """What an event says about one object."""
+
+    uid: str
+    kind: str
+    team: str
+    name: str
+    type: str
+    reason: str
+    message: str
+
+
+def folds(latest: EventRow | None, event: EventFields, *, now: datetime, window: timedelta) -> bool:
+    """Whether ``event`` repeats ``latest`` (the object's newest event row): same type,
+    reason and message, last seen no more than ``window`` before ``now``."""
+    if latest is None:
+        return False
+    same = (latest.type, latest.reason, latest.message) == (
+        event.type,
+        event.reason,
+        event.message,
+    )
+    return same and now - latest.last_seen_at <= window
+
+
+async def add_event(
+    session: AsyncSession,
+    event: EventFields,
+    *,
+    now: datetime,
+    window: timedelta = FOLD_WINDOW,
+) -> EventRow:
+    """Adds the event to the session's transaction, folded into the object's latest event
+    when it repeats it; the caller commits. Returns the row written or updated."""
+    latest = await session.scalar(
+        select(EventRow).where(EventRow.uid == event.uid).order_by(EventRow.id.desc()).limit(1)
+    )
+    if latest is not None and folds(latest, event, now=now, window=window):
+        latest.count += 1
+        latest.last_seen_at = max(now, latest.last_seen_at)
+        return latest
+    row = EventRow(
+        uid=event.uid,
+        kind=event.kind,
+        team=event.team,
+        name=event.name,
+        type=event.type,
+        reason=event.reason,
+        message=event.message,
+        created_at=now,
+        last_seen_at=now,
+        count=1,
+    )
+    session.add(row)
+    return row
