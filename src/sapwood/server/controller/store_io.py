@@ -21,8 +21,8 @@ from sapwood.server.controller.lifecycle import TERMINAL
 from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.secrets import workload_token_id
 from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.events import EventFields, add_event
 from sapwood.server.store.tables import (
-    EventRow,
     FeedBatchRow,
     FeedResultRow,
     ObjectRow,
@@ -148,7 +148,8 @@ async def apply_plans(
             written += 1
             if status is not None and run_ended(view.kind, status):
                 await end_workload_token(session, view.uid, now=now)
-            session.add_all(_event_row(view, note, now) for note in plan.events)
+            for note in plan.events:
+                await add_event(session, _event_fields(view, note), now=now)
         await session.commit()
     return Outcome(written, stale)
 
@@ -167,8 +168,8 @@ def run_ended(kind: str, status: Mapping[str, Any]) -> bool:
     return kind == "Job" and status.get("phase") in TERMINAL
 
 
-def _event_row(view: ObjectView, note: EventNote, now: datetime) -> EventRow:
-    return EventRow(
+def _event_fields(view: ObjectView, note: EventNote) -> EventFields:
+    return EventFields(
         uid=view.uid,
         kind=view.kind,
         team=view.team,
@@ -176,7 +177,6 @@ def _event_row(view: ObjectView, note: EventNote, now: datetime) -> EventRow:
         type=(EventType.WARNING if note.warning else EventType.NORMAL).value,
         reason=note.reason,
         message=note.message,
-        created_at=now,
     )
 
 

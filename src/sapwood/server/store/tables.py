@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -135,6 +136,12 @@ class LabelRow(Base):
     value: Mapped[str] = mapped_column(String(63))
 
 
+def _first_seen(context: DefaultExecutionContext) -> Any:
+    """An event written without ``last_seen_at`` was last seen when it was first seen."""
+    # SQLAlchemy leaves this method unannotated.
+    return context.get_current_parameters()["created_at"]  # type: ignore[no-untyped-call]
+
+
 class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (Index("ix_events_team_kind_name", "team", "kind", "name"),)
@@ -147,7 +154,11 @@ class EventRow(Base):
     type: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())  # first seen
+    # Repeats of the object's latest event fold into it (store/events.py): how many times
+    # it happened and when last. Both filled in for rows older than migration 0012.
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_first_seen)
 
 
 class QuotaRow(Base):
