@@ -7,11 +7,11 @@ import typer
 from sapwood.cli.output import object_ref, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
 from sapwood.schemas import DeleteResponse
-from sapwood.specs.objects import kind_of
+from sapwood.specs.objects import kind_of, kinds_help
 
 
 def delete(
-    kind: str = typer.Argument(..., help="workspace/ws, job, service/svc or feed"),
+    kind: str = typer.Argument(..., help=kinds_help()),
     name: str = typer.Argument(..., help="the object's name"),
     team: str | None = TEAM_OPTION,
 ) -> None:

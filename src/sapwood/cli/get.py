@@ -18,7 +18,7 @@ from sapwood.cli.output import (
 )
 from sapwood.cli.session import TEAM_OPTION, connect
 from sapwood.schemas import Object
-from sapwood.specs.objects import kind_of, plural_of
+from sapwood.specs.objects import kind_of, kinds_help, plural_of
 from sapwood.specs.selectors import parse_selector
 
 
@@ -30,7 +30,7 @@ class OutputFormat(StrEnum):
 
 
 def get(
-    kind: str = typer.Argument(..., help="workspace(s)/ws, job(s) or service(s)/svc"),
+    kind: str = typer.Argument(..., help=kinds_help()),
     name: str | None = typer.Argument(None, help="one object; all of them when left out"),
     output: OutputFormat = typer.Option(OutputFormat.TABLE, "--output", "-o", help="format"),
     team: str | None = TEAM_OPTION,

@@ -7,11 +7,11 @@ import sys
 import typer
 
 from sapwood.cli.session import TEAM_OPTION, connect
-from sapwood.specs.objects import kind_of
+from sapwood.specs.objects import kind_of, kinds_help
 
 
 def logs(
-    kind: str = typer.Argument(..., help="workspace/ws, job, service/svc or feed"),
+    kind: str = typer.Argument(..., help=kinds_help()),
     name: str = typer.Argument(..., help="the object's name"),
     follow: bool = typer.Option(False, "--follow", "-f", help="keep streaming, across restarts"),
     previous: bool = typer.Option(False, "--previous", "-p", help="the run before the current"),

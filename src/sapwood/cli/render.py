@@ -1,14 +1,23 @@
-"""`sapwood render`: the Kubernetes manifests of spec files, printed as YAML; offline."""
+"""`sapwood render`: the Kubernetes manifests of spec files, printed as YAML.
+
+Offline, except that objects without a team ask the server which team is yours.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import typer
 
 from sapwood.cli.apply import read_documents, validated_bodies
 from sapwood.cli.errors import CliError
 from sapwood.cli.output import print_out
+from sapwood.cli.session import connect
+from sapwood.client import SapwoodError
 from sapwood.kubernetes import Manifest, RenderError, dump_manifests, render_object
 from sapwood.kubernetes.options import DEFAULT_SERVER_IMAGE, RenderOptions
+from sapwood.schemas import WhoAmI
 from sapwood.specs.documents import Document
 from sapwood.specs.objects import parse_object
 
@@ -36,12 +45,48 @@ def render(
         help="the image of model servers and feed workers whose spec names none",
     ),
 ) -> None:
-    """Print the Kubernetes manifests for the objects in files (to pipe into kubectl)."""
+    """Print the Kubernetes manifests for the objects in files (to pipe into kubectl).
+    Objects without a team go to the one `apply` would pick: --team, else your only team
+    (asked from the server), else default."""
     options = RenderOptions(server_image=server_image)
-    manifests = render_documents(
-        read_documents(files), team=team, namespace=namespace, options=options
-    )
+    documents = read_documents(files)
+    if team is None and any(_lacks_team(body) for body in validated_bodies(documents)):
+        team = _your_team()
+    manifests = render_documents(documents, team=team, namespace=namespace, options=options)
     print_out(dump_manifests(manifests).rstrip("\n"))
+
+
+def _lacks_team(body: Mapping[str, Any]) -> bool:
+    meta = body.get("metadata")
+    return not (isinstance(meta, Mapping) and meta.get("team"))
+
+
+def _your_team() -> str:
+    try:
+        with connect() as client:
+            return client.aio.team or pick_team(client.whoami())
+    except SapwoodError as exc:
+        raise CliError(
+            f"an object has no team, and asking the server which team is yours failed: "
+            f"{exc.message}",
+            hint="give --team, set SAPWOOD_TEAM or set metadata.team",
+        ) from None
+
+
+def pick_team(me: WhoAmI) -> str:
+    """The team `apply` uses for objects without one: the caller's only team, else
+    ``default`` (as the server's default_team does); CliError when that is ambiguous."""
+    teams = sorted(m.team for m in me.teams)
+    if len(teams) == 1:
+        return teams[0]
+    if "default" in teams or (me.admin and not teams):
+        return "default"
+    if not teams:
+        raise CliError(f"user {me.user} belongs to no team", hint="ask an admin to add you")
+    raise CliError(
+        f"you belong to several teams ({', '.join(teams)}): say which one",
+        hint="give --team, set SAPWOOD_TEAM or set metadata.team",
+    )
 
 
 def render_documents(

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from sapwood.specs.base import API_VERSION, Metadata, SpecModel
 from sapwood.specs.feeds import FeedSpec
+from sapwood.specs.suggest import did_you_mean
 from sapwood.specs.workloads import JobSpec, ServiceSpec, WorkspaceSpec
 
 
@@ -79,8 +80,16 @@ def kind_of(word: str) -> str:
     kind = _ALIASES.get(word.lower())
     if kind is None:
         allowed = ", ".join(sorted(PLURALS))
-        raise ValueError(f"unknown kind {word!r}: expected one of {allowed}")
+        hint = did_you_mean(word, _ALIASES, ignore_case=True)
+        raise ValueError(f"unknown kind {word!r}: expected one of {allowed}{hint}")
     return kind
+
+
+def kinds_help() -> str:
+    """Every kind a command takes, for --help: ``workspaces (ws), jobs, services (svc), feeds``."""
+    short = {kind: word for word, kind in _ALIASES.items() if len(word) < len(kind)}
+    words = [f"{p} ({short[k]})" if k in short else p for p, k in PLURALS.items()]
+    return ", ".join(words) + "; singular works too"
 
 
 def plural_of(kind: str) -> str:
@@ -99,7 +108,9 @@ def parse_object(document: object) -> AnyObject:
     model = KINDS.get(kind) if isinstance(kind, str) else None
     if model is None:
         allowed = ", ".join(KINDS)
-        raise SpecError([FieldError("kind", f"unknown kind {kind!r}: expected one of {allowed}")])
+        hint = did_you_mean(kind, KINDS, ignore_case=True) if isinstance(kind, str) else ""
+        message = f"unknown kind {kind!r}: expected one of {allowed}{hint}"
+        raise SpecError([FieldError("kind", message)])
     try:
         return model.model_validate(document)
     except ValidationError as exc:

@@ -11,8 +11,9 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from sapwood.cli import install
-from sapwood.cli.errors import ErrorHandlingGroup
-from sapwood.cli.render import render
+from sapwood.cli.errors import CliError, ErrorHandlingGroup
+from sapwood.cli.render import pick_team, render
+from sapwood.schemas import Membership, Role, WhoAmI
 from tests.unit.kubernetes.cases import EXAMPLES
 
 JOB = """\
@@ -60,14 +61,33 @@ def test_render_takes_the_team_from_env_or_metadata() -> None:
     assert documents(result.stdout)[0]["metadata"]["namespace"] == "sapwood-vision"
 
 
-def test_render_without_a_team_says_how_to_give_one() -> None:
-    result = run("render", "-f", "-", input=JOB)
+def test_render_without_a_team_or_a_server_says_how_to_give_one(tmp_path: Path) -> None:
+    # Port 9 (discard) is closed on test machines: asking for the caller's team fails.
+    env = {"SAPWOOD_URL": "http://127.0.0.1:9", "SAPWOOD_TOKEN": "sw_test"}
+    result = run("render", "-f", "-", input=JOB, env=env)
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        "error: job/train (object 1): no team",
-        "hint: give --team, set SAPWOOD_TEAM or set metadata.team",
-    ]
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(
+        "error: an object has no team, and asking the server which team is yours failed: "
+        "cannot reach"
+    )
+    assert lines[-1] == "hint: give --team, set SAPWOOD_TEAM or set metadata.team"
     assert result.stdout == ""
+
+
+def _me(*teams: str, admin: bool = False) -> WhoAmI:
+    memberships = [Membership(team=t, role=Role.MEMBER) for t in teams]
+    return WhoAmI(user="ada", admin=admin, teams=memberships, token_id="t")
+
+
+def test_render_picks_the_team_as_apply_does() -> None:
+    assert pick_team(_me("research")) == "research"
+    assert pick_team(_me("default", "research")) == "default"
+    assert pick_team(_me(admin=True)) == "default"
+    with pytest.raises(CliError, match=r"several teams \(ml, research\): say which one"):
+        pick_team(_me("research", "ml"))
+    with pytest.raises(CliError, match="user ada belongs to no team"):
+        pick_team(_me())
 
 
 def test_render_refuses_a_team_that_contradicts_the_document() -> None:

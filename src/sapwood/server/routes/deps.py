@@ -27,6 +27,7 @@ from sapwood.server.services.workload_scope import ApiCall
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import AsyncSession
 from sapwood.specs.objects import PLURALS
+from sapwood.specs.suggest import did_you_mean
 
 
 @dataclass
@@ -109,5 +110,8 @@ def kind_of_plural(plural: str) -> str:
     """The kind a path's plural names; 404 naming the plurals there are."""
     kind = PLURALS.get(plural)
     if kind is None:
-        raise NotFoundError(f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}")
+        hint = did_you_mean(plural, PLURALS, ignore_case=True)
+        raise NotFoundError(
+            f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}{hint}"
+        )
     return kind
