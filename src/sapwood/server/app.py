@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from sapwood.schemas import ErrorBody, ErrorDetail, ErrorInfo
+from sapwood.server.api_docs import install as install_api_docs
 from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
 from sapwood.server.controller.scheduler import Policy
@@ -22,8 +23,9 @@ from sapwood.server.dashboard import routes as dashboard
 from sapwood.server.feeds.brokers import open_broker
 from sapwood.server.gateway_load import GatewayLoadSource
 from sapwood.server.leader import LeaderElector
-from sapwood.server.api_docs import install as install_api_docs
 from sapwood.server.limits import BodyLimit, RouteLimit
+from sapwood.server.openapi import allowed_methods
+from sapwood.server.openapi import install as install_openapi
 from sapwood.server.routes import (
     feeds,
     health,
@@ -185,6 +187,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(objects.router)
     _install_error_handlers(app)
+    install_openapi(app, max_page_size=settings.api.max_page_size)
     install_api_docs(app)
     return app
 
@@ -258,9 +261,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(422, info)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = "not_found" if exc.status_code == 404 else "http_error"
-        return _error(exc.status_code, ErrorInfo(code=code, message=str(exc.detail)))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: a 405 names the methods the path takes
+            allow = allowed_methods(request.app.openapi(), request.url.path)
+            headers["Allow"] = allow or headers.get("Allow", "")
+        info = ErrorInfo(code=code, message=str(exc.detail))
+        return _error(exc.status_code, info, headers or None)
 
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
         # One line per outage, not a traceback per request (store/outage.py).

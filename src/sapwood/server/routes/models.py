@@ -139,12 +139,15 @@ async def delete_alias(team: str, name: str, alias: str, ctx: CtxDep) -> Respons
     return Response(status_code=204)
 
 
-@router.delete("/{name}/versions/{version}", status_code=204)
+# The path names its parameter as GET's does: OpenAPI treats two templates that differ only
+# in parameter names as one path, so {ref} here keeps the document valid.
+@router.delete("/{name}/versions/{ref}", status_code=204)
 async def delete_version(
-    team: str, name: str, version: Annotated[int, Path(ge=1, le=MAX_VERSION)], ctx: CtxDep
+    team: str,
+    name: str,
+    ref: Annotated[int, Path(ge=1, le=MAX_VERSION, description="the version number")],
+    ctx: CtxDep,
 ) -> Response:
     """Refused (409) while a Service serves the version or an alias names it."""
-    await models.delete_version(
-        ctx.session, ctx.caller, team, name, version, store=artifact_store(ctx)
-    )
+    await models.delete_version(ctx.session, ctx.caller, team, name, ref, store=artifact_store(ctx))
     return Response(status_code=204)

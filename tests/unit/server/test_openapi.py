@@ -1,0 +1,104 @@
+"""The OpenAPI document tells the truth: who may call, which errors come back in which
+shape, and what a 405 allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from sapwood.server.app import create_app
+from sapwood.server.openapi import allowed_methods
+from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings
+
+ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    # Neither the document nor routing needs the lifespan: nothing is opened here.
+    settings = Settings(
+        home=tmp_path / "home",
+        controller=ControllerSettings(enabled=False),
+        gateway=GatewaySettings(enabled=False),
+    )
+    return create_app(settings)
+
+
+async def request(app: FastAPI, method: str, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sapwood") as client:
+        return await client.request(method, path)
+
+
+@pytest.fixture
+async def doc(app: FastAPI) -> dict[str, Any]:
+    document: dict[str, Any] = (await request(app, "GET", "/api/v1/openapi.json")).json()
+    return document
+
+
+def error_schema(doc: dict[str, Any], path: str, method: str, status: str) -> Any:
+    return doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+
+
+async def test_every_operation_but_the_probes_needs_a_bearer_token(doc: dict[str, Any]) -> None:
+    assert doc["components"]["securitySchemes"]["bearerToken"]["scheme"] == "bearer"
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            if path in ("/healthz", "/readyz"):
+                assert operation["security"] == [], (method, path)
+            else:
+                assert operation["security"] == [{"bearerToken": []}], (method, path)
+                assert error_schema(doc, path, method, "401") == ERROR, (method, path)
+                assert "503" in operation["responses"], (method, path)
+
+
+async def test_validation_errors_are_declared_as_the_error_body_not_fastapis(
+    doc: dict[str, Any],
+) -> None:
+    assert error_schema(doc, "/api/v1/apply", "post", "422") == ERROR
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    assert doc["components"]["schemas"]["ErrorBody"]["required"] == ["error"]
+
+
+async def test_statuses_the_operations_really_return_are_declared(doc: dict[str, Any]) -> None:
+    apply = doc["paths"]["/api/v1/apply"]["post"]["responses"]
+    assert {"409", "413", "422"} <= set(apply)
+    logs = doc["paths"]["/api/v1/{plural}/{name}/logs"]["get"]["responses"]
+    assert "Retry-After" in logs["429"]["headers"]
+    assert "text/plain" in logs["200"]["content"]
+    records = doc["paths"]["/api/v1/feeds/{name}/records"]["post"]
+    assert "text/csv" in records["requestBody"]["content"]
+
+
+async def test_page_limits_and_kinds_are_in_the_document(doc: dict[str, Any]) -> None:
+    params = {p["name"]: p for p in doc["paths"]["/api/v1/{plural}"]["get"]["parameters"]}
+    limit = params["limit"]["schema"]["anyOf"][0]
+    assert (limit["minimum"], limit["maximum"]) == (1, 1000)
+    assert params["plural"]["schema"]["enum"] == ["feeds", "jobs", "services", "workspaces"]
+
+
+async def test_a_wrong_method_gets_405_with_allow_naming_every_method_of_the_path(
+    app: FastAPI,
+) -> None:
+    objects = await request(app, "PATCH", "/api/v1/jobs/train")
+    teams = await request(app, "PUT", "/api/v1/teams")
+    assert objects.status_code == 405
+    assert objects.headers["allow"] == "DELETE, GET"
+    assert objects.json()["error"]["code"] == "http_error"
+    assert teams.headers["allow"] == "GET, POST"
+
+
+def test_allowed_methods_takes_the_first_template_that_matches() -> None:
+    doc: dict[str, Any] = {
+        "paths": {"/a/{x}": {"delete": {}}, "/{p}/{x}": {"get": {}, "delete": {}}}
+    }
+    assert allowed_methods(doc, "/a/b") == "DELETE"
+    assert allowed_methods(doc, "/c/b") == "DELETE, GET"
+    assert allowed_methods(doc, "/ui/x/y") is None
