@@ -1,7 +1,9 @@
 """Write AntiNex-v1 rows to a CSV for `sapwood feed push`: the real attack captures from
 ../shared/data/antinex/ when present, mixed with synthetic ordinary traffic, with labels.
 
-    python examples/network-defense/rows.py rows.csv [--count 5000]
+    python examples/network-defense/rows.py /tmp/rows.csv [--count 5000]
+
+It writes only the file it is given (put it outside the checkout).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ def _train_module():  # type: ignore[no-untyped-def]
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
+    # No __pycache__ beside train.py: examples never write into the checkout.
+    sys.dont_write_bytecode = True
     spec.loader.exec_module(module)
     return module
 

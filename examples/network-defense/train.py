@@ -9,8 +9,10 @@ The model is AntiNex's own shape (dense 200, relu, then a 2-way softmax), traine
 Adam on min-max-scaled inputs; the scaler is fitted on the training split only and baked
 into the ONNX graph. Metrics are measured on a held-out split, never on training rows.
 
-Inside a Sapwood Job this registers the model (the Job is its lineage) and moves the
-`production` alias; outside one it writes the ONNX file and prints the push command.
+Each epoch's training loss and accuracy are printed and, inside a Sapwood Job, logged with
+``sapwood.run`` (``sapwood metrics job NAME`` and the dashboard draw their curves). Inside a
+Job this also registers the model (the Job is its lineage) and moves the `production`
+alias; outside one it writes the ONNX file and prints the push command.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+import sapwood.run
 from sapwood.specs.antinex import FEATURES
 
 HERE = Path(__file__).resolve().parent
@@ -123,8 +127,22 @@ def fit_scaler(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return scale, (-1.0 - lo * scale).astype(np.float32)
 
 
-def train(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int) -> list[np.ndarray]:
-    """Dense(hidden, relu) then a 2-way softmax, Adam on cross-entropy."""
+OnEpoch = Callable[[int, dict[str, float]], None]
+
+
+def train(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    hidden: int,
+    epochs: int,
+    seed: int,
+    on_epoch: OnEpoch | None = None,
+) -> list[np.ndarray]:
+    """Dense(hidden, relu) then a 2-way softmax, Adam on cross-entropy.
+
+    After each epoch ``on_epoch(epoch, {"loss": ..., "accuracy": ...})`` gets that epoch's
+    mean cross-entropy and accuracy over its training batches (epochs count from 1)."""
     rng = np.random.default_rng(seed)
     features = x.shape[1]
     params = [
@@ -137,11 +155,14 @@ def train(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int) 
     velocities = [np.zeros_like(p) for p in params]
     step, rate, beta1, beta2 = 0, 1e-3, 0.9, 0.999
     onehot = np.eye(2, dtype=np.float32)[y]
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
+        loss_sum, right = 0.0, 0
         for batch in np.array_split(rng.permutation(len(x)), max(1, len(x) // 128)):
             w1, b1, w2, b2 = params
             h = np.maximum(x[batch] @ w1 + b1, 0)
             p = _softmax(h @ w2 + b2)
+            loss_sum -= float(np.log(p[np.arange(len(batch)), y[batch]] + 1e-12).sum())
+            right += int((p.argmax(axis=1) == y[batch]).sum())
             d_logits = (p - onehot[batch]) / len(batch)
             d_h = (d_logits @ w2.T) * (h > 0)
             grads = [x[batch].T @ d_h, d_h.sum(0), h.T @ d_logits, d_logits.sum(0)]
@@ -152,6 +173,8 @@ def train(x: np.ndarray, y: np.ndarray, *, hidden: int, epochs: int, seed: int) 
                 m_hat = moments[i] / (1 - beta1**step)
                 v_hat = velocities[i] / (1 - beta2**step)
                 params[i] = (params[i] - rate * m_hat / (np.sqrt(v_hat) + 1e-8)).astype(np.float32)
+        if on_epoch is not None:
+            on_epoch(epoch, {"loss": loss_sum / len(x), "accuracy": right / len(x)})
     return params
 
 
@@ -208,6 +231,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return out
 
 
+def workload_run() -> sapwood.run.Run | None:
+    """The Sapwood run this process is (inside a Job), or None when run by hand."""
+    try:
+        return sapwood.run.current()
+    except sapwood.run.NotInWorkloadError:
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="antinex", help="registry model name")
@@ -223,6 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
+    run = workload_run()
+
+    def on_epoch(epoch: int, values: dict[str, float]) -> None:
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items())
+        print(f"epoch {epoch}/{args.epochs}: {shown}", flush=True)
+        if run is not None:
+            run.log_metrics(values, step=epoch)
+
     x, y, where = load_data(args.nonattack, seed=args.seed)
     data = split(x, y, test_share=args.test_share, seed=args.seed)
     scale, shift = fit_scaler(data.x_train)
@@ -232,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         hidden=args.hidden,
         epochs=args.epochs,
         seed=args.seed,
+        on_epoch=on_epoch,
     )
     held_out = metrics(data.y_test, predict(params, data.x_test * scale + shift).argmax(axis=1))
     print(f"data: {where}; {len(data.x_train)} training rows, {len(data.x_test)} held out")
@@ -239,15 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_bytes(export(params, scale, shift))
     print(f"wrote {args.out}")
 
-    if not os.environ.get("SAPWOOD_TOKEN"):
+    if run is None:
         flags = " ".join(f"--metric {k}={v:.4f}" for k, v in held_out.items())
         print(
             f"not in a Sapwood Job; push it with:\n  sapwood models push {args.out} "
             f"--name {args.name} --alias {args.alias} {flags}"
         )
         return 0
-    import sapwood.run
-
+    # The held-out figures as one more point each, at the last epoch.
+    run.log_metrics({f"held_out_{k}": v for k, v in held_out.items()}, step=args.epochs)
+    run.flush()
     version = sapwood.run.register_model(
         args.out,
         name=args.name,
