@@ -6,6 +6,7 @@ import typer
 
 from sapwood.cli.output import object_ref, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
+from sapwood.schemas import Object
 from sapwood.specs.objects import kind_of
 
 KIND_ARGUMENT = typer.Argument(..., help="workspace/ws or service/svc")
@@ -27,7 +28,16 @@ def resume(
     """Resume a paused or idle-paused workspace or service: it queues for admission again."""
     with connect(team=team) as client:
         obj = client.resume(kind_of(kind), name)
-    print_out(f"{object_ref(obj)} resumed (waiting for admission)")
+    print_out(resume_text(obj))
+
+
+def resume_text(obj: Object) -> str:
+    """What a resume did, from the object the server answered with."""
+    if obj.status.get("phase") == "Failed":
+        return f"{object_ref(obj)} restarts after failing (waiting for admission)"
+    if obj.phase in ("Paused", "Pending") or obj.status.get("reason") == "ResumeRequested":
+        return f"{object_ref(obj)} resumed (waiting for admission)"
+    return f"{object_ref(obj)} is not paused ({obj.phase}): nothing to resume"
 
 
 def register(app: typer.Typer) -> None:

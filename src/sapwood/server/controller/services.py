@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sapwood.server.controller.admission import PREEMPTED, elastic_admitted
 from sapwood.server.controller.backoff import HEALTHY_RESET, restart_delay
@@ -132,17 +133,43 @@ def _plan_paused(
         plan = plan_settled(view, units)
         if view.phase != "Paused" or view.status.get("reason") == IDLE_PAUSED:
             status = with_phase(view.status, "Paused", now=now, reason="Paused")
-            status.pop("allocated", None)
-            plan.status = status
+            plan.status = without_replicas(status)
             plan.event("Paused", f"{noun} paused; its volumes are kept")
+        elif shows_replicas(view.status):  # written before pausing cleared them
+            plan.status = without_replicas(view.status)
+        return plan
+    if view.phase == "Failed" and view.status.get("reason") == RESUME_REQUESTED:
+        plan = plan_settled(view, units)
+        status = with_phase(view.status, "Pending", now=now, reason="Resuming")
+        plan.status = without_replicas(status)
+        plan.event("Resuming", f"{noun} restarted after failing; waiting for admission")
         return plan
     if view.phase != "Paused":
         return None
     if view.status.get("reason") == IDLE_PAUSED:
         return plan_settled(view, units)
-    plan = Plan(status=with_phase(view.status, "Pending", now=now, reason="Resuming"))
+    status = with_phase(view.status, "Pending", now=now, reason="Resuming")
+    plan = Plan(status=without_replicas(status))
     plan.event("Resuming", f"{noun} resumed; waiting for admission")
     return plan
+
+
+# What a status says about replicas that run; none of it holds once they are stopped.
+RUNNING_FIELDS = ("allocated", "endpoints", "canaryEndpoints", "url", "replicas")
+
+
+def without_replicas(status: dict[str, Any]) -> dict[str, Any]:
+    """The status of a workload whose replicas are all stopped (paused, or waiting to be
+    admitted again): no replica listed, none ready, no endpoint for the gateway, nothing
+    allocated. Pure."""
+    out = {k: v for k, v in status.items() if k not in RUNNING_FIELDS}
+    out["readyReplicas"] = 0
+    return out
+
+
+def shows_replicas(status: Mapping[str, Any]) -> bool:
+    """Whether a status still lists replicas, endpoints or ready ones."""
+    return any(k in status for k in RUNNING_FIELDS) or bool(status.get("readyReplicas"))
 
 
 def _idle_pause(
@@ -151,10 +178,7 @@ def _idle_pause(
     """Stop every replica and return the resources; the spec and volumes stay as they are."""
     plan = plan_settled(view, units)
     status = with_phase(view.status, "Paused", now=now, reason=IDLE_PAUSED, message=message)
-    for field in ("allocated", "endpoints", "url"):
-        status.pop(field, None)
-    status["readyReplicas"] = 0
-    plan.status = status
+    plan.status = without_replicas(status)
     plan.event(IDLE_PAUSED, f"{view.kind.lower()} paused: {message}; resume with `sapwood resume`")
     return plan
 

@@ -36,7 +36,13 @@ from sapwood.server.gateway.metrics import (
     ServiceMetrics,
     render_prometheus,
 )
-from sapwood.server.gateway.routing import Route, least_outstanding, split_path, to_canary
+from sapwood.server.gateway.routing import (
+    Route,
+    least_outstanding,
+    paused_message,
+    split_path,
+    to_canary,
+)
 from sapwood.server.gateway.sources import RouteSource
 from sapwood.server.gateway.stats import stats_to_json
 from sapwood.server.gateway.upstream import (
@@ -323,6 +329,8 @@ class Gateway:
                 current = self.routes.get(route.team, route.service)
                 if current is None:
                     raise not_found(route.team, route.service)
+                if current.paused:  # nothing will start it: say how to, at once
+                    raise HttpError(503, "paused", paused_message(current))
                 if current.endpoints or (current.canary_endpoints and not current.shadow):
                     return current
                 left = deadline - self.monotonic()

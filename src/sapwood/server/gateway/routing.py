@@ -22,10 +22,21 @@ class Route:
     canary_weight: int = 0  # percent of requests
     shadow: bool = False  # mirror the canary share instead of diverting it
     gateway: GatewaySpec = field(default_factory=GatewaySpec)
+    # Paused by hand (spec.paused): answered 503 at once. One paused for idleness is not:
+    # its requests are held, and a held request wakes it (docs/utilisation.md).
+    paused: bool = False
 
 
 RouteTable = Mapping[tuple[str, str], Route]
 """Routes by (team, service)."""
+
+
+def paused_message(route: Route) -> str:
+    """The 503's words for a service paused by hand: what it is and how to resume it."""
+    return (
+        f"service {route.service} is paused; resume with "
+        f"`sapwood resume service {route.service} --team {route.team}`"
+    )
 
 
 def key_share(key: str) -> float:

@@ -103,6 +103,7 @@ class RouteEntry(SpecModel):
     canary_weight: int = Field(default=0, ge=0, le=100)
     shadow: bool = False
     gateway: GatewaySpec = Field(default_factory=GatewaySpec)
+    paused: bool = False
 
 
 class RoutesFile(SpecModel):
@@ -131,6 +132,7 @@ def parse_routes_file(text: str, *, source: str) -> RouteTable:
             canary_weight=entry.canary_weight,
             shadow=entry.shadow,
             gateway=entry.gateway,
+            paused=entry.paused,
         )
     return routes
 
@@ -187,14 +189,17 @@ class StoreRoutes(_Table):
             parsed = self._specs.get(key) or _spec_parts(spec, where=f"{team}/{name}")
             specs[key] = parsed
             gateway, weight, shadow = parsed
+            # A paused service has no replica, whatever an older status still lists.
+            paused = spec.get("paused") is True
             routes[(team, name)] = Route(
                 team=team,
                 service=name,
-                endpoints=_endpoints(status, "endpoints"),
-                canary_endpoints=_endpoints(status, "canaryEndpoints"),
+                endpoints=() if paused else _endpoints(status, "endpoints"),
+                canary_endpoints=() if paused else _endpoints(status, "canaryEndpoints"),
                 canary_weight=weight,
                 shadow=shadow,
                 gateway=gateway,
+                paused=paused,
             )
         self._specs = specs  # parsed once per generation; deleted services are forgotten
         return routes

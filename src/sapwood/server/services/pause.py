@@ -2,8 +2,9 @@
 
 Pausing sets ``spec.paused``; the controller stops every replica, keeps the volumes and
 returns the resources. Resuming clears ``spec.paused`` and, for a workload the controller
-paused for idleness (status reason ``IdlePaused``), marks the status so the controller
-queues it for admission again. Both are idempotent.
+paused for idleness (status reason ``IdlePaused``) or one that Failed, marks the status
+(reason ``ResumeRequested``) so the controller queues it for admission again. Both are
+idempotent; resuming one that is neither paused nor failed changes nothing.
 """
 
 from __future__ import annotations
@@ -44,13 +45,15 @@ async def resume_object(
 ) -> Object:
     row = await _pausable(session, caller, kind, name, team=team)
     idle_paused = row.status.get("reason") == IDLE_PAUSED
-    if row.spec.get("paused") is not True and not idle_paused:
+    failed = row.status.get("phase") == "Failed"
+    if row.spec.get("paused") is not True and not idle_paused and not failed:
         return row_to_object(row)
     status = dict(row.status)
-    if idle_paused:  # the controller moves it to Pending (reason Resuming) next pass
+    if idle_paused or failed:  # the controller moves it to Pending (reason Resuming)
         status.update(reason=RESUME_REQUESTED, message="resume requested")
     await _write(session, row, spec={**row.spec, "paused": False}, status=status, now=now)
-    await record_event(session, row, RESUME_REQUESTED, f"{_ref(row)} resume requested", now=now)
+    what = "restart requested after failing" if failed else "resume requested"
+    await record_event(session, row, RESUME_REQUESTED, f"{_ref(row)} {what}", now=now)
     await session.commit()
     await session.refresh(row)
     return row_to_object(row)
