@@ -89,6 +89,10 @@ CASES = {
     "delete": Case("DELETE", "/api/v1/jobs/x?team=alpha", None, WRITE),
     "pause": Case("POST", "/api/v1/workspaces/ws/pause?team=alpha", None, WRITE),
     "resume": Case("POST", "/api/v1/workspaces/ws/resume?team=alpha", None, WRITE),
+    # Job x never ran (no controller here): writers may ask, and hear it has not finished.
+    "rerun": Case(
+        "POST", "/api/v1/jobs/x/rerun?team=alpha", None, _expect(409, viewer=403, outsider=404)
+    ),
     "events": Case("GET", "/api/v1/events?team=alpha", None, READ),
     "list-teams": Case("GET", "/api/v1/teams", None, ANY_USER),
     "create-team": Case("POST", "/api/v1/teams", {"name": "gamma"}, _expect(403, admin=201)),
@@ -121,7 +125,7 @@ CASES = {
     "set-channel": Case(
         "PUT",
         "/api/v1/teams/alpha/channels/hook",
-        {"type": "webhook", "url": "http://127.0.0.1:9/"},
+        {"type": "webhook", "url": "https://hooks.example.com/sapwood"},
         WRITE,
     ),
     "delete-channel": Case(
