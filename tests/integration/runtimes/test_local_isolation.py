@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
 import textwrap
@@ -25,6 +26,7 @@ from sapwood.server.runtimes.base import (
     RuntimeTemporaryError,
     UnitKey,
     UnitPhase,
+    UnitReason,
     UnitSpec,
     VolumeMount,
 )
@@ -315,3 +317,58 @@ async def test_single_tenant_runs_teams_side_by_side_without_isolation(
     state = await runtime.start(UnitSpec(key=UnitKey("Job", "red", "b"), command=sleep, env={}))
     assert state.phase is UnitPhase.RUNNING
     assert state.isolated_by == "none"
+
+
+@pytest.mark.parametrize("confined", [False, True], ids=["unconfined", "confined"])
+async def test_a_replica_whose_processes_are_gone_never_reads_as_running(
+    make_runtime: Callable[..., LocalRuntime],
+    wait_state: Callable[..., Awaitable[Any]],
+    tmp_path: Path,
+    confined: bool,
+) -> None:
+    """kill -9 of the shim and everything it ran (an OOM killer, a careless admin): the
+    unit reads as exited, not as Running with a pid that no longer exists."""
+    if confined:
+        require_sandbox()
+    runtime = make_runtime(data_dir=tmp_path / "data", isolation=confined)
+    key = UnitKey("Service", "red", "doomed")
+    started = await runtime.start(
+        UnitSpec(key=key, command=(sys.executable, "-c", "import time; time.sleep(600)"), env={})
+    )
+    assert started.phase is UnitPhase.RUNNING
+    unit_dir = tmp_path / "data" / "units" / key.slug()
+    shim_pid = json.loads((unit_dir / "record.json").read_text())["shim"]["pid"]
+    doomed = {shim_pid} | _descendants(shim_pid)
+    for pid in doomed:
+        os.kill(pid, signal.SIGKILL)
+
+    state = await wait_state(runtime, key)
+    assert state.phase is UnitPhase.EXITED
+    assert state.reason == UnitReason.KILLED
+    assert not any(_alive(pid) for pid in doomed - {shim_pid})
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
