@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from sapwood.cli.output import (
 )
 from sapwood.cli.session import TEAM_OPTION, connect
 from sapwood.cli.utilisation import latest_usage, utilisation_lines
+from sapwood.cli.workspace_url import gateway_base, workspace_url
 from sapwood.schemas import Event, Object
 from sapwood.specs.objects import kind_of
 
@@ -44,7 +46,8 @@ def describe(
                 client.list_metrics(canonical, name, team=obj.metadata.team, limit=1)
             )
         figures = client.feed_figures(name, team=obj.metadata.team) if obj.kind == "Feed" else None
-    text = describe_text(obj, events, now=datetime.now(UTC), usage=usage)
+        gateway = gateway_base(client.url, os.environ)
+    text = describe_text(obj, events, now=datetime.now(UTC), usage=usage, gateway=gateway)
     if figures is not None:
         text = text.replace("\nEvents:", "\n" + "\n".join(feed_lines(figures)) + "\nEvents:", 1)
     print_out(text)
@@ -56,7 +59,9 @@ def describe_text(
     *,
     now: datetime,
     usage: Mapping[str, tuple[float, datetime]] | None = None,
+    gateway: str | None = None,
 ) -> str:
+    """``gateway`` (its address as users reach it) adds where to open a workspace."""
     meta = obj.metadata
     lines = [
         _field("Name", meta.name),
@@ -78,6 +83,9 @@ def describe_text(
         lines += [_field(title_words(k), compact(v), indent=2) for k, v in status.items()]
     else:
         lines.append("  <none yet>")
+    if obj.kind == "Workspace" and gateway is not None:
+        url = workspace_url(gateway, meta.team, meta.name)
+        lines.append(_field("Open", f"{url}?token=sw_… (a member's token, once per browser)"))
     replicas = obj.status.get("replicas")
     if isinstance(replicas, list) and replicas:
         lines.append("Replicas:")

@@ -21,6 +21,7 @@ from sapwood.kubernetes.pods import (
 )
 from sapwood.kubernetes.services import core_service
 from sapwood.specs.objects import Workspace
+from sapwood.specs.paths import workspace_path
 from sapwood.specs.workloads import WorkspaceTool
 
 
@@ -36,9 +37,9 @@ def render_workspace(
     and the core Service in front of it.
 
     Scaling to 0 keeps the claims, so a paused workspace keeps its files. ``tool: jupyter``
-    runs JupyterLab on ``PORT`` with the workspace token, in ``options.jupyter_image``
-    unless the spec names an image. ``owner_uid`` (the StatefulSet's uid) makes the core
-    Service go with the StatefulSet.
+    runs JupyterLab on ``PORT`` with the workspace token under ``/w/{team}/{name}/`` (the
+    gateway's path for it), in ``options.jupyter_image`` unless the spec names an image.
+    ``owner_uid`` (the StatefulSet's uid) makes the core Service go with the StatefulSet.
     """
     spec = workspace.spec
     name = object_name("Workspace", workspace.metadata.name)
@@ -46,7 +47,7 @@ def render_workspace(
     jupyter = spec.tool is WorkspaceTool.JUPYTER
     default = options.jupyter_image if jupyter else options.default_image
     image, annotations = image_of(workspace, default=default)
-    command = jupyter_command(workspace) if jupyter else spec.command
+    command = jupyter_command(workspace, team) if jupyter else spec.command
     main = container(
         workspace,
         team,
@@ -83,14 +84,33 @@ def render_workspace(
     return [stateful_set, front]
 
 
-def jupyter_command(workspace: Workspace) -> list[str]:
+def jupyter_command(workspace: Workspace, team: str) -> list[str]:
     """JupyterLab on every interface at ``$PORT``, its token the workspace token, its root
-    the first volume (or the working directory)."""
+    the first volume (or the working directory), served under the workspace's gateway
+    path."""
     volumes = workspace.spec.volumes
     root = f'"${{{volume_env_name(volumes[0].name)}}}"' if volumes else "."
-    return [
-        "/bin/sh",
-        "-c",
-        'exec jupyter lab --no-browser --ip=0.0.0.0 --port="$PORT" '
-        f'--ServerApp.token="$SAPWOOD_TOKEN" --notebook-dir={root}',
-    ]
+    script = jupyter_script(
+        "jupyter",
+        ip="0.0.0.0",
+        token='"$SAPWOOD_TOKEN"',
+        root=root,
+        base_url=workspace_path(team, workspace.metadata.name),
+    )
+    return ["/bin/sh", "-c", script]
+
+
+def jupyter_script(jupyter: str, *, ip: str, token: str, root: str, base_url: str) -> str:
+    """The shell line that starts JupyterLab, wherever it runs.
+
+    JupyterLab refuses to run as root without ``--allow-root``: the flag is added only when
+    the workload does run as root (a server run as root with isolation off, a root image),
+    never for a team's own uid. It writes its runtime files and settings under ``$HOME``:
+    a HOME it cannot write (or none) becomes the working directory.
+    """
+    return (
+        '[ -n "$HOME" ] && [ -w "$HOME" ] || export HOME="$PWD"; '
+        f'exec {jupyter} lab --no-browser --ip={ip} --port="$PORT" '
+        f"--ServerApp.token={token} --ServerApp.base_url={base_url} "
+        f'--notebook-dir={root} $([ "$(id -u)" = 0 ] && echo --allow-root)'
+    )

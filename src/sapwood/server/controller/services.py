@@ -33,7 +33,9 @@ from sapwood.server.controller.units import (
 )
 from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitState
 from sapwood.specs.objects import Service, Workspace
+from sapwood.specs.paths import workspace_path
 from sapwood.specs.probes import Backoff
+from sapwood.specs.workloads import WorkspaceTool
 
 IDLE_PAUSED = "IdlePaused"  # status reason and event of a workload paused for idleness
 RESUME_REQUESTED = "ResumeRequested"  # status reason asking an idle-paused one to resume
@@ -249,10 +251,19 @@ def _keep_replicas(
         else:
             status.pop("canaryEndpoints", None)
     elif main:
-        status["url"] = f"http://{main[0]}/"
+        status["url"] = f"http://{main[0]}{_served_under(view)}"
     message = f"{ready}/{len([i for i in desired if i != SURGE])} replicas ready"
     plan.status = with_phase(status, "Running", now=now, message=message)
     return plan
+
+
+def _served_under(view: ObjectView) -> str:
+    """The path a workspace's replica serves: JupyterLab runs under its gateway path (its
+    base URL), anything else at the root."""
+    obj = view.obj
+    if isinstance(obj, Workspace) and obj.spec.tool is WorkspaceTool.JUPYTER:
+        return workspace_path(view.team, view.name)
+    return "/"
 
 
 def _address(record: ReplicaRecord) -> str:

@@ -10,11 +10,13 @@ from typing import Any
 
 from sapwood.kubernetes.options import DEFAULT_OPTIONS
 from sapwood.kubernetes.pods import render_probe
-from sapwood.kubernetes.workspaces import jupyter_command
+from sapwood.kubernetes.workspaces import jupyter_command, jupyter_script
+from sapwood.server.controller.gang import free_port_block, gang_env, master_port
 from sapwood.server.controller.model import ObjectView
 from sapwood.server.runtimes.base import ImageProgram, UnitSpec, VolumeMount
 from sapwood.specs.objects import Feed, Job, Service, Workspace
 from sapwood.specs.workloads import WorkspaceTool
+from sapwood.specs.paths import workspace_path
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,11 @@ def unit_spec(view: ObjectView, replica: int, context: UnitContext) -> UnitSpec:
     command = list(spec.command) if spec.command is not None else None
     program: ImageProgram | None = None
     if isinstance(view.obj, Workspace) and view.obj.spec.tool is WorkspaceTool.JUPYTER:
-        program = ImageProgram(tuple(jupyter_command(view.obj)), image="jupyter")
+        program = ImageProgram(tuple(jupyter_command(view.obj, view.team)), image="jupyter")
         # In an image, JupyterLab comes with the image; on this host it must be installed.
-        command = list(program.command) if context.runs_images else _jupyter_command(view.obj)
+        command = (
+            list(program.command) if context.runs_images else _jupyter_command(view.obj, view.team)
+        )
     if isinstance(view.obj, Service) and view.obj.spec.model is not None:
         model = view.obj.spec.model
         canary = view.obj.spec.canary
@@ -117,24 +121,26 @@ def _env(
     }
 
 
-def _jupyter_command(workspace: Workspace) -> list[str]:
+def _jupyter_command(workspace: Workspace, team: str) -> list[str]:
     jupyter = shutil.which("jupyter")
     if jupyter is None:
         raise UnitError(
-            "JupyterLab is not installed where the server runs: install it "
-            "(pip install jupyterlab) or use `tool: command`",
+            "JupyterLab is not installed where the server runs: install the extra "
+            "(pip install 'sapwood[jupyter]', or pip install jupyterlab) and the workspace "
+            "starts on its next restart, or use `tool: command`",
             reason="JupyterNotInstalled",
         )
     notebook_dir = (
-        "${SAPWOOD_VOLUME_" + workspace.spec.volumes[0].name.upper().replace("-", "_") + "}"
+        '"${SAPWOOD_VOLUME_' + workspace.spec.volumes[0].name.upper().replace("-", "_") + '}"'
         if workspace.spec.volumes
         else "."
     )
-    return [
-        "/bin/sh",
-        "-c",
-        f'exec "{jupyter}" lab --no-browser --ip=127.0.0.1 --port="$PORT" '
+    script = jupyter_script(
+        f'"{jupyter}"',
+        ip="127.0.0.1",
         # A confined workspace has its token in a file (SAPWOOD_TOKEN_FILE), not its env.
-        '--ServerApp.token="${SAPWOOD_TOKEN:-$(cat "$SAPWOOD_TOKEN_FILE")}" '
-        f'--notebook-dir="{notebook_dir}"',
-    ]
+        token='"${SAPWOOD_TOKEN:-$(cat "$SAPWOOD_TOKEN_FILE")}"',
+        root=notebook_dir,
+        base_url=workspace_path(team, workspace.metadata.name),
+    )
+    return ["/bin/sh", "-c", script]

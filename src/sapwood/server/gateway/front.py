@@ -30,6 +30,7 @@ from sapwood.server.gateway.messages import (
     status_line,
 )
 from sapwood.server.gateway.proxy import Gateway
+from sapwood.server.gateway.tunnel import Tunnel
 from sapwood.server.gateway.upstream import UpstreamError, UpstreamResponse
 
 if TYPE_CHECKING:
@@ -97,6 +98,9 @@ class GatewayProtocol(asyncio.Protocol):
         self._idle_at = 0.0
         self._in_head = False  # a request head has begun and is not complete
         self._head_at: float | None = None  # when it began, if it took more than one read
+        # a workspace's WebSocket: the request until admitted, then the tunnel
+        self._upgrade: Request | None = None
+        self._tunnel: Tunnel | None = None
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -122,15 +126,25 @@ class GatewayProtocol(asyncio.Protocol):
         for exchange in (self._parsing, self._current, *self._queue):
             if exchange is not None:
                 exchange.request.body.disconnected()
+        if self._tunnel is not None:
+            self._tunnel.close()
         self._queue.clear()
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
     def data_received(self, data: bytes) -> None:
+        if self._tunnel is not None:
+            self._tunnel.from_client(data)
+            return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._refuse(HttpError(501, "invalid", "upgrades (WebSocket, h2c) are not supported"))
+        except httptools.HttpParserUpgrade as upgrade:
+            request, self._upgrade = self._upgrade, None
+            if request is None or self._current is not None or self._queue:
+                message = "upgrades (WebSocket, h2c) are supported for workspaces (/w/…) only"
+                self._refuse(HttpError(501, "invalid", message))
+            else:
+                self._start_tunnel(request, data[upgrade.args[0] :])
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             if not isinstance(cause, HttpError):
@@ -149,6 +163,8 @@ class GatewayProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self._tunnel is not None:
+            self._tunnel.drained()
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
 
@@ -179,12 +195,18 @@ class GatewayProtocol(asyncio.Protocol):
         parser = self.parser
         self._in_head = False
         self._head_at = None
-        if parser.should_upgrade():
-            raise HttpError(501, "invalid", "upgrades (WebSocket, h2c) are not supported")
+        upgrade = parser.should_upgrade()
+        if upgrade and not self.gateway.tunnels(self._url):
+            raise HttpError(
+                501, "invalid", "upgrades (WebSocket, h2c) are supported for workspaces (/w/…) only"
+            )
         method = parser.get_method()
         http10 = parser.get_http_version() == "1.0"
         body = RequestBody(self._want_body)
         request = Request(method, self._url, self._headers, client=self.client, body=body)
+        if upgrade:  # answered once the parser hands over the connection (data_received)
+            self._upgrade = request
+            return
         exchange = _Exchange(request, keep_alive=parser.should_keep_alive(), http10=http10)
         exchange.expect_continue = self._expect_continue
         self._parsing = exchange
@@ -331,6 +353,38 @@ class GatewayProtocol(asyncio.Protocol):
                 self.close()
             else:
                 self._became_idle()
+
+    # WebSocket upgrades (workspaces)
+    def _start_tunnel(self, request: Request, leftover: bytes) -> None:
+        """Admits the caller, then joins this connection to the replica; no more HTTP is
+        parsed on it. Busy from here on: the idle timer leaves it be."""
+        self._pause_reading()
+        exchange = _Exchange(request, keep_alive=False, http10=False)
+        self._current = exchange
+        self._task = self.loop.create_task(self._tunnel_to(exchange, leftover))
+
+    async def _tunnel_to(self, exchange: _Exchange, leftover: bytes) -> None:
+        transport = self.transport
+        workspaces = self.gateway.workspaces
+        if transport is None or workspaces is None:
+            self.close()
+            return
+        try:
+            endpoint, head = await workspaces.open_tunnel(exchange.request)
+            tunnel = self._tunnel = Tunnel(transport)
+            await tunnel.connect(endpoint, head + leftover)
+        except HttpError as exc:
+            if not self.closed:
+                transport.write(closing_answer(exc))
+            self.close()
+            return
+        except (OSError, TimeoutError) as exc:
+            if not self.closed:
+                error = HttpError(502, "bad_gateway", f"the workspace did not answer: {exc}")
+                transport.write(closing_answer(error))
+            self.close()
+            return
+        self._resume_reading()
 
     # deadlines
     def _became_idle(self) -> None:

@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from sapwood.server.gateway.auth import TokenAuth
 from sapwood.server.gateway.buckets import BucketSet, retry_after_s
@@ -56,6 +57,9 @@ from sapwood.server.gateway.upstream import (
 from sapwood.server.services.access import can_read
 from sapwood.server.services.tokens import many_authorizations
 from sapwood.specs.serving import RateLimit
+
+if TYPE_CHECKING:
+    from sapwood.server.gateway.workspaces import WorkspaceProxy
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +106,19 @@ class Gateway:
         self._token_buckets: dict[tuple[str, str], tuple[RateLimit, BucketSet]] = {}
         self._turn = 0
         self._shadows: set[asyncio.Task[None]] = set()
+        # /w/TEAM/WORKSPACE/…: set by build_gateway when there is a store (workspaces.py).
+        self.workspaces: WorkspaceProxy | None = None
 
     async def start(self) -> None:
         """Loads the first route table; raises when it cannot (a bad routes file)."""
         await self.routes.start()
+        if self.workspaces is not None:
+            await self.workspaces.routes.start()
 
     async def close(self) -> None:
         await self.routes.stop()
+        if self.workspaces is not None:
+            await self.workspaces.routes.stop()
         for task in list(self._shadows):
             task.cancel()
         await asyncio.gather(*self._shadows, return_exceptions=True)
@@ -116,10 +126,16 @@ class Gateway:
         for closer in self._closers:
             await closer()
 
+    def tunnels(self, target: bytes) -> bool:
+        """Whether an upgrade (WebSocket) to ``target`` may go through: workspaces only."""
+        return self.workspaces is not None and target.startswith(b"/w/")
+
     async def handle(self, request: Request) -> Response:
         """The response to one request; never raises for anything the client did."""
         parsed = split_path(request.path)
         if parsed is None:
+            if self.workspaces is not None and request.path.startswith(b"/w/"):
+                return await self.workspaces.handle(request)
             return self._own_path(request)
         team, name, rest = parsed
         started = self.monotonic()
@@ -378,7 +394,12 @@ class Gateway:
             return json_response(200, {"status": "ok"})
         if path not in (b"/_sapwood/stats", b"/_sapwood/metrics"):
             return error_response(
-                HttpError(404, "not_found", "no such path: services are under /s/TEAM/SERVICE/")
+                HttpError(
+                    404,
+                    "not_found",
+                    "no such path: services are under /s/TEAM/SERVICE/, "
+                    "workspaces under /w/TEAM/WORKSPACE/",
+                )
             )
         presented = next((v for n, v in request.headers if n == b"x-sapwood-gateway-key"), b"")
         if not hmac.compare_digest(presented, self.stats_key):

@@ -24,6 +24,7 @@ from sapwood.server.gateway.process import PARENT_ENV, exit_with_parent
 from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.sources import RouteSource, StaticRoutes, StoreRoutes
 from sapwood.server.gateway.stats import stats_key
+from sapwood.server.gateway.workspaces import StoreWorkspaces, WorkspaceProxy
 from sapwood.server.secrets import load_or_create_key
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import create_engine
@@ -41,7 +42,8 @@ def build_gateway(
 
     With a routes file, tokens are checked only when ``database_url`` names a store.
     """
-    key = stats_key(server_key(settings.home / "secret.key"))
+    secret = server_key(settings.home / "secret.key")
+    key = stats_key(secret)
     explicit = database_url or settings.store.database_url
     url = explicit if routes_file is not None else (explicit or settings.database_url)
     engine = create_engine(url) if url else None
@@ -62,7 +64,16 @@ def build_gateway(
         else None
     )
     closers = [engine.dispose] if engine is not None else []
-    return Gateway(routes, auth=auth, stats_key=key, timeout_s=timeout_s, closers=closers)
+    gateway = Gateway(routes, auth=auth, stats_key=key, timeout_s=timeout_s, closers=closers)
+    if engine is not None and auth is not None and routes_file is None:
+        gateway.workspaces = WorkspaceProxy(
+            StoreWorkspaces(engine, poll_interval_s=poll_interval_s),
+            auth=auth,
+            pool=gateway.pool,
+            server_key=secret,
+            timeout_s=timeout_s,
+        )
+    return gateway
 
 
 def server_key(path: Path, *, attempts: int = 50) -> bytes:
@@ -114,7 +125,8 @@ def _at_least_one(text: str) -> int:
 def parse_args(argv: Sequence[str] | None, env: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sapwood.server.gateway",
-        description="Route /s/TEAM/SERVICE/… to the ready replicas of Sapwood services.",
+        description="Route /s/TEAM/SERVICE/… to the ready replicas of Sapwood services, "
+        "and /w/TEAM/WORKSPACE/… to workspaces.",
     )
     parser.add_argument("--host", default=env.get("SAPWOOD_GATEWAY_HOST", "127.0.0.1"))
     parser.add_argument(
