@@ -10,6 +10,9 @@ Ray's separate environment (bench/.venv-ray; see docs/benchmarks.md), once throu
 `ray job submit --no-wait` CLI (its start-up included) and once through the Python SDK
 (`JobSubmissionClient.submit_job` from one long-lived process).
 
+Sapwood's workloads run confined (bubblewrap, a uid per team as root) as a server runs
+them by default; `--compare-isolation` adds a run with SAPWOOD_ISOLATION=off beside it.
+
 Every job runs the same command, `sh -c 'date +%s.%N > FILE.tmp && mv FILE.tmp FILE'`;
 latency = the time `date` printed - the wall-clock time just before the submit call. Jobs
 go one at a time: the next is submitted once the previous one's file exists (polled every
@@ -74,11 +77,17 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = STOP_TIMEOUT_
         proc.wait(timeout=timeout_s)
 
 
-def run_sapwood(jobs: int, warmup: int, work: Path, resources: dict[str, str]) -> dict[str, object]:
+def run_sapwood(
+    jobs: int, warmup: int, work: Path, resources: dict[str, str], *, isolation: str
+) -> dict[str, object]:
+    """`isolation`: "auto" (workloads confined, the default) or "off" (the server's own
+    user, no namespaces), to measure what confinement costs a launch."""
     home, marks = work / "home", work / "marks"
     marks.mkdir(parents=True)
+    # A confined Job runs as its team's uid and sees this folder only as its workdir.
+    marks.chmod(0o777)
     port = free_port()
-    env = dict(os.environ, SAPWOOD_HOME=str(home))
+    env = dict(os.environ, SAPWOOD_HOME=str(home), SAPWOOD_ISOLATION=isolation)
     with (work / "server.log").open("wb") as server_log:
         server = subprocess.Popen(
             [str(SAPWOOD), "server", "--port", str(port)],
@@ -106,7 +115,7 @@ def run_sapwood(jobs: int, warmup: int, work: Path, resources: dict[str, str]) -
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
         def submit(job: str, mark: Path) -> None:
-            spec = {"command": mark_command(mark), "resources": resources}
+            spec = {"command": mark_command(mark), "resources": resources, "workdir": str(marks)}
             body = {
                 "objects": [
                     {
@@ -186,7 +195,7 @@ def row(label: str, run: dict[str, object]) -> str:
     submit_p50 = percentile(run["submit_ms"], 50)  # type: ignore[arg-type]
     cpu = float(run["client_cpu_s"]) + float(run["client_children_cpu_s"])  # type: ignore[arg-type]
     return (
-        f"{label:<16}{stats['count']:>6}{run['failures']:>6}"
+        f"{label:<24}{stats['count']:>6}{run['failures']:>6}"
         f"{stats['p50']:>9.1f}{stats['p90']:>9.1f}{stats['p99']:>9.1f}"
         f"{stats['mean']:>9.1f}{stats['max']:>9.1f}{submit_p50:>11.1f}"
         f"{cpu:>11.2f}{float(run['wall_s']):>9.1f}"  # type: ignore[arg-type]
@@ -195,11 +204,11 @@ def row(label: str, run: dict[str, object]) -> str:
 
 def print_table(runs: dict[str, dict[str, object]]) -> None:
     print(
-        f"{'system':<16}{'count':>6}{'fail':>6}{'p50':>9}{'p90':>9}{'p99':>9}"
+        f"{'system':<24}{'count':>6}{'fail':>6}{'p50':>9}{'p90':>9}{'p99':>9}"
         f"{'mean':>9}{'max':>9}{'submit p50':>11}{'client CPU':>11}{'wall':>9}"
     )
     units = f"{'(ms: submit -> process running)':>57}{'(ms)':>11}{'(s)':>11}{'(s)':>9}"
-    print(f"{'':<16}{units}")
+    print(f"{'':<24}{units}")
     for label, run in runs.items():
         print(row(label, run))
 
@@ -216,6 +225,11 @@ def main() -> int:
         "throttles the workload itself and measures that, not the launch",
     )
     parser.add_argument("--memory", default="64Mi", help="the Sapwood Job's memory request")
+    parser.add_argument(
+        "--compare-isolation",
+        action="store_true",
+        help="also run Sapwood with SAPWOOD_ISOLATION=off, to show what confinement costs",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="sw-launch-"))
@@ -227,7 +241,14 @@ def main() -> int:
             f"after {args.warmup} warm-up ..."
         )
         resources = {"cpu": args.cpu, "memory": args.memory}
-        runs["sapwood"] = run_sapwood(args.jobs, args.warmup, work / "sapwood", resources)
+        runs["sapwood"] = run_sapwood(
+            args.jobs, args.warmup, work / "sapwood", resources, isolation="auto"
+        )
+        if args.compare_isolation:
+            print(f"Sapwood without isolation: {args.jobs} jobs ...")
+            runs["sapwood (no isolation)"] = run_sapwood(
+                args.jobs, args.warmup, work / "sapwood-off", resources, isolation="off"
+            )
         if not args.skip_ray:
             print(f"Ray: {args.jobs} jobs via the CLI, then {args.jobs} via the SDK ...")
             (work / "ray").mkdir()
@@ -266,6 +287,12 @@ def main() -> int:
         f"RESULT launch: sapwood_p50_ms={sapwood_p50:.1f} sapwood_p99_ms={sapwood_p99:.1f} "
         f"ray_p50_ms={ray_p50:.1f} ray_p99_ms={ray_p99:.1f} ratio_vs_ray={ratio:.2f} "
         f"ray_cli_p50_ms={cli_p50:.1f} ray_sdk_p50_ms={sdk_p50:.1f} ray_best={best}"
+        + (
+            f" unconfined_p50_ms={p('sapwood (no isolation)', 50):.1f} "
+            f"isolation_overhead_p50_ms={sapwood_p50 - p('sapwood (no isolation)', 50):.1f}"
+            if args.compare_isolation
+            else ""
+        )
     )
     return 0
 
