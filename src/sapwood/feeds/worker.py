@@ -21,13 +21,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sapwood.client import AsyncClient, SapwoodError
+from sapwood.client import AsyncClient, NotFoundError, SapwoodError
 from sapwood.client.config import with_token
 from sapwood.feeds.scoring import Scorer, ScoringError
 from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.schemas.feeds import LeasedBatch
 
 log = logging.getLogger("sapwood.feeds.worker")
+
+
+class ModelMissingError(ScoringError):
+    """The model the feed names does not exist (yet): nothing can be scored."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,15 @@ class FeedWorker:
         fresh = self._ref == batch.model and now - self._resolved_at < self._config.resolve_every_s
         if self._scorer is not None and fresh:
             return self._scorer
-        version = await self._client.resolve_model(batch.model, team=self._config.team)
+        try:
+            version = await self._client.resolve_model(batch.model, team=self._config.team)
+        except NotFoundError as exc:
+            # The feed's status says so too (ModelNotFound); the batch is not acked, so it
+            # comes back after the visibility timeout and is scored once the model exists.
+            raise ModelMissingError(
+                f"model {batch.model} cannot be fetched: {exc.message}; the batch waits "
+                "unscored until it is pushed"
+            ) from None
         self._ref, self._resolved_at = batch.model, now
         label = str(version.version)
         if self._scorer is not None and self._scorer.version == label:

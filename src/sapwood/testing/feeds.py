@@ -31,8 +31,9 @@ def antinex_rows(count: int, *, seed: int = 0, attack_every: int = 3) -> list[di
     rows = []
     for i in range(count):
         attack = i % attack_every == 0
+        row: dict[str, Any] = dict.fromkeys(FEATURES, float(ABSENT))
         rows.append(
-            dict.fromkeys(FEATURES, float(ABSENT))
+            row
             | {
                 "idx": float(i),
                 "eth_type": 2048.0,

@@ -14,6 +14,7 @@ from sapwood.client import ConflictError, InvalidError, NotFoundError
 from sapwood.server.app import create_app
 from sapwood.server.settings import RegistrySettings, Settings
 from sapwood.testing.clock import FakeClock
+from sapwood.testing.feeds import feed
 from tests.support import Api
 from tests.support_onnx import mlp_model
 
@@ -135,6 +136,26 @@ async def test_a_version_a_service_serves_cannot_be_deleted(api: Api, settings: 
     model = await api.admin.get_model("clf", team="default")
     assert [v.version for v in model.versions] == [3]
     assert len(blobs(settings.home)) == 1
+
+
+async def test_a_version_or_alias_a_feed_scores_with_cannot_be_deleted(api: Api) -> None:
+    await api.admin.push_model(MODEL, name="clf", alias="production", team="default")
+    await api.admin.push_model(OTHER, name="clf", team="default")
+    await api.admin.apply([feed("traffic", team="default", model="clf@production")])
+    await api.admin.apply([feed("pinned", team="default", model="clf@2")])
+
+    with pytest.raises(ConflictError) as caught:
+        await api.admin.delete_alias("clf", "production", team="default")
+    assert caught.value.status == 409
+    assert caught.value.message == "alias clf@production is used by feed(s) traffic"
+    with pytest.raises(ConflictError, match="version 2 is used by feed\\(s\\) pinned"):
+        await api.admin.delete_model_version("clf", 2, team="default")
+    await api.admin.apply([service("web", "clf@2")])
+    with pytest.raises(ConflictError, match="used by service\\(s\\) web and feed\\(s\\) pinned"):
+        await api.admin.delete_model_version("clf", 2, team="default")
+
+    await api.admin.delete("feed", "traffic", team="default")
+    await api.admin.delete_alias("clf", "production", team="default")  # no one uses it now
 
 
 async def test_a_version_an_alias_names_is_kept_until_the_alias_moves(api: Api) -> None:

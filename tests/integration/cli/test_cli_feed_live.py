@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from typer.testing import CliRunner, Result
 
+from sapwood.cli.main import app
 from sapwood.client import Client
 from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.testing.feeds import antinex_rows, threshold_scores
-from sapwood.testing.servers import LiveServer
+from sapwood.testing.servers import LiveServer, live_server
 from tests.integration.cli.conftest import Sapwood
 from tests.integration.feeds.stored import INF, NAN, raw_results, store_results
 
@@ -85,6 +89,36 @@ def test_push_is_safe_to_repeat_and_tail_shows_results(
     exported = sapwood("feed", "results", "ids")
     assert exported.stdout.splitlines()[0].startswith('"sequence","prediction"')
     assert len(exported.stdout.splitlines()) == 11
+
+
+@pytest.mark.slow
+def test_describe_says_the_feeds_model_does_not_exist(tmp_path: Path, specs: Path) -> None:
+    (specs / "feed.yaml").write_text(FEED_YAML)  # workers 0..0: no process to outlive it
+    with live_server(tmp_path / "controlled", controller=True) as server:
+        env = {
+            "SAPWOOD_URL": server.url,
+            "SAPWOOD_TOKEN": server.admin_token,
+            "SAPWOOD_CONFIG": str(tmp_path / "controlled.yaml"),
+        }
+
+        def sapwood(*args: str) -> Result:
+            return CliRunner().invoke(app, list(args), env=env)
+
+        assert sapwood("apply", "-f", str(specs / "feed.yaml")).exit_code == 0
+        text = ""
+        for _ in range(150):  # a few controller passes: admitted, then planned
+            text = sapwood("describe", "feed", "ids").stdout
+            if "Degraded" in text:
+                break
+            time.sleep(0.2)
+        listed = sapwood("get", "feeds").stdout.splitlines()
+    assert re.search(r"\n  Phase: +Degraded\n", text), text
+    assert re.search(r"\n  Reason: +ModelNotFound\n", text)
+    assert "ids@production does not exist in team default" in text
+    events = text.split("Events:")[1]
+    assert "Warning" in events
+    assert "ModelNotFound" in events
+    assert listed[1].split()[2] == "Degraded"
 
 
 @pytest.mark.usefixtures("feed_applied")

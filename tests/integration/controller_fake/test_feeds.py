@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from sapwood.schemas import EventType
 from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.server.store.tables import FeedBatchRow
+from sapwood.specs.antinex import FEATURES
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
+from sapwood.testing.onnx_models import mlp_model
 from tests.integration.controller_fake.conftest import Harness
 
 pytestmark = pytest.mark.anyio
@@ -21,8 +25,13 @@ def _running(sw: Harness) -> set[int]:
     return started - stopped
 
 
+def _model() -> bytes:
+    return mlp_model(features=67, hidden=4, classes=2, feature_names=list(FEATURES))
+
+
 async def test_workers_follow_the_backlog_within_min_and_max(sw: Harness) -> None:
     workers = {"min": 0, "max": 3, "targetBacklogPerWorker": 10}
+    await sw.sdk.push_model(_model(), name="ids", alias="production")
     await sw.apply(feed("ids", team="default", workers=workers))
     await sw.step(2)
     ids = await sw.get("feed", "ids")
@@ -62,3 +71,34 @@ async def test_deleting_a_feed_drops_its_records_and_results(sw: Harness) -> Non
 
 async def _gone(sw: Harness) -> bool:
     return not await sw.exists("feeds", "ids")
+
+
+async def test_a_feed_whose_model_does_not_exist_says_so_until_it_does(sw: Harness) -> None:
+    spec = {"model": "antinex@production", "workers": {"min": 1, "max": 1}}
+    await sw.apply(feed("traffic", team="default", **spec))
+    await sw.step(3)
+    got = await sw.get("feed", "traffic")
+    missing = "antinex@production does not exist in team default"
+    assert got.phase == "Degraded"
+    assert got.status["reason"] == "ModelNotFound"
+    assert got.status["message"].startswith(missing)
+    assert got.status["readyReplicas"] == 0
+    assert _running(sw) == {0}  # its worker runs, to pick the model up once it is pushed
+    warnings = [e for e in await sw.events("feed", "traffic") if e.reason == "ModelNotFound"]
+    assert len(warnings) == 1
+    assert warnings[0].type == EventType.WARNING
+    assert warnings[0].message.startswith(missing)
+
+    transport = sw.api.transport
+    async with httpx.AsyncClient(transport=transport, base_url="http://sapwood.test") as ui:
+        signed_in = await ui.post("/ui/login", data={"token": sw.api.admin_token, "next": "/"})
+        assert signed_in.status_code == 303
+        page = (await ui.get("/ui/feeds")).text
+    assert f"<td>Degraded</td><td>ModelNotFound: {missing}" in page
+
+    await sw.sdk.push_model(_model(), name="antinex", alias="production")
+    await sw.step(2)
+    got = await sw.get("feed", "traffic")
+    assert (got.phase, got.status["readyReplicas"], got.status["modelVersion"]) == ("Running", 1, 1)
+    assert "reason" not in got.status
+    assert "ModelFound" in await sw.reasons("feed", "traffic")

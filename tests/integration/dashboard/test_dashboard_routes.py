@@ -333,8 +333,10 @@ async def test_feeds_page_shows_figures_and_the_newest_results(api: Api, browser
         response = await client.get("/ui/feeds")
     text = response.text
     assert response.status_code == 200
-    assert "<td>ids</td>" in text
-    assert re.search(r"<td>ids</td><td>default</td><td>[^<]*</td><td>12</td>", text)  # records
+    name = '<td><a href="/ui/feeds/default/ids">ids</a></td>'  # the name links to its page
+    assert name in text
+    # name, team, phase, why, then the records
+    assert re.search(name + r"<td>default</td><td>[^<]*</td><td>[^<]*</td><td>12</td>", text)
     assert "default/ids: newest results" in text
     assert re.search(r"<tr><td>12</td><td>[01]</td>", text)  # the newest result comes first
 

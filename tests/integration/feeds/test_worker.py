@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from sapwood.feeds.scoring import Scorer
-from sapwood.feeds.worker import FeedWorker, WorkerConfig
+from sapwood.feeds.worker import FeedWorker, ModelMissingError, WorkerConfig
 from sapwood.schemas.arrow import from_ipc
 from sapwood.server.feeds.records import conform
 from sapwood.specs import antinex
@@ -93,3 +93,15 @@ async def test_a_record_with_a_nan_feature_is_not_scored_as_the_negative_class(
     assert (page.items[1].prediction, page.items[1].score) == (None, None)
     negatives = await api.admin.feed_results("f", prediction=0)
     assert 2 not in [r.sequence for r in negatives.items]  # NaN is no class 0
+
+
+async def test_a_worker_without_its_model_says_so_and_acks_nothing(api: Api) -> None:
+    await api.admin.apply([feed("ids", team="default")])
+    await api.admin.push_records("ids", antinex_rows(3))
+    worker = FeedWorker(api.admin, WorkerConfig(feed="ids", wait_s=0, prefetch=False))
+    batch = await api.admin.lease_batch("ids")
+    assert batch is not None
+    with pytest.raises(ModelMissingError, match="model ids@production cannot be fetched"):
+        await worker.finish(batch)
+    assert worker.batches == 0
+    assert (await api.admin.feed_figures("ids")).backlog == 3  # left to be scored later

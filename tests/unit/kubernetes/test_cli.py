@@ -40,7 +40,8 @@ def test_render_prints_every_examples_manifests_as_yaml() -> None:
     result = run("render", "-f", str(EXAMPLES[0].parent), "--team", "research")
     assert result.exit_code == 0, result.stderr
     kinds = [d["kind"] for d in documents(result.stdout)]
-    assert kinds == ["Deployment", "Job", "Deployment", "Service", "StatefulSet", "Service"]
+    # the quickstart folder: job, service (Deployment and Service), workspace
+    assert kinds == ["Job", "Deployment", "Service", "StatefulSet", "Service"]
     assert {d["metadata"]["namespace"] for d in documents(result.stdout)} == {"sapwood-research"}
 
 

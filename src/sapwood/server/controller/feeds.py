@@ -1,27 +1,69 @@
-"""Feeds: keep as many feed workers up as the backlog asks for, within workers.min..max.
+"""Feeds: keep as many feed workers up as the backlog asks for, within workers.min..max,
+and say so when the model they score with does not exist.
 
-``next_workers`` is the pure decision (tested by a decision table); ``plan_feed`` turns it
-into replicas like a Service's; ``load_backlogs`` is the one query a pass makes for feeds.
+``next_workers`` is the pure decision (tested by a decision table); ``model_problem`` says
+why a model reference names nothing; ``plan_feed`` turns both into replicas like a
+Service's; ``load_feed_inputs`` is the one trip to the store a pass makes for feeds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.controller.admission import PREEMPTED, elastic_admitted
-from sapwood.server.controller.lifecycle import plan_deletion, plan_settled
+from sapwood.server.controller.lifecycle import plan_deletion, plan_settled, with_phase
 from sapwood.server.controller.model import ObjectView, Plan
-from sapwood.server.controller.services import _keep_replicas
+from sapwood.server.controller.services import Health, _keep_replicas
 from sapwood.server.controller.units import UnitContext
+from sapwood.server.registry.resolve import resolve
 from sapwood.server.runtimes.base import UnitState
 from sapwood.server.store.engine import AsyncSession
-from sapwood.server.store.tables import FeedBatchRow
+from sapwood.server.store.tables import FeedBatchRow, ModelAliasRow, ModelVersionRow
 from sapwood.specs.objects import Feed
 from sapwood.specs.probes import Backoff
+
+MODEL_NOT_FOUND = "ModelNotFound"
+MODEL_FOUND = "ModelFound"
+DEGRADED = "Degraded"
+
+
+@dataclass(frozen=True)
+class ModelIndex:
+    """A team's model: its version numbers and aliases."""
+
+    versions: frozenset[int] = frozenset()
+    aliases: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeedInputs:
+    """What a pass read for one feed: its backlog and what its model reference names."""
+
+    backlog: int = 0
+    model_version: int | None = None
+    model_problem: str | None = None  # why the reference names nothing; None: it resolves
+
+
+def model_problem(
+    ref: str, team: str, model: ModelIndex | None, *, version: int | None
+) -> str | None:
+    """None when ``ref`` (NAME@REF) resolves to ``version``; otherwise why not, in words."""
+    if version is not None:
+        return None
+    name, _, at = ref.partition("@")
+    missing = f"{ref} does not exist in team {team}"
+    if model is None or not model.versions:
+        return f"{missing}: there is no model {name} (push one: sapwood models push)"
+    known = ", ".join(str(v) for v in sorted(model.versions))
+    aliases = ", ".join(sorted(model.aliases)) or "none"
+    what = "version" if at.isascii() and at.isdigit() else "alias"
+    return f"{missing}: model {name} has no {what} {at} (versions {known}; aliases {aliases})"
 
 
 def desired_workers(backlog: int, *, minimum: int, maximum: int, target_per_worker: int) -> int:
@@ -49,9 +91,13 @@ def plan_feed(
     *,
     now: datetime,
     context: UnitContext,
-    backlog: int,
+    inputs: FeedInputs,
 ) -> Plan:
+    """Workers for the backlog. While the model reference names nothing, the workers
+    still run (they pick the model up as soon as it is pushed) but none is ready, the
+    phase is Degraded with reason ModelNotFound, and a Warning event says why once."""
     assert isinstance(view.obj, Feed)
+    backlog = inputs.backlog
     if view.deletion_timestamp is not None:
         return plan_deletion(view, units)
     if view.phase == "Failed" or view.status.get("reason") == PREEMPTED:
@@ -69,6 +115,9 @@ def plan_feed(
     )
     admitted = workers.min + elastic_admitted(view)
     count = min(wanted, admitted)
+    problem = inputs.model_problem
+    # A worker without a model to score with is not ready, whatever its process does.
+    health = {} if problem is None else {view.key(i): Health(ready=False) for i in range(count)}
     plan = _keep_replicas(
         view,
         units,
@@ -76,29 +125,105 @@ def plan_feed(
         backoff=Backoff(),
         now=now,
         context=context,
-        health={},
+        health=health,
         readiness_probed=False,
     )
-    if plan.status is not None:
-        plan.status["backlog"] = backlog
-        plan.status["desiredWorkers"] = wanted
-        if wanted > admitted:
-            plan.status["message"] = (
-                f"{plan.status.get('message', '')}; {wanted} wanted, {admitted} admitted"
-            ).lstrip("; ")
+    if plan.status is None:
+        return plan
+    plan.status["backlog"] = backlog
+    plan.status["desiredWorkers"] = wanted
+    if inputs.model_version is not None:
+        plan.status["modelVersion"] = inputs.model_version
+    else:
+        plan.status.pop("modelVersion", None)
+    if wanted > admitted:
+        plan.status["message"] = (
+            f"{plan.status.get('message', '')}; {wanted} wanted, {admitted} admitted"
+        ).lstrip("; ")
+    if plan.status.get("phase") == "Running":
+        _model_condition(view, plan, problem, now=now)
     return plan
 
 
-async def load_backlogs(
-    sessions: async_sessionmaker[AsyncSession], uids: Sequence[str]
-) -> dict[str, int]:
-    """Records not yet scored, per feed uid (absent: none)."""
-    if not uids:
+def _model_condition(view: ObjectView, plan: Plan, problem: str | None, *, now: datetime) -> None:
+    """Degraded (ModelNotFound) while the model names nothing; an event on each change."""
+    assert plan.status is not None
+    was_missing = view.status.get("reason") == MODEL_NOT_FOUND
+    if problem is None:
+        if was_missing:
+            model = view.obj.spec.model if isinstance(view.obj, Feed) else "the model"
+            version = plan.status.get("modelVersion")
+            plan.event(MODEL_FOUND, f"{model} is version {version} now: workers score again")
+        return
+    ready = plan.status.get("readyReplicas", 0)
+    total = len(plan.status.get("replicas") or [])
+    message = f"{problem}; records wait unscored ({total} worker(s), {ready} ready)"
+    status = dict(plan.status)
+    if view.phase == DEGRADED and "phaseSince" in view.status:
+        # Planned as Running above: keep the time it has been Degraded since.
+        status.update(phase=DEGRADED, phaseSince=view.status["phaseSince"])
+    plan.status = with_phase(status, DEGRADED, now=now, reason=MODEL_NOT_FOUND, message=message)
+    if not was_missing:
+        plan.event(MODEL_NOT_FOUND, problem, warning=True)
+
+
+async def load_feed_inputs(
+    sessions: async_sessionmaker[AsyncSession], feeds: Sequence[ObjectView]
+) -> dict[str, FeedInputs]:
+    """Per feed uid: records not yet scored, and what its model reference names now."""
+    if not feeds:
         return {}
+    wanted = {(v.team, _model_name(v)) for v in feeds}
     async with sessions() as session:
         rows = await session.execute(
             select(FeedBatchRow.feed_uid, func.sum(FeedBatchRow.count))
-            .where(FeedBatchRow.feed_uid.in_(list(uids)), FeedBatchRow.acked.is_(False))
+            .where(
+                FeedBatchRow.feed_uid.in_([v.uid for v in feeds]),
+                FeedBatchRow.acked.is_(False),
+            )
             .group_by(FeedBatchRow.feed_uid)
         )
-        return {str(uid): int(total or 0) for uid, total in rows}
+        backlogs = {str(uid): int(total or 0) for uid, total in rows}
+        models = await _model_indexes(session, wanted)
+    out = {}
+    for view in feeds:
+        assert isinstance(view.obj, Feed)
+        ref = view.obj.spec.model
+        model = models.get((view.team, _model_name(view)))
+        at = ref.partition("@")[2]
+        version = resolve(at, model.versions, model.aliases) if model is not None else None
+        out[view.uid] = FeedInputs(
+            backlog=backlogs.get(view.uid, 0),
+            model_version=version,
+            model_problem=model_problem(ref, view.team, model, version=version),
+        )
+    return out
+
+
+def _model_name(view: ObjectView) -> str:
+    return view.obj.spec.model.partition("@")[0] if isinstance(view.obj, Feed) else ""
+
+
+async def _model_indexes(
+    session: AsyncSession, wanted: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], ModelIndex]:
+    """The versions and aliases of the (team, model) pairs asked for; absent: no versions."""
+    teams = sorted({team for team, _ in wanted})
+    names = sorted({name for _, name in wanted})
+    versions: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
+    aliases: defaultdict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    query = select(ModelVersionRow.team, ModelVersionRow.name, ModelVersionRow.version).where(
+        ModelVersionRow.team.in_(teams), ModelVersionRow.name.in_(names)
+    )
+    for team, name, version in await session.execute(query):
+        versions[(team, name)].add(int(version))
+    alias_query = select(
+        ModelAliasRow.team, ModelAliasRow.name, ModelAliasRow.alias, ModelAliasRow.version
+    ).where(ModelAliasRow.team.in_(teams), ModelAliasRow.name.in_(names))
+    for team, name, alias, version in await session.execute(alias_query):
+        aliases[(team, name)][str(alias)] = int(version)
+    return {
+        key: ModelIndex(frozenset(versions[key]), dict(aliases[key]))
+        for key in wanted
+        if key in versions
+    }

@@ -9,8 +9,9 @@ from sapwood.server.controller.model import ObjectView, Plan
 from sapwood.server.runtimes.base import UnitState
 
 TERMINAL = {"Succeeded", "Failed"}
-# Phases that hold resources: admission counts them as allocated.
-HOLDING = {"Admitted", "Running"}
+# Phases that hold resources: admission counts them as allocated. Degraded: running, but
+# missing something it needs (a Feed whose model does not exist).
+HOLDING = {"Admitted", "Running", "Degraded"}
 
 
 def plan_deletion(view: ObjectView, units: dict[int, UnitState]) -> Plan:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller import admission, scaling, scheduler, store_io
-from sapwood.server.controller.feeds import load_backlogs, plan_feed
+from sapwood.server.controller.feeds import FeedInputs, load_feed_inputs, plan_feed
 from sapwood.server.controller.jobs import plan_job
 from sapwood.server.controller.model import EventNote, ObjectView, Plan
 from sapwood.server.controller.probes import Prober, Target
@@ -194,7 +194,7 @@ class ControllerManager:
         admissions = admission.decide(views, by_owner, inputs=inputs, now=now)
         self._update_probes(views, by_owner)
         health = self._prober.health()
-        backlogs = await load_backlogs(self._sessions, [v.uid for v in views if v.kind == "Feed"])
+        feed_inputs = await load_feed_inputs(self._sessions, [v for v in views if v.kind == "Feed"])
         results: list[tuple[ObjectView, Plan]] = []
         for view in views:
             owned = by_owner.pop((view.kind, view.team, view.name), {})
@@ -203,7 +203,7 @@ class ControllerManager:
             planned = replace(view, status=admitted.status) if admitted else view
             try:
                 plan = self._plan(
-                    planned, owned, now=now, health=health, backlog=backlogs.get(view.uid, 0)
+                    planned, owned, now=now, health=health, feed=feed_inputs.get(view.uid)
                 )
             except Exception:
                 log.exception("planning %s/%s/%s failed", view.kind, view.team, view.name)
@@ -239,13 +239,13 @@ class ControllerManager:
         *,
         now: datetime,
         health: Mapping[UnitKey, Health],
-        backlog: int = 0,
+        feed: FeedInputs | None = None,
     ) -> Plan:
         context = self._unit_context(view)
         if view.kind == "Job":
             return plan_job(view, units, now=now, context=context)
         if view.kind == "Feed":
-            return plan_feed(view, units, now=now, context=context, backlog=backlog)
+            return plan_feed(view, units, now=now, context=context, inputs=feed or FeedInputs())
         idle = self.utilisation.idle(view, units, now=now)
         if view.kind == "Service":
             return plan_service(view, units, now=now, context=context, health=health, idle=idle)

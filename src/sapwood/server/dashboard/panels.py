@@ -7,6 +7,7 @@ in means changing only its function below.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import Chart, LineChart, line_chart, split_charts
@@ -88,6 +89,15 @@ def flow_charts(name: str, series: FeedSeries) -> list[LineChart]:
     return [throughput, backlog]
 
 
+def _why(status: dict[str, Any]) -> str:
+    """``ModelNotFound: ids@production does not exist in team research: ...``; "-" when
+    the status gives no reason."""
+    reason, message = status.get("reason"), status.get("message")
+    if not reason:
+        return "-"
+    return f"{reason}: {message}" if message else str(reason)
+
+
 async def feeds_panel(page: Page) -> Panel:
     """Feeds: throughput, backlog and latency figures, series charts, the latest results."""
     if "Feed" not in KINDS:
@@ -113,6 +123,7 @@ async def feeds_panel(page: Page) -> Panel:
                 (meta.name, None),
                 (meta.team, None),
                 (feed.phase or "Unknown", None),
+                (_why(feed.status), None),
                 (str(f.records) if f else "-", None),
                 (str(f.backlog) if f else "-", None),
                 (_num(f.ingest_rate if f else None, "/s"), None),
@@ -169,7 +180,7 @@ async def feeds_panel(page: Page) -> Panel:
     caption = f"Feeds; rates and latencies over the last {window} minutes" + (
         " (the first ones only)" if truncated else ""
     )
-    headers = ["Name", "Team", "Phase", "Records", "Backlog", "Ingest", "Scored"]
+    headers = ["Name", "Team", "Phase", "Why", "Records", "Backlog", "Ingest", "Scored"]
     headers += ["Latency p50", "Latency p99", "Flagged share"]
     tables = [Table(caption, headers, rows), *latest] if feeds else []
     message = "" if feeds else "No feeds yet."

@@ -156,6 +156,17 @@ def alias_move(
     return AliasMove(name=name, alias=alias, version=version, previous=previous, services=users)
 
 
+def users_text(services: Sequence[str], feeds: Sequence[str]) -> str:
+    """``service(s) web, api and feed(s) traffic``: who uses a model version or alias."""
+    parts = [f"service(s) {', '.join(services)}"] if services else []
+    parts += [f"feed(s) {', '.join(feeds)}"] if feeds else []
+    return " and ".join(parts)
+
+
+def users_kinds(services: Sequence[str], feeds: Sequence[str]) -> str:
+    return " and ".join(w for w, names in (("services", services), ("feeds", feeds)) if names)
+
+
 # conversions
 
 

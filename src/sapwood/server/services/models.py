@@ -53,6 +53,8 @@ from sapwood.server.services.model_rules import (
     require_push,
     row_to_version,
     tensors_of,
+    users_kinds,
+    users_text,
 )
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import (
@@ -341,9 +343,12 @@ async def set_alias(
     return row_to_version(row, await _aliases(session, team, name))
 
 
-async def _service_specs(session: AsyncSession, team: str) -> dict[str, dict[str, Any]]:
+async def _service_specs(
+    session: AsyncSession, team: str, *, kind: str = "Service"
+) -> dict[str, dict[str, Any]]:
+    """Name → spec of the team's objects of ``kind`` (Services, or Feeds: both name models)."""
     query = select(ObjectRow.name, ObjectRow.spec).where(
-        ObjectRow.kind == "Service", ObjectRow.team == team
+        ObjectRow.kind == kind, ObjectRow.team == team
     )
     return {service: spec for service, spec in await session.execute(query)}
 
@@ -351,17 +356,19 @@ async def _service_specs(session: AsyncSession, team: str) -> dict[str, dict[str
 async def delete_alias(
     session: AsyncSession, caller: Caller, team: str, name: str, alias: str
 ) -> None:
-    """Removes the alias unless a Service serves ``name@alias`` (409 naming them), so a
-    delete never leaves a Service's replicas on an alias that no longer resolves."""
+    """Removes the alias unless a Service serves ``name@alias`` or a Feed scores with it
+    (409 naming them), so a delete never leaves replicas or feed workers on an alias that
+    no longer resolves."""
     require_write(caller, team, f"model/{name}")
     row = await session.get(ModelAliasRow, (team, name, alias))
     if row is None:
         raise NotFoundError(f"model/{name} has no alias {alias} in team {team}")
-    users = services_naming_alias(name, alias, await _service_specs(session, team))
-    if users:
+    services = services_naming_alias(name, alias, await _service_specs(session, team))
+    feeds = services_naming_alias(name, alias, await _service_specs(session, team, kind="Feed"))
+    if services or feeds:
         raise ConflictError(
-            f"alias {name}@{alias} is used by service(s) {', '.join(users)}",
-            hint="point those services at another version or alias first",
+            f"alias {name}@{alias} is used by {users_text(services, feeds)}",
+            hint=f"point those {users_kinds(services, feeds)} at another version or alias first",
         )
     await session.delete(row)
     await session.commit()
@@ -376,21 +383,23 @@ async def delete_version(
     *,
     store: ArtifactStore,
 ) -> None:
-    """Removes a version no Service serves and no alias names; its blob goes with the last
-    version (of any model) that shares its bytes."""
+    """Removes a version no Service serves, no Feed scores with and no alias names; its
+    blob goes with the last version (of any model) that shares its bytes."""
     require_write(caller, team, f"model/{name}")
     row = await session.get(ModelVersionRow, (team, name, version))
     if row is None:
         raise NotFoundError(f"model/{name} has no version {version} in team {team}")
     versions = {v.version for v in await _versions(session, team, name)}
     aliases = await _aliases(session, team, name)
-    users = services_using(
+    services = services_using(
         name, version, await _service_specs(session, team), versions=versions, aliases=aliases
     )
-    if users:
+    feed_specs = await _service_specs(session, team, kind="Feed")
+    feeds = services_using(name, version, feed_specs, versions=versions, aliases=aliases)
+    if services or feeds:
         raise ConflictError(
-            f"model/{name} version {version} is used by service(s) {', '.join(users)}",
-            hint="point those services at another version first",
+            f"model/{name} version {version} is used by {users_text(services, feeds)}",
+            hint=f"point those {users_kinds(services, feeds)} at another version first",
         )
     pointing = aliases_of(version, aliases)
     if pointing:
