@@ -75,6 +75,8 @@ async def test_missing_command_fails_without_a_restart_loop(live_api: Api) -> No
         _phase(live_api.admin, "job", "typo"), lambda o: o.phase in ("Succeeded", "Failed")
     )
     assert done.status["reason"] == "CommandNotFound"
+    # It names the command and the PATH folders searched, so a typo is found at once.
+    assert "command not found: no-such-program-anywhere (searched PATH: " in done.status["message"]
     assert "BackOff" not in await _reasons(live_api.admin, "job", "typo")
 
 

@@ -109,6 +109,20 @@ async def test_a_missing_command_fails_the_job_without_retrying(sw: Harness) -> 
     assert (await sw.get("job", "typo")).phase == "Failed"
 
 
+async def test_a_missing_command_says_where_it_was_looked_for(sw: Harness) -> None:
+    where = "command not found: trian.py (searched PATH: /opt/tools/bin, /usr/bin)"
+    sw.fake.fail_next_start(RuntimePermanentError(where, reason="CommandNotFound"))
+    await sw.apply(job("typo", command=["trian.py"]))
+
+    await sw.until_phase("job", "typo", "Failed", passes=3)
+
+    failed = await sw.get("job", "typo")
+    assert failed.status["message"] == f"replica 0 exited with code 127 (CommandNotFound): {where}"
+    assert failed.status["replicas"][0]["lastExit"]["message"] == where
+    [event] = [e for e in await sw.events("job", "typo") if e.reason == "CommandNotFound"]
+    assert where in event.message
+
+
 async def test_a_job_past_its_deadline_is_stopped(sw: Harness) -> None:
     await sw.apply(job("slow", activeDeadline="10m"))
     await sw.step()

@@ -335,6 +335,7 @@ class ControllerManager:
                 state = await self.runtime.start(unit)
             except RuntimePermanentError as exc:
                 now = self._clock.now()
+                log.warning("cannot start %s: %s", unit.key.slug(), exc)
                 self._failed_starts[unit.key] = UnitState(
                     unit.key,
                     UnitPhase.EXITED,
@@ -345,6 +346,7 @@ class ControllerManager:
                     exit_code=127,
                     reason=exc.reason,
                     finished_at=now,
+                    message=str(exc),  # what is missing and where it was looked for
                 )
                 self.wake()  # the next pass accounts for the failure like any exit
                 return

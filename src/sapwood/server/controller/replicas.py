@@ -14,11 +14,18 @@ from typing import Any
 from sapwood.server.runtimes.base import UnitPhase, UnitReason, UnitState
 
 
+MESSAGE_CHARS = 500
+
+
 @dataclass(frozen=True)
 class Exit:
     code: int | None
     reason: str
     at: str  # ISO time
+    message: str | None = None  # the runtime's words, e.g. where a command was looked for
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None or k == "code"}
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class ReplicaRecord:
             "port": self.port,
             "host": self.host,
             "generation": self.generation,
-            "lastExit": asdict(self.last_exit) if self.last_exit else None,
+            "lastExit": self.last_exit.to_dict() if self.last_exit else None,
         }
         return {k: v for k, v in out.items() if v is not None}
 
@@ -68,7 +75,9 @@ class ReplicaRecord:
             port=data.get("port"),
             host=data.get("host"),
             generation=data.get("generation"),
-            last_exit=Exit(last.get("code"), str(last.get("reason")), str(last.get("at")))
+            last_exit=Exit(
+                last.get("code"), str(last.get("reason")), str(last.get("at")), last.get("message")
+            )
             if isinstance(last, dict)
             else None,
         )
@@ -100,7 +109,9 @@ def new_exit(unit: UnitState | None, record: ReplicaRecord) -> Exit | None:
         return None
     finished = unit.finished_at or unit.started_at
     reason = unit.reason or (UnitReason.COMPLETED if unit.exit_code == 0 else UnitReason.ERROR)
-    return Exit(unit.exit_code, str(reason), finished.isoformat())
+    # A runtime's message can be long (a pod's termination message): statuses stay small.
+    message = unit.message[:MESSAGE_CHARS] if unit.message else None
+    return Exit(unit.exit_code, str(reason), finished.isoformat(), message)
 
 
 def running(unit: UnitState | None) -> bool:
@@ -126,4 +137,5 @@ def observed(record: ReplicaRecord, unit: UnitState) -> ReplicaRecord:
 
 def describe_exit(exit: Exit) -> str:
     code = f" with code {exit.code}" if exit.code is not None else ""
-    return f"exited{code} ({exit.reason})"
+    detail = f": {exit.message}" if exit.message else ""
+    return f"exited{code} ({exit.reason}){detail}"

@@ -130,6 +130,27 @@ def test_check_runnable(tmp_path: Path) -> None:
     check_runnable(UnitSpec(KEY, ("sh",), {}, workdir=str(tmp_path)))
 
 
+def test_a_missing_command_says_which_path_folders_were_searched() -> None:
+    env = {"PATH": "/opt/tools/bin:/usr/bin"}
+    with pytest.raises(RuntimePermanentError) as caught:
+        check_runnable(UnitSpec(KEY, ("trian.py",), env))
+    assert str(caught.value) == (
+        "command not found: trian.py (searched PATH: /opt/tools/bin, /usr/bin)"
+    )
+
+
+def test_a_missing_relative_command_names_the_workdir(tmp_path: Path) -> None:
+    with pytest.raises(RuntimePermanentError) as caught:
+        check_runnable(UnitSpec(KEY, ("./train.sh",), {}, workdir=str(tmp_path)))
+    message = str(caught.value)
+    assert message.startswith("command not found: ./train.sh (no file ")
+    assert f"relative to the workdir {tmp_path}" in message
+    script = tmp_path / "train.sh"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(RuntimePermanentError, match="train.sh is not executable"):
+        check_runnable(UnitSpec(KEY, ("./train.sh",), {}, workdir=str(tmp_path)))
+
+
 def test_server_settings_do_not_leak_into_workloads() -> None:
     unit = UnitSpec(UnitKey("Job", "t", "n"), ("true",), {"SAPWOOD_NAME": "n", "A": "1"})
     server_env = {"PATH": "/bin", "SAPWOOD_DATABASE_URL": "postgresql://u:secret@db/x"}

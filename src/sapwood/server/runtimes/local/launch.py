@@ -127,9 +127,24 @@ def check_runnable(unit: UnitSpec, *, hidden: Sequence[Path] = ()) -> None:
             )
     path_var = unit.env.get("PATH", os.environ.get("PATH"))
     if find_executable(unit.command[0], path_var=path_var, workdir=unit.workdir) is None:
+        where = where_looked(unit.command[0], path_var=path_var, workdir=unit.workdir)
         raise RuntimePermanentError(
-            f"command not found: {unit.command[0]}", reason=UnitReason.COMMAND_NOT_FOUND
+            f"command not found: {unit.command[0]} ({where})",
+            reason=UnitReason.COMMAND_NOT_FOUND,
         )
+
+
+def where_looked(command: str, *, path_var: str | None, workdir: str | None) -> str:
+    """Where `find_executable` looked for `command`, in words a user can act on."""
+    if "/" in command:
+        candidate = Path(workdir or os.getcwd()) / command
+        if candidate.is_file():
+            return f"{candidate} is not executable"
+        if command.startswith("/"):
+            return f"no file {candidate}"
+        return f"no file {candidate}, relative to the workdir {workdir or os.getcwd()}"
+    folders = [d for d in (path_var if path_var is not None else os.defpath).split(os.pathsep) if d]
+    return "searched PATH: " + (", ".join(folders) if folders else "(empty)")
 
 
 Held = tuple[tuple[int, ...], tuple[int, ...], int | None]  # (cores, GPUs, port) in use
