@@ -78,7 +78,7 @@ def describe_text(
     lines.append("Spec:")
     lines += [_field(label, value, indent=2) for label, value in spec_summary(obj.kind, obj.spec)]
     lines.append("Status:")
-    status = {k: v for k, v in obj.status.items() if k != "replicas"}
+    status = {k: v for k, v in obj.status.items() if k not in ("replicas", "history")}
     if status:
         lines += [_field(title_words(k), compact(v), indent=2) for k, v in status.items()]
     else:
@@ -90,6 +90,10 @@ def describe_text(
     if isinstance(replicas, list) and replicas:
         lines.append("Replicas:")
         lines += ["  " + line for line in replica_table(replicas).splitlines()]
+    earlier = obj.status.get("history")
+    if isinstance(earlier, list) and earlier:
+        lines.append("Earlier runs:")
+        lines += ["  " + line for line in runs_table(earlier, now=now).splitlines()]
     usage_lines = utilisation_lines(usage or {}, now=now)
     if usage_lines:
         lines.append("Utilisation:")
@@ -100,6 +104,26 @@ def describe_text(
     else:
         lines.append("Events:       <none>")
     return "\n".join(lines)
+
+
+def runs_table(history: Sequence[Any], *, now: datetime) -> str:
+    """A Job's earlier runs (status.history), newest first."""
+    rows = []
+    for run in reversed(history):
+        if not isinstance(run, Mapping):
+            continue
+        finished = run.get("finishedAt")
+        ended = f"{format_age(datetime.fromisoformat(finished), now)} ago" if finished else "-"
+        rows.append(
+            [
+                str(run.get("run", "?")),
+                str(run.get("phase", "-")),
+                str(run.get("reason", "-")),
+                ended,
+                str(run.get("message", "")),
+            ]
+        )
+    return format_table(["RUN", "PHASE", "REASON", "FINISHED", "MESSAGE"], rows)
 
 
 def spec_summary(kind: str, spec: Mapping[str, Any]) -> list[tuple[str, str]]:

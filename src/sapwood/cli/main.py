@@ -18,6 +18,7 @@ from sapwood.cli.logs import logs
 from sapwood.cli.metrics import metrics
 from sapwood.cli.output import print_out
 from sapwood.cli.render import render
+from sapwood.cli.rerun import rerun
 from sapwood.cli.server import serve
 
 
@@ -50,6 +51,7 @@ def build_app() -> typer.Typer:
     app.command("queue")(quotas.queue)
     app.command("render")(render)
     app.command("capture")(capture)
+    app.command("rerun")(rerun)
     pause.register(app)
     app.add_typer(teams.app)
     app.add_typer(users.app)

@@ -121,6 +121,12 @@ class AsyncClient(RegistryVerbs, FeedVerbs):
         path = self._path(kind, name) + "/resume"
         return await self._call("POST", path, Object, params=self._team(team))
 
+    async def rerun(self, name: str, *, team: str | None = None) -> Object:
+        """Runs a finished (Succeeded or Failed) job again with the same spec; ConflictError
+        while it still runs. ``status.run`` numbers the run, ``status.history`` the earlier."""
+        path = self._path("Job", name) + "/rerun"
+        return await self._call("POST", path, Object, params=self._team(team))
+
     async def events(
         self,
         kind: str | None = None,

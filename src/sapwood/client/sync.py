@@ -136,6 +136,9 @@ class Client:
     def resume(self, kind: str, name: str, *, team: str | None = None) -> Object:
         return self._run(self.aio.resume, kind, name, team=team)
 
+    def rerun(self, name: str, *, team: str | None = None) -> Object:
+        return self._run(self.aio.rerun, name, team=team)
+
     def events(
         self,
         kind: str | None = None,

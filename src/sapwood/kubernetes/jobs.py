@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from sapwood.kubernetes.names import (
     Manifest,
@@ -14,6 +15,7 @@ from sapwood.kubernetes.names import (
 )
 from sapwood.kubernetes.options import RenderOptions
 from sapwood.kubernetes.pods import (
+    EnvVar,
     container,
     env_value,
     image_of,
@@ -23,6 +25,7 @@ from sapwood.kubernetes.pods import (
 from sapwood.specs.objects import Job
 from sapwood.specs.workloads import RestartPolicy
 
+MASTER_PORT = 29500  # torch.distributed's default: each pod has its own network
 # Kubernetes writes the completion index of an Indexed job's pod into this annotation.
 _INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']"
 
@@ -40,7 +43,9 @@ def render_job(
 
     A gang (``replicas > 1``) is Indexed with ``parallelism = replicas`` and
     ``completions = spec.completions or replicas``; workers read their index from
-    ``SAPWOOD_REPLICA``. ``backoffLimit`` is ``retries``, or 0 with ``restart: Never``.
+    ``SAPWOOD_REPLICA`` and get torchrun's variables (``WORLD_SIZE``, ``RANK``,
+    ``MASTER_ADDR`` = rank 0's pod, ``MASTER_PORT`` 29500) and ``SAPWOOD_PEERS``.
+    ``backoffLimit`` is ``retries``, or 0 with ``restart: Never``.
     ``owner_uid`` (the Job's uid) makes the headless Service go with the Job.
     """
     spec = job.spec
@@ -48,11 +53,8 @@ def render_job(
     labels = object_labels(job, team)
     gang = spec.replicas > 1
     image, annotations = image_of(job, default=options.default_image)
-    replica = (
-        {"name": "SAPWOOD_REPLICA", "valueFrom": {"fieldRef": {"fieldPath": _INDEX_ANNOTATION}}}
-        if gang
-        else env_value("SAPWOOD_REPLICA", "0")
-    )
+    index = {"valueFrom": {"fieldRef": {"fieldPath": _INDEX_ANNOTATION}}}
+    replica = {"name": "SAPWOOD_REPLICA", **index} if gang else env_value("SAPWOOD_REPLICA", "0")
     main = container(
         job,
         team,
@@ -60,7 +62,7 @@ def render_job(
         command=spec.command,
         options=options,
         port=False,
-        extra_env=[replica],
+        extra_env=[replica, *(_torch_env(job, name, index) if gang else [])],
     )
     template = pod_template(
         job,
@@ -94,6 +96,26 @@ def render_job(
         out.append(_workers_service(job, team, manifest, namespace=namespace, uid=owner_uid))
     out += team_volume_claims(job, team, namespace=namespace, options=options)
     return out
+
+
+def _torch_env(job: Job, name: str, index: dict[str, Any]) -> list[EnvVar]:
+    """torchrun's variables for a gang's workers; the user's env may set any of them.
+
+    Each pod of an Indexed Job is named ``<name>-<index>`` and, with the headless Service
+    as its subdomain, reached at ``<name>-<index>.<name>``: rank 0 is ``MASTER_ADDR``.
+    """
+    count = job.spec.replicas
+    hosts = [f"{name}-{rank}.{name}" for rank in range(count)]
+    torch = [
+        env_value("WORLD_SIZE", str(count)),
+        {"name": "RANK", **index},
+        env_value("LOCAL_RANK", "0"),
+        env_value("LOCAL_WORLD_SIZE", "1"),
+        env_value("MASTER_ADDR", hosts[0]),
+        env_value("MASTER_PORT", str(MASTER_PORT)),
+    ]
+    peers = env_value("SAPWOOD_PEERS", ",".join(f"{h}:{MASTER_PORT}" for h in hosts))
+    return [var for var in torch if var["name"] not in job.spec.env] + [peers]
 
 
 def _workers_service(

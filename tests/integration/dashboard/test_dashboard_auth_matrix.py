@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.routing import APIRoute
 
-from sapwood.server.dashboard import routes, workloads
+from sapwood.server.dashboard import reruns, routes, workloads
 from tests.integration.dashboard.conftest import Browser, csrf_of
 from tests.support import Api, job, workspace
 
@@ -86,6 +86,14 @@ CASES = [
     Case("GET", W + "/logs", "/ui/workloads/jobs/alpha/x/logs", None, _expect(503, outsider=404)),
     Case("POST", W + "/pause", "/ui/workloads/workspaces/alpha/w/pause", {}, WRITE),
     Case("POST", W + "/resume", "/ui/workloads/workspaces/alpha/w/resume", {}, WRITE),
+    # Job x never ran (no controller here): writers may ask, and hear it has not finished.
+    Case(
+        "POST",
+        "/ui/workloads/jobs/{team}/{name}/rerun",
+        "/ui/workloads/jobs/alpha/x/rerun",
+        {},
+        _expect(409, viewer=403, outsider=404),
+    ),
     Case("GET", "/ui/deploy", "/ui/deploy", None, ANY),
     Case(
         "POST",
@@ -102,7 +110,7 @@ CASES = [
 def test_every_dashboard_route_is_in_the_matrix() -> None:
     registered = {
         (method, route.path)
-        for route in [*routes.router.routes, *workloads.router.routes]
+        for route in [*routes.router.routes, *workloads.router.routes, *reruns.router.routes]
         if isinstance(route, APIRoute)
         for method in route.methods
     }

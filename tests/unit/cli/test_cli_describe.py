@@ -120,3 +120,25 @@ def test_replicas_are_a_table_with_the_last_exit() -> None:
     ]
     assert lines[1].split() == ["0", "Running", "yes", "0", "41", "8080", "-"]
     assert lines[2].split() == ["1", "BackOff", "no", "2", "-", "-", "OOMKilled", "(137)"]
+
+
+def test_describe_lists_a_rerun_jobs_earlier_runs_newest_first(
+    make_object: MakeObject, now: datetime
+) -> None:
+    def outcome(run: int, phase: str, reason: str, ago: timedelta) -> dict[str, object]:
+        return {"run": run, "phase": phase, "reason": reason, "finishedAt": (now - ago).isoformat()}
+
+    history = [
+        outcome(1, "Failed", "BackoffLimitExceeded", timedelta(hours=2)),
+        outcome(2, "Succeeded", "Completed", timedelta(minutes=5)),
+    ]
+    job = make_object("Job", "train", status={"phase": "Running", "run": 3, "history": history})
+
+    text = describe_text(job, [], now=now)
+
+    assert "  Run:        3" in text
+    assert "History" not in text
+    rows = text.split("Earlier runs:\n", 1)[1].splitlines()
+    assert rows[0].split() == ["RUN", "PHASE", "REASON", "FINISHED", "MESSAGE"]
+    assert rows[1].split() == ["2", "Succeeded", "Completed", "5m", "ago"]
+    assert rows[2].split() == ["1", "Failed", "BackoffLimitExceeded", "2h", "ago"]

@@ -54,6 +54,24 @@ def test_a_gang_is_indexed_with_a_headless_service_for_its_workers() -> None:
     ]
 
 
+def test_gang_workers_get_torchruns_variables_with_rank_0_as_master() -> None:
+    spec = {"command": "torchrun-free train.py", "replicas": 3, "env": {"MASTER_PORT": "23456"}}
+    job = find(render(obj("Job", "ddp", spec)), "Job")
+    env = env_of(main_container(job))
+    assert env["WORLD_SIZE"] == "3"
+    assert "job-completion-index" in env["RANK"]["fieldRef"]["fieldPath"]
+    assert env["LOCAL_RANK"] == "0"
+    assert env["MASTER_ADDR"] == "job-ddp-0.job-ddp"
+    assert env["MASTER_PORT"] == "23456"  # the user's own setting is kept
+    assert env["SAPWOOD_PEERS"] == ",".join(f"job-ddp-{i}.job-ddp:29500" for i in range(3))
+
+
+def test_a_single_worker_job_gets_no_torch_variables() -> None:
+    env = env_of(main_container(find(render(obj("Job", "one", {"command": "x"})), "Job")))
+    assert "WORLD_SIZE" not in env
+    assert "MASTER_ADDR" not in env
+
+
 def test_completions_beyond_the_gang_run_replicas_at_a_time() -> None:
     job = find(
         render(obj("Job", "sweep", {"command": "x", "replicas": 2, "completions": 9})), "Job"

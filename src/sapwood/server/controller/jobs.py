@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sapwood.server.controller.admission import PREEMPTED
 from sapwood.server.controller.backoff import restart_delay
+from sapwood.server.controller.gang import DEFAULT_MASTER_PORT, master_port
 from sapwood.server.controller.lifecycle import TERMINAL, plan_deletion, plan_settled, with_phase
 from sapwood.server.controller.model import ObjectView, Plan
 from sapwood.server.controller.replicas import (
@@ -19,6 +20,7 @@ from sapwood.server.controller.replicas import (
     run_id,
     running,
 )
+from sapwood.server.controller.reruns import awaiting_first_start
 from sapwood.server.controller.units import UnitContext, UnitError, unit_spec
 from sapwood.server.runtimes.base import UnitReason, UnitState
 from sapwood.specs.objects import Job
@@ -40,6 +42,8 @@ def plan_job(
     if view.phase == "Pending":
         # Preempted: its replicas stop and it waits to be admitted again, from scratch.
         return plan_settled(view, units) if view.status.get("reason") == PREEMPTED else Plan()
+    if awaiting_first_start(view.status) and units:
+        return plan_settled(view, units)  # an earlier run's units go first
     spec = view.obj.spec
     plan = Plan()
     status = dict(view.status)
@@ -115,8 +119,18 @@ def plan_job(
             break
         if running(units.get(index)) or not due(record, now):
             continue
+        if spec.replicas > 1 and master_port(status) is None:
+            try:
+                status["masterPort"] = (
+                    DEFAULT_MASTER_PORT
+                    if context.runs_images
+                    else context.pick_ports(spec.replicas)
+                )
+            except OSError as exc:  # nothing free right now: the next pass tries again
+                plan.event("StartDelayed", f"no ports for the gang: {exc}", warning=True)
+                break
         try:
-            plan.starts.append(unit_spec(view, index, context))
+            plan.starts.append(unit_spec(replace(view, status=status), index, context))
         except UnitError as exc:
             plan.status = _finish(status, "Failed", now=now, reason=exc.reason, message=str(exc))
             plan.event(exc.reason, str(exc), warning=True)

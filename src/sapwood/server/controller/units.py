@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +13,11 @@ from sapwood.kubernetes.pods import render_probe
 from sapwood.kubernetes.workspaces import jupyter_command, jupyter_script
 from sapwood.server.controller.gang import free_port_block, gang_env, master_port
 from sapwood.server.controller.model import ObjectView
+from sapwood.server.controller.reruns import run_number
 from sapwood.server.runtimes.base import ImageProgram, UnitSpec, VolumeMount
 from sapwood.specs.objects import Feed, Job, Service, Workspace
-from sapwood.specs.workloads import WorkspaceTool
 from sapwood.specs.paths import workspace_path
+from sapwood.specs.workloads import WorkspaceTool
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class UnitContext:
     api_url: str
     token: str
     runs_images: bool = False  # units run in container images: no host paths needed
+    # A gang Job's block of loopback ports, by its size (the local runtime's replicas share
+    # the host's network); not called when units run in images.
+    pick_ports: Callable[[int], int] = free_port_block
 
 
 CANARY_FIRST = 10000
@@ -107,8 +111,7 @@ def _probe(view: ObjectView, *, liveness: bool) -> dict[str, Any] | None:
 def _env(
     view: ObjectView, replica: int, context: UnitContext, user_env: Mapping[str, str]
 ) -> dict[str, str]:
-    return {
-        **user_env,
+    own = {
         "SAPWOOD_KIND": view.kind,
         "SAPWOOD_TEAM": view.team,
         "SAPWOOD_NAME": view.name,
@@ -117,6 +120,24 @@ def _env(
         "SAPWOOD_GENERATION": str(view.generation),
         "SAPWOOD_URL": context.api_url,
         "SAPWOOD_TOKEN": context.token,
+    }
+    torch: dict[str, str] = {}
+    if isinstance(view.obj, Job):
+        own["SAPWOOD_RUN"] = str(run_number(view.status))
+        port = master_port(view.status)
+        if view.obj.spec.replicas > 1 and port is not None:
+            gang = gang_env(
+                view.obj.spec.replicas,
+                replica,
+                master_port=port,
+                shared_host=not context.runs_images,
+            )
+            for name, value in gang.items():
+                (own if name.startswith("SAPWOOD_") else torch)[name] = value
+    return {
+        **torch,  # the user's env may set any of torchrun's variables itself
+        **user_env,
+        **own,
         "PYTHONUNBUFFERED": user_env.get("PYTHONUNBUFFERED", "1"),
     }
 

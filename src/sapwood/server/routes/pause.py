@@ -1,4 +1,4 @@
-"""POST /api/v1/{workspaces|services}/{name}/pause and .../resume."""
+"""POST /api/v1/{workspaces|services}/{name}/pause and .../resume; /jobs/{name}/rerun."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from sapwood.schemas import Object
 from sapwood.server.routes.deps import CtxDep, kind_of_plural
-from sapwood.server.services import pause
+from sapwood.server.services import pause, rerun
 
 router = APIRouter(prefix="/api/v1", tags=["objects"])
 
@@ -35,4 +35,15 @@ async def resume_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuer
         ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
     )
     ctx.state.wake(kind)
+    return obj
+
+
+@router.post("/jobs/{name}/rerun")
+async def rerun_job(name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
+    """Runs a Succeeded or Failed job again with the same spec; 409 while it runs.
+
+    Its status starts afresh (Pending, reason Rerun): ``run`` is the run's number and
+    ``history`` holds the earlier runs' outcomes."""
+    obj = await rerun.rerun_job(ctx.session, ctx.caller, name, team=team, now=ctx.state.clock.now())
+    ctx.state.wake("Job")
     return obj

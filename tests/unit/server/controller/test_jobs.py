@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sapwood.server.controller.jobs import plan_job
@@ -9,6 +10,7 @@ from sapwood.server.controller.model import ObjectView, Plan
 from sapwood.server.runtimes.base import UnitReason, UnitState
 from tests.unit.server.controller.views import (
     CONTEXT,
+    GANG_PORT,
     T0,
     after,
     exited,
@@ -188,6 +190,40 @@ def test_completions_run_one_replica_again_until_enough_succeed() -> None:
     assert phases == ["Running", "Running", "Succeeded"]
     assert starts == 3
     assert job.status["succeeded"] == 3
+
+
+def test_a_gang_holds_one_port_block_for_the_whole_run() -> None:
+    job = view("Job", command=["x"], replicas=2, status=dict(ADMITTED))
+
+    first = plan(job, {})
+
+    assert first.status is not None
+    assert first.status["masterPort"] == GANG_PORT
+    assert [u.env["MASTER_PORT"] for u in first.starts] == [str(GANG_PORT)] * 2
+    assert [u.env["RANK"] for u in first.starts] == ["0", "1"]
+    # Replica 1 fails and is retried: it comes back to the same rendezvous.
+    job = after(job, first)
+    failed = plan(job, {0: running(job.key(0)), 1: exited(job.key(1), 1)}, T0)
+    job = after(job, failed)
+    retry_at = T0 + timedelta(minutes=5)
+    retry = plan(job, {0: running(job.key(0)), 1: exited(job.key(1), 1)}, retry_at)
+    [again] = retry.starts
+    assert again.env["MASTER_PORT"] == str(GANG_PORT)
+    assert again.env["RANK"] == "1"
+
+
+def test_a_gang_waits_when_no_ports_are_free() -> None:
+    def none_free(count: int) -> int:
+        raise OSError("no block of 2 free loopback ports found")
+
+    context = replace(CONTEXT, pick_ports=none_free)
+    job = view("Job", command=["x"], replicas=2, status=dict(ADMITTED))
+
+    result = plan_job(job, {}, now=T0, context=context)
+
+    assert result.starts == []
+    assert reasons(result) == ["StartDelayed"]
+    assert "no block of 2 free loopback ports" in result.events[0].message
 
 
 def test_replicas_run_in_parallel_and_all_must_complete() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sapwood.server.controller.units import UnitError, unit_spec
+from sapwood.server.controller.units import UnitContext, UnitError, unit_spec
 from sapwood.server.runtimes.base import UnitKey, VolumeMount
 from tests.unit.server.controller.views import CONTEXT, TEAM, view
 
@@ -35,6 +35,7 @@ def test_job_unit_carries_identity_api_and_token_in_env() -> None:
         "SAPWOOD_NAME": "train",
         "SAPWOOD_UID": job.uid,
         "SAPWOOD_REPLICA": "2",
+        "SAPWOOD_RUN": "1",
         "SAPWOOD_GENERATION": "4",
         "SAPWOOD_URL": CONTEXT.api_url,
         "SAPWOOD_TOKEN": CONTEXT.token,
@@ -43,6 +44,53 @@ def test_job_unit_carries_identity_api_and_token_in_env() -> None:
     assert (unit.cpu_millis, unit.memory_bytes, unit.gpus) == (1500, 2 * 1024**3, 1)
     assert unit.generation == 4
     assert unit.wants_port is False
+
+
+def test_a_gang_replica_gets_torchruns_variables_on_the_local_runtime() -> None:
+    job = view("Job", command=["x"], replicas=3, status={"phase": "Running", "masterPort": 41000})
+
+    envs = [unit_spec(job, rank, CONTEXT).env for rank in range(3)]
+
+    assert [e["RANK"] for e in envs] == ["0", "1", "2"]
+    assert [e["LOCAL_RANK"] for e in envs] == ["0", "1", "2"]
+    for env in envs:
+        assert env["WORLD_SIZE"] == env["LOCAL_WORLD_SIZE"] == "3"
+        assert env["MASTER_ADDR"] == "127.0.0.1"
+        assert env["MASTER_PORT"] == "41000"
+        assert env["SAPWOOD_PEERS"] == "127.0.0.1:41000,127.0.0.1:41001,127.0.0.1:41002"
+
+
+def test_a_gang_replica_in_an_image_has_its_own_host() -> None:
+    job = view("Job", command=["x"], replicas=2, status={"phase": "Running", "masterPort": 29500})
+    context = UnitContext(api_url="http://sapwood:8400", token="t", runs_images=True)
+
+    env = unit_spec(job, 1, context).env
+
+    assert (env["WORLD_SIZE"], env["RANK"], env["LOCAL_RANK"]) == ("2", "1", "0")
+    assert env["MASTER_PORT"] == "29500"
+    # Each replica is a pod of its own with no stable name: nothing to point rank 0 at.
+    assert "MASTER_ADDR" not in env
+    assert "SAPWOOD_PEERS" not in env
+
+
+def test_the_user_may_set_torchruns_variables_but_not_sapwoods() -> None:
+    job = view(
+        "Job",
+        command=["x"],
+        replicas=2,
+        env={"MASTER_PORT": "12345", "SAPWOOD_PEERS": "forged", "SAPWOOD_RUN": "9"},
+        status={"phase": "Running", "masterPort": 41000, "run": 3},
+    )
+    env = unit_spec(job, 0, CONTEXT).env
+    assert env["MASTER_PORT"] == "12345"
+    assert env["SAPWOOD_PEERS"].startswith("127.0.0.1:41000,")
+    assert env["SAPWOOD_RUN"] == "3"
+
+
+def test_a_single_replica_job_is_no_gang() -> None:
+    env = unit_spec(view("Job", command=["x"], status={"masterPort": 41000}), 0, CONTEXT).env
+    assert "WORLD_SIZE" not in env
+    assert "MASTER_PORT" not in env
 
 
 def test_user_env_cannot_override_the_controllers_identity() -> None:

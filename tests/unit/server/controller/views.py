@@ -13,7 +13,12 @@ from sapwood.specs.objects import parse_object
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 TEAM = "research"
-CONTEXT = UnitContext(api_url="http://127.0.0.1:8400", token="sw_wtest_secret")
+GANG_PORT = 41000
+CONTEXT = UnitContext(
+    api_url="http://127.0.0.1:8400",
+    token="sw_wtest_secret",
+    pick_ports=lambda count: GANG_PORT,  # no probing of real ports in unit tests
+)
 
 
 def document(kind: str, name: str, **spec: Any) -> dict[str, Any]:
