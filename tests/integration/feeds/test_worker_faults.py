@@ -76,7 +76,10 @@ def test_a_killed_worker_loses_and_duplicates_nothing(server: LiveServer, tmp_pa
     with Client(server.url, token=server.admin_token) as client:
         client.push_model(model, name="ids", alias="production")
         client.apply([feed("ids", team="default", batch={"maxRecords": 100})])
-        client.push_records("ids", antinex_rows(ROWS))
+        rows = antinex_rows(ROWS)
+        half = ROWS // 2  # two posts: complete rows as JSON exceed the 8 MiB body limit
+        client.push_records("ids", rows[:half])
+        client.push_records("ids", rows[half:])
         held = client.lease_batch("ids", consumer="never-acks")  # one batch surely in flight
         assert held is not None
 
