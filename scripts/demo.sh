@@ -12,40 +12,21 @@ url="http://127.0.0.1:${port}"
 mkdir -p "$SAPWOOD_HOME"
 log="$SAPWOOD_HOME/server.log"
 
-# Workloads outlive the server by design; the demo removes its own before it stops.
-cleanup() {
-  trap - EXIT INT TERM
-  if [ -n "${server_pid:-}" ] && kill -0 "$server_pid" 2>/dev/null; then
-    echo "removing the demo's objects and stopping the server..."
-    for object in "job hello-train" "service hello-web" "workspace scratch" "feed ids" \
-      "job train-antinex" "feed traffic" "service antinex"; do
-      sapwood delete $object >/dev/null 2>&1 || true
-    done
-    for _ in $(seq 1 40); do
-      left="$(for k in jobs services workspaces feeds; do sapwood get "$k" -o json; done 2>/dev/null)"
-      echo "$left" | grep -q '"name"' || break
-      sleep 0.5
-    done
-    kill "$server_pid" 2>/dev/null
-    wait 2>/dev/null
-  fi
-}
+# shellcheck source=scripts/demo_server.sh
+. scripts/demo_server.sh
+
+# Workloads outlive the server by design; the demo removes its own before it stops, within
+# about ten seconds. A second Ctrl-C meanwhile skips what is left of the deleting.
+stop_demo() { trap ':' INT TERM; trap - EXIT; demo_stop; }
 
 if curl -fsS "$url/readyz" >/dev/null 2>&1; then
   echo "A Sapwood server already answers at $url: using it."
   server_pid=""
 else
   echo "Starting Sapwood at $url (data in $SAPWOOD_HOME, log in $log)"
-  # In its own session, so Ctrl-C reaches only this script: the server must outlive the
-  # signal long enough for cleanup() to delete the demo's workloads through it.
-  setsid sapwood server --port "$port" >>"$log" 2>&1 &
-  server_pid=$!
-  trap 'cleanup' EXIT INT TERM
-  for _ in $(seq 1 100); do
-    curl -fsS "$url/readyz" >/dev/null 2>&1 && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "the server exited; see $log" >&2; exit 1; }
-    sleep 0.2
-  done
+  trap 'stop_demo' EXIT
+  trap 'stop_demo; exit 130' INT TERM
+  demo_start_server "$port" "$log"
 fi
 export SAPWOOD_URL="$url"
 
