@@ -2,18 +2,20 @@
 
 Teams alpha and beta; alpha has a member and a viewer; an outsider belongs to beta only;
 a system admin; and an anonymous visitor (no session), who is sent to the sign-in form.
-Job ``x`` and workspace ``w`` live in alpha.
+Job ``x``, workspace ``w`` and feed ``f`` live in alpha.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 
-from sapwood.server.dashboard import reruns, routes, workloads
+from sapwood.server.dashboard import feeds, reruns, routes, workloads
+from sapwood.testing.feeds import feed
 from tests.integration.dashboard.conftest import Browser, csrf_of
 from tests.support import Api, job, workspace
 
@@ -47,7 +49,9 @@ async def tokens(api: Api) -> dict[str, str | None]:
     for user, teams in users.items():
         await admin.create_user(user, teams=teams)
         out[user] = (await admin.create_token(user=user)).token
-    await admin.apply([job("x", team="alpha"), workspace("w", team="alpha")])
+    await admin.apply(
+        [job("x", team="alpha"), workspace("w", team="alpha"), feed("f", team="alpha")]
+    )
     return out
 
 
@@ -58,6 +62,8 @@ class Case:
     path: str
     form: dict[str, str] | None
     expect: dict[str, int]
+    # Applied before each role's request: a delete removes its object for the next role.
+    before: tuple[dict[str, Any], ...] = ()
 
 
 def _expect(ok: int, **overrides: int) -> dict[str, int]:
@@ -94,6 +100,14 @@ CASES = [
         {},
         _expect(409, viewer=403, outsider=404),
     ),
+    Case(
+        "POST",
+        W + "/delete",
+        "/ui/workloads/jobs/alpha/d/delete",
+        {},
+        WRITE,
+        before=(job("d", team="alpha"),),
+    ),
     Case("GET", "/ui/deploy", "/ui/deploy", None, ANY),
     Case(
         "POST",
@@ -104,13 +118,27 @@ CASES = [
     ),
     Case("GET", "/ui/models", "/ui/models", None, ANY),
     Case("GET", "/ui/feeds", "/ui/feeds", None, ANY),
+    Case("GET", "/ui/feeds/{team}/{name}", "/ui/feeds/alpha/f", None, READ),
+    Case(
+        "POST",
+        "/ui/feeds/{team}/{name}/delete",
+        "/ui/feeds/alpha/g/delete",
+        {},
+        WRITE,
+        before=(feed("g", team="alpha"),),
+    ),
 ]
 
 
 def test_every_dashboard_route_is_in_the_matrix() -> None:
     registered = {
         (method, route.path)
-        for route in [*routes.router.routes, *workloads.router.routes, *reruns.router.routes]
+        for route in [
+            *routes.router.routes,
+            *workloads.router.routes,
+            *reruns.router.routes,
+            *feeds.router.routes,
+        ]
         if isinstance(route, APIRoute)
         for method in route.methods
     }
@@ -119,11 +147,13 @@ def test_every_dashboard_route_is_in_the_matrix() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.method} {c.path}")
 async def test_dashboard_route_by_role(
-    browser: Browser, tokens: dict[str, str | None], case: Case
+    api: Api, browser: Browser, tokens: dict[str, str | None], case: Case
 ) -> None:
     # One world per route, every role in turn: the writes here are idempotent.
     for role in ROLES:
         token = tokens[role]
+        if case.before:
+            await api.admin.apply(list(case.before))
         async with browser(None if case.route == "/ui/login" else token) as client:
             form = case.form
             if form is not None and case.route == "/ui/login":

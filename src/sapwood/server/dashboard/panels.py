@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sapwood.schemas.feeds import FeedResult
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import Chart, LineChart, line_chart, split_charts
 from sapwood.server.dashboard.web import Page
-from sapwood.server.feeds.results import ResultFilter
 from sapwood.server.feeds.series import FeedSeries
 from sapwood.server.services import feed_results, metrics, models, teams
 from sapwood.specs.objects import KINDS
@@ -89,6 +89,24 @@ def flow_charts(name: str, series: FeedSeries) -> list[LineChart]:
     return [throughput, backlog]
 
 
+def results_table(caption: str, results: list[FeedResult]) -> Table:
+    """Results as they were given (newest first), with the time each was scored."""
+    rows: list[list[Cell]] = [
+        [
+            (str(r.sequence), None),
+            # None: the model gave no finite score (unavailable, not a class)
+            ("-" if r.prediction is None else str(r.prediction), None),
+            ("-" if r.score is None else f"{r.score:.4g}", None),
+            ("-" if r.label is None else f"{r.label:g}", None),
+            (r.model_version, None),
+            (f"{r.scored_at:%Y-%m-%d %H:%M:%S}", None),
+        ]
+        for r in results
+    ]
+    headers = ["Sequence", "Prediction", "Score", "Label", "Model", "Scored (UTC)"]
+    return Table(caption, headers, rows)
+
+
 def _why(status: dict[str, Any]) -> str:
     """``ModelNotFound: ids@production does not exist in team research: ...``; "-" when
     the status gives no reason."""
@@ -120,7 +138,7 @@ async def feeds_panel(page: Page) -> Panel:
         f = figures.get((meta.team, meta.name))
         rows.append(
             [
-                (meta.name, None),
+                (meta.name, f"/ui/feeds/{meta.team}/{meta.name}"),
                 (meta.team, None),
                 (feed.phase or "Unknown", None),
                 (_why(feed.status), None),
@@ -133,36 +151,11 @@ async def feeds_panel(page: Page) -> Panel:
                 (_num(f.flagged_share if f else None), None),
             ]
         )
-        results = await feed_results.list_results(
-            page.session,
-            page.caller,
-            meta.name,
-            team=meta.team,
-            where=ResultFilter(since=now - feed_results.FIGURES_WINDOW),
-            limit=1000,
-            continue_=None,
+        newest = await feed_results.newest_results(
+            page.session, page.caller, meta.name, team=meta.team, limit=LATEST_RESULTS
         )
-        newest = results.items[-LATEST_RESULTS:]
         if newest:
-            result_rows: list[list[Cell]] = [
-                [
-                    (str(r.sequence), None),
-                    # None: the model gave no finite score (unavailable, not a class)
-                    ("-" if r.prediction is None else str(r.prediction), None),
-                    ("-" if r.score is None else f"{r.score:.4g}", None),
-                    ("-" if r.label is None else f"{r.label:g}", None),
-                    (r.model_version, None),
-                    (f"{r.scored_at:%H:%M:%S}", None),
-                ]
-                for r in reversed(newest)
-            ]
-            latest.append(
-                Table(
-                    f"{meta.team}/{meta.name}: newest results",
-                    ["Sequence", "Prediction", "Score", "Label", "Model", "Scored (UTC)"],
-                    result_rows,
-                )
-            )
+            latest.append(results_table(f"{meta.team}/{meta.name}: newest results", newest))
         series = await metrics.list_series(
             page.session,
             page.caller,

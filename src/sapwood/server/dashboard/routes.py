@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from sapwood.schemas import ApplyResponse
 from sapwood.server.dashboard import data, panels, reruns, workloads
+from sapwood.server.dashboard import feeds as feed_pages
 from sapwood.server.dashboard.editor import LineError, check, place
 from sapwood.server.dashboard.session import COOKIE, SESSION_TTL, cookie_flags, safe_next
 from sapwood.server.dashboard.web import (
@@ -34,6 +35,7 @@ from sapwood.server.services.tokens import authenticate
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 router.include_router(workloads.router)
 router.include_router(reruns.router)
+router.include_router(feed_pages.router)
 STATIC = {
     "style.css": "text/css",
     "editor.js": "text/javascript",

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 
 from sapwood.schemas import Event, Object
+from sapwood.server.controller.services import IDLE_PAUSED
+from sapwood.server.controller.units import is_canary
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import split_charts
 from sapwood.server.dashboard.web import HEADERS, Page, PageDep, PageRoute, checked_form, render
@@ -120,11 +122,13 @@ async def workload(page: PageDep, plural: str, team: str, name: str) -> HTMLResp
         base=link(obj),
         events=found,
         replicas=replicas if isinstance(replicas, list) else [],
-        spec_rows=_spec_rows(obj.spec),
-        status_rows=_status_rows(obj.status),
+        spec_rows=spec_rows(obj.spec),
+        status_rows=status_table(obj.status),
         terminal=obj.phase in TERMINAL,
         status_note=status_note(obj.status),
         pausable=kind in pausing.PAUSABLE and obj.metadata.deletion_timestamp is None,
+        paused=is_paused(obj),
+        is_canary=is_canary,
         logs_available=page.state.controller is not None,
         **await _series_context(page, obj),
     )
@@ -201,32 +205,56 @@ async def _set_paused(
     return RedirectResponse(link(obj), status_code=303)
 
 
+def is_paused(obj: Object) -> bool:
+    """Paused by its owner (``spec.paused``) or by the controller for idleness: either way
+    the page offers Resume, which the pause service takes for both."""
+    return obj.spec.get("paused") is True or obj.status.get("reason") == IDLE_PAUSED
+
+
+@router.post("/ui/workloads/{plural}/{team}/{name}/delete")
+async def delete(page: PageDep, plural: str, team: str, name: str) -> RedirectResponse:
+    """As the API's DELETE: the workload's page while it terminates, else the list."""
+    await checked_form(page)
+    kind = _kind(plural)
+    now = page.state.clock.now()
+    done = await objects.delete_object(page.session, page.caller, kind, name, team=team, now=now)
+    page.state.wake(kind)
+    return RedirectResponse("/ui/workloads" if done.finished else link(done.object), 303)
+
+
 def status_note(status: dict[str, Any]) -> str:
     """The message, else the reason, unless it only repeats the phase."""
     note = str(status.get("message") or status.get("reason") or "")
     return "" if note == status.get("phase") else note
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A spec or status value as one line: lists space-separated, mappings as ``k v``."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
         return " ".join(str(v) for v in value)
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_text(v)}" for k, v in value.items() if v not in (None, 0))
+        # Zero amounts (gpu 0) say nothing; a false switch (fillMissing false) does.
+        shown = {k: v for k, v in value.items() if v is not None and (v is False or v != 0)}
+        return ", ".join(f"{k} {as_text(v)}" for k, v in shown.items())
     return str(value)
 
 
-def _spec_rows(spec: dict[str, Any]) -> list[tuple[str, str]]:
-    """The spec's fields a reader looks for first, as text."""
-    keys = ("command", "tool", "image", "replicas", "priority", "paused", "resources")
-    return [(k, _text(spec[k])) for k in keys if k in spec and spec[k] not in (None, [], {})]
+SPEC_KEYS = ("command", "tool", "image", "replicas", "priority", "paused", "resources")
 
 
-def _status_rows(status: dict[str, Any]) -> list[tuple[str, str]]:
-    skip = {"replicas", "phase"}
+def spec_rows(spec: dict[str, Any], keys: tuple[str, ...] = SPEC_KEYS) -> list[tuple[str, str]]:
+    """The spec's fields a reader looks for first (``keys``, in order), as text."""
+    return [(k, as_text(spec[k])) for k in keys if k in spec and spec[k] not in (None, [], {})]
+
+
+def status_table(
+    status: dict[str, Any], skip: tuple[str, ...] = ("replicas", "phase")
+) -> list[tuple[str, str]]:
+    """Every status field but ``skip`` that holds something, as text."""
     return [
-        (key, _text(value))
+        (key, as_text(value))
         for key, value in status.items()
         if key not in skip and value not in (None, "", [], {})
     ]

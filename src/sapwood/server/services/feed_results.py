@@ -112,6 +112,31 @@ async def list_results(
     return FeedResultPage(items=items, continue_=token)
 
 
+async def newest_results(
+    session: AsyncSession, caller: Caller, name: str, *, team: str | None, limit: int
+) -> list[FeedResult]:
+    """The ``limit`` results scored last, newest first (by ``scored_at``, then sequence).
+
+    Workers ack batches in any order, so the newest results are not the highest
+    sequences; nor are they bounded to a window: a quiet feed still shows its last ones.
+    Reads at most ``limit`` result batches, through the (feed_uid, scored_at) index.
+    """
+    feed = await find_feed(session, caller, name, team=team, write=False)
+    rows = await session.scalars(
+        select(FeedResultRow)
+        .where(FeedResultRow.feed_uid == feed.uid)
+        .order_by(FeedResultRow.scored_at.desc(), FeedResultRow.first_seq.desc())
+        .limit(limit)
+    )
+    items: list[FeedResult] = []
+    for row in rows:
+        batch = _items(row, finite_only(from_ipc(row.results)))
+        items += sorted(batch, key=lambda r: r.sequence, reverse=True)
+        if len(items) >= limit:
+            break
+    return items[:limit]
+
+
 async def export_results(
     session: AsyncSession,
     caller: Caller,
