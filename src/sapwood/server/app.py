@@ -20,6 +20,7 @@ from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
 from sapwood.server.controller.scheduler import Policy
 from sapwood.server.dashboard import routes as dashboard
+from sapwood.server.dashboard.errors import install as install_page_errors
 from sapwood.server.feeds.brokers import open_broker
 from sapwood.server.gateway_load import GatewayLoadSource
 from sapwood.server.leader import LeaderElector
@@ -187,6 +188,7 @@ def create_app(
     app.include_router(feeds.router)
     app.include_router(objects.router)
     _install_error_handlers(app)
+    install_page_errors(app)  # the same errors as HTML pages on the dashboard's paths
     install_openapi(app, max_page_size=settings.api.max_page_size)
     install_api_docs(app)
     return app
