@@ -44,11 +44,35 @@ def _reset_admin_token(settings: Settings, client_config: Path, url: str) -> Non
 
 
 def serve(
-    host: str = typer.Option(None, help="address to bind [env SAPWOOD_HOST, default 127.0.0.1]"),
-    port: int = typer.Option(None, help="port to bind [env SAPWOOD_PORT, default 8420]"),
-    home: Path = typer.Option(None, help="data directory [env SAPWOOD_HOME, default ~/.sapwood]"),
+    host: str = typer.Option(
+        "127.0.0.1", envvar="SAPWOOD_HOST", show_envvar=True, help="address to bind"
+    ),
+    port: int = typer.Option(
+        8420, min=0, max=65535, envvar="SAPWOOD_PORT", show_envvar=True, help="port of the API"
+    ),
+    gateway_port: int = typer.Option(
+        8421,
+        "--gateway-port",
+        min=0,
+        max=65535,
+        envvar="SAPWOOD_GATEWAY_PORT",
+        show_envvar=True,
+        help="port of the gateway (services' traffic)",
+    ),
+    home: Path = typer.Option(
+        None,
+        envvar="SAPWOOD_HOME",
+        show_envvar=True,
+        show_default="~/.sapwood",
+        help="data directory",
+    ),
     database_url: str = typer.Option(
-        None, "--database-url", help="postgresql://… [env SAPWOOD_DATABASE_URL, default SQLite]"
+        None,
+        "--database-url",
+        envvar="SAPWOOD_DATABASE_URL",
+        show_envvar=True,
+        show_default="SQLite in the data directory",
+        help="postgresql://user@host/db",
     ),
     log_level: str = typer.Option("info", help="debug, info, warning or error"),
     reset_admin_token: bool = typer.Option(
@@ -57,9 +81,7 @@ def serve(
         help="make a new admin token in this server's store, print it once, save it for "
         "the CLI, and exit without starting the server (after a lockout)",
     ),
-    no_gateway: bool = typer.Option(
-        False, "--no-gateway", help="do not start the gateway [port: env SAPWOOD_GATEWAY_PORT]"
-    ),
+    no_gateway: bool = typer.Option(False, "--no-gateway", help="do not start the gateway"),
 ) -> None:
     """Start the Sapwood server (API, controllers and gateway) in the foreground."""
     # Imported here so every other command starts without loading the server.
@@ -73,6 +95,7 @@ def serve(
     for key, value in {
         "SAPWOOD_HOST": host,
         "SAPWOOD_PORT": port,
+        "SAPWOOD_GATEWAY_PORT": gateway_port,
         "SAPWOOD_HOME": home,
         "SAPWOOD_DATABASE_URL": database_url,
     }.items():
