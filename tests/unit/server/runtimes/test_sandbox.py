@@ -13,7 +13,9 @@ from sapwood.server.runtimes.local.sandbox import (
     assign_uid,
     closed_folder,
     detect,
+    expose_args,
     exposes,
+    exposures,
     other_teams,
     private_parents,
     sandbox_env,
@@ -122,3 +124,21 @@ def test_a_closed_folder_above_the_interpreter_is_found(tmp_path: Path) -> None:
     assert found is not None
     assert found == closed or found in closed.parents  # pytest's own folder may be 0700
     assert closed_folder(Path("/usr/bin/python3")) is None
+
+
+def test_a_python_under_a_closed_folder_is_shown_alone_in_a_passable_one(tmp_path: Path) -> None:
+    argv = expose_args([("/root", "/root/.pyenv/versions/3.11.7")])
+    assert argv == [
+        "--perms", "0755", "--tmpfs", "/root",
+        "--perms", "0755", "--dir", "/root/.pyenv",
+        "--perms", "0755", "--dir", "/root/.pyenv/versions",
+        "--ro-bind", "/root/.pyenv/versions/3.11.7", "/root/.pyenv/versions/3.11.7",
+    ]  # fmt: skip
+    closed = tmp_path / "home"
+    python = closed / "pyenv" / "3.11"
+    python.mkdir(parents=True)
+    closed.chmod(0o700)
+    (found,) = exposures([python])
+    assert Path(found[1]) == python
+    assert Path(found[0]) in (closed, *closed.parents)
+    assert exposures([Path("/usr")]) == ()

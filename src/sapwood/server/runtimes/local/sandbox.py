@@ -55,6 +55,9 @@ class Sandbox:
     setpriv: str | None = None
     team_uids: bool = False
     missing: tuple[str, ...] = ()
+    # (closed folder, path below it): software a team uid must run but cannot reach,
+    # like a Python installed under /root; shown alone in a passable empty folder.
+    exposed: tuple[tuple[str, str], ...] = ()
 
     @property
     def isolates(self) -> bool:
@@ -100,6 +103,7 @@ def wrap_command(
         else:
             args += ["--ro-bind", host, host]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    args += expose_args(sandbox.exposed)
     args += ["--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"]
     for device in confinement.gpu_devices:
         args += ["--dev-bind-try", device, device]
@@ -126,6 +130,33 @@ def wrap_command(
         args += ["--", sandbox.setpriv, "--reuid", uid, "--regid", uid, "--clear-groups"]
         args += ["--no-new-privs", "--inh-caps=-all", "--bounding-set=-all"]
     return [*args, "--", *command]
+
+
+def expose_args(exposed: Sequence[tuple[str, str]]) -> list[str]:
+    """bubblewrap arguments that replace each closed folder by an empty, passable one
+    holding only the paths to expose (read-only), with passable folders between."""
+    args: list[str] = []
+    masked: set[str] = set()
+    for closed, path in exposed:
+        if closed not in masked:
+            args += ["--perms", "0755", "--tmpfs", closed]
+            masked.add(closed)
+        below = Path(path).relative_to(closed).parts[:-1]
+        for i in range(len(below)):
+            args += ["--perms", "0755", "--dir", str(Path(closed, *below[: i + 1]))]
+        args += ["--ro-bind", path, path]
+    return args
+
+
+def exposures(paths: Sequence[Path]) -> tuple[tuple[str, str], ...]:
+    """(closed folder, path) for each path that lies under a folder other users cannot
+    enter (blocking: reads folder modes)."""
+    found = []
+    for path in paths:
+        closed = closed_folder(path / "x")
+        if closed is not None and closed != path and closed != Path("/"):
+            found.append((str(closed), str(path)))
+    return tuple(found)
 
 
 def private_parents(path: str) -> list[str]:
@@ -213,16 +244,17 @@ def detect(*, enabled: bool, is_root: bool, which: Callable[[str], str | None]) 
     failure = _probe(candidate, probe_uid)
     if failure is not None:
         return Sandbox(missing=(f"bubblewrap cannot create namespaces here: {failure}",))
+    exposed: tuple[tuple[str, str], ...] = ()
     if candidate.team_uids:
-        closed = closed_folder(Path(os.path.realpath(sys.executable)))
-        if closed is not None:
-            missing.append(
-                f"the server's Python lies under {closed}, which other users cannot enter: "
-                "workloads that run it again (subprocesses, multiprocessing) fail; install "
-                "Python and the environment where every user may read them"
-            )
+        # A Python under /root (pyenv as root): workloads run the server's interpreter.
+        prefixes = {Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix)}
+        exposed = exposures(sorted(prefixes))
     return Sandbox(
-        bwrap=bwrap, setpriv=setpriv, team_uids=candidate.team_uids, missing=tuple(missing)
+        bwrap=bwrap,
+        setpriv=setpriv,
+        team_uids=candidate.team_uids,
+        missing=tuple(missing),
+        exposed=exposed,
     )
 
 
