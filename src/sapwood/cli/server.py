@@ -82,6 +82,14 @@ def serve(
         "the CLI, and exit without starting the server (after a lockout)",
     ),
     no_gateway: bool = typer.Option(False, "--no-gateway", help="do not start the gateway"),
+    single_tenant: bool = typer.Option(
+        False,
+        "--single-tenant",
+        envvar="SAPWOOD_SINGLE_TENANT",
+        show_envvar=True,
+        help="run several teams' workloads at once even where they cannot be kept apart "
+        "(no bubblewrap)",
+    ),
 ) -> None:
     """Start the Sapwood server (API, controllers and gateway) in the foreground."""
     # Imported here so every other command starts without loading the server.
@@ -98,10 +106,13 @@ def serve(
         "SAPWOOD_GATEWAY_PORT": gateway_port,
         "SAPWOOD_HOME": home,
         "SAPWOOD_DATABASE_URL": database_url,
+        "SAPWOOD_SINGLE_TENANT": "1" if single_tenant else None,
     }.items():
         if value is not None:
             env[key] = str(value)
     settings = Settings.from_env(env)
+    # Whatever the server writes (database, keys, unit files, logs) is its own alone.
+    os.umask(0o077)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

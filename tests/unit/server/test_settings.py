@@ -43,3 +43,13 @@ def test_the_gateways_stale_token_window_takes_a_duration() -> None:
     assert Settings.from_env({}).gateway.token_max_stale_s == 600.0
     stale = Settings.from_env({"SAPWOOD_GATEWAY_TOKEN_MAX_STALE": "2m"})
     assert stale.gateway.token_max_stale_s == 120.0
+
+
+def test_isolation_and_single_tenant_come_from_the_environment() -> None:
+    assert Settings.from_env({}).runtime.isolation is True
+    assert Settings.from_env({}).runtime.single_tenant is False
+    chosen = Settings.from_env({"SAPWOOD_ISOLATION": "off", "SAPWOOD_SINGLE_TENANT": "1"})
+    assert chosen.runtime.isolation is False
+    assert chosen.runtime.single_tenant is True
+    with pytest.raises(ValueError, match="SAPWOOD_ISOLATION='maybe' is invalid: use auto or off"):
+        Settings.from_env({"SAPWOOD_ISOLATION": "maybe"})
