@@ -29,14 +29,24 @@ async def _reasons(client: AsyncClient, kind: str, name: str) -> list[str]:
     return [e.reason for e in await client.events(kind, name)]
 
 
-async def test_job_runs_to_success_with_its_environment(live_api: Api, tmp_path: Path) -> None:
-    out = tmp_path / "env.txt"
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    """A folder the test and a confined workload (its team's uid, its own /tmp) both
+    reach: the Job's workdir, writable by anyone."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    return folder
+
+
+async def test_job_runs_to_success_with_its_environment(live_api: Api, shared: Path) -> None:
+    out = shared / "env.txt"
     code = (
         "import os,sys; keys=['SAPWOOD_KIND','SAPWOOD_TEAM','SAPWOOD_NAME','SAPWOOD_REPLICA'];"
-        f"open({str(out)!r},'w').write(' '.join(os.environ[k] for k in keys));"
+        "open('env.txt','w').write(' '.join(os.environ[k] for k in keys));"
         "print('trained', flush=True)"
     )
-    await live_api.admin.apply([job("train", command=[PY, "-c", code])])
+    await live_api.admin.apply([job("train", command=[PY, "-c", code], workdir=str(shared))])
     done = await eventually(
         _phase(live_api.admin, "job", "train"), lambda o: o.phase in ("Succeeded", "Failed")
     )
@@ -195,14 +205,14 @@ async def test_memory_hog_is_reported_oom_killed(live_api: Api) -> None:
     assert done.status["replicas"][0]["lastExit"]["reason"] == "OOMKilled"
 
 
-async def test_logs_of_the_previous_run(live_api: Api, tmp_path: Path) -> None:
-    counter = tmp_path / "attempts"
+async def test_logs_of_the_previous_run(live_api: Api, shared: Path) -> None:
     code = (
-        f"import pathlib; p = pathlib.Path({str(counter)!r});"
+        "import pathlib; p = pathlib.Path('attempts');"
         "n = len(p.read_text()) + 1 if p.exists() else 1; p.write_text('x' * n);"
         "print(f'attempt {n}', flush=True); raise SystemExit(1)"
     )
     spec = {"command": [PY, "-c", code], "retries": 1, "backoff": {"initial": "100ms"}}
+    spec["workdir"] = str(shared)
     await live_api.admin.apply([job("twice", **spec)])
     await eventually(_phase(live_api.admin, "job", "twice"), lambda o: o.phase == "Failed")
     current = b"".join([c async for c in live_api.admin.logs("job", "twice")])

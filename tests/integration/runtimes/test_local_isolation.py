@@ -372,3 +372,44 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "reason"),
+    [
+        ("raise SystemExit(3)", 3, UnitReason.ERROR),
+        ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", 137, UnitReason.KILLED),
+    ],
+)
+async def test_a_confined_workload_ends_as_it_would_unconfined(
+    make_runtime: Callable[..., LocalRuntime],
+    wait_state: Callable[..., Awaitable[Any]],
+    tmp_path: Path,
+    code: str,
+    exit_code: int,
+    reason: str,
+) -> None:
+    """bubblewrap reports a signal as 128 + N; the unit still reads as killed."""
+    require_sandbox()
+    runtime = make_runtime(data_dir=tmp_path / "data", isolation=True)
+    key = UnitKey("Job", "red", "ends")
+    await runtime.start(UnitSpec(key=key, command=(sys.executable, "-c", code), env={}))
+    state = await wait_state(runtime, key)
+    assert (state.exit_code, state.reason) == (exit_code, reason)
+
+
+async def test_a_confined_memory_hog_is_oom_killed(
+    make_runtime: Callable[..., LocalRuntime],
+    wait_state: Callable[..., Awaitable[Any]],
+    tmp_path: Path,
+) -> None:
+    require_sandbox()
+    runtime = make_runtime(data_dir=tmp_path / "data", isolation=True)
+    if not runtime.limits_mechanism.startswith("cgroup"):
+        pytest.skip(f"memory limits here are {runtime.limits_mechanism}, not a cgroup")
+    key = UnitKey("Job", "red", "hog")
+    hog = "x = bytearray(400 * 1024 * 1024); import time; time.sleep(30)"
+    spec = UnitSpec(key=key, command=(sys.executable, "-c", hog), env={}, memory_bytes=64 << 20)
+    await runtime.start(spec)
+    state = await wait_state(runtime, key)
+    assert state.reason == UnitReason.OOM_KILLED

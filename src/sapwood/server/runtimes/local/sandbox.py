@@ -168,6 +168,15 @@ def private_parents(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(1, len(parts))]
 
 
+def unwrapped_returncode(code: int) -> int:
+    """The workload's own returncode from bubblewrap's: bubblewrap exits 128 + N when the
+    workload died of signal N, which Popen style writes as -N (an exit(137) of the
+    workload's own reads the same way, as it does through a shell)."""
+    if 128 < code < 128 + 65:
+        return -(code - 128)
+    return code
+
+
 def sandbox_env(env: Mapping[str, str], confinement: Confinement, *, team: str) -> dict[str, str]:
     """The workload's environment inside the sandbox: paths as the workload sees them,
     and the token as a file rather than a variable."""

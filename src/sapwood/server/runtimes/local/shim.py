@@ -52,6 +52,7 @@ from sapwood.server.runtimes.local.records import (
     workload_to_json,
     write_atomic,
 )
+from sapwood.server.runtimes.local.sandbox import unwrapped_returncode
 
 PR_SET_CHILD_SUBREAPER = 36
 PIPE_DRAIN_TIMEOUT_S = 5.0
@@ -101,6 +102,8 @@ class Shim:
         pump = threading.Thread(target=_pump, args=(read_end, writer), daemon=True)
         pump.start()
         returncode = self._wait_for(child.pid)
+        if self._spec.sandboxed:
+            returncode = unwrapped_returncode(returncode)
         child.returncode = returncode  # reaped by us, not by Popen
         self._kill_leftovers(child.pid)
         pump.join(PIPE_DRAIN_TIMEOUT_S)
