@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -98,8 +100,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        await asyncio.to_thread(_keep_home_private, settings)
         engine = create_engine(settings.database_url, echo=settings.store.echo)
         watch_connections(engine, app.state.outages, log)
         state = AppState(
@@ -210,11 +213,14 @@ async def _start_controller(
                 reserve_cpu_millis=settings.runtime.reserve_cpu_millis,
                 reserve_memory_bytes=settings.runtime.reserve_memory_bytes,
                 use_cgroups=settings.runtime.use_cgroups,
+                isolation=settings.runtime.isolation,
+                single_tenant=settings.runtime.single_tenant,
+                hidden=(settings.home,),
             )
         )
-        log.info("local runtime: limits enforced by %s", local.limits_mechanism)
-        if local.limits_mechanism == "rlimit":
-            log.warning("no writable cgroupfs: memory limits use rlimits, CPU quotas are off")
+        await asyncio.to_thread(
+            _log_local_limits, local, single_tenant=settings.runtime.single_tenant
+        )
         runtime = local
     key = await asyncio.to_thread(load_or_create_key, settings.home / "secret.key")
     config = ControllerConfig(
@@ -239,6 +245,36 @@ async def _start_controller(
     if settings.controller.loop:
         await controller.start()
     return controller
+
+
+def _keep_home_private(settings: Settings) -> None:
+    """The home (keys, database, unit files) is the server's alone: 0700, its files 0600."""
+    home = settings.home
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    for name in ("sapwood.db", "sapwood.db-wal", "sapwood.db-shm", "secret.key"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(home / name, 0o600)
+
+
+def _log_local_limits(local: LocalRuntime, *, single_tenant: bool) -> None:
+    """What the local runtime enforces on this machine, said once at start (blocking:
+    it probes cgroupfs and bubblewrap)."""
+    log.info("local runtime: limits enforced by %s", local.limits_mechanism)
+    if local.limits_mechanism == "rlimit":
+        log.warning("no writable cgroupfs: memory limits use rlimits, CPU quotas are off")
+    sandbox = local.sandbox
+    log.info("local runtime: workloads isolated by %s", sandbox.describe())
+    for missing in sandbox.missing:
+        log.warning("isolation: %s", missing)
+    if not sandbox.isolates:
+        if single_tenant:
+            log.warning("isolation: teams are NOT kept apart (--single-tenant)")
+        else:
+            log.warning(
+                "isolation: teams cannot be kept apart, so one team's workloads run at a "
+                "time; start with --single-tenant if every team trusts every other"
+            )
 
 
 def _error(status: int, info: ErrorInfo, headers: dict[str, str] | None = None) -> JSONResponse:

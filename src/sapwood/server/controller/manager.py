@@ -214,6 +214,9 @@ class ControllerManager:
             if view.uid in scale_notes:
                 plan.events.insert(0, scale_notes[view.uid])
             enforced = sorted({u.limits_enforced_by for u in owned.values()} - {""})
+            # How its replicas are kept apart from other teams' (local runtime only).
+            isolated = sorted({u.isolated_by for u in owned.values()} - {""})
+            enforced += [f"isolation {how}" for how in isolated]
             if plan.status is not None and enforced:
                 plan.status["limits"] = ", ".join(enforced)
             results.append((view, plan))
