@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from sapwood.schemas.base import WireModel
-from sapwood.specs.base import Duration, Name
+from sapwood.specs.base import Duration, Name, duration_schema
+from sapwood.specs.quantity import MAX_DURATION
 
 
 class Role(StrEnum):
@@ -33,7 +35,8 @@ class Team(WireModel):
 
 class UserRequest(WireModel):
     name: Name
-    admin: bool = Field(default=False, description="may do everything, in every team")
+    # strict: 0 or "no" is not a boolean, and must not quietly mean one.
+    admin: bool = Field(default=False, strict=True, description="may do everything, in every team")
     teams: list[Membership] = Field(default_factory=list)
 
 
@@ -48,10 +51,14 @@ class MembershipRequest(WireModel):
     role: Role
 
 
+# What the schema promises for a token's lifetime: above 0s (the validator below says so).
+Lifetime = Annotated[Duration, duration_schema(timedelta(milliseconds=1), MAX_DURATION)]
+
+
 class TokenRequest(WireModel):
     user: Name | None = Field(default=None, description="defaults to the caller; admins only")
     description: str = Field(default="", max_length=200)
-    expires_in: Duration | None = Field(
+    expires_in: Lifetime | None = Field(
         default=None, description="lifetime above 0s; leave it out for a token that never expires"
     )
 

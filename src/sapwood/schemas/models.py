@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from sapwood.schemas.base import WireModel
+from sapwood.specs.base import friendly
 
 # An alias is a DNS label that is not all digits: NAME@3 means version 3.
 ALIAS_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # fullmatch: no "\n"
+# The same rules as one JSON Schema (ECMA-262) pattern, with no lookahead: a label that
+# starts with a letter, or digits followed by a letter or '-' (with maxLength 63).
+ALIAS_SCHEMA_PATTERN = (
+    r"^(?:[a-z](?:[-a-z0-9]*[a-z0-9])?|[0-9]+(?:[a-z]|[-a-z][-a-z0-9]*[a-z0-9]))$"
+)
 LATEST = "latest"
 MAX_VERSION = 2**31 - 1  # versions are INTEGER columns: 32 bits on PostgreSQL
 
@@ -25,6 +32,21 @@ def alias_problem(alias: str) -> str | None:
     if alias.isdigit():
         return f"alias {alias!r} is all digits, which would read as a version number"
     return None
+
+
+def check_alias_text(alias: str) -> str:
+    """``alias`` when it can name an alias; ValueError saying why otherwise."""
+    problem = alias_problem(alias)
+    if problem is not None:
+        raise ValueError(problem)
+    return alias
+
+
+Alias = Annotated[
+    str,
+    StringConstraints(max_length=63, pattern=ALIAS_SCHEMA_PATTERN),
+    friendly(check_alias_text),
+]
 
 
 def split_model_ref(ref: str) -> tuple[str, str]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from sapwood.schemas.base import WireModel
-from sapwood.specs.base import Duration
-from sapwood.specs.selectors import parse_selector
+from sapwood.specs.base import Duration, Name, duration_schema, friendly
+from sapwood.specs.quantity import format_duration
+from sapwood.specs.selectors import SELECTOR_PATTERN, parse_selector
 
 
 class ChannelType(StrEnum):
@@ -29,24 +31,39 @@ class NotificationEvent(StrEnum):
 
 DEFAULT_THRESHOLD_PERCENT = 20.0
 DEFAULT_UNDERUSE_DURATION = timedelta(minutes=30)
+MIN_UNDERUSE_DURATION = timedelta(minutes=1)
+MAX_UNDERUSE_DURATION = timedelta(days=7)
+# A scheme ('http', 'https', any case), '://', then a host: what check_http_url accepts.
+HTTP_URL_PATTERN = r"^[hH][tT][tT][pP][sS]?://[^/]"
+
+
+def check_http_url(value: str) -> str:
+    """An http(s) URL with a host; ValueError saying so otherwise."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.split("/")[0]:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+HttpUrl = Annotated[
+    str,
+    StringConstraints(max_length=2000, pattern=HTTP_URL_PATTERN),
+    friendly(check_http_url),
+    Field(json_schema_extra={"format": "uri"}),
+]
+UnderuseDuration = Annotated[
+    Duration, duration_schema(MIN_UNDERUSE_DURATION, MAX_UNDERUSE_DURATION)
+]
 
 
 class ChannelRequest(WireModel):
     type: ChannelType
-    url: str = Field(max_length=2000, description="http(s) URL the notifications are posted to")
+    url: HttpUrl = Field(description="http(s) URL the notifications are posted to")
     secret: str | None = Field(
         default=None,
         max_length=500,
         description="webhook HMAC-SHA256 key; write-only, never returned",
     )
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        scheme, sep, rest = value.partition("://")
-        if not sep or scheme.lower() not in ("http", "https") or not rest.split("/")[0]:
-            raise ValueError("must be an http:// or https:// URL with a host")
-        return value
 
 
 class Channel(WireModel):
@@ -60,10 +77,13 @@ class Channel(WireModel):
 
 
 class RuleRequest(WireModel):
-    channel: str = Field(min_length=1, max_length=63)
+    channel: Name = Field(description="a channel of the same team")
     events: list[NotificationEvent] = Field(min_length=1)
     selector: str | None = Field(
-        default=None, max_length=1000, description="label selector, e.g. app=x,tier!=dev"
+        default=None,
+        max_length=1000,
+        description="label selector, e.g. app=x,tier!=dev",
+        json_schema_extra={"pattern": SELECTOR_PATTERN},
     )
     threshold: float = Field(
         default=DEFAULT_THRESHOLD_PERCENT,
@@ -71,15 +91,18 @@ class RuleRequest(WireModel):
         le=100,
         description="underutilised: percent of the requested CPU or GPU used at most",
     )
-    duration: Duration = Field(
+    duration: UnderuseDuration = Field(
         default=DEFAULT_UNDERUSE_DURATION,
         description="underutilised: for how long the use stays under the threshold",
+        # pydantic writes a timedelta default as ISO 8601 ("PT30M"), which this field
+        # does not take: the default is shown as the server writes it.
+        json_schema_extra={"default": format_duration(DEFAULT_UNDERUSE_DURATION)},
     )
 
     @field_validator("duration")
     @classmethod
     def _sensible_duration(cls, value: timedelta) -> timedelta:
-        if not timedelta(minutes=1) <= value <= timedelta(days=7):
+        if not MIN_UNDERUSE_DURATION <= value <= MAX_UNDERUSE_DURATION:
             raise ValueError("must be between 1m and 7d")
         return value
 

@@ -52,7 +52,7 @@ class ApplyRequest(WireModel):
     """Objects to create or update, all or none."""
 
     objects: list[dict[str, Any]] = Field(min_length=1, max_length=500)
-    dry_run: bool = False
+    dry_run: bool = Field(default=False, strict=True)
 
 
 class ApplyResult(WireModel):

@@ -27,7 +27,7 @@ from sapwood.server.feeds.brokers import open_broker
 from sapwood.server.gateway_load import GatewayLoadSource
 from sapwood.server.leader import LeaderElector
 from sapwood.server.limits import BodyLimit, RouteLimit
-from sapwood.server.openapi import allowed_methods
+from sapwood.server.openapi import allowed_methods, unknown_resource
 from sapwood.server.openapi import install as install_openapi
 from sapwood.server.routes import (
     feeds,
@@ -42,7 +42,7 @@ from sapwood.server.routes import (
     prometheus,
     quotas,
 )
-from sapwood.server.routes.deps import AppState
+from sapwood.server.routes.deps import AppState, unknown_plural
 from sapwood.server.runtimes.base import Runtime
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
@@ -305,7 +305,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:  # RFC 9110: a 405 names the methods the path takes
             allow = allowed_methods(request.app.openapi(), request.url.path)
             headers["Allow"] = allow or headers.get("Allow", "")
-        info = ErrorInfo(code=code, message=str(exc.detail))
+        message = str(exc.detail)
+        if exc.status_code == 404:  # no route: name the resources there are
+            unknown = unknown_resource(request.app.openapi(), request.url.path)
+            message = message if unknown is None else unknown_plural(unknown)
+        info = ErrorInfo(code=code, message=message)
         return _error(exc.status_code, info, headers or None)
 
     async def store_down(request: Request, exc: Exception) -> JSONResponse:

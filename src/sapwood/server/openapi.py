@@ -92,8 +92,11 @@ CONFLICTS = frozenset(
     }
 )
 STREAM_CAPPED = frozenset({("get", "/api/v1/{plural}/{name}/logs")})
-# Operations whose 404 comes from something other than a path or a team/user parameter.
-NOT_FOUND_ALSO = frozenset({("post", "/api/v1/apply")})
+# Operations whose 404 comes from something other than a path or a team/user parameter:
+# a team or user named in the body.
+NOT_FOUND_ALSO = frozenset(
+    {("post", "/api/v1/apply"), ("post", "/api/v1/users"), ("post", "/api/v1/tokens")}
+)
 _LOOKUP_QUERIES = frozenset({"team", "user"})
 
 
@@ -211,12 +214,28 @@ def allowed_methods(doc: Mapping[str, Any], path: str) -> str | None:
     return None
 
 
+def unknown_resource(doc: Mapping[str, Any], path: str) -> str | None:
+    """For a path no route matched: its first segment under /api/v1/ when no documented
+    path starts with it (a mistyped plural, say), else None."""
+    segment = path.removeprefix(_API).split("/")[0] if path.startswith(_API) else ""
+    known = {t.removeprefix(_API).split("/")[0] for t in doc.get("paths", {})}
+    known |= set(PLURALS)
+    return segment if segment and segment not in known else None
+
+
+_API = "/api/v1/"
 _HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
 def _template_pattern(template: str) -> re.Pattern[str]:
     parts = re.split(r"(\{[^}/]+\})", template)
-    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+    return re.compile(
+        "".join(_PARAMETER.get(p, "[^/]+") if p.startswith("{") else re.escape(p) for p in parts)
+    )
+
+
+# {plural} matches only the plurals (routes/params.py), as the routes do.
+_PARAMETER = {"{plural}": "(?:" + "|".join(map(re.escape, sorted(PLURALS))) + ")"}
 
 
 def complete(generated: Document, *, max_page_size: int) -> Document:

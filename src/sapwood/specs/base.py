@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
+from annotated_types import Interval
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -13,7 +15,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -21,6 +27,9 @@ from sapwood.specs import quantity
 
 API_VERSION = "sapwood/v1"
 
+# A DNS-1123 label of at most 63 characters, as a JSON Schema (ECMA-262) pattern; Rust's
+# regex (pydantic) reads it the same way: '$' matches only at the very end.
+NAME_PATTERN = r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$"
 # Matched with fullmatch: with re.match, '$' also matches before a trailing newline.
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _LABEL_KEY_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
@@ -58,6 +67,22 @@ def check_name(value: str) -> str:
             "starting and ending with a letter or digit (e.g. 'train-antinex')"
         )
     return value
+
+
+def friendly(check: Callable[[str], object]) -> WrapValidator:
+    """Keeps a constraint's own message: when the constraints before it (a pattern, a
+    length) refuse a string, ``check`` is run on it so its ValueError, which says what
+    is allowed, is the error. ``check`` must refuse at least what the constraints refuse."""
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError:
+            if isinstance(value, str):
+                check(value)
+            raise
+
+    return WrapValidator(validate)
 
 
 def check_label_key(key: str) -> str:
@@ -131,7 +156,7 @@ def check_workdir(value: str) -> str:
 
 
 ProcessString = Annotated[str, AfterValidator(check_process_string)]
-Name = Annotated[str, AfterValidator(check_name)]
+Name = Annotated[str, StringConstraints(max_length=63, pattern=NAME_PATTERN), friendly(check_name)]
 Labels = Annotated[dict[str, str], capped(MAX_LABELS, "labels"), AfterValidator(_check_labels)]
 Env = Annotated[
     dict[str, ProcessString],
@@ -140,24 +165,57 @@ Env = Annotated[
 ]
 Workdir = Annotated[str, Field(max_length=MAX_PATH), AfterValidator(check_workdir)]
 
+
+def _quantity_schema(pattern: str, *, maximum: int, help: str, example: str) -> WithJsonSchema:
+    # A whole number is accepted as well as text; the parser is the check, the pattern
+    # what it always accepts (quantity.py).
+    text = {"type": "string", "pattern": pattern, "examples": [example]}
+    number = {"type": "integer", "minimum": 0, "maximum": maximum}
+    return WithJsonSchema({"anyOf": [text, number], "description": help})
+
+
+def duration_schema(low: timedelta, high: timedelta) -> WithJsonSchema:
+    """The JSON Schema of a duration from ``low`` to ``high`` (quantity.duration_pattern)."""
+    pattern = quantity.duration_pattern(low, high)
+    return WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": pattern,
+            "description": quantity.DURATION_HELP,
+            "examples": ["5m"],
+        }
+    )
+
+
 Cpu = Annotated[
     int,
     BeforeValidator(quantity.parse_cpu),
     PlainSerializer(quantity.format_cpu, return_type=str),
-    WithJsonSchema({"type": "string", "description": quantity.CPU_HELP, "examples": ["500m"]}),
+    _quantity_schema(
+        quantity.cpu_pattern(),
+        maximum=quantity.MAX_CPU_MILLIS // 1000,
+        help=quantity.CPU_HELP,
+        example="500m",
+    ),
 ]
 Memory = Annotated[
     int,
     BeforeValidator(quantity.parse_memory),
     PlainSerializer(quantity.format_memory, return_type=str),
-    WithJsonSchema({"type": "string", "description": quantity.MEMORY_HELP, "examples": ["4Gi"]}),
+    _quantity_schema(
+        quantity.memory_pattern(),
+        maximum=quantity.MAX_MEMORY_BYTES,
+        help=quantity.MEMORY_HELP,
+        example="4Gi",
+    ),
 ]
-Gpus = Annotated[int, BeforeValidator(quantity.parse_gpus)]
+# parse_gpus checks the range first (its message names it); Interval states it in the schema.
+Gpus = Annotated[int, Interval(ge=0, le=quantity.MAX_GPUS), BeforeValidator(quantity.parse_gpus)]
 Duration = Annotated[
     timedelta,
     BeforeValidator(quantity.parse_duration),
     PlainSerializer(quantity.format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "description": quantity.DURATION_HELP, "examples": ["5m"]}),
+    duration_schema(timedelta(0), quantity.MAX_DURATION),
 ]
 
 

@@ -12,6 +12,8 @@ import re
 from datetime import timedelta
 from decimal import Decimal
 
+from sapwood.specs.ranges import integers
+
 MAX_CPU_MILLIS = 4096 * 1000
 MAX_MEMORY_BYTES = 64 * 1024**4  # 64Ti: more than any single machine or pod gets
 MAX_GPUS = 1024
@@ -32,6 +34,63 @@ _DURATION_UNITS = {
 CPU_HELP = "a CPU count such as 2, 1.5 or 500m"
 MEMORY_HELP = "a memory size such as 512Mi, 4Gi or 10G"
 DURATION_HELP = "a duration such as 30s, 5m, 2h or 1h30m"
+
+
+def cpu_pattern() -> str:
+    """A JSON Schema pattern for the CPU strings that are always accepted: whole CPUs,
+    decimals to 1m, or millicores, from 0 to 4096 CPUs (exponents and signs are accepted
+    too, but not advertised)."""
+    cpus = MAX_CPU_MILLIS // 1000
+    return (
+        f"^(?:{integers(0, cpus)}|{integers(0, cpus - 1)}\\.\\d{{1,3}}"
+        f"|{integers(0, MAX_CPU_MILLIS)}m)$"
+    )
+
+
+def memory_pattern() -> str:
+    """A JSON Schema pattern for the memory strings that are always accepted: a whole
+    number of bytes, or of a unit, from 0 to 64Ti (decimals and exponents are accepted too,
+    but not advertised)."""
+    forms = [integers(0, MAX_MEMORY_BYTES)]
+    for suffix, factor in (*_BINARY.items(), *_DECIMAL.items()):
+        if MAX_MEMORY_BYTES // factor:
+            forms.append(integers(0, MAX_MEMORY_BYTES // factor) + suffix)
+    return "^(?:" + "|".join(forms) + ")$"
+
+
+# Units of a canonical duration, largest first, and the most each holds under the next.
+_CANONICAL = (
+    ("d", 86_400_000, None),
+    ("h", 3_600_000, 23),
+    ("m", 60_000, 59),
+    ("s", 1000, 59),
+    ("ms", 1, 999),
+)
+
+
+def duration_pattern(low: timedelta, high: timedelta) -> str:
+    """A JSON Schema pattern for duration strings from ``low`` to ``high`` that are always
+    accepted: one unit (``90m``, ``36h``), canonical parts (``1h30m``, as the server writes
+    them), or plain seconds. Decimals (``1.5h``) are accepted too, but not advertised."""
+    low_ms, high_ms = _millis(low), _millis(high)
+    forms = []
+    for unit, span in (*((u, s) for u, s, _ in _CANONICAL), ("", 1000)):
+        first, last = -(-low_ms // span), high_ms // span
+        if first <= last:
+            forms.append(integers(first, last) + unit)
+    for lead, (unit, span, cap) in enumerate(_CANONICAL[:-1]):
+        # The lead part, then any smaller parts: each under one of the next unit up.
+        first = max(1, -(-low_ms // span))
+        last = (high_ms - span + 1) // span
+        last = last if cap is None else min(cap, last)
+        if first <= last:
+            rest = "".join(f"(?:{integers(0, c or 0)}{u})?" for u, _, c in _CANONICAL[lead + 1 :])
+            forms.append(integers(first, last) + unit + rest)
+    return "^(?:" + "|".join(forms) + ")$"
+
+
+def _millis(value: timedelta) -> int:
+    return round(value.total_seconds() * 1000)
 
 
 def _split(text: str, what: str) -> tuple[Decimal, str]:
@@ -88,7 +147,9 @@ def parse_memory(value: object) -> int:
 
 
 def parse_gpus(value: object) -> int:
-    """A whole, non-negative number of GPUs."""
+    """A whole, non-negative number of GPUs; ``2.0`` is 2 (JSON does not tell them apart)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"expected a whole number of GPUs, got {type(value).__name__}")
     text = str(value).strip()

@@ -8,6 +8,17 @@ from enum import StrEnum
 
 from sapwood.specs.base import check_label_key, check_label_value
 
+_DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+_LABEL_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+# A key's prefix may be any DNS subdomain up to 253 characters; three labels (191 at most)
+# is what the pattern can promise without counting.
+_KEY = rf"(?:(?:{_DNS_LABEL}(?:\.{_DNS_LABEL}){{0,2}})?/)?{_LABEL_NAME}"
+_TERM = rf"(?:{_KEY}\s*(?:!=|==|=)\s*(?:{_LABEL_NAME})?|!\s*{_KEY}|{_KEY})"
+_SLOT = rf"\s*(?:{_TERM}\s*)?"
+# The grammar parse_selector accepts, as a JSON Schema pattern (``\s`` as Python reads it:
+# what str.strip removes). Longer key prefixes are accepted too, but not advertised.
+SELECTOR_PATTERN = rf"^{_SLOT}(?:,{_SLOT})*$"
+
 
 class Op(StrEnum):
     EQ = "="

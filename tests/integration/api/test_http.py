@@ -74,3 +74,21 @@ async def test_unknown_resource_is_404_listing_kinds(api: Api) -> None:
         response = await http.get("/api/v1/pods")
     assert response.status_code == 404
     assert "workspaces, jobs, services" in response.json()["error"]["message"]
+
+
+async def test_what_the_document_calls_invalid_is_refused(api: Api) -> None:
+    async with api.http(api.admin_token) as http:
+        admin = await http.post("/api/v1/users", json={"name": "zero", "admin": 0})
+        kind = await http.get("/api/v1/events", params={"kind": ""})
+        name = await http.delete("/api/v1/teams/Bad_Name")
+    # 0 is not a boolean: it used to create a user quietly
+    assert admin.status_code == 422, admin.text
+    assert admin.json()["error"]["details"][0]["path"] == "admin"
+    # an empty kind used to list every kind's events
+    assert kind.status_code == 422, kind.text
+    assert "unknown kind ''" in kind.json()["error"]["message"]
+    # a name that cannot exist is refused for what it is, naming the parameter
+    assert name.status_code == 422, name.text
+    detail = name.json()["error"]["details"][0]
+    assert detail["path"] == "path.name"
+    assert "'Bad_Name' is not a valid name" in detail["message"]

@@ -107,7 +107,7 @@ async def test_a_bad_alias_or_a_missing_version_is_refused(api: Api) -> None:
         await api.admin.push_model(OTHER, name="clf", alias="Prod!", team="default")
     with pytest.raises(NotFoundError, match="no version 9"):
         await api.admin.set_alias("clf", "production", 9, team="default")
-    with pytest.raises(InvalidError, match="invalid model name"):
+    with pytest.raises(InvalidError, match=r"path\.name: 'Bad_Name' is not a valid name"):
         await api.admin.push_model(MODEL, name="Bad_Name", team="default")
     # The refused pushes left nothing behind.
     assert [v.version for v in (await api.admin.get_model("clf", team="default")).versions] == [1]

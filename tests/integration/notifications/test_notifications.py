@@ -158,7 +158,7 @@ async def test_channels_and_rules_crud_never_return_the_secret(setup: Setup) -> 
     [
         ("channels/c", {"type": "webhook", "url": "ftp://x"}, "url", "http"),
         ("channels/c", {"type": "email", "url": "http://x"}, "type", "slack"),
-        ("channels/Bad_Name", {"type": "webhook", "url": "http://x"}, "name", "lowercase"),
+        ("channels/Bad_Name", {"type": "webhook", "url": "http://x"}, "path.name", "lowercase"),
         ("rules/r", {"channel": "c", "events": ["job.exploded"]}, "events.0", "job.succeeded"),
         ("rules/r", {"channel": "nope", "events": ["job.failed"]}, "channel", "nope"),
         (

@@ -3,6 +3,8 @@ shape, and what a 405 allows."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +12,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from sapwood.schemas.notifications import HTTP_URL_PATTERN, RuleRequest
 from sapwood.server.app import create_app
 from sapwood.server.openapi import allowed_methods
 from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings
+from sapwood.specs.base import NAME_PATTERN
+from sapwood.specs.selectors import SELECTOR_PATTERN
 
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 
@@ -102,3 +107,74 @@ def test_allowed_methods_takes_the_first_template_that_matches() -> None:
     assert allowed_methods(doc, "/a/b") == "DELETE"
     assert allowed_methods(doc, "/c/b") == "DELETE, GET"
     assert allowed_methods(doc, "/ui/x/y") is None
+
+
+async def test_get_on_apply_is_405_allowing_post_not_an_unknown_resource(app: FastAPI) -> None:
+    answer = await request(app, "GET", "/api/v1/apply")
+    assert answer.status_code == 405, answer.text
+    assert answer.headers["allow"] == "POST"
+
+
+async def test_an_unknown_plural_is_404_offering_the_closest(app: FastAPI) -> None:
+    close = await request(app, "GET", "/api/v1/jbos/train/events")
+    assert close.status_code == 404
+    assert close.json()["error"]["message"].endswith("; did you mean 'jobs'?")
+    # A known first segment with an unknown rest is a plain 404.
+    other = await request(app, "GET", "/api/v1/teams/a/nothing")
+    assert other.json()["error"]["message"] == "Not Found"
+
+
+def parameter(doc: dict[str, Any], path: str, method: str, name: str) -> dict[str, Any]:
+    found = [p for p in doc["paths"][path][method]["parameters"] if p["name"] == name]
+    return dict(found[0]["schema"])
+
+
+async def test_names_are_dns_label_patterns_in_bodies_and_paths(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for model, field in [("TeamRequest", "name"), ("UserRequest", "name"), ("Membership", "team")]:
+        assert schemas[model]["properties"][field]["pattern"] == NAME_PATTERN, model
+    assert schemas["TokenRequest"]["properties"]["user"]["anyOf"][0]["pattern"] == NAME_PATTERN
+    named = 0
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            for param in operation.get("parameters", []):
+                if param["in"] == "path" and param["name"] in ("name", "team"):
+                    assert param["schema"]["pattern"] == NAME_PATTERN, (method, path)
+                    named += 1
+    assert named > 30
+
+
+async def test_rules_quantities_urls_and_aliases_are_stated(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    rule = schemas["RuleRequest"]["properties"]
+    assert rule["duration"]["default"] == "30m"  # was "PT30M", which the server refuses
+    assert re.fullmatch(rule["duration"]["pattern"], "30m")
+    assert not re.fullmatch(rule["duration"]["pattern"], "8d")
+    assert rule["selector"]["pattern"] == SELECTOR_PATTERN
+    url = schemas["ChannelRequest"]["properties"]["url"]
+    assert (url["format"], url["pattern"]) == ("uri", HTTP_URL_PATTERN)
+    lifetime = schemas["TokenRequest"]["properties"]["expiresIn"]["anyOf"][0]["pattern"]
+    assert not re.fullmatch(lifetime, "0s")
+    cpu = schemas["Amounts-Input"]["properties"]["cpu"]["anyOf"]
+    assert re.fullmatch(cpu[0]["pattern"], "500m")
+    assert not re.fullmatch(cpu[0]["pattern"], "x")
+    gpu = schemas["Amounts-Input"]["properties"]["gpu"]
+    assert (gpu["minimum"], gpu["maximum"]) == (0, 1024)
+    alias = parameter(doc, "/api/v1/teams/{team}/models/{name}/aliases/{alias}", "put", "alias")
+    assert re.fullmatch(alias["pattern"], "prod")
+    assert not re.fullmatch(alias["pattern"], "3")
+    selector = parameter(doc, "/api/v1/{plural}", "get", "selector")
+    assert selector["pattern"] == SELECTOR_PATTERN
+
+
+async def test_the_documented_rule_default_is_accepted(doc: dict[str, Any]) -> None:
+    default = doc["components"]["schemas"]["RuleRequest"]["properties"]["duration"]["default"]
+    rule = RuleRequest.model_validate(
+        {"channel": "c", "events": ["preempted"], "duration": default}
+    )
+    assert rule.duration == timedelta(minutes=30)
+
+
+async def test_a_team_or_user_named_in_the_body_can_be_404(doc: dict[str, Any]) -> None:
+    for path in ("/api/v1/users", "/api/v1/tokens"):
+        assert "404" in doc["paths"][path]["post"]["responses"], path

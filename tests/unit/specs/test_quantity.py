@@ -14,9 +14,12 @@ from sapwood.specs.quantity import (
     MAX_CPU_MILLIS,
     MAX_DURATION,
     MAX_MEMORY_BYTES,
+    cpu_pattern,
+    duration_pattern,
     format_cpu,
     format_duration,
     format_memory,
+    memory_pattern,
     parse_cpu,
     parse_duration,
     parse_gpus,
@@ -306,3 +309,70 @@ def test_huge_exponent_is_out_of_range_not_a_crash(
 ) -> None:
     with pytest.raises(ValueError, match="out of range"):
         parse(value)
+
+
+# What the JSON Schema advertises (a pattern) is always accepted, in range.
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(cpu_pattern(), fullmatch=True))
+def test_every_cpu_the_pattern_advertises_is_accepted(text: str) -> None:
+    assert 0 <= parse_cpu(text) <= 4096 * 1000
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(memory_pattern(), fullmatch=True))
+def test_every_memory_size_the_pattern_advertises_is_accepted(text: str) -> None:
+    assert 0 <= parse_memory(text) <= 64 * 1024**4
+
+
+@pytest.mark.parametrize(
+    ("value", "inside"), [("4096", True), ("4097", False), ("4096001m", False)]
+)
+def test_the_cpu_pattern_stops_at_the_limit(value: str, inside: bool) -> None:
+    assert bool(re.fullmatch(cpu_pattern(), value)) == inside
+
+
+BOUNDS = [
+    (timedelta(0), timedelta(days=365)),
+    (timedelta(milliseconds=1), timedelta(days=365)),
+    (timedelta(minutes=1), timedelta(days=7)),
+]
+
+
+@pytest.mark.parametrize(("low", "high"), BOUNDS)
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_every_duration_the_pattern_advertises_is_accepted_in_range(
+    low: timedelta, high: timedelta, data: st.DataObject
+) -> None:
+    text = data.draw(st.from_regex(duration_pattern(low, high), fullmatch=True))
+    assert low <= parse_duration(text) <= high, text
+
+
+@pytest.mark.parametrize(("low", "high"), BOUNDS)
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_the_duration_pattern_covers_what_the_server_writes(
+    low: timedelta, high: timedelta, data: st.DataObject
+) -> None:
+    span = (int(low.total_seconds() * 1000), int(high.total_seconds() * 1000))
+    millis = data.draw(st.integers(*span))
+    text = format_duration(timedelta(milliseconds=millis))
+    assert re.fullmatch(duration_pattern(low, high), text), text
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "outside"),
+    [
+        (timedelta(minutes=1), timedelta(days=7), ["59s", "7d1ms", "8d", "0s"]),
+        (timedelta(milliseconds=1), timedelta(days=365), ["0s", "0m", "366d", "365d1s"]),
+    ],
+)
+def test_the_duration_pattern_leaves_out_what_is_refused(
+    low: timedelta, high: timedelta, outside: list[str]
+) -> None:
+    for text in outside:
+        assert not re.fullmatch(duration_pattern(low, high), text), text
+
+
+def test_a_whole_float_is_a_gpu_count() -> None:
+    assert parse_gpus(2.0) == 2  # JSON has one number type: 2.0 is the integer 2

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from sapwood.specs.selectors import Op, Requirement, matches, parse_selector
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sapwood.specs.selectors import SELECTOR_PATTERN, Op, Requirement, matches, parse_selector
 
 
 @pytest.mark.parametrize(
@@ -76,3 +80,24 @@ def test_invalid_term_raises_value_error_naming_the_term(
     message = str(info.value)
     assert message.startswith(f"label selector term {term!r}: ")
     assert problem in message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(SELECTOR_PATTERN, fullmatch=True))
+def test_every_selector_the_pattern_advertises_is_accepted(text: str) -> None:
+    parse_selector(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "inside"),
+    [
+        (" app = x , ! spot ", True),
+        ("sapwood.dev/team=ml,,", True),
+        ("a=b=c", False),
+        ("!", False),
+        ("a b", False),
+        ("a/b/c=d", False),
+    ],
+)
+def test_the_selector_pattern_follows_the_grammar(text: str, inside: bool) -> None:
+    assert bool(re.fullmatch(SELECTOR_PATTERN, text)) == inside

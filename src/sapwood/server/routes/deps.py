@@ -64,7 +64,8 @@ def app_state(request: Request) -> AppState:
 def api_call(request: Request) -> ApiCall:
     """The request as workload_scope decides on it: method, matched route template, params."""
     route = request.scope.get("route")
-    template = getattr(route, "path", None)
+    # path_format drops convertors: "/api/v1/{plural}/{name}", not "{plural:plural}".
+    template = getattr(route, "path_format", None)
     return ApiCall(
         request.method,
         template if isinstance(template, str) else request.url.path,
@@ -110,8 +111,12 @@ def kind_of_plural(plural: str) -> str:
     """The kind a path's plural names; 404 naming the plurals there are."""
     kind = PLURALS.get(plural)
     if kind is None:
-        hint = did_you_mean(plural, PLURALS, ignore_case=True)
-        raise NotFoundError(
-            f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}{hint}"
-        )
+        raise NotFoundError(unknown_plural(plural))
     return kind
+
+
+def unknown_plural(plural: str) -> str:
+    """The 404 message for a path that names no resource: the plurals there are, and the
+    closest one."""
+    hint = did_you_mean(plural, PLURALS, ignore_case=True)
+    return f"no such resource {plural!r}: expected one of {', '.join(PLURALS)}{hint}"

@@ -28,6 +28,7 @@ from sapwood.schemas.feeds import (
 from sapwood.server.feeds.broker import Broker
 from sapwood.server.feeds.results import ResultFilter
 from sapwood.server.routes.deps import AppState, CtxDep, StreamCtxDep
+from sapwood.server.routes.params import NamePath
 from sapwood.server.services import feed_ingest, feed_results, feeds
 from sapwood.server.services.errors import UnavailableError
 from sapwood.server.services.paging import clamp_limit
@@ -45,7 +46,7 @@ def _broker(state: AppState) -> Broker:
 
 @router.post("/{name}/records", response_model=IngestResponse)
 async def post_records(
-    name: str,
+    name: NamePath,
     request: Request,
     ctx: CtxDep,
     team: TeamQuery = None,
@@ -84,7 +85,7 @@ async def post_records(
 
 @router.post("/{name}/lease")
 async def lease(
-    name: str,
+    name: NamePath,
     ctx: StreamCtxDep,
     team: TeamQuery = None,
     consumer: str = "worker",
@@ -124,7 +125,7 @@ async def lease(
 
 @router.post("/{name}/ack")
 async def ack(
-    name: str,
+    name: NamePath,
     request: Request,
     ctx: CtxDep,
     lease: Annotated[str, Query(description="the lease id the batch came with")],
@@ -149,7 +150,7 @@ async def ack(
 
 @router.get("/{name}/results", response_model=FeedResultPage)
 async def results(
-    name: str,
+    name: NamePath,
     ctx: CtxDep,
     team: TeamQuery = None,
     since: datetime | None = None,
@@ -196,7 +197,7 @@ async def results(
 
 
 @router.get("/{name}/figures")
-async def figures(name: str, ctx: CtxDep, team: TeamQuery = None) -> FeedFigures:
+async def figures(name: NamePath, ctx: CtxDep, team: TeamQuery = None) -> FeedFigures:
     """Ingest and scoring rates, backlog, latency, flagged share and, with labels, rolling
     accuracy, precision and recall over the last five minutes."""
     return await feed_results.feed_figures(

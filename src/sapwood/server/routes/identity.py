@@ -20,6 +20,7 @@ from sapwood.schemas import (
     WhoAmI,
 )
 from sapwood.server.routes.deps import CtxDep
+from sapwood.server.routes.params import NamePath, TeamPath
 from sapwood.server.services import events, teams, tokens
 from sapwood.server.services.errors import Detail, InvalidError
 from sapwood.server.services.paging import clamp_limit
@@ -44,7 +45,8 @@ async def list_events(
 ) -> EventPage:
     api = ctx.state.settings.api
     try:
-        canonical = kind_of(kind) if kind else None
+        # An empty kind is not "every kind": the document lists the kinds there are.
+        canonical = kind_of(kind) if kind is not None else None
     except ValueError as exc:
         raise InvalidError(str(exc), details=[Detail("kind", str(exc))]) from None
     return await events.list_events(
@@ -68,7 +70,7 @@ async def create_team(body: TeamRequest, ctx: CtxDep) -> Team:
 
 
 @router.delete("/teams/{name}", status_code=204)
-async def delete_team(name: str, ctx: CtxDep) -> Response:
+async def delete_team(name: TeamPath, ctx: CtxDep) -> Response:
     await teams.delete_team(ctx.session, ctx.caller, name)
     return NO_CONTENT
 
@@ -84,18 +86,20 @@ async def create_user(body: UserRequest, ctx: CtxDep) -> User:
 
 
 @router.delete("/users/{name}", status_code=204)
-async def delete_user(name: str, ctx: CtxDep) -> Response:
+async def delete_user(name: NamePath, ctx: CtxDep) -> Response:
     await teams.delete_user(ctx.session, ctx.caller, name)
     return NO_CONTENT
 
 
 @router.put("/users/{name}/teams/{team}")
-async def set_membership(name: str, team: str, body: MembershipRequest, ctx: CtxDep) -> Membership:
+async def set_membership(
+    name: NamePath, team: TeamPath, body: MembershipRequest, ctx: CtxDep
+) -> Membership:
     return await teams.set_membership(ctx.session, ctx.caller, name, team, body.role)
 
 
 @router.delete("/users/{name}/teams/{team}", status_code=204)
-async def remove_membership(name: str, team: str, ctx: CtxDep) -> Response:
+async def remove_membership(name: NamePath, team: TeamPath, ctx: CtxDep) -> Response:
     await teams.remove_membership(ctx.session, ctx.caller, name, team)
     return NO_CONTENT
 

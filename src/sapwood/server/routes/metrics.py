@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query
 from sapwood.schemas import MetricSeries, MetricsWritten
 from sapwood.server.routes.deps import CtxDep, kind_of_plural
 from sapwood.server.routes.objects import KindPath, TeamQuery
+from sapwood.server.routes.params import NamePath
 from sapwood.server.services import metrics
 from sapwood.server.services.downsample import MIN_POINTS
 
@@ -20,10 +21,10 @@ DEFAULT_READ = 100_000
 MAX_READ = 1_000_000
 
 
-@router.post("/{plural}/{name}/metrics")
+@router.post("/{plural:plural}/{name}/metrics")
 async def write_metrics(
     plural: KindPath,
-    name: str,
+    name: NamePath,
     ctx: CtxDep,
     points: Annotated[
         list[dict[str, Any]],
@@ -43,10 +44,10 @@ async def write_metrics(
     )
 
 
-@router.get("/{plural}/{name}/metrics")
+@router.get("/{plural:plural}/{name}/metrics")
 async def list_metrics(
     plural: KindPath,
-    name: str,
+    name: NamePath,
     ctx: CtxDep,
     team: TeamQuery = None,
     metric: Annotated[str | None, Query(alias="name", description="only this metric")] = None,

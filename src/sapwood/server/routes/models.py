@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from sapwood.schemas.models import (
     MAX_VERSION,
+    Alias,
     AliasRequest,
     Model,
     ModelSummary,
@@ -18,6 +19,7 @@ from sapwood.schemas.models import (
 )
 from sapwood.server.registry.artifacts import ArtifactStore, open_store
 from sapwood.server.routes.deps import Ctx, CtxDep
+from sapwood.server.routes.params import AliasPath, NamePath, TeamPath
 from sapwood.server.services import model_rules, models
 from sapwood.server.services.errors import UnavailableError
 
@@ -36,12 +38,12 @@ def artifact_store(ctx: Ctx) -> ArtifactStore:
 
 
 @router.get("")
-async def list_models(team: str, ctx: CtxDep) -> list[ModelSummary]:
+async def list_models(team: TeamPath, ctx: CtxDep) -> list[ModelSummary]:
     return await models.list_models(ctx.session, ctx.caller, team)
 
 
 @router.get("/{name}")
-async def get_model(team: str, name: str, ctx: CtxDep) -> Model:
+async def get_model(team: TeamPath, name: NamePath, ctx: CtxDep) -> Model:
     """The model with every version (newest first) and its aliases."""
     return await models.get_model(ctx.session, ctx.caller, team, name)
 
@@ -58,12 +60,12 @@ async def get_model(team: str, name: str, ctx: CtxDep) -> Model:
     },
 )
 async def push_model(
-    team: str,
-    name: str,
+    team: TeamPath,
+    name: NamePath,
     request: Request,
     response: Response,
     ctx: CtxDep,
-    alias: Annotated[str | None, Query(description="point this alias at the version")] = None,
+    alias: Annotated[Alias | None, Query(description="point this alias at the version")] = None,
     metric: Annotated[list[str] | None, Query(description="NAME=NUMBER, repeated")] = None,
     framework: Annotated[str | None, Query(description="e.g. sklearn, pytorch")] = None,
     source: Annotated[str | None, Query(description="free text: data, commit, run")] = None,
@@ -94,7 +96,7 @@ async def push_model(
 
 
 @router.get("/{name}/versions/{ref}")
-async def get_version(team: str, name: str, ref: str, ctx: CtxDep) -> ModelVersion:
+async def get_version(team: TeamPath, name: NamePath, ref: str, ctx: CtxDep) -> ModelVersion:
     """``ref`` is a version number or an alias."""
     return await models.get_version(ctx.session, ctx.caller, team, name, ref)
 
@@ -104,7 +106,7 @@ async def get_version(team: str, name: str, ref: str, ctx: CtxDep) -> ModelVersi
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def get_artifact(team: str, name: str, ref: str, ctx: CtxDep) -> StreamingResponse:
+async def get_artifact(team: TeamPath, name: NamePath, ref: str, ctx: CtxDep) -> StreamingResponse:
     """The version's ONNX bytes."""
     version, chunks = await models.artifact(
         ctx.session, ctx.caller, team, name, ref, store=artifact_store(ctx)
@@ -122,7 +124,7 @@ async def get_artifact(team: str, name: str, ref: str, ctx: CtxDep) -> Streaming
 
 @router.put("/{name}/aliases/{alias}")
 async def set_alias(
-    team: str, name: str, alias: str, body: AliasRequest, ctx: CtxDep
+    team: TeamPath, name: NamePath, alias: AliasPath, body: AliasRequest, ctx: CtxDep
 ) -> ModelVersion:
     """Points the alias at a version, creating or moving it."""
     now = ctx.state.clock.now()
@@ -134,7 +136,7 @@ async def set_alias(
 
 
 @router.delete("/{name}/aliases/{alias}", status_code=204)
-async def delete_alias(team: str, name: str, alias: str, ctx: CtxDep) -> Response:
+async def delete_alias(team: TeamPath, name: NamePath, alias: AliasPath, ctx: CtxDep) -> Response:
     await models.delete_alias(ctx.session, ctx.caller, team, name, alias)
     return Response(status_code=204)
 
@@ -143,8 +145,8 @@ async def delete_alias(team: str, name: str, alias: str, ctx: CtxDep) -> Respons
 # in parameter names as one path, so {ref} here keeps the document valid.
 @router.delete("/{name}/versions/{ref}", status_code=204)
 async def delete_version(
-    team: str,
-    name: str,
+    team: TeamPath,
+    name: NamePath,
     ref: Annotated[int, Path(ge=1, le=MAX_VERSION, description="the version number")],
     ctx: CtxDep,
 ) -> Response:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
 from sapwood.server.routes.deps import CtxDep
+from sapwood.server.routes.params import NamePath, TeamPath
 from sapwood.server.services import notifications
 from sapwood.server.services.errors import UnavailableError
 from sapwood.server.services.notifier import Target, sample_notification
@@ -16,12 +17,12 @@ router = APIRouter(prefix="/api/v1/teams/{team}", tags=["notifications"])
 
 
 @router.get("/channels")
-async def list_channels(team: str, ctx: CtxDep) -> list[Channel]:
+async def list_channels(team: TeamPath, ctx: CtxDep) -> list[Channel]:
     return await notifications.list_channels(ctx.session, ctx.caller, team)
 
 
 @router.put("/channels/{name}")
-async def set_channel(team: str, name: str, body: ChannelRequest, ctx: CtxDep) -> Channel:
+async def set_channel(team: TeamPath, name: NamePath, body: ChannelRequest, ctx: CtxDep) -> Channel:
     now = ctx.state.clock.now()
     policy = ctx.state.settings.notifications.webhook_policy
     return await notifications.set_channel(
@@ -30,13 +31,13 @@ async def set_channel(team: str, name: str, body: ChannelRequest, ctx: CtxDep) -
 
 
 @router.delete("/channels/{name}", status_code=204)
-async def delete_channel(team: str, name: str, ctx: CtxDep) -> Response:
+async def delete_channel(team: TeamPath, name: NamePath, ctx: CtxDep) -> Response:
     await notifications.delete_channel(ctx.session, ctx.caller, team, name)
     return Response(status_code=204)
 
 
 @router.post("/channels/{name}/test")
-async def test_channel(team: str, name: str, ctx: CtxDep) -> Delivery:
+async def test_channel(team: TeamPath, name: NamePath, ctx: CtxDep) -> Delivery:
     """Posts a sample notification now (with retries); the answer is the last attempt."""
     row = await notifications.get_channel_row(ctx.session, ctx.caller, team, name, write=True)
     target = Target.of(row)
@@ -48,24 +49,24 @@ async def test_channel(team: str, name: str, ctx: CtxDep) -> Delivery:
 
 
 @router.get("/rules")
-async def list_rules(team: str, ctx: CtxDep) -> list[Rule]:
+async def list_rules(team: TeamPath, ctx: CtxDep) -> list[Rule]:
     return await notifications.list_rules(ctx.session, ctx.caller, team)
 
 
 @router.put("/rules/{name}")
-async def set_rule(team: str, name: str, body: RuleRequest, ctx: CtxDep) -> Rule:
+async def set_rule(team: TeamPath, name: NamePath, body: RuleRequest, ctx: CtxDep) -> Rule:
     now = ctx.state.clock.now()
     return await notifications.set_rule(ctx.session, ctx.caller, team, name, body, now=now)
 
 
 @router.delete("/rules/{name}", status_code=204)
-async def delete_rule(team: str, name: str, ctx: CtxDep) -> Response:
+async def delete_rule(team: TeamPath, name: NamePath, ctx: CtxDep) -> Response:
     await notifications.delete_rule(ctx.session, ctx.caller, team, name)
     return Response(status_code=204)
 
 
 @router.get("/deliveries")
 async def list_deliveries(
-    team: str, ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    team: TeamPath, ctx: CtxDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[Delivery]:
     return await notifications.list_deliveries(ctx.session, ctx.caller, team, limit=limit)

@@ -16,13 +16,15 @@ from sapwood.schemas import (
     ObjectPage,
 )
 from sapwood.server.routes.deps import CtxDep, StreamCtxDep, kind_of_plural
+from sapwood.server.routes.params import NamePath
 from sapwood.server.routes.streams import HeldStream
 from sapwood.server.services import events, logs, objects
 from sapwood.server.services.paging import clamp_limit
+from sapwood.specs.selectors import SELECTOR_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["objects"])
 
-KindPath = Annotated[str, Path(description="workspaces, jobs or services")]
+KindPath = Annotated[str, Path(description="the kind's plural: workspaces, jobs, services, feeds")]
 TeamQuery = Annotated[str | None, Query(description="the owning team")]
 TEXT = "text/plain; charset=utf-8"
 
@@ -66,16 +68,18 @@ async def list_objects(
     )
 
 
-@router.get("/{plural}/{name}")
-async def get_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
+@router.get("/{plural:plural}/{name}")
+async def get_object(
+    plural: KindPath, name: NamePath, ctx: CtxDep, team: TeamQuery = None
+) -> Object:
     return await objects.get_object(
         ctx.session, ctx.caller, kind_of_plural(plural), name, team=team
     )
 
 
-@router.delete("/{plural}/{name}")
+@router.delete("/{plural:plural}/{name}")
 async def delete_object(
-    plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None
+    plural: KindPath, name: NamePath, ctx: CtxDep, team: TeamQuery = None
 ) -> DeleteResponse:
     kind = kind_of_plural(plural)
     response = await objects.delete_object(
@@ -85,10 +89,10 @@ async def delete_object(
     return response
 
 
-@router.get("/{plural}/{name}/events")
+@router.get("/{plural:plural}/{name}/events")
 async def object_events(
     plural: KindPath,
-    name: str,
+    name: NamePath,
     ctx: CtxDep,
     team: TeamQuery = None,
     limit: int | None = None,
@@ -108,10 +112,10 @@ async def object_events(
     )
 
 
-@router.get("/{plural}/{name}/logs", response_class=StreamingResponse)
+@router.get("/{plural:plural}/{name}/logs", response_class=StreamingResponse)
 async def object_logs(
     plural: KindPath,
-    name: str,
+    name: NamePath,
     ctx: StreamCtxDep,
     team: TeamQuery = None,
     replica: int = 0,

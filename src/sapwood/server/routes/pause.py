@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from sapwood.schemas import Object
 from sapwood.server.routes.deps import CtxDep, kind_of_plural
+from sapwood.server.routes.params import NamePath
 from sapwood.server.services import pause, rerun
 
 router = APIRouter(prefix="/api/v1", tags=["objects"])
@@ -16,8 +17,10 @@ KindPath = Annotated[str, Path(description="workspaces or services")]
 TeamQuery = Annotated[str | None, Query(description="the owning team")]
 
 
-@router.post("/{plural}/{name}/pause")
-async def pause_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
+@router.post("/{plural:plural}/{name}/pause")
+async def pause_object(
+    plural: KindPath, name: NamePath, ctx: CtxDep, team: TeamQuery = None
+) -> Object:
     """Stops every replica and returns the resources; the volumes are kept."""
     kind = kind_of_plural(plural)
     obj = await pause.pause_object(
@@ -27,8 +30,10 @@ async def pause_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery
     return obj
 
 
-@router.post("/{plural}/{name}/resume")
-async def resume_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
+@router.post("/{plural:plural}/{name}/resume")
+async def resume_object(
+    plural: KindPath, name: NamePath, ctx: CtxDep, team: TeamQuery = None
+) -> Object:
     """Queues a paused (or idle-paused) workload for admission again."""
     kind = kind_of_plural(plural)
     obj = await pause.resume_object(
@@ -39,7 +44,7 @@ async def resume_object(plural: KindPath, name: str, ctx: CtxDep, team: TeamQuer
 
 
 @router.post("/jobs/{name}/rerun")
-async def rerun_job(name: str, ctx: CtxDep, team: TeamQuery = None) -> Object:
+async def rerun_job(name: NamePath, ctx: CtxDep, team: TeamQuery = None) -> Object:
     """Runs a Succeeded or Failed job again with the same spec; 409 while it runs.
 
     Its status starts afresh (Pending, reason Rerun): ``run`` is the run's number and
