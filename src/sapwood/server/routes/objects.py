@@ -47,12 +47,18 @@ async def apply(body: ApplyRequest, ctx: CtxDep) -> ApplyResponse:
     return response
 
 
-@router.get("/{plural}")
+@router.get("/{plural:plural}")
 async def list_objects(
     plural: KindPath,
     ctx: CtxDep,
     team: TeamQuery = None,
-    selector: Annotated[str | None, Query(description="e.g. app=web,tier!=batch")] = None,
+    selector: Annotated[
+        str | None,
+        Query(
+            description="label selector, e.g. app=web,tier!=batch",
+            json_schema_extra={"pattern": SELECTOR_PATTERN},
+        ),
+    ] = None,
     limit: int | None = None,
     continue_: Annotated[str | None, Query(alias="continue")] = None,
 ) -> ObjectPage:
