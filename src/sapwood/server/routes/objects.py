@@ -39,9 +39,9 @@ async def apply(body: ApplyRequest, ctx: CtxDep) -> ApplyResponse:
         dry_run=body.dry_run,
         now=ctx.state.clock.now(),
         priorities=ctx.state.settings.scheduling.priorities,
+        local_workdirs=ctx.state.settings.runtime.kind == "local",
     )
     if not body.dry_run:
-        local_workdirs=ctx.state.settings.runtime.kind == "local",
         for kind in {r.object.kind for r in response.results}:
             ctx.state.wake(kind)
     return response
