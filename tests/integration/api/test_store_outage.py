@@ -44,31 +44,30 @@ async def test_an_unreachable_database_answers_503_and_is_logged_once(
     )
     tokens: list[str] = []
     app = create_app(settings, clock=clock, on_bootstrap=tokens.append)
-    async with app.router.lifespan_context(app):
-        async with Api(app, tokens[0]).http(tokens[0]) as http:
-            assert (await http.get("/api/v1/jobs")).status_code == 200
-            caplog.set_level(logging.INFO, logger="sapwood")
+    async with app.router.lifespan_context(app), Api(app, tokens[0]).http(tokens[0]) as http:
+        assert (await http.get("/api/v1/jobs")).status_code == 200
+        caplog.set_level(logging.INFO, logger="sapwood")
 
-            await outage.cut()
-            if is_sqlite(outage.url):
-                # An open SQLite connection outlives its file's folder: only new ones fail.
-                await app.state.sapwood.engine.dispose()
-            answers = await asyncio.gather(
-                *(http.get("/api/v1/jobs") for _ in range(REQUESTS)),
-                http.post("/api/v1/apply", json={"objects": [job("train")]}),
-            )
+        await outage.cut()
+        if is_sqlite(outage.url):
+            # An open SQLite connection outlives its file's folder: only new ones fail.
+            await app.state.sapwood.engine.dispose()
+        answers = await asyncio.gather(
+            *(http.get("/api/v1/jobs") for _ in range(REQUESTS)),
+            http.post("/api/v1/apply", json={"objects": [job("train")]}),
+        )
 
-            for answer in answers:
-                assert answer.status_code == 503, answer.text
-                assert answer.headers["retry-after"] == "5"
-                assert answer.json()["error"]["code"] == "unavailable"
-            [down] = logged(caplog, "database unreachable")
-            assert down.getMessage() != "database unreachable: "
-            assert not [r for r in caplog.records if r.exc_info], "no traceback per request"
+        for answer in answers:
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"] == "5"
+            assert answer.json()["error"]["code"] == "unavailable"
+        [down] = logged(caplog, "database unreachable")
+        assert down.getMessage() != "database unreachable: "
+        assert not [r for r in caplog.records if r.exc_info], "no traceback per request"
 
-            await outage.mend()
-            assert (await http.get("/api/v1/jobs")).status_code == 200
-            applied = await http.post("/api/v1/apply", json={"objects": [job("train")]})
-            assert applied.status_code == 200
-            assert len(logged(caplog, "database reachable again")) == 1
-            assert len(logged(caplog, "database unreachable")) == 1
+        await outage.mend()
+        assert (await http.get("/api/v1/jobs")).status_code == 200
+        applied = await http.post("/api/v1/apply", json={"objects": [job("train")]})
+        assert applied.status_code == 200
+        assert len(logged(caplog, "database reachable again")) == 1
+        assert len(logged(caplog, "database unreachable")) == 1

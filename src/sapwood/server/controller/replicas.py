@@ -13,7 +13,6 @@ from typing import Any
 
 from sapwood.server.runtimes.base import UnitPhase, UnitReason, UnitState
 
-
 MESSAGE_CHARS = 500
 
 

@@ -147,7 +147,7 @@ def test_a_missing_relative_command_names_the_workdir(tmp_path: Path) -> None:
     assert f"relative to the workdir {tmp_path}" in message
     script = tmp_path / "train.sh"
     script.write_text("#!/bin/sh\n")
-    with pytest.raises(RuntimePermanentError, match="train.sh is not executable"):
+    with pytest.raises(RuntimePermanentError, match=r"train\.sh is not executable"):
         check_runnable(UnitSpec(KEY, ("./train.sh",), {}, workdir=str(tmp_path)))
 
 
