@@ -111,17 +111,22 @@ def serve(
         if value is not None:
             env[key] = str(value)
     settings = Settings.from_env(env)
-    # Whatever the server writes (database, keys, unit files, logs) is its own alone.
-    os.umask(0o077)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # probes would log every request
     url = f"http://{settings.api.host}:{settings.api.port}"
     client_config = config_path(env)
+    # Whatever the server writes (database, keys, unit files, logs) is its own alone.
+    private = 0o077
     if reset_admin_token:
-        _reset_admin_token(settings, client_config, url)
+        previous = os.umask(private)  # restored: this may run inside another program
+        try:
+            _reset_admin_token(settings, client_config, url)
+        finally:
+            os.umask(previous)
         return
+    os.umask(private)
 
     def on_bootstrap(token: str) -> None:
         # Shown once here; the local client config (0600) keeps it for the CLI and SDK.

@@ -47,8 +47,8 @@ async def test_a_gang_all_reduces_over_gloo(live_api: Api, tmp_path: Path) -> No
     workdir = tmp_path / "ddp"
     workdir.mkdir()
     (workdir / "ddp.py").write_text(SCRIPT)
-    for folder in (tmp_path, workdir):
-        os.chmod(folder, 0o755)
+    for path, mode in ((tmp_path, 0o755), (workdir, 0o755), (workdir / "ddp.py", 0o644)):
+        os.chmod(path, mode)  # whatever the umask
     spec = {
         "command": [sys.executable, "ddp.py"],
         "workdir": str(workdir),

@@ -147,8 +147,10 @@ async def test_the_escape_fails_step_by_step_and_a_workload_keeps_what_is_its_ow
     await wait_until(victim_ready)
 
     inputs = tmp_path / "inputs"
-    inputs.mkdir()
+    inputs.mkdir(mode=0o755)
+    inputs.chmod(0o755)  # whatever the umask: the team may read its inputs
     (inputs / "input.txt").write_text("the team's own input")
+    (inputs / "input.txt").chmod(0o644)
     attacker = UnitKey("Job", "red", "attacker")
     victim_dir = data_dir / "units" / victim.slug()
     blue_volume = data_dir / "volumes" / "blue" / "data"
