@@ -95,6 +95,11 @@ ATTACKER = textwrap.dedent(
     volume = pathlib.Path(os.environ["SAPWOOD_VOLUME_SCRATCH"])
     (volume / "out.txt").write_text("written by red")
     found["own_volume"] = text(volume / "out.txt")
+    import tempfile
+    with tempfile.NamedTemporaryFile("w+", prefix="scratch") as scratch:
+        scratch.write("temp files work")
+        scratch.seek(0)
+        found["own_tmp"] = scratch.read()
     print("RESULT " + json.dumps(found), flush=True)
     """
 )
@@ -192,6 +197,7 @@ async def test_the_escape_fails_step_by_step_and_a_workload_keeps_what_is_its_ow
     assert found["own_token"] == ATTACKER_TOKEN
     assert found["input"] == found["input_by_path"] == "the team's own input"
     assert found["own_volume"] == "written by red"
+    assert found["own_tmp"] == "temp files work"  # a private /tmp it may write
     assert found["cwd"] == str(inputs)
     assert state.isolated_by == "uid+namespaces"
 

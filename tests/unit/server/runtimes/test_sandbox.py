@@ -44,7 +44,8 @@ def test_the_command_hides_the_server_last_and_drops_to_the_team_uid() -> None:
     # Host folders come in read-only; /proc, /tmp, /dev and /run are the sandbox's own.
     assert argv[argv.index("/usr") - 1 : argv.index("/usr") + 2] == ["--ro-bind", "/usr", "/usr"]
     assert "/proc" not in argv[: argv.index("--proc")]
-    assert argv[argv.index("/tmp") - 1 : argv.index("/tmp") + 1] == ["--tmpfs", "/tmp"]
+    at = argv.index("/tmp")
+    assert argv[at - 3 : at + 1] == ["--perms", "1777", "--tmpfs", "/tmp"]  # writable, sticky
     # The unit's own things appear under /sapwood.
     assert "/sapwood/volumes/data" in argv
     assert argv[argv.index(TOKEN_FILE) - 2] == "--ro-bind"

@@ -102,7 +102,9 @@ def wrap_command(
             args += ["--symlink", os.readlink(host), host]
         else:
             args += ["--ro-bind", host, host]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
+    # A private /tmp anyone in the sandbox may write (as a host's: sticky, 1777).
+    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--tmpfs", "/run"]
     args += expose_args(sandbox.exposed)
     args += ["--ro-bind-try", "/run/systemd/resolve", "/run/systemd/resolve"]
     for device in confinement.gpu_devices:
