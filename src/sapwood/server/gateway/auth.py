@@ -12,6 +12,7 @@ admitted then. Revocation takes effect at the first check once the store is back
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sapwood.schemas import Role
+from sapwood.server.gateway.messages import HttpError
 from sapwood.server.secrets import secret_matches, split_token
-from sapwood.server.services.access import Caller
+from sapwood.server.services.access import Caller, can_read
 from sapwood.server.store.engine import session_factory
 from sapwood.server.store.outage import STORE_DOWN_ERRORS
 from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
@@ -33,6 +35,8 @@ Verdict = tuple[Outcome, datetime | None]
 """An outcome and, for a caller, when its token expires (None: never)."""
 
 STORE_UNREACHABLE: tuple[type[Exception], ...] = (*STORE_DOWN_ERRORS, OSError)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,3 +165,31 @@ class TokenAuth:
             roles = {m.team: Role(m.role) for m in memberships}
             caller = Caller(user=user.name, admin=user.admin, roles=roles, token_id=row.id)
             return caller, row.expires_at
+
+
+async def authorise(
+    auth: TokenAuth,
+    authorization: bytes | None,
+    *,
+    team: str,
+    not_found: Callable[[], HttpError],
+) -> Caller:
+    """The caller behind ``authorization`` when it may read ``team``; else an HttpError:
+    503 with Retry-After while the store cannot check the token, 401 with
+    WWW-Authenticate when the token is refused, ``not_found()`` for a caller outside the
+    team (who must not learn what the team runs)."""
+    try:
+        outcome = await auth.check(authorization)
+    except Exception as exc:  # the store is down: say so, rather than a bare 500
+        log.warning("cannot check a token: %s", exc)
+        raise HttpError(
+            503,
+            "unavailable",
+            "cannot check the token now: the store is unreachable",
+            headers=[(b"retry-after", b"5")],
+        ) from None
+    if isinstance(outcome, str):
+        raise HttpError(401, "unauthorized", outcome, headers=[(b"www-authenticate", b"Bearer")])
+    if not can_read(outcome, team):
+        raise not_found()
+    return outcome

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sapwood.server.gateway.auth import TokenAuth
+from sapwood.server.gateway.auth import TokenAuth, authorise
 from sapwood.server.gateway.buckets import BucketSet, retry_after_s
 from sapwood.server.gateway.messages import (
     DROP_RESPONSE,
@@ -54,7 +54,6 @@ from sapwood.server.gateway.upstream import (
     UpstreamResponse,
     UpstreamTimeoutError,
 )
-from sapwood.server.services.access import can_read
 from sapwood.server.services.tokens import many_authorizations
 from sapwood.specs.serving import RateLimit
 
@@ -213,23 +212,10 @@ class Gateway:
     async def _authorise(self, authorization: bytes | None, team: str, name: str) -> str:
         if self.auth is None:
             raise HttpError(401, "unauthorized", "this gateway has no store to check tokens in")
-        try:
-            outcome = await self.auth.check(authorization)
-        except Exception as exc:  # the store is down: say so, rather than a bare 500
-            log.warning("cannot check a token: %s", exc)
-            raise HttpError(
-                503,
-                "unavailable",
-                "cannot check the token now: the store is unreachable",
-                headers=[(b"retry-after", b"5")],
-            ) from None
-        if isinstance(outcome, str):
-            raise HttpError(
-                401, "unauthorized", outcome, headers=[(b"www-authenticate", b"Bearer")]
-            )
-        if not can_read(outcome, team):
-            raise not_found(team, name)
-        return outcome.token_id
+        caller = await authorise(
+            self.auth, authorization, team=team, not_found=lambda: not_found(team, name)
+        )
+        return caller.token_id
 
     def _limit(
         self,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +17,7 @@ from pydantic import Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sapwood.server.gateway.polling import Polled
 from sapwood.server.gateway.routing import Route, RouteTable
 from sapwood.server.store.engine import session_factory
 from sapwood.server.store.tables import ObjectRow
@@ -43,14 +43,13 @@ class RouteSource(Protocol):
     async def stop(self) -> None: ...
 
 
-class _Table(ABC):
+class _Table(Polled[RouteTable]):
     """The current table and a way to wait for the next one."""
 
     def __init__(self, poll_interval_s: float) -> None:
-        self.poll_interval_s = poll_interval_s
+        super().__init__(poll_interval_s, what="routes")
         self.routes: RouteTable = {}
         self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def get(self, team: str, service: str) -> Route | None:
         return self.routes.get((team, service))
@@ -68,29 +67,6 @@ class _Table(ABC):
         self.routes = routes
         event, self._changed = self._changed, asyncio.Event()
         event.set()
-
-    @abstractmethod
-    async def load(self) -> RouteTable:
-        """The whole route table as the source has it now."""
-
-    async def start(self) -> None:
-        self.publish(await self.load())
-        self._task = asyncio.create_task(self._follow(), name="gateway-routes")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval_s)
-            try:
-                self.publish(await self.load())
-            except Exception:
-                # Keep serving the last good table; the next poll tries again.
-                log.exception("could not reload the route table")
 
 
 class RouteEntry(SpecModel):
@@ -158,18 +134,12 @@ class StaticRoutes(_Table):
 class StoreRoutes(_Table):
     """Routes from the Service objects in the store, polled (a cheap query) twice a second."""
 
+    may_start_empty = True  # the server may still be migrating the store
+
     def __init__(self, engine: AsyncEngine, *, poll_interval_s: float = 0.5) -> None:
         super().__init__(poll_interval_s)
         self._sessions = session_factory(engine)
         self._specs: dict[tuple[str, int], tuple[GatewaySpec, int, bool]] = {}
-
-    async def start(self) -> None:
-        """Starts even when the store is not ready yet (the server may be migrating it)."""
-        try:
-            self.publish(await self.load())
-        except Exception as exc:
-            log.warning("the store is not ready (%s); routes follow once it is", exc)
-        self._task = asyncio.create_task(self._follow(), name="gateway-routes")
 
     async def load(self) -> RouteTable:
         query = select(

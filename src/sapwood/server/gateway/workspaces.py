@@ -15,8 +15,6 @@ kernels and terminals) are tunnelled once the caller is admitted (``open_tunnel`
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sapwood.server.gateway.auth import TokenAuth
+from sapwood.server.gateway.auth import TokenAuth, authorise
 from sapwood.server.gateway.messages import (
     DROP_REQUEST,
     HttpError,
@@ -34,15 +32,14 @@ from sapwood.server.gateway.messages import (
     error_response,
     new_request_id,
 )
+from sapwood.server.gateway.polling import Polled
 from sapwood.server.gateway.proxy import relay
 from sapwood.server.gateway.upstream import UpstreamError, UpstreamPool, UpstreamTimeoutError
 from sapwood.server.secrets import workload_token
-from sapwood.server.services.access import can_read, can_write
+from sapwood.server.services.access import can_write
 from sapwood.server.store.engine import session_factory
 from sapwood.server.store.tables import ObjectRow
 from sapwood.specs.paths import WORKSPACE_PREFIX, workspace_path
-
-log = logging.getLogger(__name__)
 
 COOKIE = b"sapwood_token"
 MAX_BODY_BYTES = 256 * 1024 * 1024  # a notebook or a file uploaded through JupyterLab
@@ -120,17 +117,21 @@ def token_in_query(query: bytes) -> tuple[str | None, bytes]:
     return token, urlencode(rest).encode("latin-1")
 
 
-class StoreWorkspaces:
+class StoreWorkspaces(Polled[dict[tuple[str, str], WorkspaceRoute]]):
     """The workspaces in the store, polled like the services' routes."""
 
+    may_start_empty = True  # the server may still be migrating the store
+
     def __init__(self, engine: AsyncEngine, *, poll_interval_s: float = 0.5) -> None:
+        super().__init__(poll_interval_s, what="workspaces")
         self._sessions = session_factory(engine)
-        self.poll_interval_s = poll_interval_s
         self.routes: dict[tuple[str, str], WorkspaceRoute] = {}
-        self._task: asyncio.Task[None] | None = None
 
     def get(self, team: str, name: str) -> WorkspaceRoute | None:
         return self.routes.get((team, name))
+
+    def publish(self, value: dict[tuple[str, str], WorkspaceRoute]) -> None:
+        self.routes = value
 
     async def load(self) -> dict[tuple[str, str], WorkspaceRoute]:
         query = select(
@@ -149,27 +150,6 @@ class StoreWorkspaces:
             )
             for uid, team, name, spec, status in rows
         }
-
-    async def start(self) -> None:
-        try:
-            self.routes = await self.load()
-        except Exception as exc:
-            log.warning("the store is not ready (%s); workspaces follow once it is", exc)
-        self._task = asyncio.create_task(self._follow(), name="gateway-workspaces")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval_s)
-            try:
-                self.routes = await self.load()
-            except Exception:
-                log.exception("could not reload the workspaces")
 
 
 class WorkspaceProxy:
@@ -275,12 +255,7 @@ class WorkspaceProxy:
                 503,
                 "unavailable",
                 f"workspace {team}/{name} is not running (phase {route.phase}); "
-                f"`sapwood describe workspace {name}` says why"
-                + (
-                    f", `sapwood resume workspace {name}` starts it"
-                    if route.phase == "Paused"
-                    else ""
-                ),
+                f"`sapwood describe workspace {name}` says why{_resume_hint(route)}",
                 headers=[(b"retry-after", b"5")],
             )
         return route, (request.path if route.jupyter else rest)
@@ -295,23 +270,10 @@ class WorkspaceProxy:
                 "or send Authorization: Bearer sw_…",
                 headers=[(b"www-authenticate", b"Bearer")],
             )
-        try:
-            outcome = await self.auth.check(presented)
-        except Exception as exc:
-            log.warning("cannot check a token: %s", exc)
-            raise HttpError(
-                503,
-                "unavailable",
-                "cannot check the token now: the store is unreachable",
-                headers=[(b"retry-after", b"5")],
-            ) from None
-        if isinstance(outcome, str):
-            raise HttpError(
-                401, "unauthorized", outcome, headers=[(b"www-authenticate", b"Bearer")]
-            )
-        if not can_read(outcome, team):
-            raise _not_found(team, name)
-        if not can_write(outcome, team):
+        caller = await authorise(
+            self.auth, presented, team=team, not_found=lambda: _not_found(team, name)
+        )
+        if not can_write(caller, team):
             raise HttpError(
                 403,
                 "forbidden",
