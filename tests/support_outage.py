@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
 from sapwood.server.store.engine import is_sqlite
 
 
@@ -119,3 +120,14 @@ async def outage_switch(url: str, tmp_path: Path) -> AsyncIterator[Outage]:
         yield outage
     finally:
         await outage.close()
+
+
+def outage_settings(outage: Outage, tmp_path: Path) -> Settings:
+    """A server on the outage's database, with neither controller nor gateway: the test
+    drives the store alone."""
+    return Settings(
+        home=tmp_path / "home",
+        store=StoreSettings(database_url=outage.url),
+        controller=ControllerSettings(enabled=False),
+        gateway=GatewaySettings(enabled=False),
+    )

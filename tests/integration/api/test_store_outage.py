@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from sapwood.server.app import create_app
-from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
 from sapwood.server.store.engine import is_sqlite
 from sapwood.testing.clock import FakeClock
 from tests.support import Api, job
-from tests.support_outage import Outage, outage_switch
+from tests.support_outage import Outage, outage_settings, outage_switch
 
 pytestmark = pytest.mark.anyio
 
@@ -36,14 +35,8 @@ def logged(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecor
 async def test_an_unreachable_database_answers_503_and_is_logged_once(
     outage: Outage, tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(
-        home=tmp_path / "home",
-        store=StoreSettings(database_url=outage.url),
-        controller=ControllerSettings(enabled=False),
-        gateway=GatewaySettings(enabled=False),
-    )
     tokens: list[str] = []
-    app = create_app(settings, clock=clock, on_bootstrap=tokens.append)
+    app = create_app(outage_settings(outage, tmp_path), clock=clock, on_bootstrap=tokens.append)
     async with app.router.lifespan_context(app), Api(app, tokens[0]).http(tokens[0]) as http:
         assert (await http.get("/api/v1/jobs")).status_code == 200
         caplog.set_level(logging.INFO, logger="sapwood")

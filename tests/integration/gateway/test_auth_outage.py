@@ -12,11 +12,10 @@ import pytest
 from sapwood.server.app import create_app
 from sapwood.server.gateway.auth import STORE_UNREACHABLE, TokenAuth
 from sapwood.server.services.access import Caller
-from sapwood.server.settings import ControllerSettings, GatewaySettings, Settings, StoreSettings
 from sapwood.server.store.engine import create_engine, is_sqlite
 from sapwood.testing.clock import FakeClock
 from tests.support import Api
-from tests.support_outage import Outage, outage_switch
+from tests.support_outage import Outage, outage_settings, outage_switch
 
 pytestmark = pytest.mark.anyio
 
@@ -42,14 +41,8 @@ def bearer(token: str) -> bytes:
 async def test_a_checked_token_outlives_a_store_outage_and_no_other_does(
     outage: Outage, tmp_path: Path, clock: FakeClock
 ) -> None:
-    settings = Settings(
-        home=tmp_path / "home",
-        store=StoreSettings(database_url=outage.url),
-        controller=ControllerSettings(enabled=False),
-        gateway=GatewaySettings(enabled=False),
-    )
     tokens: list[str] = []
-    app = create_app(settings, clock=clock, on_bootstrap=tokens.append)
+    app = create_app(outage_settings(outage, tmp_path), clock=clock, on_bootstrap=tokens.append)
     async with app.router.lifespan_context(app):
         api = Api(app, tokens[0])
         await api.admin.create_user("member", teams={"default": "member"})
