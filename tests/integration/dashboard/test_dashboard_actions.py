@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from sapwood.server.settings import GatewaySettings, Settings
 from sapwood.server.store.tables import ObjectRow
 from tests.integration.dashboard.conftest import Browser, csrf_of
 from tests.support import Api, job, service, workspace
@@ -94,3 +95,32 @@ async def test_canary_replicas_are_labelled(api: Api, browser: Browser) -> None:
         text = (await client.get("/ui/workloads/services/default/web")).text
     rows = re.findall(r"<tr[^>]*><td>(\d+)( <span class=\"tag\">canary</span>)?</td>", text)
     assert rows == [("0", ""), ("1", ""), ("10000", ' <span class="tag">canary</span>')]
+
+
+class TestOpenWorkspace:
+    """A workspace page links to the workspace through the gateway, where a running
+    gateway is; its session cookie signs the member in there (tests/integration/gateway)."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"gateway": GatewaySettings(enabled=True, port=8499)})
+
+    async def test_a_workspace_page_offers_open_through_the_gateway(
+        self, api: Api, browser: Browser
+    ) -> None:
+        await api.admin.apply([workspace("notebook")])
+        await _set_status(api, "Workspace", "notebook", {"phase": "Running"})
+        async with browser(api.admin_token) as client:
+            page = await client.get("/ui/workloads/workspaces/default/notebook")
+        assert "Open workspace" in page.text
+        assert 'href="http://sapwood.test:8499/w/default/notebook/"' in page.text
+
+
+async def test_without_a_gateway_a_workspace_page_has_no_open_link(
+    api: Api, browser: Browser
+) -> None:
+    await api.admin.apply([workspace("notebook")])
+    await _set_status(api, "Workspace", "notebook", {"phase": "Running"})
+    async with browser(api.admin_token) as client:
+        page = await client.get("/ui/workloads/workspaces/default/notebook")
+    assert "Open workspace" not in page.text

@@ -135,6 +135,32 @@ async def test_a_browser_signs_in_once_with_token_in_the_address(
                 assert "set-cookie" not in refused.headers
 
 
+async def test_the_dashboards_session_cookie_opens_a_workspace(
+    api: Api, settings: Settings
+) -> None:
+    """A member signed in to the dashboard follows its Open link: the session cookie
+    (cookies ignore the port) signs the gateway in, and never reaches the workspace."""
+    tokens = await people(api)
+    await api.admin.apply([jupyter("nb", "lab")])
+    with upstreams("nb") as (nb,):
+        await running_at(settings.database_url, "lab", "nb", f"http://{nb.endpoint}/w/lab/nb/")
+        gateway = build_gateway(settings, poll_interval_s=0.05)
+        with running_gateway(gateway) as url:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+
+                async def opened(who: str) -> httpx.Response:
+                    cookie = f"theme=dark; sapwood_session={tokens[who]}"
+                    return await http.get("/w/lab/nb/lab", headers={"cookie": cookie})
+
+                async def ready() -> bool:
+                    return (await opened("member")).status_code == 200
+
+                await eventually(ready)
+                seen = (await opened("member")).json()
+                assert seen["headers"]["cookie"] == "theme=dark"
+                assert (await opened("outsider")).status_code == 404
+
+
 @contextlib.asynccontextmanager
 async def websocket_replica() -> AsyncIterator[tuple[int, list[bytes]]]:
     """A replica that answers an upgrade with 101 and echoes every byte after it."""

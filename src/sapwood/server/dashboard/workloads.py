@@ -18,6 +18,7 @@ from sapwood.server.services import events, logs, objects, teams
 from sapwood.server.services import pause as pausing
 from sapwood.server.services.errors import InvalidError, NotFoundError
 from sapwood.specs.objects import PLURALS
+from sapwood.specs.paths import workspace_path
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 WORKLOAD_KINDS = ("Workspace", "Job", "Service")
@@ -130,7 +131,20 @@ async def workload(page: PageDep, plural: str, team: str, name: str) -> HTMLResp
         paused=is_paused(obj),
         is_canary=is_canary,
         logs_available=page.state.controller is not None,
+        open_url=_open_url(page, obj),
         **await _series_context(page, obj),
+    )
+
+
+def _open_url(page: Page, obj: Object) -> str | None:
+    """Where a member opens a workspace: the gateway's /w/TEAM/NAME/ on the host the
+    browser reached the dashboard at (the session cookie signs it in there too)."""
+    if obj.kind != "Workspace" or not page.state.settings.gateway.enabled:
+        return None
+    host = page.request.url.hostname or "127.0.0.1"
+    port = page.state.settings.gateway.port
+    return f"{page.request.url.scheme}://{host}:{port}" + workspace_path(
+        obj.metadata.team, obj.metadata.name
     )
 
 

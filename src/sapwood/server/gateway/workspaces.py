@@ -42,6 +42,9 @@ from sapwood.server.store.tables import ObjectRow
 from sapwood.specs.paths import WORKSPACE_PREFIX, workspace_path
 
 COOKIE = b"sapwood_token"
+# The dashboard's session cookie (dashboard/session.py COOKIE): its value is a token too.
+DASHBOARD_COOKIE = b"sapwood_session"
+OUR_COOKIES = (COOKIE, DASHBOARD_COOKIE)
 MAX_BODY_BYTES = 256 * 1024 * 1024  # a notebook or a file uploaded through JupyterLab
 # Headers the gateway sets itself, besides the hop-by-hop ones; Host is kept (JupyterLab
 # checks a WebSocket's Origin against it).
@@ -89,21 +92,24 @@ def endpoint_of(status: Mapping[str, Any] | None) -> str | None:
 
 
 def cookie_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
-    """The value of the ``sapwood_token`` cookie, if the request carries one."""
+    """The token in the ``sapwood_token`` cookie, else in the dashboard's session cookie
+    (a signed-in member opens a workspace from its page; cookies ignore the port), if the
+    request carries either."""
+    found: dict[bytes, bytes] = {}
     for name, value in headers:
         if name != b"cookie":
             continue
         for pair in value.split(b";"):
-            key, _, found = pair.strip().partition(b"=")
-            if key == COOKIE and found:
-                return found
-    return None
+            key, _, token = pair.strip().partition(b"=")
+            if key in OUR_COOKIES and token:
+                found.setdefault(key, token)
+    return found.get(COOKIE) or found.get(DASHBOARD_COOKIE)
 
 
 def without_our_cookie(value: bytes) -> bytes:
-    """A Cookie header without ``sapwood_token``: the workspace never sees the caller's
+    """A Cookie header without Sapwood's cookies: the workspace never sees the caller's
     Sapwood token."""
-    kept = [p.strip() for p in value.split(b";") if p.strip().partition(b"=")[0] != COOKIE]
+    kept = [p.strip() for p in value.split(b";") if p.strip().partition(b"=")[0] not in OUR_COOKIES]
     return b"; ".join(p for p in kept if p)
 
 
