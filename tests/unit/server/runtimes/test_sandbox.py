@@ -143,3 +143,14 @@ def test_a_python_under_a_closed_folder_is_shown_alone_in_a_passable_one(tmp_pat
     assert Path(found[1]) == python
     assert Path(found[0]) in (closed, *closed.parents)
     assert exposures([Path("/usr")]) == ()
+
+
+def test_a_checkout_under_tmp_is_shown_where_it_is_in_the_sandboxs_own_tmp() -> None:
+    """A server run from /tmp/ci/.venv: the sandbox's /tmp is private, so the workload
+    would not find the interpreter or the source tree without these binds."""
+    found = exposures([Path("/tmp/ci/.venv"), Path("/tmp/ci/src")])
+    assert found == (("/tmp", "/tmp/ci/.venv"), ("/tmp", "/tmp/ci/src"))
+    argv = expose_args(found)
+    assert "--tmpfs" not in argv  # /tmp is the sandbox's own tmpfs already
+    assert argv[:4] == ["--perms", "0755", "--dir", "/tmp/ci"]
+    assert ["--ro-bind", "/tmp/ci/src", "/tmp/ci/src"] == argv[-3:]

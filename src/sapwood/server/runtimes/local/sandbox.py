@@ -40,6 +40,7 @@ VOLUMES_DIR = f"{SANDBOX_ROOT}/volumes"
 # Host folders that a sandbox never binds from the host: it gets its own.
 PRIVATE_TOP = frozenset({"proc", "dev", "tmp", "run", "sapwood"})
 FIRST_TEAM_UID = 200_000
+SOURCE_ROOT = Path(__file__).resolve().parents[4]  # the folder holding the sapwood package
 PROBE_TIMEOUT_S = 10.0
 BWRAP_INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
 
@@ -135,26 +136,34 @@ def wrap_command(
 
 
 def expose_args(exposed: Sequence[tuple[str, str]]) -> list[str]:
-    """bubblewrap arguments that replace each closed folder by an empty, passable one
-    holding only the paths to expose (read-only), with passable folders between."""
+    """bubblewrap arguments that show each path read-only where it is. Its anchor is
+    either a private top folder of the sandbox (/tmp, /run: a tmpfs already) or a closed
+    folder, replaced by an empty, passable one; the folders between are passable."""
     args: list[str] = []
     masked: set[str] = set()
-    for closed, path in exposed:
-        if closed not in masked:
-            args += ["--perms", "0755", "--tmpfs", closed]
-            masked.add(closed)
-        below = Path(path).relative_to(closed).parts[:-1]
+    for anchor, path in exposed:
+        private = Path(anchor).parent == Path("/") and Path(anchor).name in PRIVATE_TOP
+        if not private and anchor not in masked:
+            args += ["--perms", "0755", "--tmpfs", anchor]
+            masked.add(anchor)
+        below = Path(path).relative_to(anchor).parts[:-1]
         for i in range(len(below)):
-            args += ["--perms", "0755", "--dir", str(Path(closed, *below[: i + 1]))]
+            args += ["--perms", "0755", "--dir", str(Path(anchor, *below[: i + 1]))]
         args += ["--ro-bind", path, path]
     return args
 
 
 def exposures(paths: Sequence[Path]) -> tuple[tuple[str, str], ...]:
-    """(closed folder, path) for each path that lies under a folder other users cannot
-    enter (blocking: reads folder modes)."""
+    """(anchor, path) for each path a workload must reach but would not: one under a
+    private top folder (a checkout in /tmp: the sandbox has its own /tmp), anchored
+    there; or one under a folder other users cannot enter, anchored at that folder
+    (blocking: reads folder modes)."""
     found = []
     for path in paths:
+        top = Path(*path.parts[:2]) if len(path.parts) > 2 else None
+        if top is not None and top.name in PRIVATE_TOP:
+            found.append((str(top), str(path)))
+            continue
         closed = closed_folder(path / "x")
         if closed is not None and closed != path and closed != Path("/"):
             found.append((str(closed), str(path)))
@@ -255,11 +264,11 @@ def detect(*, enabled: bool, is_root: bool, which: Callable[[str], str | None]) 
     failure = _probe(candidate, probe_uid)
     if failure is not None:
         return Sandbox(missing=(f"bubblewrap cannot create namespaces here: {failure}",))
-    exposed: tuple[tuple[str, str], ...] = ()
-    if candidate.team_uids:
-        # A Python under /root (pyenv as root): workloads run the server's interpreter.
-        prefixes = {Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix)}
-        exposed = exposures(sorted(prefixes))
+    # Workloads run the server's interpreter and import Sapwood (run, serving, feeds):
+    # its Python, its environment and its source tree (an editable install) must be
+    # reachable, even under /root (pyenv as root) or in a checkout under /tmp.
+    needed = (sys.base_prefix, sys.prefix, str(SOURCE_ROOT))
+    exposed = exposures(sorted({Path(os.path.realpath(p)) for p in needed}))
     return Sandbox(
         bwrap=bwrap,
         setpriv=setpriv,
