@@ -153,4 +153,4 @@ def test_a_checkout_under_tmp_is_shown_where_it_is_in_the_sandboxs_own_tmp() -> 
     argv = expose_args(found)
     assert "--tmpfs" not in argv  # /tmp is the sandbox's own tmpfs already
     assert argv[:4] == ["--perms", "0755", "--dir", "/tmp/ci"]
-    assert ["--ro-bind", "/tmp/ci/src", "/tmp/ci/src"] == argv[-3:]
+    assert argv[-3:] == ["--ro-bind", "/tmp/ci/src", "/tmp/ci/src"]
