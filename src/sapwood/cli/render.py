@@ -18,6 +18,7 @@ from sapwood.client import SapwoodError
 from sapwood.kubernetes import Manifest, RenderError, dump_manifests, render_object
 from sapwood.kubernetes.options import DEFAULT_SERVER_IMAGE, RenderOptions
 from sapwood.schemas import WhoAmI
+from sapwood.schemas.auth import implied_team
 from sapwood.specs.documents import Document
 from sapwood.specs.objects import parse_object
 
@@ -77,10 +78,9 @@ def pick_team(me: WhoAmI) -> str:
     """The team `apply` uses for objects without one: the caller's only team, else
     ``default`` (as the server's default_team does); CliError when that is ambiguous."""
     teams = sorted(m.team for m in me.teams)
-    if len(teams) == 1:
-        return teams[0]
-    if "default" in teams or (me.admin and not teams):
-        return "default"
+    implied = implied_team(teams, admin=me.admin)
+    if implied is not None:
+        return implied
     if not teams:
         raise CliError(f"user {me.user} belongs to no team", hint="ask an admin to add you")
     raise CliError(

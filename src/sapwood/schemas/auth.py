@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
@@ -94,3 +95,15 @@ class WhoAmI(WireModel):
     admin: bool
     teams: list[Membership]
     token_id: str
+
+
+def implied_team(teams: Iterable[str], *, admin: bool) -> str | None:
+    """The team meant when a request names none: the caller's only team, else
+    ``default`` when the caller is in it (or is an admin of no team); None when that is
+    ambiguous or the caller has no team. The server's apply and the CLI's render share it."""
+    ordered = sorted(teams)
+    if len(ordered) == 1:
+        return ordered[0]
+    if "default" in ordered or (admin and not ordered):
+        return "default"
+    return None

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sapwood.schemas import Role
+from sapwood.schemas.auth import implied_team
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
 from sapwood.server.services.workload_scope import WorkloadScope
 
@@ -58,11 +59,10 @@ def require_admin(caller: Caller, action: str) -> None:
 
 def default_team(caller: Caller) -> str:
     """The team meant when none is named: the caller's only team, else 'default'."""
+    implied = implied_team(caller.roles, admin=caller.admin)
+    if implied is not None:
+        return implied
     teams = sorted(caller.roles)
-    if len(teams) == 1:
-        return teams[0]
-    if "default" in caller.roles or (caller.admin and not teams):
-        return "default"
     if not teams:
         raise InvalidError(f"user {caller.user} belongs to no team", hint="ask an admin to add you")
     raise InvalidError(

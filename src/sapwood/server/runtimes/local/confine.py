@@ -35,14 +35,17 @@ class TeamUids:
         self._path = data_dir / UID_MAP
         self._first = first
         self._lock = threading.Lock()
+        self._assigned: dict[str, int] | None = None  # read once; this runtime owns the file
 
     def uid_of(self, team: str) -> int:
         with self._lock:
-            text = self._path.read_text(encoding="utf-8") if self._path.exists() else "{}"
-            assigned = parse_uid_map(text)
-            uid = assign_uid(assigned, team, first=self._first, taken=_is_system_uid)
-            if assigned.get(team) != uid:
-                write_atomic(self._path, _dump({**assigned, team: uid}))
+            if self._assigned is None:
+                text = self._path.read_text(encoding="utf-8") if self._path.exists() else "{}"
+                self._assigned = parse_uid_map(text)
+            uid = assign_uid(self._assigned, team, first=self._first, taken=_is_system_uid)
+            if self._assigned.get(team) != uid:
+                write_atomic(self._path, _dump({**self._assigned, team: uid}))
+                self._assigned[team] = uid
             return uid
 
 

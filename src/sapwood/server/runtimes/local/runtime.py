@@ -274,6 +274,7 @@ class LocalRuntime:
             raise RuntimeTemporaryError(f"{self._data_dir} is used by another runtime") from exc
         self._lock_file = lock_file
         self._cgroup_plan()
+        _ = self.sandbox  # detected here, in a thread: its probe runs a process
         self._gpus = read_gpus()
         self._cores = usable_cores()
         for unit_dir in sorted(units_dir.iterdir()):
