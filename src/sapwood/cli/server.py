@@ -43,6 +43,13 @@ def _reset_admin_token(settings: Settings, client_config: Path, url: str) -> Non
     typer.echo(reset.token)
 
 
+def hiding(settings: Settings, folder: Path) -> Settings:
+    """`settings` with `folder` among what workloads never see: the CLI config the admin
+    token is saved in may lie outside the server's home (SAPWOOD_HOME elsewhere)."""
+    runtime = settings.runtime.model_copy(update={"hidden": (*settings.runtime.hidden, folder)})
+    return settings.model_copy(update={"runtime": runtime})
+
+
 def serve(
     host: str = typer.Option(
         "127.0.0.1", envvar="SAPWOOD_HOST", show_envvar=True, help="address to bind"
@@ -117,6 +124,7 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # probes would log every request
     url = f"http://{settings.api.host}:{settings.api.port}"
     client_config = config_path(env)
+    settings = hiding(settings, client_config.parent)
     # Whatever the server writes (database, keys, unit files, logs) is its own alone.
     private = 0o077
     if reset_admin_token:

@@ -215,7 +215,7 @@ async def _start_controller(
                 use_cgroups=settings.runtime.use_cgroups,
                 isolation=settings.runtime.isolation,
                 single_tenant=settings.runtime.single_tenant,
-                hidden=(settings.home,),
+                hidden=(settings.home, *settings.runtime.hidden),
             )
         )
         await asyncio.to_thread(

@@ -69,6 +69,9 @@ class RuntimeSettings(_Group):
     # SAPWOOD_SINGLE_TENANT=1 / --single-tenant: without isolation, still run several
     # teams' workloads at once (otherwise one team's wait while another's run).
     single_tenant: bool = False
+    # More folders workloads never see, besides the home: `sapwood server` adds the folder
+    # of the CLI config where it saves the admin token.
+    hidden: tuple[Path, ...] = ()
     # kubernetes: a kubeconfig (and context), else the in-cluster service account
     kubeconfig: Path | None = None
     kube_context: str | None = None

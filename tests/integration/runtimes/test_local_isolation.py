@@ -421,3 +421,26 @@ async def test_a_confined_memory_hog_is_oom_killed(
     await runtime.start(spec)
     state = await wait_state(runtime, key)
     assert state.reason == UnitReason.OOM_KILLED
+
+
+async def test_a_hidden_folder_stays_hidden_even_when_its_files_are_readable(
+    make_runtime: Callable[..., LocalRuntime],
+    wait_state: Callable[..., Awaitable[Any]],
+    tmp_path: Path,
+) -> None:
+    """The CLI config with the admin token may lie outside the server's home; `sapwood
+    server` hides its folder too, whatever the file's mode."""
+    require_sandbox()
+    cli_config = tmp_path / "dot-sapwood"
+    cli_config.mkdir(mode=0o755)
+    cli_config.chmod(0o755)
+    (cli_config / "config.yaml").write_text(f"token: {ADMIN_TOKEN}\n")
+    (cli_config / "config.yaml").chmod(0o644)
+    runtime = make_runtime(data_dir=tmp_path / "data", isolation=True, hidden=(cli_config,))
+    key = UnitKey("Job", "red", "peek")
+    code = f"import os; print('RESULT', os.listdir({str(cli_config)!r}))"
+    await runtime.start(UnitSpec(key=key, command=(sys.executable, "-c", code), env={}))
+    await wait_state(runtime, key)
+    logs = b"".join([c async for c in runtime.logs(key)]).decode()
+    assert "RESULT []" in logs
+    assert ADMIN_TOKEN not in logs
