@@ -38,7 +38,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sapwood.server.feeds.store_queue import StoreQueue
+from sapwood.server.ingest.store_queue import StoreQueue
 from sapwood.server.services.feed_results import figures_for
 from sapwood.server.store import migrate
 from sapwood.server.store.engine import create_engine, session_factory

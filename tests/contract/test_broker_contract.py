@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from sapwood.server.feeds.broker import Broker
-from sapwood.server.feeds.redis_streams import RedisStreamsBroker
-from sapwood.server.feeds.store_queue import StoreQueue
+from sapwood.server.ingest.broker import Broker
+from sapwood.server.ingest.redis_streams import RedisStreamsBroker
+from sapwood.server.ingest.store_queue import StoreQueue
 from sapwood.server.store import migrate
 from sapwood.server.store.engine import AsyncSession, create_engine, session_factory
 from sapwood.server.store.tables import FeedBatchRow

@@ -6,8 +6,8 @@ import typer
 
 from sapwood.cli.errors import CliError
 from sapwood.cli.output import print_out
-from sapwood.kubernetes.install import InstallOptions, render_install_yaml
-from sapwood.kubernetes.options import DEFAULT_SERVER_IMAGE
+from sapwood.manifests.install import InstallOptions, render_install_yaml
+from sapwood.manifests.options import DEFAULT_SERVER_IMAGE
 
 app = typer.Typer(
     name="install", help="Print the manifests to install Sapwood.", no_args_is_help=True

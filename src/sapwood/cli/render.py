@@ -15,8 +15,8 @@ from sapwood.cli.errors import CliError
 from sapwood.cli.output import print_out
 from sapwood.cli.session import connect
 from sapwood.client import SapwoodError
-from sapwood.kubernetes import Manifest, RenderError, dump_manifests, render_object
-from sapwood.kubernetes.options import DEFAULT_SERVER_IMAGE, RenderOptions
+from sapwood.manifests import Manifest, RenderError, dump_manifests, render_object
+from sapwood.manifests.options import DEFAULT_SERVER_IMAGE, RenderOptions
 from sapwood.schemas import WhoAmI
 from sapwood.schemas.auth import implied_team
 from sapwood.specs.documents import Document

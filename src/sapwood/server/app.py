@@ -23,8 +23,8 @@ from sapwood.server.controller.manager import ControllerConfig, ControllerManage
 from sapwood.server.controller.scheduler import Policy
 from sapwood.server.dashboard import routes as dashboard
 from sapwood.server.dashboard.errors import install as install_page_errors
-from sapwood.server.feeds.brokers import open_broker
 from sapwood.server.gateway_load import GatewayLoadSource
+from sapwood.server.ingest.brokers import open_broker
 from sapwood.server.leader import LeaderElector
 from sapwood.server.limits import BodyLimit, RouteLimit
 from sapwood.server.openapi import allowed_methods, unknown_resource

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sapwood.kubernetes.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
+from sapwood.manifests.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
 from sapwood.server.services.webhook_addresses import AddressPolicy
 from sapwood.specs.quantity import parse_duration
 

@@ -10,7 +10,7 @@ import pytest
 from sapwood.feeds.scoring import Scorer
 from sapwood.feeds.worker import FeedWorker, ModelMissingError, WorkerConfig
 from sapwood.schemas.arrow import from_ipc
-from sapwood.server.feeds.records import conform
+from sapwood.server.ingest.records import conform
 from sapwood.specs import antinex
 from sapwood.specs.feeds import antinex_v1
 from sapwood.testing.clock import FakeClock

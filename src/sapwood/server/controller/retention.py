@@ -17,7 +17,7 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.controller.model import ObjectView
-from sapwood.server.feeds.retention import prune
+from sapwood.server.ingest.retention import prune
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MetricRow
 from sapwood.specs.objects import Feed

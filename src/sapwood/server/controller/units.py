@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sapwood.kubernetes.options import DEFAULT_OPTIONS
-from sapwood.kubernetes.pods import render_probe
-from sapwood.kubernetes.workspaces import jupyter_command, jupyter_script
+from sapwood.manifests.options import DEFAULT_OPTIONS
+from sapwood.manifests.pods import render_probe
+from sapwood.manifests.workspaces import jupyter_command, jupyter_script
 from sapwood.server.controller.gang import free_port_block, gang_env, master_port
 from sapwood.server.controller.model import ObjectView
 from sapwood.server.controller.reruns import run_number

@@ -13,7 +13,7 @@ from sapwood.schemas.feeds import FeedResult
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import Chart, LineChart, line_chart, split_charts
 from sapwood.server.dashboard.web import Page
-from sapwood.server.feeds.series import FeedSeries
+from sapwood.server.ingest.series import FeedSeries
 from sapwood.server.services import feed_results, metrics, models, teams
 from sapwood.specs.objects import KINDS
 

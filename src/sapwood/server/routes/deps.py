@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller.manager import ControllerManager
-from sapwood.server.feeds.broker import Broker
-from sapwood.server.feeds.signals import FeedSignals
+from sapwood.server.ingest.broker import Broker
+from sapwood.server.ingest.signals import FeedSignals
 from sapwood.server.routes.streams import StreamLimiter
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import NotFoundError

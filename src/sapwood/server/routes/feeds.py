@@ -25,8 +25,8 @@ from sapwood.schemas.feeds import (
     FeedResultPage,
     IngestResponse,
 )
-from sapwood.server.feeds.broker import Broker
-from sapwood.server.feeds.results import ResultFilter
+from sapwood.server.ingest.broker import Broker
+from sapwood.server.ingest.results import ResultFilter
 from sapwood.server.routes.deps import AppState, CtxDep, StreamCtxDep
 from sapwood.server.routes.params import NamePath
 from sapwood.server.services import feed_ingest, feed_results, feeds

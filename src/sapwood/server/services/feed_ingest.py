@@ -4,7 +4,7 @@ A post is decoded and validated before the first row is written, and all its bat
 share one transaction. A batch id (``Idempotency-Key``) names one body: the same body
 again answers as the first post did without storing anything, another body under the
 same id is refused (422). Records that lack feature columns are refused unless the client
-or the feed opts in to the schema's values (``server/feeds/intake.py``).
+or the feed opts in to the schema's values (``server/ingest/intake.py``).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from sapwood.schemas.feeds import (
     PARQUET,
     IngestResponse,
 )
-from sapwood.server.feeds import intake
-from sapwood.server.feeds import records as rec
-from sapwood.server.feeds.broker import Broker, BrokerUnavailableError
-from sapwood.server.feeds.signals import FeedSignals
+from sapwood.server.ingest import intake
+from sapwood.server.ingest import records as rec
+from sapwood.server.ingest.broker import Broker, BrokerUnavailableError
+from sapwood.server.ingest.signals import FeedSignals
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import Detail, InvalidError, UnavailableError
 from sapwood.server.services.feeds import STORE_CODEC, find_feed

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from sapwood.schemas.arrow import from_ipc
 from sapwood.schemas.feeds import FeedFigures, FeedResult, FeedResultPage
-from sapwood.server.feeds.figures import ScoredBatch, figures
-from sapwood.server.feeds.results import ResultFilter, finite_only, flat_for_csv, select_rows
-from sapwood.server.feeds.series import FeedSeries, Scored, Waiting, buckets
-from sapwood.server.feeds.series import feed_series as bucket_series
+from sapwood.server.ingest.figures import ScoredBatch, figures
+from sapwood.server.ingest.results import ResultFilter, finite_only, flat_for_csv, select_rows
+from sapwood.server.ingest.series import FeedSeries, Scored, Waiting, buckets
+from sapwood.server.ingest.series import feed_series as bucket_series
 from sapwood.server.services.access import Caller, readable_teams
 from sapwood.server.services.errors import InvalidError
 from sapwood.server.services.feeds import find_feed

@@ -18,11 +18,11 @@ from sapwood.schemas.arrow import from_ipc, ipc_column, to_ipc
 from sapwood.schemas.base import MAX_BIGINT
 from sapwood.schemas.feeds import MODEL_VERSION_HEADER
 from sapwood.server.clock import Clock
-from sapwood.server.feeds import records as rec
-from sapwood.server.feeds.broker import Broker, BrokerUnavailableError, Delivery
-from sapwood.server.feeds.results import check_answers, result_table, tally
-from sapwood.server.feeds.retention import prune
-from sapwood.server.feeds.signals import FeedSignals
+from sapwood.server.ingest import records as rec
+from sapwood.server.ingest.broker import Broker, BrokerUnavailableError, Delivery
+from sapwood.server.ingest.results import check_answers, result_table, tally
+from sapwood.server.ingest.retention import prune
+from sapwood.server.ingest.signals import FeedSignals
 from sapwood.server.services.access import Caller, require_write
 from sapwood.server.services.errors import (
     Detail,

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sapwood.schemas.feeds import FeedFigures
 from sapwood.server.controller.admission import PREEMPTED
 from sapwood.server.controller.manager import ControllerManager
-from sapwood.server.feeds.figures import metric_families as feed_metric_families
+from sapwood.server.ingest.figures import metric_families as feed_metric_families
 from sapwood.server.services.access import Caller, readable_teams
 from sapwood.server.services.feed_results import figures_by_feed
 from sapwood.server.store.engine import AsyncSession

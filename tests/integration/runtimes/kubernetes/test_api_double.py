@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sapwood.kubernetes.render import render_object
-from sapwood.kubernetes.team import render_team
+from sapwood.manifests.render import render_object
+from sapwood.manifests.team import render_team
 from sapwood.server.runtimes.kubernetes.client import KubeClient
 from sapwood.server.runtimes.kubernetes.errors import ApiStatusError
 from sapwood.specs.documents import load_documents, parse_documents

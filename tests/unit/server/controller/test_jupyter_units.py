@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sapwood.kubernetes.workspaces import jupyter_command
+from sapwood.manifests.workspaces import jupyter_command
 from sapwood.server.controller.units import UnitError, unit_spec
 from tests.unit.server.controller.views import CONTEXT, TEAM, view
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sapwood.server.feeds.figures import ScoredBatch, figures, weighted_percentile
+from sapwood.server.ingest.figures import ScoredBatch, figures, weighted_percentile
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from sapwood.server.feeds.records import RecordsError, conform, parse_json, read_csv, rows_table
+from sapwood.server.ingest.records import RecordsError, conform, parse_json, read_csv, rows_table
 from sapwood.specs.feeds import Column, antinex_v1
 
 COLUMNS = (

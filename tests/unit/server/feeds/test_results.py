@@ -6,8 +6,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from sapwood.server.feeds.records import RecordsError
-from sapwood.server.feeds.results import check_answers, finite_only, result_table, tally
+from sapwood.server.ingest.records import RecordsError
+from sapwood.server.ingest.results import check_answers, finite_only, result_table, tally
 
 NAN, INF = float("nan"), float("inf")
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sapwood.server.feeds.series import Scored, Waiting, buckets, feed_series
+from sapwood.server.ingest.series import Scored, Waiting, buckets, feed_series
 
 NOW = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)  # half way through the 12:00 minute
 MINUTE = timedelta(minutes=1)

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from sapwood.server.feeds.signals import FeedSignals
+from sapwood.server.ingest.signals import FeedSignals
 
 pytestmark = pytest.mark.anyio
 

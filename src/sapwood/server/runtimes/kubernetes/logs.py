@@ -14,7 +14,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from sapwood.kubernetes.pods import CONTAINER_NAME
+from sapwood.manifests.pods import CONTAINER_NAME
 from sapwood.server.runtimes.base import UnitKey
 from sapwood.server.runtimes.kubernetes.client import TRANSPORT_ERRORS, KubeClient
 from sapwood.server.runtimes.kubernetes.errors import ApiStatusError, translate, unreachable

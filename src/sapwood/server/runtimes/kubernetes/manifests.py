@@ -4,7 +4,7 @@ Mapping: **one Pod per unit run**, `restartPolicy: Never`, in the team's namespa
 controller owns restarts, replicas and scaling, so a Job/Deployment/StatefulSet in between
 would restart or replace pods behind its back; a bare Pod keeps the protocol honest (one
 start is one process). The names, labels, namespace and team access come from
-`sapwood.kubernetes`, the same as `sapwood render`.
+`sapwood.manifests`, the same as `sapwood render`.
 
 A Pod carries the finalizer `sapwood.dev/unit`: deleting it (stop) terminates its
 container with the grace period but keeps the object, so the unit stays observable as
@@ -20,7 +20,7 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from sapwood.kubernetes.names import (
+from sapwood.manifests.names import (
     KIND_LABEL,
     MANAGED_BY,
     NAME_LABEL,
@@ -29,13 +29,13 @@ from sapwood.kubernetes.names import (
     short_name,
     volume_claim_name,
 )
-from sapwood.kubernetes.options import (
+from sapwood.manifests.options import (
     DEFAULT_JUPYTER_IMAGE,
     DEFAULT_OPTIONS,
     DEFAULT_SERVER_IMAGE,
     RenderOptions,
 )
-from sapwood.kubernetes.pods import CONTAINER_NAME, PORT_NAME, node_selector, volume_env_name
+from sapwood.manifests.pods import CONTAINER_NAME, PORT_NAME, node_selector, volume_env_name
 from sapwood.server.runtimes.base import RuntimePermanentError, UnitKey, UnitSpec
 from sapwood.specs.base import Resources
 

@@ -7,8 +7,8 @@ import logging
 import math
 import time
 
-from sapwood.kubernetes.names import priority_class_name
-from sapwood.kubernetes.options import RenderOptions
+from sapwood.manifests.names import priority_class_name
+from sapwood.manifests.options import RenderOptions
 from sapwood.server.runtimes.base import UnitSpec
 from sapwood.server.runtimes.kubernetes.calls import call_unless
 from sapwood.server.runtimes.kubernetes.client import KubeClient

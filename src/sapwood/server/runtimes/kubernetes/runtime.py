@@ -26,9 +26,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sapwood.kubernetes.names import TEAM_LABEL
-from sapwood.kubernetes.options import RenderOptions
-from sapwood.kubernetes.team import render_team
+from sapwood.manifests.names import TEAM_LABEL
+from sapwood.manifests.options import RenderOptions
+from sapwood.manifests.team import render_team
 from sapwood.server.runtimes.base import (
     Capacity,
     RuntimePermanentError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sapwood.kubernetes.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
+from sapwood.manifests.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
 
 
 @dataclass(frozen=True)

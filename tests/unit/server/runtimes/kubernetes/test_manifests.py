@@ -10,7 +10,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from kubernetes_validate.utils import latest_version  # type: ignore[import-untyped]
 
-from sapwood.kubernetes.options import DEFAULT_OPTIONS
+from sapwood.manifests.options import DEFAULT_OPTIONS
 from sapwood.server.controller.units import unit_spec
 from sapwood.server.runtimes.base import (
     RuntimePermanentError,

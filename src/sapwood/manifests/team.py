@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sapwood.kubernetes.names import (
+from sapwood.manifests.names import (
     MANAGED_BY,
     TEAM_LABEL,
     Manifest,
@@ -13,7 +13,7 @@ from sapwood.kubernetes.names import (
     namespace_for,
     priority_class_name,
 )
-from sapwood.kubernetes.options import DEFAULT_OPTIONS, DEFAULT_PRIORITIES, RenderOptions
+from sapwood.manifests.options import DEFAULT_OPTIONS, DEFAULT_PRIORITIES, RenderOptions
 
 _MANAGED = {"app.kubernetes.io/managed-by": MANAGED_BY}
 

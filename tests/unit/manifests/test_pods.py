@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from sapwood.kubernetes import Manifest, RenderError, RenderOptions
-from sapwood.kubernetes.names import object_name, short_name
+from sapwood.manifests import Manifest, RenderError, RenderOptions
+from sapwood.manifests.names import object_name, short_name
 from sapwood.specs.objects import AnyObject
-from tests.unit.kubernetes.cases import all_objects, env_of, find, main_container, obj, render
+from tests.unit.manifests.cases import all_objects, env_of, find, main_container, obj, render
 
 WORKLOADS = ("Job", "Deployment", "StatefulSet")
 

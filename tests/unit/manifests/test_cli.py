@@ -14,7 +14,7 @@ from sapwood.cli import install
 from sapwood.cli.errors import CliError, ErrorHandlingGroup
 from sapwood.cli.render import pick_team, render
 from sapwood.schemas import Membership, Role, WhoAmI
-from tests.unit.kubernetes.cases import EXAMPLES
+from tests.unit.manifests.cases import EXAMPLES
 
 JOB = """\
 apiVersion: sapwood/v1

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from sapwood.kubernetes.options import DEFAULT_OPTIONS, RenderOptions
+from sapwood.manifests.options import DEFAULT_OPTIONS, RenderOptions
 from sapwood.specs.objects import AnyObject
 
 Manifest = dict[str, Any]

@@ -6,10 +6,10 @@ import ast
 import sys
 from pathlib import Path
 
-import sapwood.kubernetes
+import sapwood.manifests
 
-PACKAGE = Path(sapwood.kubernetes.__file__).parent
-ALLOWED_SAPWOOD = ("sapwood.specs", "sapwood.kubernetes")
+PACKAGE = Path(sapwood.manifests.__file__).parent
+ALLOWED_SAPWOOD = ("sapwood.specs", "sapwood.manifests")
 
 
 def imported_modules(path: Path) -> set[str]:

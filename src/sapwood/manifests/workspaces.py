@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sapwood.kubernetes.names import (
+from sapwood.manifests.names import (
     Manifest,
     metadata,
     object_labels,
@@ -10,8 +10,8 @@ from sapwood.kubernetes.names import (
     owner_reference,
     selector_labels,
 )
-from sapwood.kubernetes.options import RenderOptions
-from sapwood.kubernetes.pods import (
+from sapwood.manifests.options import RenderOptions
+from sapwood.manifests.pods import (
     claim_spec,
     container,
     env_value,
@@ -19,7 +19,7 @@ from sapwood.kubernetes.pods import (
     pod_template,
     volume_env_name,
 )
-from sapwood.kubernetes.services import core_service
+from sapwood.manifests.services import core_service
 from sapwood.specs.objects import Workspace
 from sapwood.specs.paths import workspace_path
 from sapwood.specs.workloads import WorkspaceTool

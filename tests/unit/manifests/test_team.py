@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sapwood.kubernetes import (
+from sapwood.manifests import (
     DEFAULT_PRIORITIES,
     RenderOptions,
     render_priority_classes,

@@ -6,15 +6,15 @@ import json
 
 import pytest
 
-from sapwood.kubernetes import Manifest
-from sapwood.kubernetes.install import (
+from sapwood.manifests import Manifest
+from sapwood.manifests.install import (
     InstallOptions,
     render_install,
     render_install_yaml,
     seeded_header,
 )
-from sapwood.kubernetes.install_secrets import generate_secrets, seeded_bytes, token_urlsafe
-from tests.unit.kubernetes.cases import ROOT, env_of, main_container
+from sapwood.manifests.install_secrets import generate_secrets, seeded_bytes, token_urlsafe
+from tests.unit.manifests.cases import ROOT, env_of, main_container
 
 RENDERED = ROOT / "deploy" / "kubernetes" / "sapwood.yaml"
 WEAK = {"", "postgres", "password", "sapwood", "changeme", "admin", "secret", "redis"}

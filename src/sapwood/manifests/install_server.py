@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sapwood.kubernetes.install_stores import (
+from sapwood.manifests.install_stores import (
     DATABASE_SECRET,
     REDIS_SECRET,
     URL_KEY,
     hardened,
     secret_env,
 )
-from sapwood.kubernetes.names import Manifest, metadata
+from sapwood.manifests.names import Manifest, metadata
 
 SERVER_NAME = "sapwood"
 SERVER_PORT = 8420

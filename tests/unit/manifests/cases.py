@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sapwood.kubernetes import Manifest, render_object
+from sapwood.manifests import Manifest, render_object
 from sapwood.specs.documents import load_documents, parse_documents
 from sapwood.specs.objects import AnyObject, parse_object
 

@@ -8,10 +8,10 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from kubernetes_validate.utils import latest_version  # type: ignore[import-untyped]
 
-from sapwood.kubernetes import Manifest, render_priority_classes, render_team
-from sapwood.kubernetes.install import InstallOptions, render_install
-from sapwood.kubernetes.install_secrets import seeded_bytes
-from tests.unit.kubernetes.cases import EXAMPLES, all_objects, render
+from sapwood.manifests import Manifest, render_priority_classes, render_team
+from sapwood.manifests.install import InstallOptions, render_install
+from sapwood.manifests.install_secrets import seeded_bytes
+from tests.unit.manifests.cases import EXAMPLES, all_objects, render
 
 VERSIONS = ["1.29", latest_version()]
 

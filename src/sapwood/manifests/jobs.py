@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sapwood.kubernetes.names import (
+from sapwood.manifests.names import (
     Manifest,
     metadata,
     object_labels,
@@ -13,8 +13,8 @@ from sapwood.kubernetes.names import (
     owner_reference,
     selector_labels,
 )
-from sapwood.kubernetes.options import RenderOptions
-from sapwood.kubernetes.pods import (
+from sapwood.manifests.options import RenderOptions
+from sapwood.manifests.pods import (
     EnvVar,
     container,
     env_value,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sapwood.server.feeds.broker import Delivery
+from sapwood.server.ingest.broker import Delivery
 from sapwood.server.store.tables import FeedBatchRow
 
 

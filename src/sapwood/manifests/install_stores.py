@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sapwood.kubernetes.names import Manifest, metadata
+from sapwood.manifests.names import Manifest, metadata
 from sapwood.specs.quantity import format_memory
 
 DATABASE_SECRET = "sapwood-database"

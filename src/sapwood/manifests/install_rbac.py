@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sapwood.kubernetes.names import Manifest, metadata
-from sapwood.kubernetes.options import RenderOptions
+from sapwood.manifests.names import Manifest, metadata
+from sapwood.manifests.options import RenderOptions
 
 _RBAC = "rbac.authorization.k8s.io"
 _READ = ["get", "list", "watch"]

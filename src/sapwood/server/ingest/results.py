@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sapwood.server.feeds.records import RecordsError
+from sapwood.server.ingest.records import RecordsError
 
 
 @dataclass(frozen=True)

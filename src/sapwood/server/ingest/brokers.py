@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sapwood.server.feeds.broker import Broker
-from sapwood.server.feeds.redis_streams import RedisStreamsBroker
-from sapwood.server.feeds.store_queue import StoreQueue
+from sapwood.server.ingest.broker import Broker
+from sapwood.server.ingest.redis_streams import RedisStreamsBroker
+from sapwood.server.ingest.store_queue import StoreQueue
 
 
 def open_broker(redis_url: str | None, sessions: async_sessionmaker[AsyncSession]) -> Broker:

@@ -15,7 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from sapwood.server.feeds.broker import BrokerUnavailableError, Delivery
+from sapwood.server.ingest.broker import BrokerUnavailableError, Delivery
 
 GROUP = "workers"
 

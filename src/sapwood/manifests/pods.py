@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from sapwood.kubernetes.names import (
+from sapwood.manifests.names import (
     DEFAULT_IMAGE_ANNOTATION,
     MANAGED_BY,
     TEAM_LABEL,
@@ -21,7 +21,7 @@ from sapwood.kubernetes.names import (
     token_secret_name,
     volume_claim_name,
 )
-from sapwood.kubernetes.options import RenderError, RenderOptions
+from sapwood.manifests.options import RenderError, RenderOptions
 from sapwood.specs.base import Resources, Volume, check_label_value
 from sapwood.specs.objects import AnyObject
 from sapwood.specs.probes import Probe

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sapwood.kubernetes.render import render_object
+from sapwood.manifests.render import render_object
 from sapwood.specs.objects import Feed, parse_object
 from sapwood.testing.feeds import feed
 

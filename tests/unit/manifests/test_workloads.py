@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sapwood.kubernetes import RenderError, RenderOptions, render_object
-from tests.unit.kubernetes.cases import TEAM, env_of, find, main_container, obj, render
+from sapwood.manifests import RenderError, RenderOptions, render_object
+from tests.unit.manifests.cases import TEAM, env_of, find, main_container, obj, render
 
 UID = "0b6f3c2e-5f7e-4c55-9d4b-6a0c1b2d3e4f"
 

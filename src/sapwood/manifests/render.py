@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 import yaml
 
-from sapwood.kubernetes.feeds import render_feed
-from sapwood.kubernetes.jobs import render_job
-from sapwood.kubernetes.names import Manifest, namespace_for
-from sapwood.kubernetes.options import DEFAULT_OPTIONS, RenderError, RenderOptions
-from sapwood.kubernetes.services import render_service
-from sapwood.kubernetes.workspaces import render_workspace
+from sapwood.manifests.feeds import render_feed
+from sapwood.manifests.jobs import render_job
+from sapwood.manifests.names import Manifest, namespace_for
+from sapwood.manifests.options import DEFAULT_OPTIONS, RenderError, RenderOptions
+from sapwood.manifests.services import render_service
+from sapwood.manifests.workspaces import render_workspace
 from sapwood.specs.objects import AnyObject, Feed, Job, Service, Workspace
 
 

@@ -1,6 +1,6 @@
 """`sapwood install kubernetes`: the manifests of a whole Sapwood control plane.
 
-Run as ``python -m sapwood.kubernetes.install --seed 0`` it prints the checked-in copy
+Run as ``python -m sapwood.manifests.install --seed 0`` it prints the checked-in copy
 ``deploy/kubernetes/sapwood.yaml`` (whose passwords are public: never apply that copy).
 """
 
@@ -11,24 +11,24 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sapwood.kubernetes.install_rbac import render_rbac
-from sapwood.kubernetes.install_secrets import (
+from sapwood.manifests.install_rbac import render_rbac
+from sapwood.manifests.install_secrets import (
     SYSTEM_BYTES,
     RandomBytes,
     generate_secrets,
     seeded_bytes,
 )
-from sapwood.kubernetes.install_server import server_deployment, server_ingress, server_service
-from sapwood.kubernetes.install_stores import bundled_postgres, external_database, redis
-from sapwood.kubernetes.names import Manifest, metadata
-from sapwood.kubernetes.options import DEFAULT_PRIORITIES, DEFAULT_SERVER_IMAGE, RenderOptions
-from sapwood.kubernetes.render import dump_manifests
-from sapwood.kubernetes.team import render_priority_classes, render_team
+from sapwood.manifests.install_server import server_deployment, server_ingress, server_service
+from sapwood.manifests.install_stores import bundled_postgres, external_database, redis
+from sapwood.manifests.names import Manifest, metadata
+from sapwood.manifests.options import DEFAULT_PRIORITIES, DEFAULT_SERVER_IMAGE, RenderOptions
+from sapwood.manifests.render import dump_manifests
+from sapwood.manifests.team import render_priority_classes, render_team
 from sapwood.specs.base import check_name
 
 DEFAULT_TEAM = "default"  # made by the server's bootstrap; its namespace is ready at once
 REGENERATE = (
-    ".venv/bin/python -m sapwood.kubernetes.install --seed 0 > deploy/kubernetes/sapwood.yaml"
+    ".venv/bin/python -m sapwood.manifests.install --seed 0 > deploy/kubernetes/sapwood.yaml"
 )
 
 
@@ -160,7 +160,7 @@ def seeded_header(seed: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Prints the default install; ``--seed N`` makes it repeatable (and its secrets public)."""
-    parser = argparse.ArgumentParser(prog="python -m sapwood.kubernetes.install")
+    parser = argparse.ArgumentParser(prog="python -m sapwood.manifests.install")
     parser.add_argument("--seed", type=int, default=None, help="repeatable, public passwords")
     args = parser.parse_args(argv)
     if args.seed is None:

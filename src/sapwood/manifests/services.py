@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sapwood.kubernetes.names import (
+from sapwood.manifests.names import (
     Manifest,
     metadata,
     object_labels,
@@ -10,8 +10,8 @@ from sapwood.kubernetes.names import (
     owner_reference,
     selector_labels,
 )
-from sapwood.kubernetes.options import RenderOptions
-from sapwood.kubernetes.pods import (
+from sapwood.manifests.options import RenderOptions
+from sapwood.manifests.pods import (
     PORT_NAME,
     container,
     elastic_deployment,

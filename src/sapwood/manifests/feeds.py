@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sapwood.kubernetes.names import Manifest
-from sapwood.kubernetes.options import RenderOptions
-from sapwood.kubernetes.pods import container, elastic_deployment, image_of, team_volume_claims
+from sapwood.manifests.names import Manifest
+from sapwood.manifests.options import RenderOptions
+from sapwood.manifests.pods import container, elastic_deployment, image_of, team_volume_claims
 from sapwood.specs.objects import Feed
 
 WORKER_COMMAND = ("python", "-m", "sapwood.feeds.worker")
