@@ -1,8 +1,14 @@
-"""A clock that moves only when told: for controllers, backoff and expiry in tests."""
+"""A clock that moves only when told: for controllers, backoff and expiry in tests.
+
+``sleep`` waits for the fake time to pass, so a background loop paced by this clock runs
+its next round when the test advances time past it (``sleep(0)`` only yields).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 from datetime import UTC, datetime, timedelta
 
 
@@ -10,6 +16,8 @@ class FakeClock:
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime(2026, 1, 1, tzinfo=UTC)
         self._mono = 0.0
+        self._order = itertools.count()
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
 
     def now(self) -> datetime:
         return self._now
@@ -21,7 +29,15 @@ class FakeClock:
         seconds = delta.total_seconds() if isinstance(delta, timedelta) else delta
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+        while self._sleepers and self._sleepers[0][0] <= self._mono:
+            _, _, waiter = heapq.heappop(self._sleepers)
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def sleep(self, seconds: float) -> None:
-        # Yields to other tasks without waiting: tests advance time explicitly.
-        await asyncio.sleep(0)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (self._mono + seconds, next(self._order), waiter))
+        await waiter
