@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from sapwood.server.controller.autoscaler import Load
-from sapwood.server.controller.scaling import Loads
-from sapwood.server.services.notifier import Notifier
+from sapwood.server.controller.plan.autoscaler import Load
+from sapwood.server.controller.plan.scaling import Loads
+from sapwood.server.observe.notifier import Notifier
 from tests.integration.controller_fake.conftest import TEAM, Harness, key
 from tests.support import service, workspace
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sapwood.client.errors import SapwoodError
-from sapwood.server.services.notifier import Notifier, Target, sample_notification
+from sapwood.server.observe.notifier import Notifier, Target, sample_notification
 from sapwood.server.services.webhook_addresses import AddressPolicy, IPAddress
 from sapwood.testing.clock import FakeClock
 from tests.integration.notifications.test_notifications import Receiver, receiver  # noqa: F401

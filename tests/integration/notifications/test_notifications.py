@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sapwood.client.errors import SapwoodError
-from sapwood.server.services.notifier import Notifier, classify
+from sapwood.server.observe.notifier import Notifier, classify
 from sapwood.server.store.tables import EventRow
 from sapwood.testing.clock import FakeClock
 from tests.support import Api

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sapwood.specs.quantity import parse_cpu, parse_memory
 
 RESOURCES = ("cpu", "memory", "gpu")
-# Utilisation series (controller/utilisation.py writes them; docs/utilisation.md) and how
+# Utilisation series (observe/utilisation.py writes them; docs/utilisation.md) and how
 # each becomes an amount: CPU percent of one core to millicores, GPU percent to GPUs.
 USED_SERIES: Mapping[str, tuple[str, float]] = {
     "cpu": ("sapwood.cpu_percent", 10.0),

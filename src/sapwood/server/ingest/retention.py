@@ -1,7 +1,7 @@
 """A feed's results past its ``results.retention``, and the finished batches behind them.
 
 Pruned by the ingest path every few dozen batches (services/feeds.py) and by the
-controller's housekeeping sweep every ten minutes (controller/utilisation.py), so a feed
+controller's housekeeping sweep every ten minutes (observe/utilisation.py), so a feed
 that stops receiving records still loses what it no longer keeps.
 """
 

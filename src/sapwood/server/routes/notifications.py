@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
+from sapwood.server.observe.notifier import Target, sample_notification
 from sapwood.server.routes.deps import CtxDep
 from sapwood.server.routes.params import NamePath, TeamPath
 from sapwood.server.services import notifications
 from sapwood.server.services.errors import UnavailableError
-from sapwood.server.services.notifier import Target, sample_notification
 
 router = APIRouter(prefix="/api/v1/teams/{team}", tags=["notifications"])
 

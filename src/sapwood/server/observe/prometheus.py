@@ -17,8 +17,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy import func, select
 
 from sapwood.schemas.feeds import FeedFigures
-from sapwood.server.controller.admission import PREEMPTED
 from sapwood.server.controller.manager import ControllerManager
+from sapwood.server.controller.plan.admission import PREEMPTED
 from sapwood.server.ingest.figures import metric_families as feed_metric_families
 from sapwood.server.services.access import Caller, readable_teams
 from sapwood.server.services.feed_results import figures_by_feed
@@ -52,7 +52,7 @@ class Snapshot:
     feeds: Mapping[tuple[str, str], FeedFigures] = field(default_factory=dict)  # (team, name)
 
 
-# Utilisation series (see controller/utilisation.py) and their Prometheus names and help.
+# Utilisation series (see observe/utilisation.py) and their Prometheus names and help.
 USAGE_FAMILIES = (
     ("sapwood.cpu_percent", "sapwood_workload_cpu_percent", "CPU used, 100 = one core"),
     ("sapwood.memory_bytes", "sapwood_workload_memory_bytes", "Resident memory used"),

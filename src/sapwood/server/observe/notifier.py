@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import ChannelType, Delivery, NotificationEvent
 from sapwood.server.clock import Clock
+from sapwood.server.observe.underuse import UnderuseWatch
 from sapwood.server.services.notifications import row_to_delivery, rule_params
-from sapwood.server.services.underuse import UnderuseWatch
 from sapwood.server.services.webhook_addresses import (
     AddressPolicy,
     IPAddress,

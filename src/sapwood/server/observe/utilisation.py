@@ -8,7 +8,7 @@ watched without a gap and when it last saw CPU or GPU use above the object's
 ``spec.idleThreshold`` (a changed threshold starts the watch afresh). It
 also reads Jupyter's kernel and terminal activity of running Jupyter workspaces, and takes
 the gateway's last request per service through ``last_requests`` (a hook the server wires).
-Samples older than ``retention_s`` are swept away (controller/retention.py), training
+Samples older than ``retention_s`` are swept away (observe/retention.py), training
 metrics never.
 """
 
@@ -26,15 +26,15 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller import store_io
-from sapwood.server.controller.idle import (
+from sapwood.server.controller.plan.idle import (
     UNKNOWN,
     IdleDecision,
     Signal,
     idle_decision,
     utilisation_active,
 )
-from sapwood.server.controller.model import ObjectView
-from sapwood.server.controller.retention import (
+from sapwood.server.controller.plan.view import ObjectView
+from sapwood.server.observe.retention import (
     SWEEP_BATCH,
     SWEEP_EVERY,
     delete_expired,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sapwood.server.services.underuse import Sample, Underuse, judge_underuse, suggest
+from sapwood.server.observe.underuse import Sample, Underuse, judge_underuse, suggest
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(minutes=30)

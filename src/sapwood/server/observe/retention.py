@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from sapwood.server.controller.model import ObjectView
+from sapwood.server.controller.plan.view import ObjectView
 from sapwood.server.ingest.retention import prune
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MetricRow

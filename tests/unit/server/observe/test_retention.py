@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sapwood.server.controller.retention import retention_cutoff, sweep_due
+from sapwood.server.observe.retention import retention_cutoff, sweep_due
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=10)

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from sapwood.server.services.prometheus import (
+from sapwood.server.observe.prometheus import (
     ObjectFacts,
     PassDurations,
     Snapshot,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sapwood.server.gateway.stats import GatewayStats, SecondBucket, ServiceStats
-from sapwood.server.gateway_load import to_loads
+from sapwood.server.observe.gateway_load import to_loads
 
 
 def test_buckets_become_seconds_with_their_times() -> None:

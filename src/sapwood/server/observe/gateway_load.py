@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import httpx
 
-from sapwood.server.controller.autoscaler import Load, Second
-from sapwood.server.controller.scaling import Loads
+from sapwood.server.controller.plan.autoscaler import Load, Second
+from sapwood.server.controller.plan.scaling import Loads
 from sapwood.server.gateway.stats import GatewayStats, fetch_stats, stats_key
 
 

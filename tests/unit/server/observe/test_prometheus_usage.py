@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from sapwood.server.services.prometheus import Snapshot, families
+from sapwood.server.observe.prometheus import Snapshot, families
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
