@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from sapwood.client import AsyncClient
+from sapwood.testing.documents import job, service, workspace
+
+__all__ = ["Api", "job", "service", "workspace"]
 
 
 class Api:
@@ -25,40 +26,3 @@ class Api:
         return httpx.AsyncClient(
             transport=self.transport, base_url="http://sapwood.test", headers=headers
         )
-
-
-def job(name: str, *, team: str | None = None, **spec: Any) -> dict[str, Any]:
-    """A minimal valid Job document; keyword arguments override spec fields."""
-    metadata: dict[str, Any] = {"name": name}
-    if team:
-        metadata["team"] = team
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Job",
-        "metadata": metadata,
-        "spec": {"command": ["python", "-c", "print('hi')"], **spec},
-    }
-
-
-def service(name: str, *, team: str | None = None, **spec: Any) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name}
-    if team:
-        metadata["team"] = team
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Service",
-        "metadata": metadata,
-        "spec": {"command": ["python", "-m", "http.server"], **spec},
-    }
-
-
-def workspace(name: str, *, team: str | None = None, **spec: Any) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name}
-    if team:
-        metadata["team"] = team
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Workspace",
-        "metadata": metadata,
-        "spec": {"tool": "command", "command": ["sleep", "3600"], **spec},
-    }

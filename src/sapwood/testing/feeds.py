@@ -1,4 +1,5 @@
-"""Feed factories: a Feed document, AntiNex-v1 rows, and a scorer that needs no model."""
+"""Feed factories: AntiNex-v1 rows, a scorer that needs no model, and (from
+``sapwood.testing.documents``) a Feed document."""
 
 from __future__ import annotations
 
@@ -8,19 +9,9 @@ import numpy as np
 import pyarrow as pa
 
 from sapwood.specs.antinex import ABSENT, FEATURES
+from sapwood.testing.documents.feed import feed
 
-
-def feed(name: str, *, team: str | None = None, **spec: Any) -> dict[str, Any]:
-    """A minimal valid Feed document on antinex-v1; keyword arguments override spec fields."""
-    metadata: dict[str, Any] = {"name": name}
-    if team:
-        metadata["team"] = team
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Feed",
-        "metadata": metadata,
-        "spec": {"schema": "antinex-v1", "model": "ids@production", **spec},
-    }
+__all__ = ["antinex_rows", "feed", "threshold_scores"]
 
 
 def antinex_rows(count: int, *, seed: int = 0, attack_every: int = 3) -> list[dict[str, Any]]:
