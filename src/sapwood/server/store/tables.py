@@ -106,7 +106,12 @@ class ObjectRow(Base):
     """One Workspace, Job or Service: the user's spec and the controllers' status."""
 
     __tablename__ = "objects"
-    __table_args__ = (UniqueConstraint("kind", "team", "name", name="uq_objects_kind_team_name"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "team", "name", name="uq_objects_kind_team_name"),
+        # A page of a kind in id order, and a kind's object by name in any team (0013).
+        Index("ix_objects_kind_id", "kind", "id"),
+        Index("ix_objects_kind_name", "kind", "name"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
