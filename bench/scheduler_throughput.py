@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scheduler_throughput.py [--cycles 3] [--running 0.5] [--seed 1]
 
-Calls the real ``sapwood.server.controller.scheduler.schedule`` on synthetic clusters.
+Calls the real ``sapwood.server.controller.plan.scheduler.schedule`` on synthetic clusters.
 Each cycle gets fresh input (a new seed); only the ``schedule(...)`` call is timed.
 
 Scenarios
@@ -39,8 +39,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sapwood.server.controller.scheduler import schedule
-from sapwood.server.controller.scheduler.model import (
+from sapwood.server.controller.plan.scheduler import schedule
+from sapwood.server.controller.plan.scheduler.model import (
     Node,
     Placed,
     Policy,

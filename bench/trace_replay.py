@@ -43,7 +43,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from sapwood.server.controller.scheduler.model import Policy, Quota, Resources
+from sapwood.server.controller.plan.scheduler.model import Policy, Quota, Resources
 from sim import traces
 from sim.engine import Result, Simulator
 from sim.policies import FifoPolicy, LasPolicy, SapwoodPolicy

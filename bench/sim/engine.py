@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sapwood.server.controller.scheduler.model import Node, Quota, Resources
+from sapwood.server.controller.plan.scheduler.model import Node, Quota, Resources
 
 ARRIVE, FINISH, WAKE = 0, 1, 2  # event kinds; all events at one instant go before deciding
 MAX_ROUNDS = 3  # decide() calls at one instant (a preemption needs a second one)

@@ -6,8 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from sapwood.server.controller.scheduler import schedule
-from sapwood.server.controller.scheduler.model import (
+from sapwood.server.controller.plan.scheduler import schedule
+from sapwood.server.controller.plan.scheduler.model import (
     Placed,
     Policy,
     Quota,

@@ -18,7 +18,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from sapwood.server.controller.scheduler.model import Node, Resources
+from sapwood.server.controller.plan.scheduler.model import Node, Resources
 from sim.engine import SimJob
 
 GIB = 1024**3

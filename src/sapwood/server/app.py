@@ -20,13 +20,17 @@ from sapwood.schemas import ErrorBody, ErrorDetail, ErrorInfo
 from sapwood.server.api_docs import install as install_api_docs
 from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
-from sapwood.server.controller.scheduler import Policy
+from sapwood.server.controller.plan import scaling
+from sapwood.server.controller.plan.scheduler import Policy
 from sapwood.server.dashboard import routes as dashboard
 from sapwood.server.dashboard.errors import install as install_page_errors
-from sapwood.server.gateway_load import GatewayLoadSource
 from sapwood.server.ingest.brokers import open_broker
 from sapwood.server.leader import LeaderElector
 from sapwood.server.limits import BodyLimit, RouteLimit
+from sapwood.server.observe.gateway_load import GatewayLoadSource
+from sapwood.server.observe.notifier import Notifier
+from sapwood.server.observe.prometheus import PrometheusExporter
+from sapwood.server.observe.utilisation import UtilisationMonitor
 from sapwood.server.openapi import allowed_methods, unknown_resource
 from sapwood.server.openapi import install as install_openapi
 from sapwood.server.routes import (
@@ -42,13 +46,10 @@ from sapwood.server.routes import (
     prometheus,
     quotas,
 )
-from sapwood.server.routes.deps import AppState, unknown_plural
+from sapwood.server.routes.deps import unknown_plural
+from sapwood.server.runtime_registry import RUNTIMES, runtime_kind
 from sapwood.server.runtimes.base import Runtime
-from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
-from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
-from sapwood.server.runtimes.local.runtime import LocalRuntime
-from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
-from sapwood.server.secrets import load_or_create_key
+from sapwood.server.secrets import load_or_create_key, workload_token
 from sapwood.server.services.bootstrap import bootstrap
 from sapwood.server.services.errors import (
     ConflictError,
@@ -60,11 +61,12 @@ from sapwood.server.services.errors import (
     UnauthorizedError,
     UnavailableError,
 )
-from sapwood.server.services.notifier import Notifier
-from sapwood.server.services.prometheus import PrometheusExporter
 from sapwood.server.settings import Settings
+from sapwood.server.state import AppState
 from sapwood.server.store import migrate
-from sapwood.server.store.engine import create_engine, session_factory
+from sapwood.server.store.changes import ChangeFeed
+from sapwood.server.store.changes_pg import PgChangeListener
+from sapwood.server.store.engine import create_engine, is_sqlite, session_factory
 from sapwood.server.store.outage import (
     RETRY_AFTER_S,
     STORE_DOWN_ERRORS,
@@ -104,12 +106,14 @@ def create_app(
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         await asyncio.to_thread(_keep_home_private, settings)
         engine = create_engine(settings.database_url, echo=settings.store.echo)
+        changes = ChangeFeed()  # which objects each commit changed, for the controller
         watch_connections(engine, app.state.outages, log)
         state = AppState(
             settings=settings,
             clock=clock or SystemClock(),
             engine=engine,
-            sessions=session_factory(engine),
+            sessions=session_factory(engine, changes),
+            local_workdirs=runtime_kind(settings.runtime.kind).local_workdirs,
         )
         app.state.sapwood = state
         broker = state.feed_broker = open_broker(settings.feeds.redis_url, state.sessions)
@@ -126,17 +130,35 @@ def create_app(
         )
         state.notifier = notifier
 
+        # The manager this replica runs while it leads: the app alone holds it (to stop
+        # it); routes and the dashboard see only its port, state.controller.
+        running: list[tuple[ControllerManager, UtilisationMonitor]] = []
+        listening: list[PgChangeListener] = []
+
         async def lead() -> None:
-            state.controller = await _start_controller(settings, state, runtime)
-            state.wake = state.controller.wake
-            if settings.controller.loop:
-                await notifier.start()
+            manager, usage = await _start_controller(settings, state, runtime, changes)
+            running.append((manager, usage))
+            if not is_sqlite(settings.database_url):  # other replicas' writes, by NOTIFY
+                listener = PgChangeListener(
+                    settings.database_url, changes, on_reconnect=manager.resync_soon
+                )
+                await listener.start()
+                listening.append(listener)
+            state.controller = manager
+            state.wake = manager.wake
+            state.usage = usage
+            await usage.start()
+            await notifier.start()
 
         async def follow() -> None:
             await notifier.stop()
-            controller, state.controller = state.controller, None
+            while listening:
+                await listening.pop().stop()
+            state.controller = state.usage = None
             state.wake = lambda kind: None
-            if controller is not None:
+            while running:
+                controller, usage = running.pop()
+                await usage.stop()
                 await controller.stop()
                 if isinstance(controller.load_source, GatewayLoadSource):
                     await controller.load_source.aclose()
@@ -198,39 +220,21 @@ def create_app(
 
 
 async def _start_controller(
-    settings: Settings, state: AppState, runtime: Runtime | None
-) -> ControllerManager:
+    settings: Settings, state: AppState, runtime: Runtime | None, changes: ChangeFeed
+) -> tuple[ControllerManager, UtilisationMonitor]:
+    """The controller, started, and the utilisation monitor it asks about idleness (the
+    caller starts that one)."""
     api_url = settings.api_url
-    if runtime is None and settings.runtime.kind == "kubernetes":
-        # Loading the kubeconfig reads files: off the event loop.
-        runtime = await asyncio.to_thread(KubernetesRuntime, kubernetes_runtime_settings(settings))
-        api_url = settings.runtime.kube_api_url
-        log.info("kubernetes runtime: namespaces %s<team>", settings.runtime.kube_namespace_prefix)
-    if runtime is None:
-        local = LocalRuntime(
-            LocalRuntimeSettings(
-                data_dir=settings.home / "runtime",
-                reserve_cpu_millis=settings.runtime.reserve_cpu_millis,
-                reserve_memory_bytes=settings.runtime.reserve_memory_bytes,
-                use_cgroups=settings.runtime.use_cgroups,
-                isolation=settings.runtime.isolation,
-                single_tenant=settings.runtime.single_tenant,
-                hidden=(settings.home, *settings.runtime.hidden),
-            )
-        )
-        await asyncio.to_thread(
-            _log_local_limits, local, single_tenant=settings.runtime.single_tenant
-        )
-        runtime = local
+    if runtime is None:  # the runtime the settings name (tests hand one in)
+        kind = runtime_kind(settings.runtime.kind)
+        runtime = await kind.open(settings)
+        api_url = kind.api_url(settings)
     key = await asyncio.to_thread(load_or_create_key, settings.home / "secret.key")
     config = ControllerConfig(
         api_url=api_url,
         server_key=key,
-        runs_images=runtime.name == "kubernetes",
-        resync_s=settings.controller.resync_s,
-        slow_pass_s=settings.controller.slow_pass_s,
-        utilisation_interval_s=settings.controller.utilisation_interval_s,
-        utilisation_retention_s=settings.controller.utilisation_retention_s,
+        runs_images=runtime.name in RUNTIMES and RUNTIMES[runtime.name].runs_images,
+        settings=settings.controller,
         priorities=settings.scheduling.priorities,
         policy=Policy(
             fair_share=settings.scheduling.fair_share,
@@ -239,12 +243,27 @@ async def _start_controller(
     )
     if settings.gateway.enabled:
         config = replace(config, load_source=GatewayLoadSource(settings.gateway_url, key))
-    controller = ControllerManager(
-        sessions=state.sessions, runtime=runtime, clock=state.clock, config=config
+    usage = UtilisationMonitor(
+        sessions=state.sessions,
+        runtime=runtime,
+        clock=state.clock,
+        token_of=lambda view: workload_token(key, view.uid).token,
+        # The gateway's figures as the controller last fetched them (bound late: the
+        # monitor starts after the controller exists).
+        last_requests=lambda: scaling.last_requests(controller.last_loads),
+        interval_s=settings.controller.utilisation_interval_s,
+        retention_s=settings.controller.utilisation_retention_s,
     )
-    if settings.controller.loop:
-        await controller.start()
-    return controller
+    controller = ControllerManager(
+        sessions=state.sessions,
+        runtime=runtime,
+        clock=state.clock,
+        config=config,
+        changes=changes,
+        idle=usage,
+    )
+    await controller.start()
+    return controller, usage
 
 
 def _keep_home_private(settings: Settings) -> None:
@@ -255,26 +274,6 @@ def _keep_home_private(settings: Settings) -> None:
     for name in ("sapwood.db", "sapwood.db-wal", "sapwood.db-shm", "secret.key"):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(home / name, 0o600)
-
-
-def _log_local_limits(local: LocalRuntime, *, single_tenant: bool) -> None:
-    """What the local runtime enforces on this machine, said once at start (blocking:
-    it probes cgroupfs and bubblewrap)."""
-    log.info("local runtime: limits enforced by %s", local.limits_mechanism)
-    if local.limits_mechanism == "rlimit":
-        log.warning("no writable cgroupfs: memory limits use rlimits, CPU quotas are off")
-    sandbox = local.sandbox
-    log.info("local runtime: workloads isolated by %s", sandbox.describe())
-    for missing in sandbox.missing:
-        log.warning("isolation: %s", missing)
-    if not sandbox.isolates:
-        if single_tenant:
-            log.warning("isolation: teams are NOT kept apart (--single-tenant)")
-        else:
-            log.warning(
-                "isolation: teams cannot be kept apart, so one team's workloads run at a "
-                "time; start with --single-tenant if every team trusts every other"
-            )
 
 
 def _error(status: int, info: ErrorInfo, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -340,16 +339,3 @@ def _detail(error: Any) -> ErrorDetail:
     if error.get("type") == "json_invalid":
         message = f"invalid JSON: {error.get('ctx', {}).get('error', message)}"
     return ErrorDetail(path=".".join(loc), message=message)
-
-
-def kubernetes_runtime_settings(settings: Settings) -> KubernetesRuntimeSettings:
-    """The Kubernetes runtime's settings from the server's (SAPWOOD_KUBE*)."""
-    return KubernetesRuntimeSettings(
-        kubeconfig=settings.runtime.kubeconfig,
-        context=settings.runtime.kube_context,
-        namespace_prefix=settings.runtime.kube_namespace_prefix,
-        image=settings.runtime.kube_image,
-        server_image=settings.runtime.kube_server_image,
-        jupyter_image=settings.runtime.kube_jupyter_image,
-        api_url=settings.runtime.kube_api_url,
-    )

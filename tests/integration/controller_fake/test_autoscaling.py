@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from sapwood.server.controller.autoscaler import Load, Second
-from sapwood.server.controller.scaling import Loads
+from sapwood.server.controller.plan.autoscaler import Load, Second
+from sapwood.server.controller.plan.scaling import Loads
 from tests.integration.controller_fake.conftest import Harness
 from tests.support import service
 

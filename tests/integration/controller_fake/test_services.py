@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sapwood.server.controller.rollout import SURGE
+from sapwood.server.controller.plan.rollout import SURGE
 from tests.integration.controller_fake.conftest import Harness, key
 from tests.support import service, workspace
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from sapwood.server.clock import Clock
-from sapwood.server.controller.health import ProbeState, initial, judge
-from sapwood.server.controller.services import Health
-from sapwood.server.runtimes.base import UnitKey
+from sapwood.server.controller.plan.health import Health, ProbeState, initial, judge
+from sapwood.server.units import UnitKey
 from sapwood.specs.probes import Probe
 
 log = logging.getLogger("sapwood.controller.probes")

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sapwood.schemas import MetricSeries, Object
-from sapwood.server.controller.lifecycle import HOLDING
-from sapwood.server.controller.manager import ControllerManager
+from sapwood.schemas.status import HOLDING_PHASES
+from sapwood.server.controller.port import ControllerPort
 from sapwood.server.dashboard.overview import (
     Bar,
     Group,
@@ -64,12 +64,12 @@ async def list_all(
             return items[:MAX_OBJECTS], True
 
 
-async def capacity(controller: ControllerManager | None) -> dict[str, float] | None:
+async def capacity(controller: ControllerPort | None) -> dict[str, float] | None:
     """The runtime's allocatable capacity, or None when unknown (no controller, no answer)."""
     if controller is None:
         return None
     try:
-        cap = await asyncio.wait_for(controller.runtime.capacity(), CAPACITY_TIMEOUT_S)
+        cap = await asyncio.wait_for(controller.capacity(), CAPACITY_TIMEOUT_S)
     except Exception:  # the overview shows "unknown" rather than failing
         log.warning("the runtime did not report its capacity", exc_info=True)
         return None
@@ -104,7 +104,7 @@ async def load_overview(page: Page) -> Overview:
     for kind in KINDS:
         items, _ = await list_all(page, kind)
         for obj in items:
-            if obj.phase not in HOLDING:
+            if obj.phase not in HOLDING_PHASES:
                 continue
             allocated = allocated_of(obj.status)
             latest = await latest_utilisation(page, obj)
@@ -116,7 +116,7 @@ async def load_overview(page: Page) -> Overview:
         guaranteed[quota.team] = {"cpu": g.cpu, "memory": g.memory, "gpu": g.gpu}
     visible = [t.name for t in await teams.list_teams(page.session, page.caller)]
     controller = page.state.controller
-    node = controller.runtime.name if controller is not None else None
+    node = controller.runtime_name if controller is not None else None
     return Overview(
         totals=total_bars(cluster, holdings),
         nodes=node_groups(node, cluster, holdings),

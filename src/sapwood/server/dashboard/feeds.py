@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sapwood.schemas import Object
 from sapwood.schemas.feeds import FeedFigures
-from sapwood.server.controller.units import is_canary
+from sapwood.server.controller.plan.units import is_canary
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import split_charts
 from sapwood.server.dashboard.panels import flow_charts, results_table

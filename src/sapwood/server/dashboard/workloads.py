@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 
-from sapwood.schemas import Event, Object
-from sapwood.server.controller.services import IDLE_PAUSED
-from sapwood.server.controller.units import is_canary
+from sapwood.schemas import Event, Object, Phase, Reason
+from sapwood.schemas.status import TERMINAL_PHASES
+from sapwood.server.controller.plan.units import is_canary
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import split_charts
 from sapwood.server.dashboard.web import HEADERS, Page, PageDep, PageRoute, checked_form, render
@@ -22,17 +22,7 @@ from sapwood.specs.paths import workspace_path
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 WORKLOAD_KINDS = ("Workspace", "Job", "Service")
-PHASES = (
-    "Pending",
-    "Admitted",
-    "Running",
-    "Succeeded",
-    "Failed",
-    "Paused",
-    "Degraded",
-    "Terminating",
-)
-TERMINAL = ("Succeeded", "Failed")
+PHASES = tuple(p for p in Phase if p is not Phase.UNKNOWN)  # the list's phase filter
 CHART_POINTS = 200
 EVENTS_SHOWN = 50
 
@@ -125,7 +115,7 @@ async def workload(page: PageDep, plural: str, team: str, name: str) -> HTMLResp
         replicas=replicas if isinstance(replicas, list) else [],
         spec_rows=spec_rows(obj.spec),
         status_rows=status_table(obj.status),
-        terminal=obj.phase in TERMINAL,
+        terminal=obj.phase in TERMINAL_PHASES,
         status_note=status_note(obj.status),
         pausable=kind in pausing.PAUSABLE and obj.metadata.deletion_timestamp is None,
         paused=is_paused(obj),
@@ -159,9 +149,9 @@ async def charts(page: PageDep, plural: str, team: str, name: str) -> HTMLRespon
 async def status(page: PageDep, plural: str, team: str, name: str) -> JSONResponse:
     obj = await objects.get_object(page.session, page.caller, _kind(plural), name, team=team)
     body = {
-        "phase": obj.phase or "Unknown",
+        "phase": obj.phase or Phase.UNKNOWN,
         "note": status_note(obj.status),
-        "terminal": obj.phase in TERMINAL,
+        "terminal": obj.phase in TERMINAL_PHASES,
     }
     return JSONResponse(body, headers=HEADERS)
 
@@ -174,7 +164,7 @@ async def object_logs(
     and then counted against the token's cap on open streams."""
     kind = _kind(plural)
     obj = await objects.get_object(page.session, page.caller, kind, name, team=team)
-    follow = obj.phase not in TERMINAL
+    follow = obj.phase not in TERMINAL_PHASES
     chunks = await logs.open_logs(
         page.session,
         page.caller,
@@ -222,7 +212,7 @@ async def _set_paused(
 def is_paused(obj: Object) -> bool:
     """Paused by its owner (``spec.paused``) or by the controller for idleness: either way
     the page offers Resume, which the pause service takes for both."""
-    return obj.spec.get("paused") is True or obj.status.get("reason") == IDLE_PAUSED
+    return obj.spec.get("paused") is True or obj.status.get("reason") == Reason.IDLE_PAUSED
 
 
 @router.post("/ui/workloads/{plural}/{team}/{name}/delete")

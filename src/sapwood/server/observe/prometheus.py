@@ -11,21 +11,21 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
 from sapwood.schemas.feeds import FeedFigures
-from sapwood.server.controller.manager import ControllerManager
-from sapwood.server.controller.plan.admission import PREEMPTED
+from sapwood.schemas.status import Phase, Reason
+from sapwood.server.controller.port import ControllerPort
 from sapwood.server.ingest.figures import metric_families as feed_metric_families
 from sapwood.server.services.access import Caller, readable_teams
 from sapwood.server.services.feed_results import figures_by_feed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import EventRow, ObjectRow
 
-WAITING = "Pending"
 PASS_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
@@ -34,7 +34,7 @@ class ObjectFacts:
     kind: str
     team: str
     name: str
-    phase: str
+    phase: Phase
     restarts: int
     waiting_since: datetime | None  # set while it waits for admission
 
@@ -141,9 +141,9 @@ def facts_of(
     deleting: bool,
 ) -> ObjectFacts:
     """One object's facts from its stored row; pure."""
-    phase = "Terminating" if deleting else str(status.get("phase") or "Unknown")
+    phase = Phase.TERMINATING if deleting else Phase.of(status.get("phase"))
     waiting_since = None
-    if phase == WAITING:
+    if phase is Phase.PENDING:
         since = status.get("phaseSince")
         waiting_since = datetime.fromisoformat(since) if isinstance(since, str) else created_at
     restarts = status.get("restarts")
@@ -172,7 +172,7 @@ async def load_snapshot(
     )
     preempted = (
         select(EventRow.team, func.count())
-        .where(EventRow.reason == PREEMPTED)
+        .where(EventRow.reason == Reason.PREEMPTED.value)
         .group_by(EventRow.team)
     )
     if teams is not None:
@@ -191,6 +191,13 @@ async def load_snapshot(
     ]
     counts = {str(team): int(count) for team, count in await session.execute(preempted)}
     return Snapshot(now=now, objects=facts, preemptions=counts, controller_passes=controller_passes)
+
+
+class UsageFigures(Protocol):
+    """The newest utilisation sample per (kind, team, name): the utilisation monitor."""
+
+    @property
+    def latest(self) -> Mapping[tuple[str, str, str], Mapping[str, float]]: ...
 
 
 class _SnapshotCollector:
@@ -241,24 +248,26 @@ class PrometheusExporter:
         self,
         session: AsyncSession,
         caller: Caller,
-        controller: ControllerManager | None,
+        controller: ControllerPort | None,
         *,
         now: datetime,
+        usage: UsageFigures | None = None,
     ) -> bytes:
         """The exposition in Prometheus's text format, collected now."""
-        passes = controller.passes if controller is not None else None
+        figures = controller.figures() if controller is not None else None
+        passes = figures.passes if figures is not None else None
         snapshot = await load_snapshot(session, caller, now=now, controller_passes=passes)
         snapshot = replace(snapshot, feeds=await figures_by_feed(session, caller, now=now))
-        if controller is not None:
+        if usage is not None:
             teams = readable_teams(caller)
-            usage = {
+            latest = {
                 owner: values
-                for owner, values in controller.utilisation.latest.items()
+                for owner, values in usage.latest.items()
                 if teams is None or owner[1] in teams
             }
-            snapshot = replace(snapshot, usage=usage)
+            snapshot = replace(snapshot, usage=latest)
         # No await from here on: this scrape renders the snapshot it loaded.
         self._collector.snapshot = snapshot
-        if controller is not None:
-            self._passes.update(controller.pass_durations_s, controller.passes_timed)
+        if figures is not None:
+            self._passes.update(figures.pass_durations_s, figures.passes_timed)
         return generate_latest(self.registry)

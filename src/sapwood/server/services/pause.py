@@ -14,13 +14,14 @@ from typing import Any
 
 from sqlalchemy import update
 
-from sapwood.schemas import Object
-from sapwood.server.controller.services import IDLE_PAUSED, RESUME_REQUESTED
+from sapwood.schemas import Object, Phase, Reason
+from sapwood.server.controller.plan.pausing import IDLE_PAUSED, RESUME_REQUESTED
 from sapwood.server.services.access import Caller, require_write
 from sapwood.server.services.convert import row_to_object
 from sapwood.server.services.errors import ConflictError, InvalidError
 from sapwood.server.services.events import record_event
 from sapwood.server.services.objects import find_object
+from sapwood.server.store.changes import note_changed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ObjectRow
 
@@ -34,7 +35,8 @@ async def pause_object(
     if row.spec.get("paused") is True:
         return row_to_object(row)
     await _write(session, row, spec={**row.spec, "paused": True}, status=row.status, now=now)
-    await record_event(session, row, "PauseRequested", f"{_ref(row)} pause requested", now=now)
+    message = f"{_ref(row)} pause requested"
+    await record_event(session, row, Reason.PAUSE_REQUESTED, message, now=now)
     await session.commit()
     await session.refresh(row)
     return row_to_object(row)
@@ -45,7 +47,7 @@ async def resume_object(
 ) -> Object:
     row = await _pausable(session, caller, kind, name, team=team)
     idle_paused = row.status.get("reason") == IDLE_PAUSED
-    failed = row.status.get("phase") == "Failed"
+    failed = row.status.get("phase") == Phase.FAILED
     if row.spec.get("paused") is not True and not idle_paused and not failed:
         return row_to_object(row)
     status = dict(row.status)
@@ -98,6 +100,7 @@ async def _write(
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
         raise ConflictError(f"{_ref(row)} changed meanwhile", hint="try again")
+    await note_changed(session, row.uid)
 
 
 def _ref(row: ObjectRow) -> str:

@@ -11,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from sapwood.schemas import Object
-from sapwood.server.controller.reruns import (
+from sapwood.schemas import Object, Phase
+from sapwood.server.controller.plan.reruns import (
     RERUN,
     can_rerun,
     history,
@@ -25,6 +25,7 @@ from sapwood.server.services.convert import row_to_object
 from sapwood.server.services.errors import ConflictError
 from sapwood.server.services.events import record_event
 from sapwood.server.services.objects import find_object
+from sapwood.server.store.changes import note_changed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ObjectRow
 
@@ -39,9 +40,9 @@ async def rerun_job(
     require_write(caller, row.team, ref)
     if row.deletion_timestamp is not None:
         raise ConflictError(f"{ref} is being deleted")
-    phase = str(row.status.get("phase") or "Pending")
+    phase = Phase.of(row.status.get("phase") or Phase.PENDING)
     if not can_rerun(row.status):
-        still = "is still running" if phase == "Running" else f"has not finished yet ({phase})"
+        still = "is still running" if phase is Phase.RUNNING else f"has not finished yet ({phase})"
         raise ConflictError(
             f"{ref} {still}: only a Succeeded or Failed job can be rerun",
             hint=f"wait for it to finish, or `sapwood delete job {row.name}` to stop it",
@@ -59,6 +60,7 @@ async def rerun_job(
     previous = outcome_text(history(status)[-1])
     message = f"{ref} run {run_number(status)} requested (after {previous})"
     await record_event(session, row, RERUN, message, now=now)
+    await note_changed(session, row.uid)
     await session.commit()
     await session.refresh(row)
     return row_to_object(row)

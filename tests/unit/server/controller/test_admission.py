@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sapwood.server.controller.admission import Inputs, decide, workloads
-from sapwood.server.controller.rollout import SURGE
-from sapwood.server.controller.scheduler import Policy, Resources
+from sapwood.server.controller.plan.admission import Inputs, decide, workloads
+from sapwood.server.controller.plan.rollout import SURGE
+from sapwood.server.controller.plan.scheduler import Policy, Resources
 from sapwood.server.runtimes.base import Capacity, UnitKey, UnitState
 from tests.unit.server.controller.views import T0, TEAM, running, view
 

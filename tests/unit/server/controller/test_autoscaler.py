@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sapwood.server.controller.autoscaler import (
+from sapwood.server.controller.plan.autoscaler import (
     Bounds,
     Load,
     ScaleState,

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from sapwood.server.controller.backoff import restart_delay
-from sapwood.server.controller.health import ProbeState, initial, judge
+from sapwood.server.controller.plan.backoff import restart_delay
+from sapwood.server.controller.plan.health import ProbeState, initial, judge
 from sapwood.specs.probes import Backoff, Probe
 
 

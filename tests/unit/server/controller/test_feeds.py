@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sapwood.server.controller.feeds import (
+from sapwood.server.controller.plan.feed import (
     FeedInputs,
     ModelIndex,
     model_problem,

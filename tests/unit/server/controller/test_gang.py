@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from sapwood.server.controller.gang import free_port_block, master_port
+from sapwood.server.controller.plan.gang import free_port_block, master_port
 
 
 def test_a_free_port_block_is_free_from_first_to_last() -> None:

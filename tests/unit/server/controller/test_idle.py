@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sapwood.server.controller.idle import (
+from sapwood.server.controller.plan.idle import (
     UNKNOWN,
     IdleDecision,
     Signal,

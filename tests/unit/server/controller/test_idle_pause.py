@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sapwood.server.controller.idle import IdleDecision
-from sapwood.server.controller.model import ObjectView
-from sapwood.server.controller.services import IDLE_PAUSED, plan_service, plan_workspace
+from sapwood.server.controller.plan.idle import IdleDecision
+from sapwood.server.controller.plan.pausing import IDLE_PAUSED
+from sapwood.server.controller.plan.service import plan_service
+from sapwood.server.controller.plan.view import ObjectView
+from sapwood.server.controller.plan.workspace import plan_workspace
 from tests.unit.server.controller.views import CONTEXT, T0, after, reasons, running, view
 
 IDLE = IdleDecision(True, "no activity for 2h (utilisation)")

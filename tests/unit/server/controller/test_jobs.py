@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sapwood.server.controller.jobs import plan_job
-from sapwood.server.controller.model import ObjectView, Plan
+from sapwood.server.controller.plan.job import plan_job
+from sapwood.server.controller.plan.view import ObjectView, Plan
 from sapwood.server.runtimes.base import UnitReason, UnitState
 from tests.unit.server.controller.views import (
     CONTEXT,

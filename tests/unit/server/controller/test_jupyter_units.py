@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sapwood.manifests.workspaces import jupyter_command
-from sapwood.server.controller.units import UnitError, unit_spec
+from sapwood.server.controller.plan.units import UnitError, unit_spec
 from tests.unit.server.controller.views import CONTEXT, TEAM, view
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sapwood.server.controller.jobs import plan_job
-from sapwood.server.controller.reruns import (
+from sapwood.server.controller.plan.job import plan_job
+from sapwood.server.controller.plan.reruns import (
     HISTORY_KEPT,
     can_rerun,
     outcome_text,

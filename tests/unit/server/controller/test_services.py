@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
-from sapwood.server.controller.model import ObjectView, Plan
-from sapwood.server.controller.rollout import SURGE
-from sapwood.server.controller.services import Health, plan_service, plan_workspace
-from sapwood.server.controller.units import CANARY_FIRST
+from sapwood.server.controller.plan.health import Health
+from sapwood.server.controller.plan.rollout import SURGE
+from sapwood.server.controller.plan.service import plan_service
+from sapwood.server.controller.plan.units import CANARY_FIRST
+from sapwood.server.controller.plan.view import ObjectView, Plan
+from sapwood.server.controller.plan.workspace import plan_workspace
 from sapwood.server.runtimes.base import UnitKey, UnitReason, UnitState
 from sapwood.specs.objects import Service
 from tests.unit.server.controller.views import (

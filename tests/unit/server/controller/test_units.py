@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from sapwood.server.controller.units import UnitContext, UnitError, unit_spec
+from sapwood.server.controller.plan.units import UnitContext, UnitError, unit_spec
 from sapwood.server.runtimes.base import UnitKey, VolumeMount
 from tests.unit.server.controller.views import CONTEXT, TEAM, view
 
@@ -185,19 +186,21 @@ def test_placement_priority_and_probes_are_passed_on() -> None:
     assert unit.node_selector == {"pool": "serving"}
     assert unit.gpu_model == "NVIDIA-A100-SXM4-80GB"
     assert unit.priority_class == "high"
-    # Probes in Kubernetes form, as `sapwood render` writes them (no port: the container's).
+    # Probes as declared: each runtime applies them its own way.
     assert unit.readiness is not None
-    assert unit.readiness["httpGet"] == {"path": "/ready", "port": 8080}
-    assert unit.readiness["periodSeconds"] == 2
+    assert unit.readiness.http is not None
+    assert (unit.readiness.http.path, unit.readiness.http.port) == ("/ready", None)
+    assert unit.readiness.period == timedelta(seconds=2)
     assert unit.liveness is not None
-    assert unit.liveness["tcpSocket"] == {"port": 7000}
-    assert unit.liveness["successThreshold"] == 1
+    assert unit.liveness.tcp is not None
+    assert unit.liveness.tcp.port == 7000
 
 
 def test_a_model_service_is_ready_once_its_model_is_loaded() -> None:
     unit = unit_spec(view("Service", "llm", model="bert@prod"), 0, CONTEXT)
     assert unit.readiness is not None
-    assert unit.readiness["httpGet"]["path"] == "/v2/health/ready"
+    assert unit.readiness.http is not None
+    assert unit.readiness.http.path == "/v2/health/ready"
     assert unit.liveness is None
 
 

@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sapwood.server.controller.model import ObjectView, Plan
-from sapwood.server.controller.units import UnitContext
+from sapwood.server.controller.plan.units import UnitContext
+from sapwood.server.controller.plan.view import ObjectView, Plan
 from sapwood.server.runtimes.base import UnitKey, UnitPhase, UnitReason, UnitState
 from sapwood.specs.objects import parse_object
 

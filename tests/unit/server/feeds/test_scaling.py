@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sapwood.server.controller.feeds import desired_workers, next_workers
+from sapwood.server.controller.plan.feed import desired_workers, next_workers
 
 
 @pytest.mark.parametrize(

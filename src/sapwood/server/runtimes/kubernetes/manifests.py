@@ -14,7 +14,6 @@ suffix); the one before is relabelled `sapwood.dev/run: previous` and kept for l
 
 from __future__ import annotations
 
-import copy
 import math
 import re
 from collections.abc import Collection
@@ -35,7 +34,13 @@ from sapwood.manifests.options import (
     DEFAULT_SERVER_IMAGE,
     RenderOptions,
 )
-from sapwood.manifests.pods import CONTAINER_NAME, PORT_NAME, node_selector, volume_env_name
+from sapwood.manifests.pods import (
+    CONTAINER_NAME,
+    PORT_NAME,
+    node_selector,
+    render_probe,
+    volume_env_name,
+)
 from sapwood.server.runtimes.base import RuntimePermanentError, UnitKey, UnitSpec
 from sapwood.specs.base import Resources
 
@@ -237,7 +242,7 @@ def pod_manifest(
     `image` is for units whose spec names none (`image_and_command` picks the image);
     `priority_classes` are those the cluster has (None: unknown), see `pod_priority_class`.
     Placement and probes follow `sapwood render`: `nodeSelector` (with the GPU product label
-    for a GPU model), `priorityClassName` named with `options`, the unit's probes as given.
+    for a GPU model), `priorityClassName` named with `options`, the unit's probes rendered as there.
     Raises RuntimePermanentError ("InvalidSpec") for a GPU model that is no label value.
     """
     image, command = image_and_command(
@@ -258,10 +263,16 @@ def pod_manifest(
         container["volumeMounts"] = [
             {"name": f"v-{v.name}", "mountPath": v.path} for v in unit.volumes
         ]
+    # Rendered as `sapwood render` does; a probe without a port checks CONTAINER_PORT, the
+    # default options' container port.
     if unit.readiness is not None:
-        container["readinessProbe"] = copy.deepcopy(dict(unit.readiness))
+        container["readinessProbe"] = render_probe(
+            unit.readiness, options=DEFAULT_OPTIONS, liveness=False
+        )
     if unit.liveness is not None:
-        container["livenessProbe"] = copy.deepcopy(dict(unit.liveness))
+        container["livenessProbe"] = render_probe(
+            unit.liveness, options=DEFAULT_OPTIONS, liveness=True
+        )
     spec: Obj = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": max(0, math.ceil(unit.grace_period_s)),

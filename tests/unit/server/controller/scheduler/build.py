@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sapwood.server.controller.scheduler import (
+from sapwood.server.controller.plan.scheduler import (
     Decisions,
     Node,
     Placed,

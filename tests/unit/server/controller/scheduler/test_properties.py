@@ -12,7 +12,7 @@ from typing import TypeVar
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sapwood.server.controller.scheduler import (
+from sapwood.server.controller.plan.scheduler import (
     Decisions,
     Node,
     Placed,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sapwood.server.controller.scheduler import (
+from sapwood.server.controller.plan.scheduler import (
     Admit,
     Decisions,
     Policy,

@@ -8,7 +8,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from kubernetes_validate.utils import latest_version  # type: ignore[import-untyped]
 
-from sapwood.server.controller.units import unit_spec
+from sapwood.server.controller.plan.units import unit_spec
 from sapwood.server.runtimes.base import UnitKey
 from sapwood.server.runtimes.kubernetes.jobs import job_manifest, pending_run, runs_as_job
 from sapwood.server.runtimes.kubernetes.manifests import FINALIZER, RUN_NUMBER, pod_manifest

@@ -11,7 +11,7 @@ import pytest
 from kubernetes_validate.utils import latest_version  # type: ignore[import-untyped]
 
 from sapwood.manifests.options import DEFAULT_OPTIONS
-from sapwood.server.controller.units import unit_spec
+from sapwood.server.controller.plan.units import unit_spec
 from sapwood.server.runtimes.base import (
     RuntimePermanentError,
     RuntimeTemporaryError,
@@ -27,11 +27,12 @@ from sapwood.server.runtimes.kubernetes.manifests import (
     pod_priority_class,
     secret_manifest,
 )
+from sapwood.specs.probes import Probe
 from tests.unit.server.controller.views import CONTEXT, view
 
 KEY = UnitKey("Service", "research", "web")
-READY: dict[str, Any] = {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2}
-ALIVE: dict[str, Any] = {"tcpSocket": {"port": 7000}, "periodSeconds": 10, "successThreshold": 1}
+READY = Probe.model_validate({"http": {"path": "/ready"}, "period": "2s", "successThreshold": 2})
+ALIVE = Probe.model_validate({"tcp": {"port": 7000}, "successThreshold": 3})
 
 
 def _pod(**fields: Any) -> dict[str, Any]:
@@ -115,13 +116,20 @@ def test_the_priority_becomes_the_priority_class_sapwood_render_names() -> None:
     assert _pod(priority_class="high")["spec"]["priorityClassName"] == "sapwood-high"
 
 
-def test_probes_go_on_the_main_container_as_given() -> None:
+def test_probes_go_on_the_main_container_as_sapwood_render_writes_them() -> None:
     pod = _pod(wants_port=True, readiness=READY, liveness=ALIVE)
     main = pod["spec"]["containers"][0]
-    assert main["readinessProbe"] == READY
-    assert main["livenessProbe"] == ALIVE
-    main["readinessProbe"]["httpGet"]["path"] = "/changed"
-    assert READY["httpGet"]["path"] == "/ready"  # the unit's probe is not shared
+    # No port: the container's. Kubernetes wants a liveness successThreshold of 1.
+    assert main["readinessProbe"] == {
+        "httpGet": {"path": "/ready", "port": 8080},
+        "initialDelaySeconds": 0,
+        "periodSeconds": 2,
+        "timeoutSeconds": 1,
+        "failureThreshold": 3,
+        "successThreshold": 2,
+    }
+    assert main["livenessProbe"]["tcpSocket"] == {"port": 7000}
+    assert main["livenessProbe"]["successThreshold"] == 1
 
 
 def _units() -> dict[str, UnitSpec]:
