@@ -25,6 +25,7 @@ from sapwood.manifests.options import RenderError, RenderOptions
 from sapwood.specs.base import Resources, Volume, check_label_value
 from sapwood.specs.objects import AnyObject
 from sapwood.specs.probes import Probe
+from sapwood.specs.programs import volume_env_name
 from sapwood.specs.quantity import format_cpu, format_memory
 
 CONTAINER_NAME = "main"
@@ -36,11 +37,6 @@ EnvVar = dict[str, Any]
 
 def env_value(name: str, value: str) -> EnvVar:
     return {"name": name, "value": value}
-
-
-def volume_env_name(volume: str) -> str:
-    """``SAPWOOD_VOLUME_NOTES`` for ``notes``: the same variable the local runtime sets."""
-    return "SAPWOOD_VOLUME_" + "".join(c if c.isalnum() else "_" for c in volume.upper())
 
 
 def container_env(

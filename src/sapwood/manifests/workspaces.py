@@ -17,11 +17,10 @@ from sapwood.manifests.pods import (
     env_value,
     image_of,
     pod_template,
-    volume_env_name,
 )
 from sapwood.manifests.services import core_service
 from sapwood.specs.objects import Workspace
-from sapwood.specs.paths import workspace_path
+from sapwood.specs.programs import jupyter_command
 from sapwood.specs.workloads import WorkspaceTool
 
 
@@ -82,35 +81,3 @@ def render_workspace(
         name, labels, selector, namespace=namespace, owner=owner_reference(stateful_set, owner_uid)
     )
     return [stateful_set, front]
-
-
-def jupyter_command(workspace: Workspace, team: str) -> list[str]:
-    """JupyterLab on every interface at ``$PORT``, its token the workspace token, its root
-    the first volume (or the working directory), served under the workspace's gateway
-    path."""
-    volumes = workspace.spec.volumes
-    root = f'"${{{volume_env_name(volumes[0].name)}}}"' if volumes else "."
-    script = jupyter_script(
-        "jupyter",
-        ip="0.0.0.0",
-        token='"$SAPWOOD_TOKEN"',
-        root=root,
-        base_url=workspace_path(team, workspace.metadata.name),
-    )
-    return ["/bin/sh", "-c", script]
-
-
-def jupyter_script(jupyter: str, *, ip: str, token: str, root: str, base_url: str) -> str:
-    """The shell line that starts JupyterLab, wherever it runs.
-
-    JupyterLab refuses to run as root without ``--allow-root``: the flag is added only when
-    the workload does run as root (a server run as root with isolation off, a root image),
-    never for a team's own uid. It writes its runtime files and settings under ``$HOME``:
-    a HOME it cannot write (or none) becomes the working directory.
-    """
-    return (
-        '[ -n "$HOME" ] && [ -w "$HOME" ] || export HOME="$PWD"; '
-        f'exec {jupyter} lab --no-browser --ip={ip} --port="$PORT" '
-        f"--ServerApp.token={token} --ServerApp.base_url={base_url} "
-        f'--notebook-dir={root} $([ "$(id -u)" = 0 ] && echo --allow-root)'
-    )

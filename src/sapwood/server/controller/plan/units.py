@@ -7,7 +7,6 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sapwood.manifests.workspaces import jupyter_command, jupyter_script
 from sapwood.server.controller.plan.gang import free_port_block, gang_env, master_port
 from sapwood.server.controller.plan.reruns import run_number
 from sapwood.server.controller.plan.view import ObjectView
@@ -15,6 +14,7 @@ from sapwood.server.units import ImageProgram, UnitSpec, VolumeMount
 from sapwood.specs.objects import Feed, Job, Service, Workspace
 from sapwood.specs.paths import workspace_path
 from sapwood.specs.probes import Probe
+from sapwood.specs.programs import jupyter_command, jupyter_script
 from sapwood.specs.workloads import WorkspaceTool
 
 

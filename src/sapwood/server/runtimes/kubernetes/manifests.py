@@ -39,10 +39,10 @@ from sapwood.manifests.pods import (
     PORT_NAME,
     node_selector,
     render_probe,
-    volume_env_name,
 )
 from sapwood.server.runtimes.base import RuntimePermanentError, UnitKey, UnitSpec
 from sapwood.specs.base import Resources
+from sapwood.specs.programs import volume_env_name
 
 Obj = dict[str, Any]
 
