@@ -19,8 +19,8 @@ from sapwood.schemas import ErrorDetail
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str | None]:
-    # Port 9 (discard) is closed on test machines: connecting fails at once.
+def env(tmp_path: Path, no_server: None) -> dict[str, str | None]:
+    # Nothing answers: connecting to the server is refused at once.
     return {
         "SAPWOOD_URL": "http://127.0.0.1:9",
         "SAPWOOD_TOKEN": "sw_test",

@@ -62,8 +62,10 @@ def test_render_takes_the_team_from_env_or_metadata() -> None:
     assert documents(result.stdout)[0]["metadata"]["namespace"] == "sapwood-vision"
 
 
-def test_render_without_a_team_or_a_server_says_how_to_give_one(tmp_path: Path) -> None:
-    # Port 9 (discard) is closed on test machines: asking for the caller's team fails.
+def test_render_without_a_team_or_a_server_says_how_to_give_one(
+    tmp_path: Path, no_server: None
+) -> None:
+    # Nothing answers: asking the server for the caller's team fails.
     env = {"SAPWOOD_URL": "http://127.0.0.1:9", "SAPWOOD_TOKEN": "sw_test"}
     result = run("render", "-f", "-", input=JOB, env=env)
     assert result.exit_code == 1
