@@ -24,7 +24,7 @@ from sapwood.cli.output import (
 from sapwood.cli.session import TEAM_OPTION, connect
 from sapwood.cli.utilisation import latest_usage, utilisation_lines
 from sapwood.cli.workspace_url import gateway_base, workspace_url
-from sapwood.schemas import Event, Object
+from sapwood.schemas import Event, Object, Phase
 from sapwood.specs.objects import kind_of
 
 _WIDTH = 14  # label column: "Termination:  " and the like line up
@@ -41,7 +41,7 @@ def describe(
         obj = client.get(canonical, name)
         events = client.events(canonical, name, team=obj.metadata.team)
         usage = {}
-        if obj.phase == "Running":
+        if obj.phase is Phase.RUNNING:
             usage = latest_usage(
                 client.list_metrics(canonical, name, team=obj.metadata.team, limit=1)
             )

@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from sapwood.schemas import Object
+from sapwood.schemas import Object, Phase
+from sapwood.schemas.status import read_target
 
 Row = tuple[str, ...]
 
@@ -96,7 +97,8 @@ def object_row(obj: Object, *, now: datetime, wide: bool = False) -> Row:
     if obj.kind in ("Job", "Service"):
         row += (str(obj.status.get("restarts") or 0),)
     if obj.kind == "Feed":
-        workers = f"{obj.status.get('readyReplicas', 0)}/{obj.status.get('desiredWorkers', '-')}"
+        wanted = _text(read_target(obj.status).workers)
+        workers = f"{obj.status.get('readyReplicas', 0)}/{wanted}"
         row += (_text(obj.spec.get("model")), workers, _text(obj.status.get("backlog", 0)))
     row += (format_age(meta.created_at, now),)
     if wide:
@@ -117,8 +119,8 @@ def object_table(kind: str, objects: Sequence[Object], *, now: datetime, wide: b
 
 
 def display_phase(obj: Object) -> str:
-    if obj.metadata.deletion_timestamp is not None and obj.phase != "Terminating":
-        return "Terminating"
+    if obj.metadata.deletion_timestamp is not None:
+        return Phase.TERMINATING
     return obj.phase or "-"
 
 

@@ -6,7 +6,7 @@ import typer
 
 from sapwood.cli.output import object_ref, print_out
 from sapwood.cli.session import TEAM_OPTION, connect
-from sapwood.schemas import Object
+from sapwood.schemas import Object, Phase, Reason
 from sapwood.specs.objects import kind_of
 
 KIND_ARGUMENT = typer.Argument(..., help="workspace/ws or service/svc")
@@ -33,9 +33,12 @@ def resume(
 
 def resume_text(obj: Object) -> str:
     """What a resume did, from the object the server answered with."""
-    if obj.status.get("phase") == "Failed":
+    if obj.phase is Phase.FAILED:
         return f"{object_ref(obj)} restarts after failing (waiting for admission)"
-    if obj.phase in ("Paused", "Pending") or obj.status.get("reason") == "ResumeRequested":
+    if (
+        obj.phase in (Phase.PAUSED, Phase.PENDING)
+        or obj.status.get("reason") == Reason.RESUME_REQUESTED
+    ):
         return f"{object_ref(obj)} resumed (waiting for admission)"
     return f"{object_ref(obj)} is not paused ({obj.phase}): nothing to resume"
 

@@ -1,4 +1,5 @@
-"""The Python SDK: ``Client`` (blocking) and ``AsyncClient`` over the REST API."""
+"""The Python SDK: ``Client`` (blocking) and ``AsyncClient`` over the REST API, and the
+status types and ``Phase``/``Reason`` enums to read what they return."""
 
 from sapwood.client.aio import AsyncClient
 from sapwood.client.errors import (
@@ -11,15 +12,33 @@ from sapwood.client.errors import (
     UnauthorizedError,
 )
 from sapwood.client.sync import Client
+from sapwood.schemas.status import (
+    FeedStatus,
+    JobStatus,
+    ObjectStatus,
+    Phase,
+    Reason,
+    ServiceStatus,
+    Target,
+    WorkspaceStatus,
+)
 
 __all__ = [
     "AsyncClient",
     "Client",
     "ConflictError",
     "ConnectionFailedError",
+    "FeedStatus",
     "ForbiddenError",
     "InvalidError",
+    "JobStatus",
     "NotFoundError",
+    "ObjectStatus",
+    "Phase",
+    "Reason",
     "SapwoodError",
+    "ServiceStatus",
+    "Target",
     "UnauthorizedError",
+    "WorkspaceStatus",
 ]

@@ -38,6 +38,18 @@ from sapwood.schemas.objects import (
     ObjectPage,
 )
 from sapwood.schemas.quotas import Amounts, Limits, QueueEntry, Quota, QuotaRequest
+from sapwood.schemas.status import (
+    FeedStatus,
+    JobStatus,
+    ObjectStatus,
+    Phase,
+    Reason,
+    ServiceStatus,
+    Target,
+    WorkspaceStatus,
+    dump_status,
+    parse_status,
+)
 
 __all__ = [
     "Amounts",
@@ -56,6 +68,8 @@ __all__ = [
     "Event",
     "EventPage",
     "EventType",
+    "FeedStatus",
+    "JobStatus",
     "Limits",
     "Membership",
     "MembershipRequest",
@@ -66,13 +80,18 @@ __all__ = [
     "Object",
     "ObjectMeta",
     "ObjectPage",
+    "ObjectStatus",
+    "Phase",
     "QueueEntry",
     "Quota",
     "QuotaRequest",
+    "Reason",
     "Role",
     "Rule",
     "RuleRequest",
     "SeriesPoint",
+    "ServiceStatus",
+    "Target",
     "Team",
     "TeamRequest",
     "Token",
@@ -81,4 +100,7 @@ __all__ = [
     "User",
     "UserRequest",
     "WhoAmI",
+    "WorkspaceStatus",
+    "dump_status",
+    "parse_status",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from sapwood.schemas.base import WireModel
+from sapwood.schemas.status import ObjectStatus, Phase, parse_status
 
 
 class ObjectMeta(WireModel):
@@ -33,8 +34,17 @@ class Object(WireModel):
     status: dict[str, Any] = Field(default_factory=dict)
 
     @property
-    def phase(self) -> str:
-        return str(self.status.get("phase", ""))
+    def phase(self) -> Phase | None:
+        """The status's phase; None while it has none, UNKNOWN for one this version lacks."""
+        value = self.status.get("phase")
+        return None if value is None else Phase.of(value)
+
+    @property
+    def typed_status(self) -> ObjectStatus:
+        """The status as its kind's type (``JobStatus``, ``ServiceStatus``...); ``status``
+        stays the JSON as the server sent it. Raises ``pydantic.ValidationError`` when
+        the status is malformed."""
+        return parse_status(self.kind, self.status)
 
 
 class ObjectPage(WireModel):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sapwood.schemas.feeds import FeedResult
+from sapwood.schemas.status import Phase
 from sapwood.server.dashboard import data
 from sapwood.server.dashboard.charts import Chart, LineChart, line_chart, split_charts
 from sapwood.server.dashboard.web import Page
@@ -140,7 +141,7 @@ async def feeds_panel(page: Page) -> Panel:
             [
                 (meta.name, f"/ui/feeds/{meta.team}/{meta.name}"),
                 (meta.team, None),
-                (feed.phase or "Unknown", None),
+                (feed.phase or Phase.UNKNOWN, None),
                 (_why(feed.status), None),
                 (str(f.records) if f else "-", None),
                 (str(f.backlog) if f else "-", None),

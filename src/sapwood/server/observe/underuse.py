@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from sapwood.schemas import NotificationEvent
+from sapwood.schemas import NotificationEvent, Phase
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import MetricRow, ObjectRow, RuleRow
 from sapwood.specs.base import Resources
@@ -146,7 +146,7 @@ class UnderuseWatch:
         objects = [
             o
             for o in await session.scalars(select(ObjectRow).where(ObjectRow.team.in_(teams)))
-            if (o.status or {}).get("phase") == "Running"
+            if (o.status or {}).get("phase") == Phase.RUNNING
         ]
         findings: list[Finding] = []
         seen: set[tuple[str, str, str, str]] = set()

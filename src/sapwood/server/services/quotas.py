@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from sapwood.schemas import Amounts, Limits, QueueEntry, Quota, QuotaRequest
+from sapwood.schemas import Amounts, Limits, Phase, QueueEntry, Quota, QuotaRequest
 from sapwood.server.services.access import Caller, readable_teams, require_admin, require_read
 from sapwood.server.services.errors import NotFoundError
 from sapwood.server.store.engine import AsyncSession
@@ -72,7 +72,7 @@ async def list_queue(
         query = query.where(ObjectRow.team.in_(visible))
     entries = []
     for row in await session.scalars(query):
-        if row.status.get("phase") != "Pending":
+        if row.status.get("phase") != Phase.PENDING:
             continue
         entries.append(
             QueueEntry(

@@ -75,7 +75,7 @@ def test_an_admitted_service_starts_every_replica() -> None:
     assert all(u.wants_port for u in result.starts)
     assert result.status is not None
     assert result.status["phase"] == "Running"
-    assert result.status["desiredReplicas"] == 3
+    assert result.status["target"] == {"replicas": 3}
 
 
 def test_without_a_readiness_probe_running_replicas_are_ready() -> None:
@@ -276,7 +276,7 @@ def test_scaling_down_stops_the_extra_replicas_then_forgets_them() -> None:
     assert down.starts == []
     assert down.status is not None
     assert [r["index"] for r in down.status["replicas"]] == [0]
-    assert down.status["desiredReplicas"] == 1
+    assert down.status["target"] == {"replicas": 1}
 
     for i in (1, 2):
         units[i] = exited(svc.key(i), 143, reason=UnitReason.STOPPED, generation=2)
