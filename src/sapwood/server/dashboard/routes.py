@@ -27,10 +27,11 @@ from sapwood.server.dashboard.web import (
     require_same_origin,
     status_of,
 )
-from sapwood.server.routes.deps import AppState, app_state
+from sapwood.server.routes.deps import app_state
 from sapwood.server.services import dashboard_sessions, objects, quotas
 from sapwood.server.services.errors import InvalidError, NotFoundError, ServiceError
 from sapwood.server.services.tokens import authenticate
+from sapwood.server.state import AppState
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 router.include_router(workloads.router)
@@ -136,7 +137,7 @@ async def deploy(page: PageDep) -> HTMLResponse:
             dry_run=dry_run,
             now=page.state.clock.now(),
             priorities=page.state.settings.scheduling.priorities,
-            local_workdirs=page.state.settings.runtime.kind == "local",
+            local_workdirs=page.state.local_workdirs,
         )
     except InvalidError as exc:
         errors = place(text, [(d.path, d.message) for d in exc.details])

@@ -20,7 +20,7 @@ from sapwood.server.dashboard.session import (
     csrf_token,
     origin_refusal,
 )
-from sapwood.server.routes.deps import AppState, app_state
+from sapwood.server.routes.deps import app_state
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import (
     ConflictError,
@@ -33,6 +33,7 @@ from sapwood.server.services.errors import (
     UnavailableError,
 )
 from sapwood.server.services.tokens import authenticate
+from sapwood.server.state import AppState
 from sapwood.server.store.engine import AsyncSession
 
 HERE = Path(__file__).parent

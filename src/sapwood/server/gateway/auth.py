@@ -1,7 +1,7 @@
 """Who is calling: bearer tokens checked against the store, cached for a few seconds.
 
-The checks are those of the API (services/tokens.py) without its writes: the gateway
-only reads the store. A revoked token keeps working for at most ``ttl_s``.
+The check is the API's own (auth/tokens.py ``check_token``), without the API's writes:
+the gateway only reads the store. A revoked token keeps working for at most ``ttl_s``.
 
 While the store is unreachable, a token that passed its last check keeps passing (until
 it expires, and for at most ``max_stale_s`` after that check), so an outage of the store
@@ -17,16 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sapwood.schemas import Role
+from sapwood.server.auth.callers import Caller, can_read
+from sapwood.server.auth.tokens import Refused, check_token
 from sapwood.server.gateway.messages import HttpError
-from sapwood.server.secrets import secret_matches, split_token
-from sapwood.server.services.access import Caller, can_read
 from sapwood.server.store.engine import session_factory
 from sapwood.server.store.outage import STORE_DOWN_ERRORS
-from sapwood.server.store.tables import MembershipRow, TokenRow, UserRow
 
 Outcome = Caller | str
 """The caller, or why the token was refused (the message of a 401)."""
@@ -140,31 +137,13 @@ class TokenAuth:
         return verdict
 
     async def _lookup(self, header: bytes) -> Verdict:
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        parts = split_token(token.strip()) if scheme.lower() == "bearer" else None
-        if parts is None:
-            return "malformed bearer token: send Authorization: Bearer sw_…", None
         async with self._sessions() as session:
-            row = await session.get(TokenRow, parts[0])
-            if row is None or not secret_matches(parts[1], row.secret_hash):
-                return "unknown token", None
-            if row.revoked_at is not None:
-                return "this token was revoked", None
-            if row.expires_at is not None and row.expires_at <= self._now():
-                return f"this token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC", None
-            user = await session.get(UserRow, row.user)
-            if user is None:
-                return "unknown token", None
-            if row.scope is not None:
-                team = row.scope.split("/")[1]
-                caller = Caller(user.name, admin=False, roles={team: Role.VIEWER}, token_id=row.id)
-                return caller, row.expires_at
-            memberships = await session.scalars(
-                select(MembershipRow).where(MembershipRow.user == user.name)
-            )
-            roles = {m.team: Role(m.role) for m in memberships}
-            caller = Caller(user=user.name, admin=user.admin, roles=roles, token_id=row.id)
-            return caller, row.expires_at
+            check = await check_token(session, header.decode("latin-1"), now=self._now())
+        if isinstance(check, Refused):
+            if check.reason == "malformed bearer token":
+                return f"{check.reason}: send Authorization: Bearer sw_…", None
+            return check.reason, None
+        return check.caller, check.expires_at
 
 
 async def authorise(

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from sapwood.server.auth.tokens import many_authorizations
 from sapwood.server.gateway.auth import TokenAuth, authorise
 from sapwood.server.gateway.buckets import BucketSet, retry_after_s
 from sapwood.server.gateway.messages import (
@@ -54,7 +55,6 @@ from sapwood.server.gateway.upstream import (
     UpstreamResponse,
     UpstreamTimeoutError,
 )
-from sapwood.server.services.tokens import many_authorizations
 from sapwood.specs.serving import RateLimit
 
 if TYPE_CHECKING:

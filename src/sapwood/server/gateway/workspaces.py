@@ -23,6 +23,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sapwood.schemas.status import Phase
+from sapwood.server.auth.callers import can_write
 from sapwood.server.gateway.auth import TokenAuth, authorise
 from sapwood.server.gateway.messages import (
     DROP_REQUEST,
@@ -36,7 +38,6 @@ from sapwood.server.gateway.polling import Polled
 from sapwood.server.gateway.proxy import relay
 from sapwood.server.gateway.upstream import UpstreamError, UpstreamPool, UpstreamTimeoutError
 from sapwood.server.secrets import workload_token
-from sapwood.server.services.access import can_write
 from sapwood.server.store.engine import session_factory
 from sapwood.server.store.tables import ObjectRow
 from sapwood.specs.paths import WORKSPACE_PREFIX, workspace_path
@@ -59,7 +60,7 @@ class WorkspaceRoute:
     team: str
     name: str
     uid: str
-    phase: str
+    phase: Phase
     endpoint: str | None  # host:port of its ready replica
     jupyter: bool  # served under its gateway path, with its own token
 
@@ -150,7 +151,7 @@ class StoreWorkspaces(Polled[dict[tuple[str, str], WorkspaceRoute]]):
                 team=team,
                 name=name,
                 uid=uid,
-                phase=str((status or {}).get("phase") or "Pending"),
+                phase=Phase.of((status or {}).get("phase") or Phase.PENDING),
                 endpoint=endpoint_of(status),
                 jupyter=(spec or {}).get("tool", "jupyter") == "jupyter",
             )
@@ -324,7 +325,9 @@ class WorkspaceProxy:
 
 
 def _resume_hint(route: WorkspaceRoute) -> str:
-    return f", `sapwood resume workspace {route.name}` starts it" if route.phase == "Paused" else ""
+    if route.phase is not Phase.PAUSED:
+        return ""
+    return f", `sapwood resume workspace {route.name}` starts it"
 
 
 def _not_found(team: str, name: str) -> HttpError:

@@ -1,4 +1,5 @@
-"""What every route receives: the app's state, a session, and the authenticated caller.
+"""What every route receives: the app's state (server/state.py), a session, and the
+authenticated caller.
 
 Streaming and long-poll routes take ``StreamCtxDep`` instead: it authenticates in a session
 that is closed before the route runs, because a ``yield`` dependency's session stays open
@@ -7,46 +8,20 @@ that is closed before the route runs, because a ``yield`` dependency's session s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from sapwood.server.clock import Clock
-from sapwood.server.controller.manager import ControllerManager
-from sapwood.server.ingest.broker import Broker
-from sapwood.server.ingest.signals import FeedSignals
-from sapwood.server.routes.streams import StreamLimiter
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import NotFoundError
-from sapwood.server.services.notifier import Notifier
 from sapwood.server.services.tokens import authenticate, single_authorization
 from sapwood.server.services.workload_scope import ApiCall
-from sapwood.server.settings import Settings
+from sapwood.server.state import AppState
 from sapwood.server.store.engine import AsyncSession
 from sapwood.specs.objects import PLURALS
 from sapwood.specs.suggest import did_you_mean
-
-
-@dataclass
-class AppState:
-    """Built by the lifespan; one per app, never a module global."""
-
-    settings: Settings
-    clock: Clock
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    wake: Callable[[str], None] = field(default=lambda kind: None)
-    controller: ControllerManager | None = None
-    notifier: Notifier | None = None
-    feed_broker: Broker | None = None
-    feed_signals: FeedSignals = field(default_factory=FeedSignals)
-    streams: StreamLimiter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.streams = StreamLimiter(self.settings.api.max_streams_per_token)
 
 
 @dataclass(frozen=True)

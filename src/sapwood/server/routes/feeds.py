@@ -27,11 +27,12 @@ from sapwood.schemas.feeds import (
 )
 from sapwood.server.ingest.broker import Broker
 from sapwood.server.ingest.results import ResultFilter
-from sapwood.server.routes.deps import AppState, CtxDep, StreamCtxDep
+from sapwood.server.routes.deps import CtxDep, StreamCtxDep
 from sapwood.server.routes.params import NamePath
 from sapwood.server.services import feed_ingest, feed_results, feeds
 from sapwood.server.services.errors import UnavailableError
 from sapwood.server.services.paging import clamp_limit
+from sapwood.server.state import AppState
 
 router = APIRouter(prefix="/api/v1/feeds", tags=["feeds"])
 

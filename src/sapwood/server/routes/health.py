@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from sapwood.server.routes.deps import AppState, app_state
+from sapwood.server.routes.deps import app_state
+from sapwood.server.state import AppState
 
 router = APIRouter(tags=["health"])
 

@@ -39,7 +39,7 @@ async def apply(body: ApplyRequest, ctx: CtxDep) -> ApplyResponse:
         dry_run=body.dry_run,
         now=ctx.state.clock.now(),
         priorities=ctx.state.settings.scheduling.priorities,
-        local_workdirs=ctx.state.settings.runtime.kind == "local",
+        local_workdirs=ctx.state.local_workdirs,
     )
     if not body.dry_run:
         for kind in {r.object.kind for r in response.results}:

@@ -24,7 +24,11 @@ async def prometheus_metrics(request: Request, ctx: CtxDep) -> Response:
     """
     exporter: PrometheusExporter = request.app.state.prometheus
     body = await exporter.scrape(
-        ctx.session, ctx.caller, ctx.state.controller, now=ctx.state.clock.now()
+        ctx.session,
+        ctx.caller,
+        ctx.state.controller,
+        now=ctx.state.clock.now(),
+        usage=ctx.state.usage,
     )
     settings = ctx.state.settings
     if settings.gateway.enabled:

@@ -1,4 +1,5 @@
-"""Who may do what: pure checks over the caller's roles.
+"""Who may do what: pure checks over the caller's roles (the caller and its plain
+predicates are sapwood.server.auth.callers, shared with the gateway).
 
 Someone outside a team gets "not found" for its objects, so names never leak; a viewer
 gets "forbidden" for writes, since it may already see the object.
@@ -6,36 +7,12 @@ gets "forbidden" for writes, since it may already see the object.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from sapwood.schemas import Role
 from sapwood.schemas.auth import implied_team
+from sapwood.server.auth.callers import Caller as Caller
+from sapwood.server.auth.callers import can_manage as can_manage
+from sapwood.server.auth.callers import can_read as can_read
+from sapwood.server.auth.callers import can_write as can_write
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
-from sapwood.server.services.workload_scope import WorkloadScope
-
-
-@dataclass(frozen=True)
-class Caller:
-    user: str
-    admin: bool
-    roles: Mapping[str, Role] = field(default_factory=dict)
-    token_id: str = ""
-    # A workload's own token: what it may call is decided by workload_scope.check_call.
-    scope: WorkloadScope | None = None
-
-
-def can_read(caller: Caller, team: str) -> bool:
-    return caller.admin or team in caller.roles
-
-
-def can_write(caller: Caller, team: str) -> bool:
-    return caller.admin or caller.roles.get(team) in (Role.ADMIN, Role.MEMBER)
-
-
-def can_manage(caller: Caller, team: str) -> bool:
-    """Admins of the whole system, or of this team, manage its members."""
-    return caller.admin or caller.roles.get(team) is Role.ADMIN
 
 
 def require_read(caller: Caller, team: str, what: str) -> None:

@@ -1,10 +1,10 @@
-"""Reading a replica's logs: authorised here, streamed from the runtime by the controller."""
+"""Reading a replica's logs: authorised here, streamed through the controller's port."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from sapwood.server.controller.manager import ControllerManager
+from sapwood.server.controller.port import ControllerPort
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import InvalidError, UnavailableError
 from sapwood.server.services.objects import find_object
@@ -14,7 +14,7 @@ from sapwood.server.store.engine import AsyncSession
 async def open_logs(
     session: AsyncSession,
     caller: Caller,
-    controller: ControllerManager | None,
+    controller: ControllerPort | None,
     kind: str,
     name: str,
     *,

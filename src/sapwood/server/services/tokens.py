@@ -1,41 +1,28 @@
-"""Tokens: create (secret returned once), list, revoke; and authenticating a request."""
+"""Tokens: create (secret returned once), list, revoke; and authenticating a request
+(through auth/tokens.py's check, the one the gateway makes too)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from sapwood.schemas import Role, Token, TokenCreated, TokenRequest
-from sapwood.server.secrets import new_token, secret_matches, split_token, workload_token_id
+from sapwood.schemas import Token, TokenCreated, TokenRequest
+from sapwood.server.auth.tokens import Refused, check_token
+from sapwood.server.auth.tokens import many_authorizations as many_authorizations
+from sapwood.server.secrets import new_token
 from sapwood.server.services.access import Caller, require_admin
 from sapwood.server.services.convert import row_to_token
 from sapwood.server.services.dashboard_sessions import parent_of, session_description
 from sapwood.server.services.errors import ConflictError, NotFoundError, UnauthorizedError
 from sapwood.server.services.teams import require_changeable
-from sapwood.server.services.workload_scope import (
-    ApiCall,
-    WorkloadScope,
-    check_call,
-    models_named,
-)
+from sapwood.server.services.workload_scope import ApiCall, check_call
 from sapwood.server.store.engine import AsyncSession
-from sapwood.server.store.tables import MembershipRow, ObjectRow, TokenRow, UserRow
+from sapwood.server.store.tables import TokenRow, UserRow
 
 # last_used_at is advisory: writing it on every request would serialise SQLite writers.
 LAST_USED_GRAIN = timedelta(minutes=1)
-
-
-def many_authorizations(count: int) -> str:
-    """The 401 message for a request with ``count`` (more than one) Authorization headers.
-
-    The API and the gateway both refuse such a request rather than pick one: proxies and
-    frameworks disagree on which copy wins, so a second header could smuggle a token past
-    one of them.
-    """
-    return f"exactly one Authorization header is allowed; this request has {count}"
 
 
 def single_authorization(values: Sequence[str]) -> str | None:
@@ -51,79 +38,30 @@ async def authenticate(
 ) -> Caller:
     """The caller behind an ``Authorization: Bearer`` header, or UnauthorizedError.
 
-    A workload's own token is accepted only for a ``call`` its scope allows (NotFoundError
-    or ForbiddenError otherwise, see workload_scope), and only while its object exists:
-    with no ``call`` (the dashboard's sign-in), never.
+    The token is checked as the gateway checks it (auth/tokens.py). A workload's own token
+    is accepted only for a ``call`` its scope allows (NotFoundError or ForbiddenError
+    otherwise, see workload_scope): with no ``call`` (the dashboard's sign-in), never.
     """
-    hint = "pass a token: `sapwood login --token …`, or SAPWOOD_TOKEN"
-    if not header:
-        raise UnauthorizedError("missing bearer token", hint=hint)
-    scheme, _, token = header.partition(" ")
-    parts = split_token(token.strip()) if scheme.lower() == "bearer" else None
-    if parts is None:
-        raise UnauthorizedError("malformed bearer token", hint=hint)
-    row = await session.get(TokenRow, parts[0])
-    if row is None or not secret_matches(parts[1], row.secret_hash):
-        raise UnauthorizedError("unknown token", hint=hint)
-    if row.revoked_at is not None:
-        raise UnauthorizedError(_revoked(row), hint=hint)
-    if row.expires_at is not None and row.expires_at <= now:
-        raise UnauthorizedError(
-            f"this token expired at {row.expires_at:%Y-%m-%d %H:%M} UTC", hint=hint
+    check = await check_token(session, header, now=now)
+    if isinstance(check, Refused):
+        hint = check.hint or "pass a token: `sapwood login --token …`, or SAPWOOD_TOKEN"
+        raise UnauthorizedError(check.reason, hint=hint)
+    caller = check.caller
+    if check.last_used_at is None or now - check.last_used_at > LAST_USED_GRAIN:
+        await session.execute(
+            update(TokenRow).where(TokenRow.id == caller.token_id).values(last_used_at=now)
         )
-    user = await session.get(UserRow, row.user)
-    if user is None:  # pragma: no cover - the foreign key cascades
-        raise UnauthorizedError("unknown token", hint=hint)
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRAIN:
-        row.last_used_at = now
         await session.commit()
-    if row.scope is not None:
-        return await _workload_caller(session, row, call=call)
-    memberships = await session.scalars(
-        select(MembershipRow).where(MembershipRow.user == user.name)
-    )
-    roles = {m.team: Role(m.role) for m in memberships}
-    return Caller(user=user.name, admin=user.admin, roles=roles, token_id=row.id)
-
-
-def _revoked(row: TokenRow) -> str:
-    if row.scope is None:
-        return "this token was revoked"
-    return (
-        f"this token of the workload {row.scope} was revoked: its run ended "
-        "(a workload's token ends when its Job finishes or its object is deleted)"
-    )
-
-
-async def _workload_caller(session: AsyncSession, row: TokenRow, *, call: ApiCall | None) -> Caller:
-    """The caller for a workload token, if its object still exists and ``call`` is allowed.
-
-    It is a viewer of its team only as far as the services' own checks go: which calls
-    reach them at all is decided by workload_scope.check_call first.
-    """
-    assert row.scope is not None
-    scope = WorkloadScope.parse(row.scope)
-    obj = await session.scalar(
-        select(ObjectRow).where(
-            ObjectRow.kind == scope.kind, ObjectRow.team == scope.team, ObjectRow.name == scope.name
-        )
-    )
-    # The token is derived from the object's uid: one of a deleted object that was created
-    # again under the same name does not carry over to the new one.
-    if obj is None or workload_token_id(obj.uid) != row.id or obj.deletion_timestamp is not None:
-        raise UnauthorizedError(
-            f"this token's workload {scope} is gone: its object was deleted",
-            hint="a workload's token lasts as long as its object",
-        )
-    scope = replace(scope, models=models_named(obj.kind, obj.spec))
+    if caller.scope is None:
+        return caller
     if call is None:
         raise UnauthorizedError(
-            f"this token belongs to the workload {scope} and works only for its own API calls",
+            f"this token belongs to the workload {caller.scope} and works only for its own "
+            "API calls",
             hint="sign in with a user's token",
         )
-    check_call(scope, call)
-    roles = {scope.team: Role.VIEWER}
-    return Caller(row.user, admin=False, roles=roles, token_id=row.id, scope=scope)
+    check_call(caller.scope, call)
+    return caller
 
 
 async def create_token(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sapwood.server.auth.scope import WorkloadScope
 from sapwood.server.services.errors import ForbiddenError, NotFoundError, ServiceError
 from sapwood.specs.objects import PLURALS
 
@@ -35,30 +36,6 @@ ANY_SCOPE = frozenset({("GET", f"{API}/whoami")})
 
 
 @dataclass(frozen=True)
-class WorkloadScope:
-    """The object a workload token belongs to, and the registry models that object names."""
-
-    kind: str
-    team: str
-    name: str
-    models: frozenset[str] = field(default=frozenset())
-
-    @classmethod
-    def parse(cls, text: str, *, models: frozenset[str] = frozenset()) -> WorkloadScope:
-        """From ``Kind/team/name`` (as stored on the token); ValueError for another shape."""
-        kind, team, name = text.split("/", 2)
-        if not (kind and team and name):
-            raise ValueError(f"a workload scope is Kind/team/name, got {text!r}")
-        return cls(kind, team, name, models)
-
-    def __str__(self) -> str:
-        return f"{self.kind}/{self.team}/{self.name}"
-
-    def owns(self, kind: str, team: str, name: str) -> bool:
-        return (self.kind, self.team, self.name) == (kind, team, name)
-
-
-@dataclass(frozen=True)
 class ApiCall:
     """One API request as the decision sees it: the matched route's template, not the URL."""
 
@@ -66,17 +43,6 @@ class ApiCall:
     route: str  # e.g. "/api/v1/{plural}/{name}/metrics"
     params: Mapping[str, str] = field(default_factory=dict)  # the path's parameters
     team: str | None = None  # the ``?team=`` query parameter, if given
-
-
-def models_named(kind: str, spec: Mapping[str, object]) -> frozenset[str]:
-    """The registry models an object's spec names (a Feed's, a Service's and its canary's)."""
-    if kind not in ("Feed", "Service"):
-        return frozenset()
-    refs = [spec.get("model")]
-    canary = spec.get("canary")
-    if kind == "Service" and isinstance(canary, Mapping):
-        refs.append(canary.get("model"))
-    return frozenset(ref.partition("@")[0] for ref in refs if isinstance(ref, str) and ref)
 
 
 def check_call(scope: WorkloadScope, call: ApiCall) -> None:

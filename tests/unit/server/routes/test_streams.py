@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from sapwood.server.routes.streams import RETRY_AFTER_S, HeldStream, StreamLimiter, refusal
+from sapwood.server.routes.streams import HeldStream
 from sapwood.server.services.errors import TooManyRequestsError
+from sapwood.server.services.streams import RETRY_AFTER_S, StreamLimiter, refusal
 
 pytestmark = pytest.mark.anyio
 

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from sapwood.schemas import Role
+from sapwood.server.auth.scope import WorkloadScope
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
 from sapwood.server.services.metrics import require_metrics_write, validate_points
-from sapwood.server.services.workload_scope import WorkloadScope
 from sapwood.server.store.tables import ObjectRow
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sapwood.schemas import Role
+from sapwood.server.auth.scope import WorkloadScope
 from sapwood.server.services.access import Caller
 from sapwood.server.services.errors import ForbiddenError, InvalidError, NotFoundError
 from sapwood.server.services.model_rules import (
@@ -16,7 +17,6 @@ from sapwood.server.services.model_rules import (
     parse_metrics,
     require_push,
 )
-from sapwood.server.services.workload_scope import WorkloadScope
 
 MEMBER = Caller("mia", admin=False, roles={"ml": Role.MEMBER})
 VIEWER = Caller("vic", admin=False, roles={"ml": Role.VIEWER})

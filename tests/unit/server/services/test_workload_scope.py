@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sapwood.server.auth.scope import WorkloadScope, models_named
 from sapwood.server.services.errors import ForbiddenError, NotFoundError
-from sapwood.server.services.workload_scope import (
-    ApiCall,
-    WorkloadScope,
-    check_call,
-    models_named,
-    refuse,
-)
+from sapwood.server.services.workload_scope import ApiCall, check_call, refuse
 
 JOB = WorkloadScope("Job", "ml", "train")
 FEED = WorkloadScope("Feed", "ml", "ids", frozenset({"clf"}))
