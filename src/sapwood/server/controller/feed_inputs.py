@@ -9,7 +9,8 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from sapwood.server.controller.plan.feed import FeedInputs, ModelIndex, model_problem
+from sapwood.server.controller.plan.feed import ModelIndex, model_problem
+from sapwood.server.controller.plan.policy import FeedInputs
 from sapwood.server.controller.plan.view import ObjectView
 from sapwood.server.registry.resolve import resolve
 from sapwood.server.store.engine import AsyncSession

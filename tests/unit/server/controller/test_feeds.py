@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from sapwood.server.controller.plan.feed import (
-    FeedInputs,
-    ModelIndex,
-    model_problem,
-    plan_feed,
-)
+from sapwood.server.controller.plan.feed import ModelIndex, model_problem, plan_feed
+from sapwood.server.controller.plan.policy import FeedInputs
 from tests.unit.server.controller.views import CONTEXT, T0, after, running, view
 
 SPEC = {"schema": "antinex-v1", "model": "antinex@production", "workers": {"min": 1, "max": 1}}

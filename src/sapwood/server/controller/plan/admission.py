@@ -14,19 +14,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sapwood.schemas.status import read_target
 from sapwood.server.controller.plan import scheduler
-from sapwood.server.controller.plan.autoscaler import ScaleState
-from sapwood.server.controller.plan.lifecycle import HOLDING, with_phase
+from sapwood.server.controller.plan.kinds import policy_for
+from sapwood.server.controller.plan.lifecycle import HOLDING, PREEMPTED, with_phase
+from sapwood.server.controller.plan.policy import elastic_admitted as policy_elastic_admitted
 from sapwood.server.controller.plan.rollout import SURGE
 from sapwood.server.controller.plan.scheduler import Placed, Resources, Role, Workload
 from sapwood.server.controller.plan.view import EventNote, ObjectView
 from sapwood.server.units import Capacity, UnitPhase, UnitState
-from sapwood.specs.objects import Feed, Job, Service, Workspace
 from sapwood.specs.quantity import format_cpu, format_memory
 
 LOCAL_NODE = "local"
-PREEMPTED = "Preempted"
 Units = Mapping[tuple[str, str, str], Mapping[int, UnitState]]
 
 
@@ -49,38 +47,17 @@ class Inputs:
 
 
 def base_replicas(view: ObjectView) -> int:
-    if isinstance(view.obj, Job):
-        return view.obj.spec.replicas
-    if isinstance(view.obj, Service):
-        spec = view.obj.spec
-        canary = spec.canary.replicas if spec.canary is not None and spec.replicas.min else 0
-        return spec.replicas.min + canary
-    if isinstance(view.obj, Feed):
-        return view.obj.spec.workers.min
-    return 1
+    """How many replicas are admitted together, as one gang (the kind's policy says)."""
+    return policy_for(view.kind).base_replicas(view)
 
 
 def elastic_limit(view: ObjectView) -> int:
-    """How many elastic replicas a Service may have: above min, up to max, and for an
-    autoscaled service no more than its autoscaler wants; a Feed, as many workers as its
-    backlog wants (status.target.workers) above workers.min."""
-    if isinstance(view.obj, Feed):
-        workers = view.obj.spec.workers
-        target = read_target(view.status).workers
-        wanted = workers.min if target is None else target
-        return max(0, min(workers.max, wanted) - workers.min)
-    if not isinstance(view.obj, Service):
-        return 0
-    spec = view.obj.spec
-    limit = spec.replicas.max - spec.replicas.min
-    if spec.autoscale is not None:
-        wanted = ScaleState.from_dict(view.status.get("autoscaler"), spec.replicas.min).desired
-        limit = min(limit, max(0, wanted - spec.replicas.min))
-    return limit
+    """How many elastic replicas the object may have above ``base_replicas``."""
+    return policy_for(view.kind).elastic_limit(view)
 
 
 def elastic_admitted(view: ObjectView) -> int:
-    return min(int(view.status.get("elasticReplicas", 0)), elastic_limit(view))
+    return policy_elastic_admitted(view, elastic_limit(view))
 
 
 def _replica(view: ObjectView) -> Resources:
@@ -89,9 +66,7 @@ def _replica(view: ObjectView) -> Resources:
 
 
 def _role(view: ObjectView) -> Role:
-    if isinstance(view.obj, Workspace) and not view.obj.spec.preemptible:
-        return Role.PROTECTED
-    return Role.REGULAR
+    return policy_for(view.kind).role(view)
 
 
 def _started(view: ObjectView) -> datetime | None:
@@ -100,9 +75,10 @@ def _started(view: ObjectView) -> datetime | None:
 
 
 def _surging(view: ObjectView, owned: Mapping[int, UnitState]) -> int:
-    """1 while a Service's rolling update runs its extra replica, else 0."""
+    """1 while a rolling update runs its extra replica, else 0."""
     surge = owned.get(SURGE)
-    return int(view.kind == "Service" and surge is not None and surge.phase is UnitPhase.RUNNING)
+    surges = policy_for(view.kind).surges
+    return int(surges and surge is not None and surge.phase is UnitPhase.RUNNING)
 
 
 def attained_s(view: ObjectView, now: datetime) -> float:

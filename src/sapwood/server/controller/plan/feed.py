@@ -14,9 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sapwood.schemas.status import read_target
-from sapwood.server.controller.plan.admission import PREEMPTED, elastic_admitted
 from sapwood.server.controller.plan.health import Health
-from sapwood.server.controller.plan.lifecycle import plan_deletion, plan_settled, with_phase
+from sapwood.server.controller.plan.lifecycle import (
+    PREEMPTED,
+    plan_deletion,
+    plan_settled,
+    with_phase,
+)
+from sapwood.server.controller.plan.policy import (
+    DefaultPolicy,
+    FeedInputs,
+    PlanInputs,
+    elastic_admitted,
+)
 from sapwood.server.controller.plan.supervise import keep_replicas
 from sapwood.server.controller.plan.units import UnitContext
 from sapwood.server.controller.plan.view import ObjectView, Plan
@@ -35,15 +45,6 @@ class ModelIndex:
 
     versions: frozenset[int] = frozenset()
     aliases: Mapping[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FeedInputs:
-    """What a pass read for one feed: its backlog and what its model reference names."""
-
-    backlog: int = 0
-    model_version: int | None = None
-    model_problem: str | None = None  # why the reference names nothing; None: it resolves
 
 
 def model_problem(
@@ -110,7 +111,7 @@ def plan_feed(
         maximum=workers.max,
         target_per_worker=workers.target_backlog_per_worker,
     )
-    admitted = workers.min + elastic_admitted(view)
+    admitted = workers.min + elastic_admitted(view, FEED.elastic_limit(view))
     count = min(wanted, admitted)
     problem = inputs.model_problem
     # A worker without a model to score with is not ready, whatever its process does.
@@ -163,3 +164,29 @@ def _model_condition(view: ObjectView, plan: Plan, problem: str | None, *, now: 
     plan.status = with_phase(status, DEGRADED, now=now, reason=MODEL_NOT_FOUND, message=message)
     if not was_missing:
         plan.event(MODEL_NOT_FOUND, problem, warning=True)
+
+
+class FeedPolicy(DefaultPolicy):
+    """Feeds: ``workers.min`` admitted together, and as many elastic workers above it as
+    the backlog wants; records come through the feed."""
+
+    kind = "Feed"
+    takes_records = True
+
+    def plan(self, view: ObjectView, units: dict[int, UnitState], inputs: PlanInputs) -> Plan:
+        return plan_feed(view, units, now=inputs.now, context=inputs.context, inputs=inputs.feed)
+
+    def base_replicas(self, view: ObjectView) -> int:
+        assert isinstance(view.obj, Feed)
+        return view.obj.spec.workers.min
+
+    def elastic_limit(self, view: ObjectView) -> int:
+        """As many workers as the backlog wants (status.target.workers) above workers.min."""
+        assert isinstance(view.obj, Feed)
+        workers = view.obj.spec.workers
+        target = read_target(view.status).workers
+        wanted = workers.min if target is None else target
+        return max(0, min(workers.max, wanted) - workers.min)
+
+
+FEED = FeedPolicy()

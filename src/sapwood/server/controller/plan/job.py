@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sapwood.server.controller.plan.admission import PREEMPTED
 from sapwood.server.controller.plan.backoff import restart_delay
 from sapwood.server.controller.plan.gang import DEFAULT_MASTER_PORT, master_port
 from sapwood.server.controller.plan.lifecycle import (
+    PREEMPTED,
     TERMINAL,
     plan_deletion,
     plan_settled,
     with_phase,
 )
+from sapwood.server.controller.plan.policy import DefaultPolicy, PlanInputs
 from sapwood.server.controller.plan.replicas import (
     describe_exit,
     due,
@@ -158,3 +161,23 @@ def _finish(
     done["finishedAt"] = now.isoformat()
     done.pop("allocated", None)
     return done
+
+
+class JobPolicy(DefaultPolicy):
+    """Jobs: every replica admitted together, nothing elastic; a run ends with the Job."""
+
+    kind = "Job"
+
+    def plan(self, view: ObjectView, units: dict[int, UnitState], inputs: PlanInputs) -> Plan:
+        return plan_job(view, units, now=inputs.now, context=inputs.context)
+
+    def base_replicas(self, view: ObjectView) -> int:
+        assert isinstance(view.obj, Job)
+        return view.obj.spec.replicas
+
+    def run_ended(self, status: Mapping[str, Any]) -> bool:
+        """A Job that Succeeded or Failed."""
+        return status.get("phase") in TERMINAL
+
+
+JOB = JobPolicy()

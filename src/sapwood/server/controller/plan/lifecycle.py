@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sapwood.schemas.status import Reason
 from sapwood.server.controller.plan.view import ObjectView, Plan
 from sapwood.server.units import UnitState
+
+PREEMPTED = Reason.PREEMPTED  # the status reason of one preempted back into the queue
 
 TERMINAL = {"Succeeded", "Failed"}
 # Phases that hold resources: admission counts them as allocated. Degraded: running, but

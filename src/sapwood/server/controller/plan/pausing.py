@@ -11,9 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sapwood.server.controller.plan.admission import PREEMPTED
 from sapwood.server.controller.plan.idle import IdleDecision
-from sapwood.server.controller.plan.lifecycle import plan_deletion, plan_settled, with_phase
+from sapwood.server.controller.plan.lifecycle import (
+    PREEMPTED,
+    plan_deletion,
+    plan_settled,
+    with_phase,
+)
 from sapwood.server.controller.plan.view import ObjectView, Plan
 from sapwood.server.units import UnitState
 

@@ -40,7 +40,7 @@ def outdated(view: ObjectView, units: Mapping[int, UnitState], indices: list[int
 
 def wants_surge(view: ObjectView, units: Mapping[int, UnitState], main: list[int]) -> bool:
     """While main replicas are outdated, and until every slot serves the new spec again."""
-    if view.kind != "Service" or not main:
+    if not main:
         return False
     if outdated(view, units, main):
         return True

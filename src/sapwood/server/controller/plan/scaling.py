@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sapwood.server.controller.plan import autoscaler
 from sapwood.server.controller.plan.admission import base_replicas, elastic_admitted
+from sapwood.server.controller.plan.kinds import policy_for
 from sapwood.server.controller.plan.lifecycle import HOLDING
 from sapwood.server.controller.plan.pausing import IDLE_PAUSED, RESUME_REQUESTED
 from sapwood.server.controller.plan.view import EventNote, ObjectView
@@ -32,14 +33,7 @@ def autoscaled(view: ObjectView) -> bool:
 def wants_load(view: ObjectView) -> bool:
     """Whether a pass needs the gateway's figures for this object: to scale it, to tell
     whether it is idle, or to wake it for a request the gateway holds."""
-    if not isinstance(view.obj, Service):
-        return False
-    spec = view.obj.spec
-    return (
-        spec.autoscale is not None
-        or spec.idle_timeout is not None
-        or view.status.get("reason") == IDLE_PAUSED
-    )
+    return policy_for(view.kind).wants_load(view)
 
 
 def last_requests(loads: Loads | None) -> dict[ServiceKey, datetime] | None:
@@ -55,7 +49,7 @@ def wake_held(views: list[ObjectView], loads: Loads | None) -> list[ObjectView]:
     for view in views:
         load = (loads or {}).get((view.team, view.name))
         held = load is not None and load.held > 0
-        if held and view.kind == "Service" and view.status.get("reason") == IDLE_PAUSED:
+        if held and view.status.get("reason") == IDLE_PAUSED and wants_load(view):
             status = {
                 **view.status,
                 "reason": RESUME_REQUESTED,

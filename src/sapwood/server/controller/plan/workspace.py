@@ -8,6 +8,8 @@ from typing import Any
 
 from sapwood.server.controller.plan.idle import IdleDecision
 from sapwood.server.controller.plan.pausing import plan_held
+from sapwood.server.controller.plan.policy import DefaultPolicy, PlanInputs
+from sapwood.server.controller.plan.scheduler import Role
 from sapwood.server.controller.plan.supervise import Serving, keep_replicas
 from sapwood.server.controller.plan.units import UnitContext
 from sapwood.server.controller.plan.view import ObjectView, Plan
@@ -59,3 +61,19 @@ def _publish_url(path: str) -> Callable[[dict[str, Any], Serving], None]:
             status["url"] = f"http://{serving.main[0]}{path}"
 
     return publish
+
+
+class WorkspacePolicy(DefaultPolicy):
+    """Workspaces: one replica; never preempted unless its spec allows it."""
+
+    kind = "Workspace"
+
+    def plan(self, view: ObjectView, units: dict[int, UnitState], inputs: PlanInputs) -> Plan:
+        return plan_workspace(view, units, now=inputs.now, context=inputs.context, idle=inputs.idle)
+
+    def role(self, view: ObjectView) -> Role:
+        assert isinstance(view.obj, Workspace)
+        return Role.REGULAR if view.obj.spec.preemptible else Role.PROTECTED
+
+
+WORKSPACE = WorkspacePolicy()
