@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sapwood.schemas.status import Phase, Reason
 from sapwood.server.controller.plan import scheduler
 from sapwood.server.controller.plan.kinds import policy_for
 from sapwood.server.controller.plan.lifecycle import HOLDING, PREEMPTED, with_phase
@@ -120,7 +121,7 @@ def workloads(
         if view.phase in HOLDING or live:
             held = replace(base, count=base.count + _surging(view, owned))
             running.append(Placed(held, (LOCAL_NODE,) * held.count, _started(view)))
-        elif view.phase == "Pending" and view.deletion_timestamp is None:
+        elif view.phase == Phase.PENDING and view.deletion_timestamp is None:
             pending.append(base)
         if view.phase not in HOLDING or view.deletion_timestamp is not None:
             continue
@@ -159,7 +160,7 @@ def decide(
         # Started by a pass whose status write was lost (stale, or a crash): adopt it.
         owned = units.get((view.kind, view.team, view.name), {})
         live = any(u.phase is UnitPhase.RUNNING for u in owned.values())
-        if view.phase == "Pending" and live and view.status.get("reason") != PREEMPTED:
+        if view.phase == Phase.PENDING and live and view.status.get("reason") != PREEMPTED:
             out[view.uid] = _admitted(view, now)
     elastic_delta: dict[str, int] = {}
     for admit in decisions.admit:
@@ -199,7 +200,9 @@ def decide(
         same = view.status.get("message") == wait.reason
         if not same or view.status.get("queuePosition") != wait.position:
             reason = view.status.get("reason") or "Waiting"
-            status = with_phase(view.status, "Pending", now=now, reason=reason, message=wait.reason)
+            status = with_phase(
+                view.status, Phase.PENDING, now=now, reason=reason, message=wait.reason
+            )
             status["queuePosition"] = wait.position
             out[uid] = Admission(status)
     return out
@@ -208,7 +211,7 @@ def decide(
 def _admitted(view: ObjectView, now: datetime) -> Admission:
     r = view.obj.spec.resources
     count = base_replicas(view)
-    status = with_phase(view.status, "Admitted", now=now, reason="Admitted")
+    status = with_phase(view.status, Phase.ADMITTED, now=now, reason=Reason.ADMITTED)
     status.pop("queuePosition", None)
     status["admittedAt"] = now.isoformat()
     status["allocated"] = {
@@ -218,12 +221,12 @@ def _admitted(view: ObjectView, now: datetime) -> Admission:
     }
     held = status["allocated"]
     gpus = f", gpu {held['gpu']}" if held["gpu"] else ""
-    note = EventNote("Admitted", f"admitted: cpu {held['cpu']}, memory {held['memory']}{gpus}")
+    note = EventNote(Reason.ADMITTED, f"admitted: cpu {held['cpu']}, memory {held['memory']}{gpus}")
     return Admission(status, (note,))
 
 
 def _preempted(view: ObjectView, reason: str, now: datetime) -> Admission:
-    status = with_phase(view.status, "Pending", now=now, reason=PREEMPTED, message=reason)
+    status = with_phase(view.status, Phase.PENDING, now=now, reason=PREEMPTED, message=reason)
     status["attainedSeconds"] = round(attained_s(view, now), 3)
     for key in ("allocated", "admittedAt", "elasticReplicas"):
         status.pop(key, None)

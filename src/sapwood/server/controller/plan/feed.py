@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sapwood.schemas.status import read_target
+from sapwood.schemas.status import Phase, read_target
 from sapwood.server.controller.plan.health import Health
 from sapwood.server.controller.plan.lifecycle import (
     PREEMPTED,
@@ -36,7 +36,7 @@ from sapwood.specs.probes import Backoff
 
 MODEL_NOT_FOUND = "ModelNotFound"
 MODEL_FOUND = "ModelFound"
-DEGRADED = "Degraded"
+DEGRADED = Phase.DEGRADED
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,9 @@ def plan_feed(
     backlog = inputs.backlog
     if view.deletion_timestamp is not None:
         return plan_deletion(view, units)
-    if view.phase == "Failed" or view.status.get("reason") == PREEMPTED:
+    if view.phase == Phase.FAILED or view.status.get("reason") == PREEMPTED:
         return plan_settled(view, units)
-    if view.phase == "Pending":
+    if view.phase == Phase.PENDING:
         return Plan()
     workers = view.obj.spec.workers
     target = read_target(view.status).workers
@@ -139,7 +139,7 @@ def plan_feed(
         plan.status["message"] = (
             f"{plan.status.get('message', '')}; {wanted} wanted, {admitted} admitted"
         ).lstrip("; ")
-    if plan.status.get("phase") == "Running":
+    if plan.status.get("phase") == Phase.RUNNING:
         _model_condition(view, plan, problem, now=now)
     return plan
 

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sapwood.schemas.status import Phase, Reason
 from sapwood.server.controller.plan.backoff import restart_delay
 from sapwood.server.controller.plan.gang import DEFAULT_MASTER_PORT, master_port
 from sapwood.server.controller.plan.lifecycle import (
@@ -18,6 +19,7 @@ from sapwood.server.controller.plan.lifecycle import (
 )
 from sapwood.server.controller.plan.policy import DefaultPolicy, PlanInputs
 from sapwood.server.controller.plan.replicas import (
+    ReplicaState,
     describe_exit,
     due,
     dump_records,
@@ -47,7 +49,7 @@ def plan_job(
         return plan_deletion(view, units)
     if view.phase in TERMINAL:
         return plan_settled(view, units)
-    if view.phase == "Pending":
+    if view.phase == Phase.PENDING:
         # Preempted: its replicas stop and it waits to be admitted again, from scratch.
         return plan_settled(view, units) if view.status.get("reason") == PREEMPTED else Plan()
     if awaiting_first_start(view.status) and units:
@@ -69,7 +71,7 @@ def plan_job(
             message = f"replica {index} {describe_exit(exit)}"
             if exit.reason == UnitReason.COMPLETED:
                 succeeded += 1
-                record = replace(record, state="Succeeded", next_start_at=None)
+                record = replace(record, state=ReplicaState.SUCCEEDED.value, next_start_at=None)
                 plan.event("Completed", f"replica {index} completed")
             elif exit.reason in PERMANENT:
                 failed = (exit.reason, message)
@@ -82,7 +84,7 @@ def plan_job(
                     delay = restart_delay(failures, spec.backoff)
                     record = replace(
                         record,
-                        state="BackOff",
+                        state=ReplicaState.BACK_OFF.value,
                         restarts=record.restarts + 1,
                         next_start_at=(now + delay).isoformat(),
                     )
@@ -112,13 +114,13 @@ def plan_job(
     if failed is not None:
         reason, message = failed
         plan.stops = [u.key for u in units.values() if running(u)]
-        plan.status = _finish(status, "Failed", now=now, reason=reason, message=message)
+        plan.status = _finish(status, Phase.FAILED, now=now, reason=reason, message=message)
         plan.event(reason, message, warning=True)
         return plan
     if succeeded >= completions:
         plan.stops = [u.key for u in units.values() if running(u)]
-        plan.status = _finish(status, "Succeeded", now=now, reason="Completed", message=None)
-        plan.event("Succeeded", f"{succeeded} of {completions} completion(s) done")
+        plan.status = _finish(status, Phase.SUCCEEDED, now=now, reason="Completed", message=None)
+        plan.event(Reason.SUCCEEDED, f"{succeeded} of {completions} completion(s) done")
         return plan
 
     active = sum(1 for u in units.values() if running(u))
@@ -140,22 +142,24 @@ def plan_job(
         try:
             plan.starts.append(unit_spec(replace(view, status=status), index, context))
         except UnitError as exc:
-            plan.status = _finish(status, "Failed", now=now, reason=exc.reason, message=str(exc))
+            plan.status = _finish(
+                status, Phase.FAILED, now=now, reason=exc.reason, message=str(exc)
+            )
             plan.event(exc.reason, str(exc), warning=True)
             return plan
-        records[index] = replace(record, state="Starting")
+        records[index] = replace(record, state=ReplicaState.STARTING.value)
         active += 1
     status["replicas"] = dump_records(records)
     if plan.starts and not started_at:
         status["startedAt"] = now.isoformat()
-    anything_running = active > 0 or any(r.state == "BackOff" for r in records.values())
-    phase = "Running" if anything_running else view.phase
+    anything_running = active > 0 or any(r.state == ReplicaState.BACK_OFF for r in records.values())
+    phase = Phase.RUNNING if anything_running else view.phase
     plan.status = with_phase(status, phase, now=now)
     return plan
 
 
 def _finish(
-    status: dict[str, object], phase: str, *, now: datetime, reason: str, message: str | None
+    status: dict[str, object], phase: Phase, *, now: datetime, reason: str, message: str | None
 ) -> dict[str, object]:
     done = with_phase(dict(status), phase, now=now, reason=reason, message=message)
     done["finishedAt"] = now.isoformat()

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sapwood.schemas.status import Phase, Reason
 from sapwood.server.controller.plan.idle import IdleDecision
 from sapwood.server.controller.plan.lifecycle import (
     PREEMPTED,
@@ -45,11 +46,11 @@ def plan_held(
     held = plan_paused(view, units, now=now, paused=paused)
     if held is not None:
         return held
-    if view.phase == "Failed" or view.status.get("reason") == PREEMPTED:
+    if view.phase == Phase.FAILED or view.status.get("reason") == PREEMPTED:
         return plan_settled(view, units)
-    if view.phase == "Pending":
+    if view.phase == Phase.PENDING:
         return Plan()
-    if idle is not None and idle.idle and view.phase == "Running":
+    if idle is not None and idle.idle and view.phase == Phase.RUNNING:
         return idle_pause(view, units, now=now, message=idle.message)
     return None
 
@@ -65,24 +66,24 @@ def plan_paused(
     noun = view.kind.lower()
     if paused:
         plan = plan_settled(view, units)
-        if view.phase != "Paused" or view.status.get("reason") == IDLE_PAUSED:
-            status = with_phase(view.status, "Paused", now=now, reason="Paused")
+        if view.phase != Phase.PAUSED or view.status.get("reason") == IDLE_PAUSED:
+            status = with_phase(view.status, Phase.PAUSED, now=now, reason=Reason.PAUSED)
             plan.status = without_replicas(status)
-            plan.event("Paused", f"{noun} paused; its volumes are kept")
+            plan.event(Reason.PAUSED, f"{noun} paused; its volumes are kept")
         elif shows_replicas(view.status):  # written before pausing cleared them
             plan.status = without_replicas(view.status)
         return plan
-    if view.phase == "Failed" and view.status.get("reason") == RESUME_REQUESTED:
+    if view.phase == Phase.FAILED and view.status.get("reason") == RESUME_REQUESTED:
         plan = plan_settled(view, units)
-        status = with_phase(view.status, "Pending", now=now, reason="Resuming")
+        status = with_phase(view.status, Phase.PENDING, now=now, reason="Resuming")
         plan.status = without_replicas(status)
         plan.event("Resuming", f"{noun} restarted after failing; waiting for admission")
         return plan
-    if view.phase != "Paused":
+    if view.phase != Phase.PAUSED:
         return None
     if view.status.get("reason") == IDLE_PAUSED:
         return plan_settled(view, units)
-    status = with_phase(view.status, "Pending", now=now, reason="Resuming")
+    status = with_phase(view.status, Phase.PENDING, now=now, reason="Resuming")
     plan = Plan(status=without_replicas(status))
     plan.event("Resuming", f"{noun} resumed; waiting for admission")
     return plan
@@ -107,7 +108,7 @@ def idle_pause(
 ) -> Plan:
     """Stop every replica and return the resources; the spec and volumes stay as they are."""
     plan = plan_settled(view, units)
-    status = with_phase(view.status, "Paused", now=now, reason=IDLE_PAUSED, message=message)
+    status = with_phase(view.status, Phase.PAUSED, now=now, reason=IDLE_PAUSED, message=message)
     plan.status = without_replicas(status)
     plan.event(IDLE_PAUSED, f"{view.kind.lower()} paused: {message}; resume with `sapwood resume`")
     return plan

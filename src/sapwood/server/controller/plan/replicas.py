@@ -9,11 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sapwood.server.units import UnitPhase, UnitReason, UnitState
 
 MESSAGE_CHARS = 500
+
+
+class ReplicaState(StrEnum):
+    """A replica record's state (``status.replicas[].state``): the replica's own words,
+    apart from the object's ``Phase`` although two of them read the same."""
+
+    WAITING = "Waiting"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    BACK_OFF = "BackOff"
+    SUCCEEDED = "Succeeded"
 
 
 @dataclass(frozen=True)
@@ -30,7 +42,7 @@ class Exit:
 @dataclass(frozen=True)
 class ReplicaRecord:
     index: int
-    state: str = "Waiting"  # Waiting | Running | BackOff | Succeeded | Stopped
+    state: str = ReplicaState.WAITING.value  # a ReplicaState value
     restarts: int = 0
     backoff: int = 0  # failures since the replica last ran healthily for a while
     run: str | None = None  # started_at of the last run whose exit was accounted for
@@ -64,7 +76,7 @@ class ReplicaRecord:
         last = data.get("lastExit")
         return cls(
             index=int(data["index"]),
-            state=str(data.get("state", "Waiting")),
+            state=str(data.get("state", ReplicaState.WAITING.value)),
             restarts=int(data.get("restarts", 0)),
             backoff=int(data.get("backoff", 0)),
             run=data.get("run"),
@@ -125,7 +137,7 @@ def observed(record: ReplicaRecord, unit: UnitState) -> ReplicaRecord:
     """The record refreshed from a running unit."""
     return replace(
         record,
-        state="Running",
+        state=ReplicaState.RUNNING.value,
         pid=unit.pid,
         port=unit.port,
         host=None if unit.host == "127.0.0.1" else unit.host,

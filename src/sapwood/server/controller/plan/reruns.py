@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sapwood.schemas.status import Phase
 from sapwood.server.controller.plan.lifecycle import TERMINAL
 
 RERUN = "Rerun"
@@ -55,7 +56,7 @@ def rerun_status(status: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
     outcome: dict[str, Any] = {"run": number}
     outcome.update({k: status[k] for k in _OUTCOME_KEYS if status.get(k) is not None})
     return {
-        "phase": "Pending",
+        "phase": Phase.PENDING.value,
         "phaseSince": now.isoformat(),
         "reason": RERUN,
         "message": f"run {number + 1} requested; waiting for admission",
@@ -68,7 +69,7 @@ def outcome_text(outcome: Mapping[str, Any]) -> str:
     """``run 1 Failed (BackoffLimitExceeded)``: one earlier run in a few words."""
     reason = outcome.get("reason")
     why = f" ({reason})" if reason and reason != "Completed" else ""
-    return f"run {outcome.get('run', '?')} {outcome.get('phase', 'Unknown')}{why}"
+    return f"run {outcome.get('run', '?')} {outcome.get('phase', Phase.UNKNOWN)}{why}"
 
 
 def awaiting_first_start(status: Mapping[str, Any]) -> bool:

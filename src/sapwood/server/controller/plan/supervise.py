@@ -12,11 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sapwood.schemas.status import Phase
 from sapwood.server.controller.plan.backoff import HEALTHY_RESET, restart_delay
 from sapwood.server.controller.plan.health import Health
 from sapwood.server.controller.plan.lifecycle import with_phase
 from sapwood.server.controller.plan.replicas import (
     ReplicaRecord,
+    ReplicaState,
     describe_exit,
     due,
     dump_records,
@@ -90,11 +92,13 @@ def keep_replicas(
         try:
             plan.starts.append(unit_spec(view, index, context))
         except UnitError as exc:
-            plan.status = with_phase(status, "Failed", now=now, reason=exc.reason, message=str(exc))
+            plan.status = with_phase(
+                status, Phase.FAILED, now=now, reason=exc.reason, message=str(exc)
+            )
             plan.status.pop("allocated", None)
             plan.event(exc.reason, str(exc), warning=True)
             return plan
-        records[index] = replace(record, state="Starting", ready=False)
+        records[index] = replace(record, state=ReplicaState.STARTING.value, ready=False)
 
     ready = sum(1 for r in records.values() if r.ready)
     status.update(
@@ -110,7 +114,7 @@ def keep_replicas(
         canary = [address(r) for r in records.values() if r.ready and r.port and is_canary(r.index)]
         publish(status, Serving(main, canary, wanted, rollout))
     message = f"{ready}/{wanted} replicas ready"
-    plan.status = with_phase(status, "Running", now=now, message=message)
+    plan.status = with_phase(status, Phase.RUNNING, now=now, message=message)
     return plan
 
 
@@ -134,7 +138,12 @@ def _supervise(
     if unit is not None and exit is not None and _replaced(exit.reason, unit, view):
         # Stopped by a rollout: start the new generation at once, no backoff.
         return replace(
-            record, state="Waiting", run=run_id(unit), next_start_at=None, pid=None, ready=False
+            record,
+            state=ReplicaState.WAITING.value,
+            run=run_id(unit),
+            next_start_at=None,
+            pid=None,
+            ready=False,
         )
     if unit is not None and exit is not None:
         failures = record.backoff + 1
@@ -147,7 +156,7 @@ def _supervise(
         )
         return replace(
             record,
-            state="BackOff",
+            state=ReplicaState.BACK_OFF.value,
             run=run_id(unit),
             last_exit=exit,
             restarts=record.restarts + 1,

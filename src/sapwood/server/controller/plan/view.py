@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sapwood.schemas.status import Phase
 from sapwood.server.units import UnitKey, UnitSpec
 from sapwood.specs.objects import AnyObject
 
@@ -33,8 +34,9 @@ class ObjectView:
         return self.obj.metadata.name
 
     @property
-    def phase(self) -> str:
-        return str(self.status.get("phase", "Pending"))
+    def phase(self) -> Phase:
+        """The stored phase; Pending before the controller first wrote one."""
+        return Phase.of(self.status.get("phase", Phase.PENDING))
 
     def key(self, replica: int = 0) -> UnitKey:
         return UnitKey(self.kind, self.team, self.name, replica)
