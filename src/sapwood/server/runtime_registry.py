@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from sapwood.server.runtimes.base import Runtime
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
-from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.server.runtimes.local.runtime import LocalRuntime
 from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
 from sapwood.server.settings import Settings
@@ -42,8 +41,10 @@ async def open_local(settings: Settings) -> Runtime:
 async def open_kubernetes(settings: Settings) -> Runtime:
     """Kubernetes objects in one namespace per team."""
     # Loading the kubeconfig reads files: off the event loop.
-    runtime = await asyncio.to_thread(KubernetesRuntime, kubernetes_runtime_settings(settings))
-    log.info("kubernetes runtime: namespaces %s<team>", settings.runtime.kube_namespace_prefix)
+    runtime = await asyncio.to_thread(KubernetesRuntime, settings.runtime.kubernetes)
+    log.info(
+        "kubernetes runtime: namespaces %s<team>", settings.runtime.kubernetes.namespace_prefix
+    )
     return runtime
 
 
@@ -56,7 +57,7 @@ RUNTIMES: Mapping[str, RuntimeKind] = {
     ),
     "kubernetes": RuntimeKind(
         open=open_kubernetes,
-        api_url=lambda settings: settings.runtime.kube_api_url,
+        api_url=lambda settings: settings.runtime.kubernetes.api_url,
         runs_images=True,
         local_workdirs=False,
     ),
@@ -81,19 +82,6 @@ def local_runtime_settings(settings: Settings) -> LocalRuntimeSettings:
         isolation=settings.runtime.isolation,
         single_tenant=settings.runtime.single_tenant,
         hidden=(settings.home, *settings.runtime.hidden),
-    )
-
-
-def kubernetes_runtime_settings(settings: Settings) -> KubernetesRuntimeSettings:
-    """The Kubernetes runtime's settings from the server's (SAPWOOD_KUBE*)."""
-    return KubernetesRuntimeSettings(
-        kubeconfig=settings.runtime.kubeconfig,
-        context=settings.runtime.kube_context,
-        namespace_prefix=settings.runtime.kube_namespace_prefix,
-        image=settings.runtime.kube_image,
-        server_image=settings.runtime.kube_server_image,
-        jupyter_image=settings.runtime.kube_jupyter_image,
-        api_url=settings.runtime.kube_api_url,
     )
 
 

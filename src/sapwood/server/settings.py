@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,7 @@ from sapwood.manifests.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAG
 from sapwood.server.services.webhook_addresses import AddressPolicy
 from sapwood.specs.quantity import parse_duration
 
+_NAMESPACE_PREFIX = re.compile("[a-z0-9]([-a-z0-9]*)?")
 DEFAULT_PRIORITIES = {"critical": 1000, "high": 100, "normal": 0, "low": -100, "best-effort": -1000}
 
 
@@ -43,10 +45,16 @@ class StoreSettings(_Group):
 
 class ControllerSettings(_Group):
     enabled: bool = True
-    # False: the controller exists but passes run only when run_pass() is called (tests,
-    # debugging); its loop is not started.
-    loop: bool = True
-    resync_s: float = Field(default=5.0, gt=0)
+    # The safety net: a full comparison of the store with the controller's cache, for a
+    # change whose notification was lost. Changes themselves arrive at once.
+    resync_s: float = Field(default=60.0, gt=0)
+    # How often a running object (units, or admitted) is looked at although nothing about
+    # it changed: backoff, deadlines, idle windows and autoscaling come due this often.
+    recheck_s: float = Field(default=1.0, gt=0)
+    # While units run, how often the runtime is asked what they do (exits are seen so).
+    observe_s: float = Field(default=1.0, gt=0)
+    # The next round after one that did something (its writes may need a follow-up).
+    busy_interval_s: float = Field(default=0.05, ge=0)
     slow_pass_s: float = Field(default=1.0, gt=0)
     utilisation_interval_s: float = Field(default=15.0, gt=0)  # SAPWOOD_UTILISATION_INTERVAL
     # SAPWOOD_UTILISATION_RETENTION: utilisation samples older than this are deleted;
@@ -56,6 +64,39 @@ class ControllerSettings(_Group):
     # the controller and notifier (SAPWOOD_LEADER_ELECTION=1). Off: this process always does.
     leader_election: bool = False
     leader_lease_s: float = Field(default=15.0, gt=0)
+
+
+@dataclass(frozen=True)
+class KubernetesRuntimeSettings:
+    """How the Kubernetes runtime reaches its cluster and what it puts in pods.
+
+    `kubeconfig` None: the in-cluster service account (the server runs in a pod).
+    `image` is the image of units whose spec names none; `server_image` runs Sapwood's own
+    programs (model servers, feed workers) and `jupyter_image` JupyterLab workspaces when
+    the spec names no image; `api_url` is how workloads reach the Sapwood API from inside
+    the cluster (the server's Service).
+    """
+
+    kubeconfig: Path | None = None
+    context: str | None = None
+    namespace_prefix: str = "sapwood-"
+    image: str = "python:3.11-slim"
+    server_image: str = DEFAULT_SERVER_IMAGE
+    jupyter_image: str = DEFAULT_JUPYTER_IMAGE
+    api_url: str = "http://sapwood.sapwood.svc.cluster.local"
+    request_timeout_s: float = 30.0
+    watch_timeout_s: int = 300  # a watch is re-opened (from its bookmark) this often
+    stop_poll_s: float = 0.2
+    pod_wait_s: float = 15.0  # how long start() waits for the Job controller to make a Pod
+    workload_role: str = "sapwood-workloads"
+    server_namespace: str = "sapwood"
+    server_service_account: str = "sapwood"
+
+    def __post_init__(self) -> None:
+        if not _NAMESPACE_PREFIX.fullmatch(self.namespace_prefix):
+            raise ValueError(
+                f"namespace prefix {self.namespace_prefix!r} must match {_NAMESPACE_PREFIX.pattern}"
+            )
 
 
 class RuntimeSettings(_Group):
@@ -72,16 +113,10 @@ class RuntimeSettings(_Group):
     # More folders workloads never see, besides the home: `sapwood server` adds the folder
     # of the CLI config where it saves the admin token.
     hidden: tuple[Path, ...] = ()
-    # kubernetes: a kubeconfig (and context), else the in-cluster service account
-    kubeconfig: Path | None = None
-    kube_context: str | None = None
-    kube_namespace_prefix: str = Field(default="sapwood-", pattern="^[a-z0-9]([-a-z0-9]*)?$")
-    kube_image: str = "python:3.11-slim"  # for units whose spec names no image
-    # for model servers and feed workers whose spec names no image: one with Sapwood in it
-    kube_server_image: str = DEFAULT_SERVER_IMAGE
-    kube_jupyter_image: str = DEFAULT_JUPYTER_IMAGE  # for JupyterLab workspaces
-    # where workloads reach the API from inside the cluster (the server's Service)
-    kube_api_url: str = "http://sapwood.sapwood.svc.cluster.local"
+    # The Kubernetes runtime's own settings (SAPWOOD_KUBE*), handed to it as they are.
+    kubernetes: KubernetesRuntimeSettings = Field(
+        default_factory=lambda: KubernetesRuntimeSettings()
+    )
 
 
 class SchedulingSettings(_Group):
@@ -198,14 +233,16 @@ class Settings(_Group):
             kind=env.get("SAPWOOD_RUNTIME") or "local",
             isolation=_isolation(env),
             single_tenant=env.get("SAPWOOD_SINGLE_TENANT", "") in ("1", "true"),
-            kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else None,
-            kube_context=env.get("SAPWOOD_KUBE_CONTEXT") or None,
-            kube_namespace_prefix=env.get("SAPWOOD_KUBE_NAMESPACE_PREFIX") or "sapwood-",
-            kube_image=env.get("SAPWOOD_KUBE_IMAGE") or "python:3.11-slim",
-            kube_server_image=env.get("SAPWOOD_KUBE_SERVER_IMAGE") or DEFAULT_SERVER_IMAGE,
-            kube_jupyter_image=env.get("SAPWOOD_KUBE_JUPYTER_IMAGE") or DEFAULT_JUPYTER_IMAGE,
-            kube_api_url=env.get("SAPWOOD_KUBE_API_URL")
-            or "http://sapwood.sapwood.svc.cluster.local",
+            kubernetes=KubernetesRuntimeSettings(
+                kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else None,
+                context=env.get("SAPWOOD_KUBE_CONTEXT") or None,
+                namespace_prefix=env.get("SAPWOOD_KUBE_NAMESPACE_PREFIX") or "sapwood-",
+                image=env.get("SAPWOOD_KUBE_IMAGE") or "python:3.11-slim",
+                server_image=env.get("SAPWOOD_KUBE_SERVER_IMAGE") or DEFAULT_SERVER_IMAGE,
+                jupyter_image=env.get("SAPWOOD_KUBE_JUPYTER_IMAGE") or DEFAULT_JUPYTER_IMAGE,
+                api_url=env.get("SAPWOOD_KUBE_API_URL")
+                or "http://sapwood.sapwood.svc.cluster.local",
+            ),
         )
         feeds = FeedSettings(redis_url=env.get("SAPWOOD_REDIS_URL") or None)
         allow = tuple(

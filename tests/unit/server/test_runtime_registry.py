@@ -7,7 +7,7 @@ from typing import get_args
 import pytest
 
 from sapwood.server.runtime_registry import RUNTIMES, runtime_kind
-from sapwood.server.settings import RuntimeSettings, Settings
+from sapwood.server.settings import KubernetesRuntimeSettings, RuntimeSettings, Settings
 
 
 def test_every_kind_the_settings_accept_has_an_entry() -> None:
@@ -21,7 +21,8 @@ def test_an_unknown_kind_names_the_kinds_there_are() -> None:
 
 
 def test_kubernetes_units_reach_the_api_through_the_cluster_service() -> None:
-    settings = Settings(runtime=RuntimeSettings(kind="kubernetes", kube_api_url="http://api"))
+    cluster = KubernetesRuntimeSettings(api_url="http://api")
+    settings = Settings(runtime=RuntimeSettings(kind="kubernetes", kubernetes=cluster))
     kind = runtime_kind(settings.runtime.kind)
     assert kind.api_url(settings) == "http://api"
     assert kind.runs_images

@@ -10,12 +10,13 @@ from sapwood.server.app import create_app
 from sapwood.server.settings import (
     ControllerSettings,
     GatewaySettings,
+    KubernetesRuntimeSettings,
     RuntimeSettings,
     Settings,
     StoreSettings,
 )
 from sapwood.testing.kube_api import KubeApiDouble
-from tests.integration.controller.waiting import eventually
+from sapwood.testing.waiting import eventually
 from tests.support import Api, job, service
 
 pytestmark = pytest.mark.anyio
@@ -29,8 +30,10 @@ def _settings(double: KubeApiDouble, tmp_path: Path) -> Settings:
         gateway=GatewaySettings(enabled=False),
         runtime=RuntimeSettings(
             kind="kubernetes",
-            kubeconfig=double.write_kubeconfig(tmp_path / "kubeconfig"),
-            kube_server_image="registry.example/sapwood:9",
+            kubernetes=KubernetesRuntimeSettings(
+                kubeconfig=double.write_kubeconfig(tmp_path / "kubeconfig"),
+                server_image="registry.example/sapwood:9",
+            ),
         ),
     )
 

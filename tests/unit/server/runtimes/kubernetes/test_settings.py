@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sapwood.server.app import kubernetes_runtime_settings
 from sapwood.server.runtimes.base import RuntimePermanentError
 from sapwood.server.runtimes.kubernetes.client import in_cluster_namespace
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
@@ -24,7 +23,7 @@ def test_kubernetes_settings_from_env() -> None:
             "SAPWOOD_KUBE_NAMESPACE_PREFIX": "ml-",
         }
     )
-    runtime = kubernetes_runtime_settings(settings)
+    runtime = settings.runtime.kubernetes
     assert settings.runtime.kind == "kubernetes"
     assert runtime.kubeconfig == Path("/etc/kube/config")
     assert (runtime.context, runtime.namespace_prefix) == ("kind-test", "ml-")
@@ -33,7 +32,7 @@ def test_kubernetes_settings_from_env() -> None:
 def test_the_default_is_local_and_in_cluster() -> None:
     settings = Settings.from_env({})
     assert settings.runtime.kind == "local"
-    assert kubernetes_runtime_settings(settings).kubeconfig is None  # service account
+    assert settings.runtime.kubernetes.kubeconfig is None  # service account
 
 
 def test_an_unknown_runtime_names_the_choices() -> None:
