@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import anyio
 import pytest
 
 from sapwood.server.runtimes.base import Runtime, UnitKey, UnitSpec, UnitState
@@ -24,6 +23,7 @@ from sapwood.testing.fake_runtime import FakeRuntime
 from sapwood.testing.kube_api import KubeApiDouble
 from sapwood.testing.kube_kubelet import KubeletSimulator
 from tests.conftest import require_sandbox
+from tests.support_runtimes import observed
 
 MISSING_COMMAND = "sapwood-no-such-command"
 
@@ -85,25 +85,7 @@ class Harness:
         self, key: UnitKey, predicate: Callable[[UnitState], bool], timeout_s: float = 10.0
     ) -> UnitState:
         """Poll observe() until the unit's state satisfies `predicate` (fails after timeout)."""
-        return await poll_state(self.runtime.observe, key, predicate, timeout_s)
-
-
-async def poll_state(
-    observe: Callable[[], Awaitable[list[UnitState]]],
-    key: UnitKey,
-    predicate: Callable[[UnitState], bool],
-    timeout_s: float,
-) -> UnitState:
-    last: UnitState | None = None
-    with anyio.fail_after(timeout_s):
-        while True:
-            for state in await observe():
-                if state.key == key:
-                    last = state
-                    if predicate(state):
-                        return state
-            await anyio.sleep(0.05)
-    raise AssertionError(f"unreachable; last state {last}")
+        return await observed(self.runtime.observe, key, predicate, timeout_s=timeout_s)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from sapwood.server.runtimes.base import UnitKey, UnitSpec, UnitState
 from sapwood.server.runtimes.kubernetes.client import KubeClient, api_client
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
+from sapwood.testing.waiting import eventually
 from tests.contract.conftest import MISSING_COMMAND, WAIT_THEN_EXIT, Harness, clean_up
 
 KUBECONFIG = os.environ.get("KUBECONFIG", "")
@@ -95,15 +95,20 @@ class ClusterHarness(Harness):
 
     async def _running_pod(self, key: UnitKey) -> dict[str, Any]:
         """The key's current pod once its container runs (exec needs a running container)."""
-        deadline = time.monotonic() + POD_TIMEOUT_S
-        while time.monotonic() < deadline:
+
+        async def pod() -> dict[str, Any] | None:
             current, _ = await self.kubernetes.unit_pods(key)
+            return current
+
+        def running(current: dict[str, Any] | None) -> bool:
             statuses = (current or {}).get("status", {}).get("containerStatuses") or []
-            if statuses and "running" in (statuses[0].get("state") or {}):
-                assert current is not None
-                return current
-            await asyncio.sleep(1)
-        raise AssertionError(f"the pod of {key} did not start running")
+            return bool(statuses) and "running" in (statuses[0].get("state") or {})
+
+        current = await eventually(
+            pod, running, timeout_s=POD_TIMEOUT_S, interval_s=1, what=f"the pod of {key} to run"
+        )
+        assert current is not None
+        return current
 
     async def wait_for(
         self,

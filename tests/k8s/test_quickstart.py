@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from sapwood.manifests.render import render_object
 from sapwood.manifests.team import render_namespace, render_priority_classes
 from sapwood.server.runtimes.kubernetes.client import KubeClient
 from sapwood.specs.documents import load_documents, parse_documents
+from sapwood.testing.waiting import eventually_sync
 
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(900)]
 
@@ -77,14 +77,19 @@ def test_the_quickstart_job_completes_once_unsuspended(kube: KubeClient, namespa
     job_path = _path(job, namespace)
     kube.apply(job_path, job)
     kube.merge_patch(job_path, {"spec": {"suspend": False}})
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        status = kube.request("GET", job_path).get("status", {})
-        if status.get("succeeded"):
-            return
-        assert not status.get("failed"), status
-        time.sleep(2)
-    raise AssertionError("the quickstart job did not complete in 10 minutes")
+
+    def status() -> dict[str, Any]:
+        found: dict[str, Any] = kube.request("GET", job_path).get("status", {})
+        assert not found.get("failed"), found
+        return found
+
+    eventually_sync(
+        status,
+        lambda found: bool(found.get("succeeded")),
+        timeout_s=600,
+        interval_s=2,
+        what="the quickstart job to complete",
+    )
 
 
 def test_a_service_scales_through_the_subresource(kube: KubeClient, namespace: str) -> None:

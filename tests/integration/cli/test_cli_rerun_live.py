@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typer.testing import CliRunner, Result
 
 from sapwood.cli.main import app
 from sapwood.testing.servers import LiveServer, live_server
+from sapwood.testing.waiting import eventually_sync
 
 pytestmark = pytest.mark.slow
 Sapwood = Callable[..., Result]
@@ -49,15 +49,13 @@ def sapwood(server: LiveServer, tmp_path: Path) -> Sapwood:
 
 
 def wait_for(sapwood: Sapwood, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while True:
+    def flaky() -> dict[str, Any]:
         result = sapwood("get", "job", "flaky", "-o", "json")
         assert result.exit_code == 0, result.output
         obj: dict[str, Any] = json.loads(result.stdout)
-        if done(obj["status"]):
-            return obj
-        assert time.monotonic() < deadline, obj["status"]
-        time.sleep(0.2)
+        return obj
+
+    return eventually_sync(flaky, lambda obj: done(obj["status"]), timeout_s=60, what="flaky")
 
 
 def test_a_failed_job_is_rerun_and_both_runs_can_be_read(sapwood: Sapwood, tmp_path: Path) -> None:

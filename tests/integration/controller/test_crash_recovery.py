@@ -14,6 +14,7 @@ import pytest
 
 from sapwood.client import Client
 from sapwood.testing.servers import free_port, start_server_process
+from sapwood.testing.waiting import eventually_sync
 from tests.support import job, service
 
 pytestmark = pytest.mark.slow
@@ -32,16 +33,6 @@ def _pids_with(marker: str) -> set[int]:
             if marker.encode() in argv and not argv[0].endswith(b"bwrap"):
                 pids.add(int(entry.name))
     return pids
-
-
-def _wait(predicate, what: str, timeout_s: float = 30):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -69,8 +60,10 @@ def test_kill_9_then_restart_adopts_every_workload_once(tmp_path: Path, marker: 
             svc = client.get("service", "svc").status.get("replicas", [])
             return len([r for r in jobs + svc if r.get("pid")]) == 3
 
-        _wait(all_running, "three running replicas")
-        before = _wait(lambda: _pids_with(marker) if len(_pids_with(marker)) == 3 else None, "pids")
+        eventually_sync(all_running, what="three running replicas")
+        before = eventually_sync(
+            lambda: _pids_with(marker) if len(_pids_with(marker)) == 3 else None, what="pids"
+        )
         starts_before = _count_started(client)
         replica_pids = {r["pid"] for r in client.get("job", "long").status["replicas"]}
         client.close()
@@ -82,7 +75,9 @@ def test_kill_9_then_restart_adopts_every_workload_once(tmp_path: Path, marker: 
         server = start_server_process(home, port)
         client = Client(f"http://127.0.0.1:{port}", token=_token(home))
         time.sleep(0)  # the new controller's first passes run while we poll below
-        _wait(lambda: client.get("service", "svc").status.get("readyReplicas") == 2, "ready")
+        eventually_sync(
+            lambda: client.get("service", "svc").status.get("readyReplicas") == 2, what="ready"
+        )
         for _ in range(20):  # several passes: nothing may be started again
             assert _pids_with(marker) == before
             time.sleep(0.1)
@@ -93,7 +88,7 @@ def test_kill_9_then_restart_adopts_every_workload_once(tmp_path: Path, marker: 
 
         client.delete("job", "long")
         client.delete("service", "svc")
-        _wait(lambda: not _pids_with(marker), "workloads stopped after delete")
+        eventually_sync(lambda: not _pids_with(marker), what="workloads stopped after delete")
         client.close()
     finally:
         server.terminate()

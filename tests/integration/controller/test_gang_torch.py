@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sapwood.schemas import Object
-from tests.integration.controller.waiting import eventually
+from sapwood.testing.waiting import eventually
 from tests.support import Api, job
 
 pytestmark = [

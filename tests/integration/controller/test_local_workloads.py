@@ -11,7 +11,7 @@ import pytest
 
 from sapwood.client import AsyncClient
 from sapwood.schemas import Object
-from tests.integration.controller.waiting import eventually
+from sapwood.testing.waiting import eventually
 from tests.support import Api, job, service, workspace
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -8,7 +8,7 @@ import pytest
 
 from sapwood.client import ForbiddenError
 from sapwood.schemas import Object
-from tests.integration.controller.waiting import eventually
+from sapwood.testing.waiting import eventually
 from tests.support import Api, job, service
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

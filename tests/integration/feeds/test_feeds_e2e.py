@@ -3,8 +3,6 @@ local runtime, score pushed records with the registry's model; then they stop.""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sapwood.client import Client
@@ -12,13 +10,7 @@ from sapwood.specs import antinex
 from sapwood.testing.feeds import antinex_rows, feed
 from sapwood.testing.onnx_models import mlp_model
 from sapwood.testing.servers import live_server
-
-
-def _wait(check: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
+from sapwood.testing.waiting import eventually_sync
 
 
 def test_feed_workers_start_score_and_stop(tmp_path: Path) -> None:
@@ -36,7 +28,11 @@ def test_feed_workers_start_score_and_stop(tmp_path: Path) -> None:
         client.apply([feed("ids", team="default", **spec)])
         client.push_records("ids", antinex_rows(300))
 
-        _wait(lambda: client.feed_figures("ids").scored == 300, "every record scored")
+        eventually_sync(
+            lambda: client.feed_figures("ids").scored == 300,
+            what="every record scored",
+            timeout_s=90,
+        )
         sequences: list[int] = []
         token = None
         while True:
@@ -47,6 +43,10 @@ def test_feed_workers_start_score_and_stop(tmp_path: Path) -> None:
                 break
         assert sequences == list(range(1, 301))  # each exactly once
 
-        _wait(lambda: client.get("feed", "ids").status.get("readyReplicas") == 0, "workers gone")
+        eventually_sync(
+            lambda: client.get("feed", "ids").status.get("readyReplicas") == 0,
+            what="workers gone",
+            timeout_s=90,
+        )
         client.delete("feed", "ids")
-        _wait(lambda: not client.list("feeds"), "the feed deleted")
+        eventually_sync(lambda: not client.list("feeds"), what="the feed deleted", timeout_s=90)

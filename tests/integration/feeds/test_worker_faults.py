@@ -7,8 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -28,6 +27,7 @@ from sapwood.specs import antinex
 from sapwood.testing.feeds import antinex_rows, feed
 from sapwood.testing.onnx_models import mlp_model
 from sapwood.testing.servers import LiveServer, free_port, wait_ready
+from sapwood.testing.waiting import eventually_sync
 
 ROWS = 6000
 
@@ -64,13 +64,6 @@ def _worker(server: LiveServer, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([*command, *args], env=env, stderr=subprocess.DEVNULL)
 
 
-def _wait(check: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def test_a_killed_worker_loses_and_duplicates_nothing(server: LiveServer, tmp_path: Path) -> None:
     model = mlp_model(features=67, hidden=256, feature_names=list(antinex.FEATURES))
     with Client(server.url, token=server.admin_token) as client:
@@ -84,7 +77,9 @@ def test_a_killed_worker_loses_and_duplicates_nothing(server: LiveServer, tmp_pa
         assert held is not None
 
         first = _worker(server, "--wait", "1")
-        _wait(lambda: client.feed_figures("ids").scored > 0, "a first result")
+        eventually_sync(
+            lambda: client.feed_figures("ids").scored > 0, what="a first result", timeout_s=60
+        )
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
 

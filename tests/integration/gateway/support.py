@@ -6,8 +6,7 @@ import asyncio
 import json
 import os
 import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,6 +20,7 @@ import yaml
 from sapwood.server.gateway.listener import GatewayServer
 from sapwood.server.gateway.proxy import Gateway
 from sapwood.testing.servers import free_port
+from sapwood.testing.waiting import eventually_sync
 
 
 @dataclass
@@ -169,7 +169,7 @@ def running_gateway(gateway: Gateway, **options: Any) -> Iterator[str]:
         target=uvloop.run, args=(server.serve(handle_signals=False),), name="gateway", daemon=True
     )
     thread.start()
-    wait_until(lambda: server.started.is_set() or not thread.is_alive())
+    eventually_sync(lambda: server.started.is_set() or not thread.is_alive())
     assert server.started.is_set(), "the gateway did not start"
     try:
         yield f"http://127.0.0.1:{port}"
@@ -183,19 +183,3 @@ def write_routes(path: Path, services: list[dict[str, Any]]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(yaml.safe_dump({"services": services}))
     os.replace(temporary, path)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.02)
-
-
-def wait_until(condition: Callable[[], bool], *, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.02)

@@ -20,11 +20,11 @@ from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.server import build_gateway
 from sapwood.server.settings import Settings
 from sapwood.testing.servers import free_port
+from sapwood.testing.waiting import eventually_sync
 from tests.integration.gateway.support import (
     Upstream,
     running_gateway,
     upstreams,
-    wait_until,
     write_routes,
 )
 
@@ -285,7 +285,7 @@ def test_stopping_lets_requests_in_flight_finish(tmp_path: Path, replica: Upstre
             socket.create_connection(("127.0.0.1", port), timeout=10) as idle,
         ):
             busy.sendall(b"GET /s/t/s/slow HTTP/1.1\r\nHost: gw\r\n\r\n")
-            wait_until(lambda: len(replica.requests) == 1)
+            eventually_sync(lambda: len(replica.requests) == 1)
             server.stop()
             idle.settimeout(5)
             assert idle.recv(100) == b""  # idle connections are closed at once
@@ -393,4 +393,4 @@ def test_connections_past_the_cap_are_answered_503(tmp_path: Path, replica: Upst
                         return False
                     return bool(answers) and answers[0].status == 200
 
-            wait_until(room_again)  # a closed one makes room
+            eventually_sync(room_again)  # a closed one makes room

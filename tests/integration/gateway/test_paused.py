@@ -8,7 +8,8 @@ import pytest
 
 from sapwood.server.gateway.server import build_gateway
 from sapwood.server.settings import Settings
-from tests.integration.gateway.support import eventually, running_gateway, upstreams
+from sapwood.testing.waiting import eventually
+from tests.integration.gateway.support import running_gateway, upstreams
 from tests.integration.gateway.test_store import set_status
 from tests.support import Api, service
 

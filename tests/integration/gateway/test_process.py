@@ -12,7 +12,8 @@ import httpx
 
 from sapwood.server.gateway.process import GatewayProcess
 from sapwood.testing.servers import free_port
-from tests.integration.gateway.support import upstreams, wait_until, write_routes
+from sapwood.testing.waiting import eventually_sync
+from tests.integration.gateway.support import upstreams, write_routes
 
 
 def healthy(url: str) -> bool:
@@ -38,7 +39,7 @@ def test_the_program_serves_a_routes_file(tmp_path: Path) -> None:
         process = subprocess.Popen(command, env=env)
         try:
             url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: healthy(url) or process.poll() is not None, timeout_s=60)
+            eventually_sync(lambda: healthy(url) or process.poll() is not None, timeout_s=60)
             response = httpx.get(f"{url}/s/t/s/hello", timeout=10)
             assert response.status_code == 200
             assert response.json()["url"] == "/hello"
@@ -67,11 +68,11 @@ def test_the_server_restarts_a_gateway_that_dies(tmp_path: Path) -> None:
     gateway = GatewayProcess(env, port=port, log_level="warning")
     gateway.start()
     try:
-        wait_until(lambda: healthy(url), timeout_s=60)
+        eventually_sync(lambda: healthy(url), timeout_s=60)
         first = gateway.pid
         assert first is not None
         os.kill(first, signal.SIGKILL)
-        wait_until(lambda: gateway.restarts == 1 and healthy(url), timeout_s=60)
+        eventually_sync(lambda: gateway.restarts == 1 and healthy(url), timeout_s=60)
         assert gateway.pid != first
     finally:
         gateway.stop()

@@ -13,11 +13,11 @@ import pytest
 from sapwood.server.gateway.server import build_gateway, server_key
 from sapwood.server.gateway.stats import KEY_HEADER, fetch_stats, stats_key
 from sapwood.server.settings import Settings
+from sapwood.testing.waiting import eventually_sync
 from tests.integration.gateway.support import (
     Upstream,
     running_gateway,
     upstreams,
-    wait_until,
     write_routes,
 )
 
@@ -128,7 +128,7 @@ def test_unknown_services_are_404_json(gw: Gw) -> None:
 
 def test_requests_spread_over_replicas(gw: Gw, replicas: list[Upstream]) -> None:
     write_routes(gw.routes, [public([replicas[0].endpoint, replicas[1].endpoint])])
-    wait_until(lambda: gw.http.get("/s/lab/echo/").json()["upstream"] == "b")
+    eventually_sync(lambda: gw.http.get("/s/lab/echo/").json()["upstream"] == "b")
     answered = {gw.http.get("/s/lab/echo/").json()["upstream"] for _ in range(20)}
     assert answered == {"a", "b"}
 
@@ -136,7 +136,7 @@ def test_requests_spread_over_replicas(gw: Gw, replicas: list[Upstream]) -> None
 def test_service_rate_limit_answers_429_with_retry_after(gw: Gw, replicas: list[Upstream]) -> None:
     limit = {"rateLimit": {"requestsPerSecond": 0.1, "burst": 2}}
     write_routes(gw.routes, [public([replicas[0].endpoint], gateway=limit)])
-    wait_until(lambda: gw.http.get("/s/lab/echo/").status_code == 429)
+    eventually_sync(lambda: gw.http.get("/s/lab/echo/").status_code == 429)
     response = gw.http.get("/s/lab/echo/")
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) >= 1
@@ -148,7 +148,7 @@ def test_service_rate_limit_answers_429_with_retry_after(gw: Gw, replicas: list[
 def test_token_rate_limit_is_named_in_the_429(gw: Gw, replicas: list[Upstream]) -> None:
     limit = {"tokenRateLimit": {"requestsPerSecond": 0.5, "burst": 1}}
     write_routes(gw.routes, [public([replicas[0].endpoint], gateway=limit)])
-    wait_until(lambda: gw.http.get("/s/lab/echo/").status_code == 429)
+    eventually_sync(lambda: gw.http.get("/s/lab/echo/").status_code == 429)
     response = gw.http.get("/s/lab/echo/")
     assert "gateway.tokenRateLimit" in response.json()["error"]["message"]
     assert int(response.headers["retry-after"]) in (1, 2)
@@ -156,7 +156,9 @@ def test_token_rate_limit_is_named_in_the_429(gw: Gw, replicas: list[Upstream]) 
 
 def test_bodies_over_the_limit_are_413(gw: Gw, replicas: list[Upstream]) -> None:
     write_routes(gw.routes, [public([replicas[0].endpoint], gateway={"maxRequestBytes": 1000})])
-    wait_until(lambda: gw.http.post("/s/lab/echo/echo", content=b"x" * 1001).status_code == 413)
+    eventually_sync(
+        lambda: gw.http.post("/s/lab/echo/echo", content=b"x" * 1001).status_code == 413
+    )
     seen_before = len(replicas[0].requests)
     assert gw.http.post("/s/lab/echo/echo", content=b"x" * 1000).status_code == 200
     streamed = gw.http.post("/s/lab/echo/echo", content=iter([b"x" * 600, b"y" * 600]))
@@ -168,7 +170,7 @@ def test_bodies_over_the_limit_are_413(gw: Gw, replicas: list[Upstream]) -> None
 def test_a_request_waits_for_a_first_replica(gw: Gw, replicas: list[Upstream]) -> None:
     cold = {**public([]), "service": "cold"}
     write_routes(gw.routes, [public([replicas[1].endpoint]), cold])
-    wait_until(lambda: gw.http.get("/s/lab/echo/").json()["upstream"] == "b")  # table reloaded
+    eventually_sync(lambda: gw.http.get("/s/lab/echo/").json()["upstream"] == "b")  # table reloaded
     result: dict[str, httpx.Response] = {}
 
     def call() -> None:
@@ -182,7 +184,7 @@ def test_a_request_waits_for_a_first_replica(gw: Gw, replicas: list[Upstream]) -
         stats = gw.http.get("/_sapwood/stats", headers={KEY_HEADER: gw.key}).json()
         return sum(s["held"] for s in stats["services"])
 
-    wait_until(lambda: held() == 1)
+    eventually_sync(lambda: held() == 1)
     write_routes(gw.routes, [{**public([replicas[1].endpoint]), "service": "cold"}])
     waiting.join(20)
     assert result["r"].status_code == 200
@@ -192,7 +194,7 @@ def test_a_request_waits_for_a_first_replica(gw: Gw, replicas: list[Upstream]) -
 
 def test_no_replica_within_hold_timeout_is_503(gw: Gw) -> None:
     write_routes(gw.routes, [public([], gateway={"holdTimeout": "300ms"})])
-    wait_until(lambda: gw.http.get("/s/lab/echo/").status_code == 503)
+    eventually_sync(lambda: gw.http.get("/s/lab/echo/").status_code == 503)
     response = gw.http.get("/s/lab/echo/")
     assert response.status_code == 503
     assert int(response.headers["retry-after"]) >= 1
@@ -202,10 +204,12 @@ def test_no_replica_within_hold_timeout_is_503(gw: Gw) -> None:
 def test_a_dead_replica_is_skipped_and_none_alive_is_502(gw: Gw, replicas: list[Upstream]) -> None:
     dead = "127.0.0.1:1"
     write_routes(gw.routes, [public([dead, replicas[0].endpoint])])
-    wait_until(lambda: len(replicas[0].requests) > 0 or not gw.http.get("/s/lab/echo/").is_error)
+    eventually_sync(
+        lambda: len(replicas[0].requests) > 0 or not gw.http.get("/s/lab/echo/").is_error
+    )
     assert all(gw.http.get("/s/lab/echo/").status_code == 200 for _ in range(10))
     write_routes(gw.routes, [public([dead])])
-    wait_until(lambda: gw.http.get("/s/lab/echo/").status_code == 502)
+    eventually_sync(lambda: gw.http.get("/s/lab/echo/").status_code == 502)
     assert gw.http.get("/s/lab/echo/").json()["error"]["code"] == "bad_gateway"
 
 
@@ -223,7 +227,7 @@ def test_canary_weight_sends_requests_to_the_canary(gw: Gw, replicas: list[Upstr
         response = gw.http.get("/s/lab/echo/", headers={"X-Sapwood-Request-Key": key})
         return str(response.json()["upstream"])
 
-    wait_until(lambda: any(answered(f"k{i}") == "canary" for i in range(20)))
+    eventually_sync(lambda: any(answered(f"k{i}") == "canary" for i in range(20)))
     by_key = {f"k{i}": answered(f"k{i}") for i in range(40)}
     assert set(by_key.values()) == {"a", "canary"}
     assert all(answered(key) == where for key, where in by_key.items())  # the same every time
@@ -239,11 +243,11 @@ def test_shadow_copies_reach_the_canary_and_the_primary_answers(
         shadow=True,
     )
     write_routes(gw.routes, [route])
-    wait_until(lambda: len(replicas[2].requests) > 0 or _shadowed(gw))
+    eventually_sync(lambda: len(replicas[2].requests) > 0 or _shadowed(gw))
     before = len(replicas[2].requests)
     response = gw.http.post("/s/lab/echo/echo", content=b"mirror me")
     assert response.content == b"mirror me"
-    wait_until(lambda: len(replicas[2].requests) > before)
+    eventually_sync(lambda: len(replicas[2].requests) > before)
     assert replicas[2].requests[-1].body == b"mirror me"
     metrics = gw.http.get("/_sapwood/metrics", headers={KEY_HEADER: gw.key}).text
     assert "sapwood_gateway_shadow_requests_total{" in metrics

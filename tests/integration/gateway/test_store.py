@@ -13,7 +13,8 @@ from sapwood.server.gateway.server import build_gateway
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import create_engine, session_factory
 from sapwood.server.store.tables import ObjectRow
-from tests.integration.gateway.support import eventually, running_gateway, upstreams
+from sapwood.testing.waiting import eventually
+from tests.integration.gateway.support import running_gateway, upstreams
 from tests.support import Api, service
 
 pytestmark = pytest.mark.anyio

@@ -16,7 +16,8 @@ from sapwood.server.secrets import load_or_create_key, workload_token
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import create_engine, session_factory
 from sapwood.server.store.tables import ObjectRow
-from tests.integration.gateway.support import eventually, running_gateway, upstreams
+from sapwood.testing.waiting import eventually
+from tests.integration.gateway.support import running_gateway, upstreams
 from tests.support import Api, workspace
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from sapwood.server.runtimes.base import UnitKey, UnitPhase, UnitSpec, UnitState
 from sapwood.server.runtimes.local.runtime import LocalRuntime
 from sapwood.server.runtimes.local.settings import LocalRuntimeSettings
+from sapwood.testing.waiting import eventually
 
 
 @pytest.fixture
@@ -66,18 +66,6 @@ def python() -> Callable[..., UnitSpec]:
     return python_unit
 
 
-async def poll(
-    check: Callable[[], Awaitable[Any]], *, timeout_s: float = 10.0, interval_s: float = 0.05
-) -> Any:
-    """Await `check()` until it returns something truthy; fails the test after the timeout."""
-    with anyio.fail_after(timeout_s):
-        while True:
-            result = await check()
-            if result:
-                return result
-            await anyio.sleep(interval_s)
-
-
 @pytest.fixture
 def wait_state() -> Callable[..., Awaitable[UnitState]]:
     """wait_state(runtime, key, phase=EXITED): the unit's state once it is in `phase`."""
@@ -91,7 +79,8 @@ def wait_state() -> Callable[..., Awaitable[UnitState]]:
                     return state
             return None
 
-        result: UnitState = await poll(check)
+        result = await eventually(check, timeout_s=10.0, what=f"{key} to be {phase.value}")
+        assert result is not None
         return result
 
     return wait
@@ -99,4 +88,5 @@ def wait_state() -> Callable[..., Awaitable[UnitState]]:
 
 @pytest.fixture
 def wait_until() -> Callable[..., Awaitable[Any]]:
-    return poll
+    """``await wait_until(check)``: the first truthy result of ``check()``."""
+    return eventually

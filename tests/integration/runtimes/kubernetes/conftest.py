@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from sapwood.server.runtimes.base import UnitKey, UnitSpec, UnitState
@@ -15,6 +14,7 @@ from sapwood.server.runtimes.kubernetes.manifests import RUN_LABEL, unit_selecto
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.testing.kube_api import KubeApiDouble
+from tests.support_runtimes import observed
 
 KEY = UnitKey("Job", "research", "train")
 NAMESPACE = "sapwood-research"
@@ -65,12 +65,7 @@ async def wait_for(
     predicate: Callable[[UnitState], bool],
     timeout_s: float = 10.0,
 ) -> UnitState:
-    with anyio.fail_after(timeout_s):
-        while True:
-            for state in await runtime.observe():
-                if state.key == key and predicate(state):
-                    return state
-            await anyio.sleep(0.02)
+    return await observed(runtime.observe, key, predicate, timeout_s=timeout_s)
 
 
 @pytest.fixture
