@@ -25,6 +25,7 @@ class Loop(ABC):
     def __init__(self, *, clock: Clock, interval_s: float) -> None:
         self.clock = clock
         self.interval_s = interval_s
+        self.begun = 0  # rounds started
         self.ticks = 0  # rounds finished, failed ones included
         self._wake = asyncio.Event()
         self._ticked = asyncio.Condition()
@@ -66,6 +67,7 @@ class Loop(ABC):
         while True:
             self._wake.clear()
             delay: float | None = None
+            self.begun += 1
             try:
                 delay = await self.tick()
             except Exception:  # the loop never dies; the next round starts afresh

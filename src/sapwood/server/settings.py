@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sapwood.manifests.options import DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
-from sapwood.server.services.webhook_addresses import AddressPolicy
+from sapwood.images import DEFAULT_IMAGE, DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
+from sapwood.server.webhook_addresses import AddressPolicy
 from sapwood.specs.quantity import parse_duration
 
 _NAMESPACE_PREFIX = re.compile("[a-z0-9]([-a-z0-9]*)?")
@@ -80,7 +80,7 @@ class KubernetesRuntimeSettings:
     kubeconfig: Path | None = None
     context: str | None = None
     namespace_prefix: str = "sapwood-"
-    image: str = "python:3.11-slim"
+    image: str = DEFAULT_IMAGE
     server_image: str = DEFAULT_SERVER_IMAGE
     jupyter_image: str = DEFAULT_JUPYTER_IMAGE
     api_url: str = "http://sapwood.sapwood.svc.cluster.local"
@@ -237,7 +237,7 @@ class Settings(_Group):
                 kubeconfig=Path(kubeconfig).expanduser() if kubeconfig else None,
                 context=env.get("SAPWOOD_KUBE_CONTEXT") or None,
                 namespace_prefix=env.get("SAPWOOD_KUBE_NAMESPACE_PREFIX") or "sapwood-",
-                image=env.get("SAPWOOD_KUBE_IMAGE") or "python:3.11-slim",
+                image=env.get("SAPWOOD_KUBE_IMAGE") or DEFAULT_IMAGE,
                 server_image=env.get("SAPWOOD_KUBE_SERVER_IMAGE") or DEFAULT_SERVER_IMAGE,
                 jupyter_image=env.get("SAPWOOD_KUBE_JUPYTER_IMAGE") or DEFAULT_JUPYTER_IMAGE,
                 api_url=env.get("SAPWOOD_KUBE_API_URL")

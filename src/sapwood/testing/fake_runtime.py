@@ -56,6 +56,8 @@ class FakeRuntime:
         self.started: list[UnitSpec] = []  # every unit actually started, in order
         self.stopped: list[UnitKey] = []  # every key stop() ended (not no-op calls)
         self.forgotten: list[UnitKey] = []
+        # Every start, stop and forget above, in the order they happened.
+        self.actions: list[tuple[str, UnitKey]] = []
         self._states: dict[UnitKey, UnitState] = {}
         self._logs: dict[UnitKey, list[bytes]] = {}
         self._previous_logs: dict[UnitKey, list[bytes]] = {}
@@ -99,6 +101,7 @@ class FakeRuntime:
         )
         self._states[unit.key] = state
         self.started.append(unit)
+        self.actions.append(("start", unit.key))
         self._notify_logs()
         return state
 
@@ -108,6 +111,7 @@ class FakeRuntime:
         if state is None or state.phase is UnitPhase.EXITED:
             return
         self.stopped.append(key)
+        self.actions.append(("stop", key))
         self._end(key, exit_code=143, reason=UnitReason.STOPPED)
 
     async def forget(self, key: UnitKey) -> None:
@@ -119,6 +123,7 @@ class FakeRuntime:
             raise RuntimeTemporaryError(f"{key.slug()} is still running; stop it first")
         del self._states[key]
         self.forgotten.append(key)
+        self.actions.append(("forget", key))
 
     async def observe(self) -> list[UnitState]:
         self._check_open()

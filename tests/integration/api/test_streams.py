@@ -72,7 +72,7 @@ Make = Callable[..., AbstractAsyncContextManager[Server]]
 @pytest.fixture
 def make_server(tmp_path: Path, database_url: str, clock: FakeClock) -> Make:
     """A server with a controller on a FakeRuntime (follow streams wait for output that
-    never comes), its loop off, and ``cap`` streams per token."""
+    never comes), and ``cap`` streams per token."""
 
     @asynccontextmanager
     async def server(*, cap: int = 8) -> AsyncIterator[Server]:
@@ -80,7 +80,7 @@ def make_server(tmp_path: Path, database_url: str, clock: FakeClock) -> Make:
             home=tmp_path / "home",
             api=ApiSettings(max_streams_per_token=cap),
             store=StoreSettings(database_url=database_url),
-            controller=ControllerSettings(enabled=True, loop=False),
+            controller=ControllerSettings(enabled=True),
             gateway=GatewaySettings(enabled=False),
         )
         tokens: list[str] = []

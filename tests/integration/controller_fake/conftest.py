@@ -1,4 +1,8 @@
-"""A server whose controller runs on a FakeRuntime and a FakeClock, one pass at a time."""
+"""A server whose controller runs on a FakeRuntime and a FakeClock.
+
+The controller's real loop runs; its waits are on the fake clock, so between steps it runs
+only when a change wakes it or the test advances time.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ TEAM = "default"
 
 
 class Harness:
-    """The app with its lifespan running; ``step()`` runs one controller pass."""
+    """The app with its lifespan running; ``step()`` runs one controller round."""
 
     def __init__(self, api: Api, manager: ControllerManager, fake: FakeRuntime, clock: FakeClock):
         self.api = api
@@ -43,9 +47,11 @@ class Harness:
         await self.sdk.apply(documents)
 
     async def step(self, passes: int = 1) -> None:
-        """Runs passes, letting background stops finish after each."""
+        """Runs rounds, letting background stops finish after each."""
         for _ in range(passes):
-            await self.manager.run_pass()
+            target = self.manager.begun + 1  # a round that starts after this wake
+            self.manager.wake()
+            await self.manager.wait_ticks(target)
             for _ in range(5):
                 await asyncio.sleep(0)
 
@@ -97,7 +103,7 @@ def make_server(
     settings = Settings(
         home=tmp_path / "home",
         store=StoreSettings(database_url=database_url),
-        controller=ControllerSettings(enabled=True, loop=False),
+        controller=ControllerSettings(enabled=True),
         # No gateway runs here: never talk to whatever listens on its default port.
         gateway=GatewaySettings(enabled=False),
         # Test webhook receivers listen on loopback.

@@ -62,22 +62,25 @@ async def test_preemptions_restarts_phases_and_passes(sw: Harness) -> None:
     await sw.apply(job("urgent", command=["sleep", "600"], resources=most, priority="high"))
     await sw.until_phase("job", "urgent", "Running")
     assert "Preempted" in await sw.reasons("job", "big")
-    sw.manager.pass_durations_s.extend([0.01, 0.2])  # as the loop records them
-    sw.manager.passes_timed += 2
-
     got = await scrape(sw)
+    timed = got[at("sapwood_controller_pass_duration_seconds_count")]
 
     assert got[at("sapwood_preemptions_total", team=TEAM)] == 1
     assert got[at("sapwood_objects", kind="Job", team=TEAM, phase="Pending")] == 1
     assert got[at("sapwood_objects", kind="Service", team=TEAM, phase="Running")] == 1
     assert got[at("sapwood_queue_length", team=TEAM)] == 1
     assert got[at("sapwood_workload_restarts", kind="Service", team=TEAM, name="api")] == 1
-    assert got[at("sapwood_controller_passes_total")] == sw.manager.passes
-    assert got[at("sapwood_controller_pass_duration_seconds_count")] == 2
-    assert got[at("sapwood_controller_pass_duration_seconds_bucket", le="0.05")] == 1
+    # The loop's rounds, as it started and timed them (it runs on while the test does).
+    assert 1 <= timed <= got[at("sapwood_controller_passes_total")] <= sw.manager.passes
+    assert got[at("sapwood_controller_pass_duration_seconds_bucket", le="+Inf")] == timed
 
     # Deleting a running object: it counts as Terminating until its replicas are gone.
     await sw.sdk.delete("service", "api")
     got = await scrape(sw)
     assert got[at("sapwood_objects", kind="Service", team=TEAM, phase="Terminating")] == 1
-    assert got[at("sapwood_controller_pass_duration_seconds_count")] == 2  # counted once
+    # Each round is counted once: a later scrape adds only the rounds since.
+    assert (
+        timed
+        <= got[at("sapwood_controller_pass_duration_seconds_count")]
+        <= sw.manager.passes_timed
+    )

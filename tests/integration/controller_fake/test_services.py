@@ -43,16 +43,18 @@ async def test_a_spec_change_rolls_replicas_one_at_a_time(sw: Harness) -> None:
     await sw.apply(service("web", replicas=2))
     await sw.step(2)
 
+    before, started_before = len(sw.fake.actions), len(sw.fake.started)
     await sw.apply(service("web", replicas=2, env={"VERSION": "2"}))
-    await sw.step()
-    assert sw.fake.stopped == []  # an extra replica of the new spec comes first
-    assert sw.fake.started[-1].env["VERSION"] == "2"
 
     async def rolled() -> bool:
         web = await sw.get("service", "web")
-        return "rollout" not in web.status and web.status["readyReplicas"] == 2
+        seen = web.status.get("observedGeneration") == web.metadata.generation
+        return seen and "rollout" not in web.status and web.status["readyReplicas"] == 2
 
     await sw.until(rolled, passes=10)
+    # An extra replica of the new spec comes first, before any old one stops.
+    assert sw.fake.actions[before] == ("start", key("Service", "web", SURGE))
+    assert sw.fake.started[started_before].env["VERSION"] == "2"
     versions = sorted(u.env.get("VERSION", "1") for u in sw.fake.started)
     assert versions == ["1", "1", "2", "2", "2"]  # two replaced, one surge
     assert key("Service", "web", SURGE) in sw.fake.stopped

@@ -69,12 +69,10 @@ async def test_a_new_run_enables_the_token_again(sw: Harness) -> None:
         stored = await session.get(TokenRow, workload_token_id(uid))
         assert stored is not None
         secret_hash = stored.secret_hash
-    await store_io.ensure_workload_token(
+    await store_io.ensure_workload_tokens(
         sessions(sw),
-        token_id=workload_token_id(uid),
-        secret_hash=secret_hash,
+        [store_io.WorkloadToken(workload_token_id(uid), secret_hash, "Job/default/train")],
         user=WORKLOADS_USER,
-        scope="Job/default/train",
         now=sw.clock.now(),
     )
     assert (await own_object(sw, token, "/api/v1/jobs/train")).status_code == 200
@@ -95,12 +93,10 @@ async def test_ensuring_a_token_revoked_by_hand_enables_it(sw: Harness) -> None:
         assert row is not None
         secret_hash, scope = row.secret_hash, row.scope
     assert scope is not None
-    await store_io.ensure_workload_token(
+    await store_io.ensure_workload_tokens(
         sessions(sw),
-        token_id=token_id,
-        secret_hash=secret_hash,
+        [store_io.WorkloadToken(token_id, secret_hash, scope)],
         user=WORKLOADS_USER,
-        scope=scope,
         now=sw.clock.now(),
     )
     assert (await own_object(sw, token, "/api/v1/services/web")).status_code == 200

@@ -1,33 +1,48 @@
-"""The controller: one level-triggered loop over every object, started by the lifespan.
+"""The controller: an informer-style loop whose work follows changes, not objects.
 
-Each pass loads every object (short session), observes the runtime, decides admission
-and one plan per object (pure), acts on the runtime with no session open, then writes
-statuses guarded by resourceVersion. A wake-up only makes the next pass come sooner.
+The objects live in a cache (``cache.ObjectCache``) loaded once and kept current from
+change notifications (``store.changes``), with a slow full resync as the safety net. Each
+round plans only the objects that are dirty: changed in the store, whose units changed in
+the runtime, whose timer came due (backoff, deadlines, idle windows: every running object
+is looked at again after ``recheck_s``), or whose plan did something last round. The
+scheduler runs only when its inputs change: something new or changed, a unit that started
+or ended, capacity, quotas. Objects that only wait cost nothing while nothing changes.
+
+A round observes the runtime, decides (pure, in ``plan/``), acts on the runtime with no
+session open, then writes statuses guarded by resourceVersion and records them in the
+cache. A status write that lost a race reloads that object next round.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
-from sapwood.server.controller import admission, scaling, scheduler, store_io
-from sapwood.server.controller.feeds import FeedInputs, load_feed_inputs, plan_feed
-from sapwood.server.controller.jobs import plan_job
-from sapwood.server.controller.model import EventNote, ObjectView, Plan
+from sapwood.server.controller import store_io
+from sapwood.server.controller.cache import ObjectCache, Owner
+from sapwood.server.controller.feed_inputs import load_feed_inputs
+from sapwood.server.controller.plan import admission, scaling, scheduler
+from sapwood.server.controller.plan.health import Health
+from sapwood.server.controller.plan.idle import IdleSource
+from sapwood.server.controller.plan.kinds import plan_object
+from sapwood.server.controller.plan.lifecycle import HOLDING
+from sapwood.server.controller.plan.policy import FeedInputs, PlanInputs
+from sapwood.server.controller.plan.units import UnitContext
+from sapwood.server.controller.plan.view import EventNote, ObjectView, Plan
+from sapwood.server.controller.port import ControllerFigures
 from sapwood.server.controller.probes import Prober, Target
-from sapwood.server.controller.services import Health, plan_service, plan_workspace
-from sapwood.server.controller.units import UnitContext
-from sapwood.server.controller.utilisation import UtilisationMonitor
+from sapwood.server.controller.timers import TimerQueue
+from sapwood.server.loop import Loop
 from sapwood.server.runtimes.base import (
+    Capacity,
     Runtime,
     RuntimePermanentError,
     RuntimeTemporaryError,
@@ -37,32 +52,51 @@ from sapwood.server.runtimes.base import (
     UnitState,
 )
 from sapwood.server.secrets import WORKLOADS_USER, NewToken, workload_token
+from sapwood.server.settings import ControllerSettings
+from sapwood.server.store.changes import ChangeFeed
 from sapwood.server.store.engine import AsyncSession
-from sapwood.specs.objects import Service
+from sapwood.specs.objects import KINDS, Service
 
 log = logging.getLogger("sapwood.controller")
 PROBE_TICK_S = 0.25
-Owner = tuple[str, str, str]  # (kind, team, name)
+QUOTA = "quota"  # wake("quota"): quotas changed, the scheduler runs again
 
 
 @dataclass(frozen=True)
 class ControllerConfig:
+    """What the app wires into the controller besides its settings."""
+
     api_url: str
     server_key: bytes
-    resync_s: float = 10.0
-    busy_interval_s: float = 0.2  # the next pass after one that changed something
-    slow_pass_s: float = 1.0
+    settings: ControllerSettings = field(default_factory=ControllerSettings)
     start_concurrency: int = 8
     priorities: Mapping[str, int] = field(default_factory=dict)
     policy: scheduler.Policy = field(default_factory=scheduler.Policy)
-    utilisation_interval_s: float = 15.0
-    utilisation_retention_s: float = 7 * 86400.0  # utilisation samples older than this go
     load_source: scaling.LoadSource | None = None  # the gateway's figures, for autoscaling
     runs_images: bool = False  # the runtime runs containers (Kubernetes), not host processes
 
 
-class ControllerManager:
+class _ProbeLoop(Loop):
+    """Starts due probes every quarter second, apart from the controller's rounds."""
+
+    name = "prober"
+
+    def __init__(self, prober: Prober, clock: Clock) -> None:
+        super().__init__(clock=clock, interval_s=PROBE_TICK_S)
+        self.prober = prober
+
+    async def tick(self) -> float | None:
+        self.prober.tick()
+        return None
+
+    async def on_stop(self) -> None:
+        await self.prober.close()
+
+
+class ControllerManager(Loop):
     """Owns the runtime's lifecycle for the server; never stops workloads on shutdown."""
+
+    name = "controller"
 
     def __init__(
         self,
@@ -71,55 +105,70 @@ class ControllerManager:
         runtime: Runtime,
         clock: Clock,
         config: ControllerConfig,
+        changes: ChangeFeed | None = None,
+        idle: IdleSource | None = None,
     ) -> None:
+        self._settings = config.settings
+        super().__init__(clock=clock, interval_s=self._settings.resync_s)
         self.runtime = runtime
         self._sessions = sessions
-        self._clock = clock
         self._config = config
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._idle_source = idle
+        self._cache = ObjectCache(sessions)
+        self._notified: set[str] = set()  # uids a change notification named, not yet loaded
+        self._woken: set[str] = set()  # kinds whose objects changed outside their rows
+        self._dirty: set[str] = set()  # uids to plan next round
+        self._timers = TimerQueue()
+        self._units: dict[Owner, dict[int, UnitState]] = {}
+        self._capacity: Capacity | None = None
+        self._schedule = True  # the scheduler's inputs changed since it last ran
+        self._next_resync = 0.0
         self._stopping: dict[UnitKey, asyncio.Task[None]] = {}
         self._failed_starts: dict[UnitKey, UnitState] = {}
         # Derived tokens by object uid; the ids of those known stored and enabled.
         self._tokens: dict[str, NewToken] = {}
         self._tokens_stored: set[str] = set()
-        self._parsed: store_io.ParsedSpecs = {}
         self.load_source = config.load_source
-        self.last_loads: scaling.Loads | None = None  # the gateway's, from the last pass
+        self.last_loads: scaling.Loads | None = None  # the gateway's, from the last round
         self._prober = Prober(clock, on_change=lambda: self.wake("Service"))
+        self._probes = _ProbeLoop(self._prober, clock)
         self.pass_durations_s: deque[float] = deque(maxlen=256)  # the most recent
         self.passes = 0  # started
         self.passes_timed = 0  # finished, their durations appended above
-        self.utilisation = UtilisationMonitor(
-            sessions=sessions,
-            runtime=runtime,
-            clock=clock,
-            token_of=lambda view: self._token(view).token,
-            interval_s=config.utilisation_interval_s,
-            retention_s=config.utilisation_retention_s,
-        )
-        self.utilisation.last_requests = lambda: scaling.last_requests(self.last_loads)
+        self.planned = 0  # objects planned, over all rounds
+        self._unsubscribe = changes.subscribe(self._changed) if changes is not None else None
 
     # lifecycle
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="sapwood-controller")
-        await self.utilisation.start()
+        await super().start()
+        await self._probes.start()
 
-    async def stop(self) -> None:
-        await self.utilisation.stop()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._prober.close()
+    async def on_stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        await self._probes.stop()
         for task in self._stopping.values():
             task.cancel()
         await asyncio.gather(*self._stopping.values(), return_exceptions=True)
         await self.runtime.close()
 
     def wake(self, kind: str = "") -> None:
-        """Asks for a pass soon. Carries no meaning: the pass looks at everything."""
-        self._wake.set()
+        """Asks for a round now. ``kind`` names what changed outside the objects' rows:
+        the objects of that kind are planned again (a feed's records, a model alias under
+        services), or "quota" runs the scheduler. Rows themselves arrive as notifications."""
+        if kind:
+            self._woken.add(kind)
+        super().wake()
+
+    def resync_soon(self) -> None:
+        """Compares the whole store with the cache next round (notifications were lost)."""
+        self._next_resync = 0.0
+        super().wake()
+
+    def _changed(self, uids: frozenset[str]) -> None:
+        self._notified |= uids
+        super().wake()
 
     def logs(
         self, kind: str, team: str, name: str, *, replica: int, follow: bool, previous: bool
@@ -128,103 +177,207 @@ class ControllerManager:
         key = UnitKey(kind, team, name, replica)
         return self.runtime.logs(key, follow=follow, previous=previous)
 
-    async def _run(self) -> None:
-        interval = self._config.busy_interval_s
-        while True:
-            self._wake.clear()
-            started = time.monotonic()
-            busy = False
-            try:
-                busy = await self.run_pass()
-            except Exception:  # the loop never dies; the next pass starts afresh
-                log.exception("controller pass failed")
+    # one round
+
+    async def tick(self) -> float | None:
+        started = time.monotonic()
+        self.passes += 1
+        busy = False
+        try:
+            busy = await self._round()
+        finally:
             took = time.monotonic() - started
             self.pass_durations_s.append(took)
             self.passes_timed += 1
-            if took > self._config.slow_pass_s:
-                log.warning("slow controller pass: %.2fs", took)
-            # Back off while idle, with jitter so replicas of the server do not align.
-            interval = (
-                self._config.busy_interval_s
-                if busy
-                else min(interval * 2, self._config.resync_s) * random.uniform(0.8, 1.0)
-            )
-            await self._idle(started + interval)
+            if took > self._settings.slow_pass_s:
+                log.warning("slow controller round: %.2fs", took)
+        return self._next_delay(busy)
 
-    async def _idle(self, until: float) -> None:
-        """Waits for a wake-up or the deadline, running due probes meanwhile."""
-        while not self._wake.is_set():
-            self._prober.tick()
-            remaining = until - time.monotonic()
-            if remaining <= 0:
-                return
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=min(remaining, PROBE_TICK_S))
-            except TimeoutError:
-                pass
+    def _next_delay(self, busy: bool) -> float:
+        if busy or self._dirty or self._notified:
+            return self._settings.busy_interval_s
+        mono = self.clock.monotonic()
+        due = [self._next_resync]
+        if (timer := self._timers.next_due()) is not None:
+            due.append(timer)
+        if self._units:  # exits are seen by observing: look again soon
+            due.append(mono + self._settings.observe_s)
+        return max(0.0, min(due) - mono)
 
-    # one pass
-
-    async def run_pass(self) -> bool:
-        """One full reconcile; returns whether anything was done. Public for tests."""
-        self.passes += 1
-        now = self._clock.now()
-        views = await store_io.load_views(self._sessions, self._parsed)
-        live_uids = {v.uid for v in views}
-        for uid in set(self._tokens) - live_uids:  # objects gone: forget their tokens
-            del self._tokens[uid]
+    async def _round(self) -> bool:
+        """Loads what changed, plans the dirty objects, acts and writes; returns whether
+        anything was done (the next round then comes soon)."""
+        now, mono = self.clock.now(), self.clock.monotonic()
+        dirty = await self._absorb_changes(mono)
         units = await self._observe()
+        dirty |= self._absorb_units(units)
         capacity = await self.runtime.capacity()
+        if capacity != self._capacity:
+            self._capacity, self._schedule = capacity, True
+        dirty |= self._timers.pop_due(mono)
+        await self._ensure_running_tokens()
+
+        overrides: dict[str, ObjectView] = {}
+        scale_notes: dict[str, EventNote] = {}
+        wanting = [v for v in self._cache.of_kind("Service") if scaling.wants_load(v)]
+        if wanting:  # the gateway's figures move with every request: asked each round
+            self.last_loads = await self._loads()
+            views = scaling.wake_held(list(self._cache), self.last_loads)
+            views, scale_notes = scaling.scale(views, self.last_loads, capacity, now=now)
+            for view in views:
+                if view is not self._cache.get(view.uid):
+                    overrides[view.uid] = view
+            dirty |= {v.uid for v in wanting}
+            self._schedule = self._schedule or bool(overrides)
+
+        admissions: dict[str, admission.Admission] = {}
+        if self._schedule:
+            self._schedule = False
+            views = [overrides.get(v.uid, v) for v in self._cache.views()]
+            inputs = admission.Inputs(
+                capacity=capacity,
+                quotas=await store_io.load_quotas(self._sessions),
+                priorities=self._config.priorities,
+                policy=self._config.policy,
+            )
+            admissions = admission.decide(views, self._units, inputs=inputs, now=now)
+            dirty |= admissions.keys()
+
+        self._update_probes()
+        health = self._prober.health()
+        todo = [
+            overrides.get(uid) or cached
+            for uid in sorted(dirty)
+            if (cached := self._cache.get(uid)) is not None
+        ]
+        feeds = [v for v in todo if v.kind == "Feed"]
+        feed_inputs = await load_feed_inputs(self._sessions, feeds)
+        results: list[tuple[ObjectView, Plan]] = []
+        for view in todo:
+            plan = self._plan_one(
+                view,
+                admissions.get(view.uid),
+                scale_notes.get(view.uid),
+                now=now,
+                health=health,
+                feed=feed_inputs.get(view.uid),
+            )
+            if plan is not None:
+                results.append((view, plan))
+        self.planned += len(results)
+        orphans = [
+            unit
+            for owner, owned in self._units.items()
+            if self._cache.owner(owner) is None
+            for unit in owned.values()
+        ]
+        await self._act(results, orphans)
+        outcome = await store_io.apply_plans(self._sessions, results, now=now)
+        return self._settle(results, outcome, mono=mono) or bool(orphans)
+
+    async def _absorb_changes(self, mono: float) -> set[str]:
+        """Brings the cache up to date; returns the uids to plan because of it."""
+        notified, self._notified = self._notified, set()
+        if mono >= self._next_resync or not self._cache.loaded:
+            self._next_resync = mono + self._settings.resync_s
+            delta = await self._cache.resync()
+        else:
+            delta = await self._cache.refresh(notified)
+        dirty = set(delta.changed) | self._dirty
+        self._dirty = set()
+        for view in delta.removed:
+            self._timers.cancel(view.uid)
+            self._tokens.pop(view.uid, None)
+        woken, self._woken = self._woken, set()
+        for kind in woken & set(KINDS):
+            dirty |= {v.uid for v in self._cache.of_kind(kind)}
+        if delta or QUOTA in woken:
+            self._schedule = True
+        return dirty
+
+    def _absorb_units(self, units: Iterable[UnitState]) -> set[str]:
+        """Records what the runtime runs now; returns the uids whose units changed."""
         by_owner: dict[Owner, dict[int, UnitState]] = defaultdict(dict)
         for unit in units:
             by_owner[(unit.key.kind, unit.key.team, unit.key.name)][unit.key.replica] = unit
-        await self._ensure_running_tokens(views, by_owner)
+        changed = {
+            o for o in by_owner.keys() | self._units.keys() if by_owner.get(o) != self._units.get(o)
+        }
+        self._units = dict(by_owner)
+        if changed:
+            self._schedule = True
+        return {view.uid for owner in changed if (view := self._cache.owner(owner)) is not None}
 
-        scale_notes: dict[str, EventNote] = {}
-        if any(scaling.wants_load(v) for v in views):
-            self.last_loads = await self._loads()
-            views = scaling.wake_held(views, self.last_loads)
-            views, scale_notes = scaling.scale(views, self.last_loads, capacity, now=now)
-        inputs = admission.Inputs(
-            capacity=capacity,
-            quotas=await store_io.load_quotas(self._sessions),
-            priorities=self._config.priorities,
-            policy=self._config.policy,
-        )
-        admissions = admission.decide(views, by_owner, inputs=inputs, now=now)
-        self._update_probes(views, by_owner)
-        health = self._prober.health()
-        feed_inputs = await load_feed_inputs(self._sessions, [v for v in views if v.kind == "Feed"])
-        results: list[tuple[ObjectView, Plan]] = []
-        for view in views:
-            owned = by_owner.pop((view.kind, view.team, view.name), {})
-            admitted = admissions.get(view.uid)
-            # Plan against the admitted status, but write guarded by the stored one.
-            planned = replace(view, status=admitted.status) if admitted else view
-            try:
-                plan = self._plan(
-                    planned, owned, now=now, health=health, feed=feed_inputs.get(view.uid)
-                )
-            except Exception:
-                log.exception("planning %s/%s/%s failed", view.kind, view.team, view.name)
+    def _plan_one(
+        self,
+        view: ObjectView,
+        admitted: admission.Admission | None,
+        scale_note: EventNote | None,
+        *,
+        now: datetime,
+        health: Mapping[UnitKey, Health],
+        feed: FeedInputs | None,
+    ) -> Plan | None:
+        owned = self._units.get((view.kind, view.team, view.name), {})
+        # Plan against the admitted status, but write guarded by the stored one.
+        planned = replace(view, status=admitted.status) if admitted else view
+        try:
+            plan = self._plan(planned, owned, now=now, health=health, feed=feed)
+        except Exception:
+            log.exception("planning %s/%s/%s failed", view.kind, view.team, view.name)
+            return None
+        if admitted is not None:
+            plan.status = plan.status if plan.status is not None else admitted.status
+            plan.events[:0] = admitted.notes
+        if scale_note is not None:
+            plan.events.insert(0, scale_note)
+        enforced = sorted({u.limits_enforced_by for u in owned.values()} - {""})
+        # How its replicas are kept apart from other teams' (local runtime only).
+        isolated = sorted({u.isolated_by for u in owned.values()} - {""})
+        enforced += [f"isolation {how}" for how in isolated]
+        if plan.status is not None and enforced:
+            plan.status["limits"] = ", ".join(enforced)
+        return plan
+
+    def _settle(
+        self, results: list[tuple[ObjectView, Plan]], outcome: store_io.Outcome, *, mono: float
+    ) -> bool:
+        """Records the round's writes in the cache and what each object needs next:
+        another round soon when its plan did something, a look after ``recheck_s`` while
+        it runs, nothing while it only waits. Returns whether anything was done."""
+        busy = False
+        for view, plan in results:
+            uid = view.uid
+            if uid in outcome.stale:
+                self._notified.add(uid)  # someone else wrote it: reload, then plan again
+                busy = True
                 continue
-            if admitted is not None:
-                plan.status = plan.status if plan.status is not None else admitted.status
-                plan.events[:0] = admitted.notes
-            if view.uid in scale_notes:
-                plan.events.insert(0, scale_notes[view.uid])
-            enforced = sorted({u.limits_enforced_by for u in owned.values()} - {""})
-            # How its replicas are kept apart from other teams' (local runtime only).
-            isolated = sorted({u.isolated_by for u in owned.values()} - {""})
-            enforced += [f"isolation {how}" for how in isolated]
-            if plan.status is not None and enforced:
-                plan.status["limits"] = ", ".join(enforced)
-            results.append((view, plan))
-        orphans = [u for owned in by_owner.values() for u in owned.values()]
+            if uid in outcome.removed:
+                self._cache.drop(view)
+                self._timers.cancel(uid)
+                self._tokens.pop(uid, None)
+                busy = True
+                continue
+            written = outcome.written.get(uid)
+            if written is not None:
+                status, version = written
+                view = replace(view, status=status, resource_version=version)
+                self._cache.put(view)
+            acted = bool(plan.starts or plan.stops or plan.forgets or plan.events or written)
+            if acted:
+                self._dirty.add(uid)
+                self._schedule = True
+                busy = True
+            elif self._running(view):
+                self._timers.schedule(uid, mono + self._settings.recheck_s)
+        return busy
 
-        await self._act(results, orphans)
-        outcome = await store_io.apply_plans(self._sessions, results, now=now)
-        return bool(outcome.written or orphans or any(not p.empty for _, p in results))
+    def _running(self, view: ObjectView) -> bool:
+        """Whether time alone can change what the object needs (a timer keeps watch)."""
+        owner = (view.kind, view.team, view.name)
+        return bool(
+            self._units.get(owner) or view.phase in HOLDING or view.deletion_timestamp is not None
+        )
 
     async def _loads(self) -> scaling.Loads | None:
         if self.load_source is None:
@@ -244,15 +397,16 @@ class ControllerManager:
         health: Mapping[UnitKey, Health],
         feed: FeedInputs | None = None,
     ) -> Plan:
-        context = self._unit_context(view)
-        if view.kind == "Job":
-            return plan_job(view, units, now=now, context=context)
-        if view.kind == "Feed":
-            return plan_feed(view, units, now=now, context=context, inputs=feed or FeedInputs())
-        idle = self.utilisation.idle(view, units, now=now)
-        if view.kind == "Service":
-            return plan_service(view, units, now=now, context=context, health=health, idle=idle)
-        return plan_workspace(view, units, now=now, context=context, idle=idle)
+        # The idle source answers None for kinds that never idle.
+        idle = self._idle_source.idle(view, units, now=now) if self._idle_source else None
+        inputs = PlanInputs(
+            now=now,
+            context=self._unit_context(view),
+            health=health,
+            idle=idle,
+            feed=feed or FeedInputs(),
+        )
+        return plan_object(view, units, inputs)
 
     def _unit_context(self, view: ObjectView) -> UnitContext:
         return UnitContext(
@@ -267,6 +421,10 @@ class ControllerManager:
             token = self._tokens[view.uid] = workload_token(self._config.server_key, view.uid)
         return token
 
+    def token_of(self, view: ObjectView) -> str:
+        """The workload token the object's units run with (derived, never stored in clear)."""
+        return self._token(view).token
+
     async def _observe(self) -> list[UnitState]:
         units = {u.key: u for u in await self.runtime.observe()}
         for key, failure in list(self._failed_starts.items()):
@@ -276,19 +434,18 @@ class ControllerManager:
                 units[key] = failure
         return list(units.values())
 
-    def _update_probes(
-        self, views: list[ObjectView], by_owner: dict[Owner, dict[int, UnitState]]
-    ) -> None:
+    def _update_probes(self) -> None:
         targets = []
-        mono, now = self._clock.monotonic(), self._clock.now()
-        for view in views:
-            if not isinstance(view.obj, Service):
+        mono, now = self.clock.monotonic(), self.clock.now()
+        for owner, owned in self._units.items():
+            view = self._cache.owner(owner) if owner[0] == "Service" else None
+            if view is None or not isinstance(view.obj, Service):
                 continue
             spec = view.obj.spec
             readiness = spec.readiness_probe()
             if readiness is None and spec.liveness is None:
                 continue
-            for unit in by_owner.get((view.kind, view.team, view.name), {}).values():
+            for unit in owned.values():
                 if unit.phase is UnitPhase.RUNNING:
                     age = (now - unit.started_at).total_seconds()
                     targets.append(
@@ -314,6 +471,13 @@ class ControllerManager:
             else:
                 await self._forget(unit.key)
         gate = asyncio.Semaphore(self._config.start_concurrency)
+        starting = [(view, plan) for view, plan in results if plan.starts]
+        try:
+            await self._ensure_tokens([view for view, _ in starting], run_begins=True)
+        except Exception:  # tokens could not be stored: nothing starts this round
+            log.exception("cannot issue workload tokens; starts wait for the next round")
+            for _, plan in starting:
+                plan.starts = []
         starts = []
         for view, plan in results:
             grace_s = view.obj.spec.termination_grace_period.total_seconds()
@@ -321,14 +485,6 @@ class ControllerManager:
                 self._stop_in_background(key, grace_s)
             for key in plan.forgets:
                 await self._forget(key)
-            if not plan.starts:
-                continue
-            try:
-                await self._ensure_token(view, run_begins=True)
-            except Exception:  # one object's trouble must not stall the others
-                log.exception("cannot issue the workload token of %s/%s", view.kind, view.name)
-                plan.starts = []
-                continue
             starts += [self._start(plan, spec, gate) for spec in plan.starts]
         await asyncio.gather(*starts)
 
@@ -337,7 +493,7 @@ class ControllerManager:
             try:
                 state = await self.runtime.start(unit)
             except RuntimePermanentError as exc:
-                now = self._clock.now()
+                now = self.clock.now()
                 log.warning("cannot start %s: %s", unit.key.slug(), exc)
                 self._failed_starts[unit.key] = UnitState(
                     unit.key,
@@ -351,7 +507,7 @@ class ControllerManager:
                     finished_at=now,
                     message=str(exc),  # what is missing and where it was looked for
                 )
-                self.wake()  # the next pass accounts for the failure like any exit
+                self.wake()  # the next round accounts for the failure like any exit
                 return
             except RuntimeTemporaryError as exc:
                 plan.event("StartDelayed", f"replica {unit.key.replica}: {exc}", warning=True)
@@ -359,41 +515,45 @@ class ControllerManager:
         port = f", port {state.port}" if state.port else ""
         plan.event("Started", f"replica {unit.key.replica} started (pid {state.pid}{port})")
 
-    async def _ensure_running_tokens(
-        self, views: list[ObjectView], by_owner: Mapping[Owner, Mapping[int, UnitState]]
-    ) -> None:
+    async def _ensure_running_tokens(self) -> None:
         """Every object with a running unit has its token stored and enabled: the units a
         restarted server adopts keep working (a no-op once this server has stored it)."""
-        for view in views:
-            units = by_owner.get((view.kind, view.team, view.name), {})
-            running = any(u.phase is UnitPhase.RUNNING for u in units.values())
+        views = []
+        for owner, owned in self._units.items():
+            view = self._cache.owner(owner)
+            if view is None or not any(u.phase is UnitPhase.RUNNING for u in owned.values()):
+                continue
             ended = view.deletion_timestamp is not None or store_io.run_ended(
                 view.kind, view.status
             )
-            if not running or ended:
-                continue
-            try:
-                await self._ensure_token(view)
-            except Exception:  # one object's trouble must not stall the others
-                log.exception("cannot issue the workload token of %s/%s", view.kind, view.name)
+            if not ended and self._token(view).id not in self._tokens_stored:
+                views.append(view)
+        try:
+            await self._ensure_tokens(views)
+        except Exception:  # the next round tries again
+            log.exception("cannot store the workload tokens of running units")
 
-    async def _ensure_token(self, view: ObjectView, *, run_begins: bool = False) -> None:
-        """Stores the token; when a run begins, always (its last run's end revoked it)."""
-        token = self._token(view)
-        if token.id in self._tokens_stored and not run_begins:
+    async def _ensure_tokens(self, views: list[ObjectView], *, run_begins: bool = False) -> None:
+        """Stores the views' tokens in one transaction; when a run begins, always (its last
+        run's end revoked it)."""
+        wanted = [v for v in views if run_begins or self._token(v).id not in self._tokens_stored]
+        if not wanted:
             return
-        await store_io.ensure_workload_token(
-            self._sessions,
-            token_id=token.id,
-            secret_hash=token.secret_hash,
-            user=WORKLOADS_USER,
-            scope=store_io.scope_of(view),
-            now=self._clock.now(),
+        tokens = [
+            store_io.WorkloadToken(
+                id=self._token(v).id,
+                secret_hash=self._token(v).secret_hash,
+                scope=store_io.scope_of(v),
+            )
+            for v in wanted
+        ]
+        await store_io.ensure_workload_tokens(
+            self._sessions, tokens, user=WORKLOADS_USER, now=self.clock.now()
         )
-        self._tokens_stored.add(token.id)
+        self._tokens_stored.update(t.id for t in tokens)
 
     def _stop_in_background(self, key: UnitKey, grace_s: float | None) -> None:
-        # A stop waits out the grace period; the pass must not.
+        # A stop waits out the grace period; the round must not.
         if key in self._stopping:
             return
 
@@ -414,4 +574,20 @@ class ControllerManager:
         try:
             await self.runtime.forget(key)
         except RuntimeTemporaryError:
-            pass  # still running after all: the next pass sees it
+            pass  # still running after all: the next round sees it
+
+    # the port (controller/port.py): all that services, routes and the dashboard may ask
+
+    @property
+    def runtime_name(self) -> str:
+        return self.runtime.name
+
+    async def capacity(self) -> Capacity:
+        return await self.runtime.capacity()
+
+    def figures(self) -> ControllerFigures:
+        return ControllerFigures(
+            passes=self.passes,
+            passes_timed=self.passes_timed,
+            pass_durations_s=tuple(self.pass_durations_s),
+        )

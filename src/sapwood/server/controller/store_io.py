@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import EventType
-from sapwood.server.controller import scheduler
-from sapwood.server.controller.lifecycle import TERMINAL
-from sapwood.server.controller.model import EventNote, ObjectView, Plan
+from sapwood.server.controller.plan import scheduler
+from sapwood.server.controller.plan.lifecycle import TERMINAL
+from sapwood.server.controller.plan.view import EventNote, ObjectView, Plan
 from sapwood.server.secrets import workload_token_id
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.events import EventFields, add_event
@@ -95,10 +95,14 @@ def _parse(row: ObjectRow) -> AnyObject | None:
         return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Outcome:
-    written: int
-    stale: int
+    """What a write of plans did, by object uid."""
+
+    written: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)
+    """New status and resourceVersion of each object whose status was written."""
+    removed: set[str] = field(default_factory=set)
+    stale: set[str] = field(default_factory=set)  # changed by someone since it was loaded
 
 
 async def apply_plans(
@@ -107,20 +111,22 @@ async def apply_plans(
     *,
     now: datetime,
 ) -> Outcome:
-    """Writes each status (guarded by resourceVersion), its events, and removals.
+    """Writes each status (guarded by resourceVersion), its events, and removals, in one
+    transaction.
 
     A stale object (changed by someone since it was loaded) is skipped with its events;
-    the next pass recomputes it from what is current.
+    the caller reloads it and plans it again from what is current.
     """
-    written = stale = 0
+    outcome = Outcome()
+    pending = [(view, plan) for view, plan in results if _writes(view, plan)]
+    if not pending:
+        return outcome
     async with sessions() as session:
-        for view, plan in results:
+        for view, plan in pending:
             status = None
             if plan.status is not None:
                 status = {**plan.status, "observedGeneration": view.generation}
             changed = status is not None and status != view.status
-            if not (changed or plan.remove or plan.events):
-                continue
             guard = (ObjectRow.id == view.id, ObjectRow.resource_version == view.resource_version)
             if plan.remove:
                 result = await session.execute(delete(ObjectRow).where(*guard))
@@ -143,15 +149,26 @@ async def apply_plans(
             else:
                 result = None
             if result is not None and result.rowcount != 1:  # type: ignore[attr-defined]
-                stale += 1
+                outcome.stale.add(view.uid)
                 continue
-            written += 1
+            if plan.remove:
+                outcome.removed.add(view.uid)
+            elif changed and status is not None:
+                outcome.written[view.uid] = (status, view.resource_version + 1)
             if status is not None and run_ended(view.kind, status):
                 await end_workload_token(session, view.uid, now=now)
             for note in plan.events:
                 await add_event(session, _event_fields(view, note), now=now)
         await session.commit()
-    return Outcome(written, stale)
+    return outcome
+
+
+def _writes(view: ObjectView, plan: Plan) -> bool:
+    if plan.remove or plan.events:
+        return True
+    if plan.status is None:
+        return False
+    return {**plan.status, "observedGeneration": view.generation} != view.status
 
 
 def scope_of(view: ObjectView) -> str:
@@ -180,43 +197,61 @@ def _event_fields(view: ObjectView, note: EventNote) -> EventFields:
     )
 
 
-async def ensure_workload_token(
+@dataclass(frozen=True)
+class WorkloadToken:
+    """A workload's derived token as stored: its id, the hash of its secret, its scope."""
+
+    id: str
+    secret_hash: str
+    scope: str
+
+
+async def ensure_workload_tokens(
     sessions: async_sessionmaker[AsyncSession],
+    tokens: list[WorkloadToken],
     *,
-    token_id: str,
-    secret_hash: str,
     user: str,
-    scope: str,
     now: datetime,
 ) -> None:
-    """Stores the hash of a workload's derived token, enabled; idempotent.
+    """Stores the hashes of workloads' derived tokens, enabled; idempotent, one
+    transaction for them all.
 
-    Called when a run begins (a start, a re-run, a resume) and for units adopted after a
+    Called when runs begin (a start, a re-run, a resume) and for units adopted after a
     restart: a token its run's end revoked works again, and a changed server key's new
     secret replaces the old one.
     """
+    if not tokens:
+        return
+    wanted = {t.id: t for t in tokens}
     async with sessions() as session:
-        row = await session.get(TokenRow, token_id)
-        if row is not None:
-            if row.revoked_at is not None or row.secret_hash != secret_hash:
+        rows = {
+            row.id: row
+            for row in await session.scalars(select(TokenRow).where(TokenRow.id.in_(wanted)))
+        }
+        for token in wanted.values():
+            row = rows.get(token.id)
+            if row is None:
+                session.add(
+                    TokenRow(
+                        id=token.id,
+                        user=user,
+                        secret_hash=token.secret_hash,
+                        description=f"workload token for {token.scope}",
+                        created_at=now,
+                        scope=token.scope,
+                    )
+                )
+            elif row.revoked_at is not None or row.secret_hash != token.secret_hash:
                 row.revoked_at = None
-                row.secret_hash = secret_hash
-                await session.commit()
-            return
-        session.add(
-            TokenRow(
-                id=token_id,
-                user=user,
-                secret_hash=secret_hash,
-                description=f"workload token for {scope}",
-                created_at=now,
-                scope=scope,
-            )
-        )
+                row.secret_hash = token.secret_hash
         try:
             await session.commit()
-        except IntegrityError:
-            await session.rollback()  # another server stored the same derived token
+        except IntegrityError:  # another server stored one of them meanwhile: go one by one
+            await session.rollback()
+            if len(tokens) == 1:
+                return
+            for token in tokens:
+                await ensure_workload_tokens(sessions, [token], user=user, now=now)
 
 
 async def end_workload_token(session: AsyncSession, uid: str, *, now: datetime) -> None:

@@ -19,5 +19,4 @@ async def rerun(page: PageDep, team: str, name: str) -> RedirectResponse:
     obj = await reruns.rerun_job(
         page.session, page.caller, name, team=team, now=page.state.clock.now()
     )
-    page.state.wake("Job")
     return RedirectResponse(link(obj), status_code=303)

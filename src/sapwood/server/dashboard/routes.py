@@ -148,9 +148,6 @@ async def deploy(page: PageDep) -> HTMLResponse:
         message = exc.message + (f" ({exc.hint})" if exc.hint else "")
         errors = [LineError(0, "", message)]
         return _deploy(page, text, errors=errors, status_code=status_of(exc))
-    if not dry_run:
-        for kind in {r.object.kind for r in response.results}:
-            page.state.wake(kind)
     return _deploy(page, text, result=response)
 
 

@@ -205,7 +205,6 @@ async def _set_paused(
     kind = _kind(plural)
     change = pausing.pause_object if paused else pausing.resume_object
     obj = await change(page.session, page.caller, kind, name, team=team, now=page.state.clock.now())
-    page.state.wake(kind)
     return RedirectResponse(link(obj), status_code=303)
 
 
@@ -222,7 +221,6 @@ async def delete(page: PageDep, plural: str, team: str, name: str) -> RedirectRe
     kind = _kind(plural)
     now = page.state.clock.now()
     done = await objects.delete_object(page.session, page.caller, kind, name, team=team, now=now)
-    page.state.wake(kind)
     return RedirectResponse("/ui/workloads" if done.finished else link(done.object), 303)
 
 

@@ -146,6 +146,7 @@ async def ack(
         now=ctx.state.clock.now(),
         broker=_broker(ctx.state),
     )
+    ctx.state.wake("Feed")  # a smaller backlog may want fewer workers
     return {"stored": acked.stored, "firstSequence": acked.first_seq, "count": acked.count}
 
 

@@ -92,6 +92,7 @@ async def push_model(
         response.status_code = 200
     if alias is not None:
         ctx.state.wake("Service")  # the alias may have moved under running services
+        ctx.state.wake("Feed")  # and under feeds
     return pushed
 
 
@@ -132,6 +133,7 @@ async def set_alias(
         ctx.session, ctx.caller, team, name, alias, body.version, now=now
     )
     ctx.state.wake("Service")  # services on the alias roll out the version it names now
+    ctx.state.wake("Feed")
     return moved
 
 

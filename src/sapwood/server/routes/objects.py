@@ -41,10 +41,7 @@ async def apply(body: ApplyRequest, ctx: CtxDep) -> ApplyResponse:
         priorities=ctx.state.settings.scheduling.priorities,
         local_workdirs=ctx.state.local_workdirs,
     )
-    if not body.dry_run:
-        for kind in {r.object.kind for r in response.results}:
-            ctx.state.wake(kind)
-    return response
+    return response  # the controller hears of the rows it wrote when they commit
 
 
 @router.get("/{plural:plural}")
@@ -91,7 +88,6 @@ async def delete_object(
     response = await objects.delete_object(
         ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
     )
-    ctx.state.wake(kind)
     return response
 
 

@@ -26,7 +26,6 @@ async def pause_object(
     obj = await pause.pause_object(
         ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
     )
-    ctx.state.wake(kind)
     return obj
 
 
@@ -39,7 +38,6 @@ async def resume_object(
     obj = await pause.resume_object(
         ctx.session, ctx.caller, kind, name, team=team, now=ctx.state.clock.now()
     )
-    ctx.state.wake(kind)
     return obj
 
 
@@ -50,5 +48,4 @@ async def rerun_job(name: NamePath, ctx: CtxDep, team: TeamQuery = None) -> Obje
     Its status starts afresh (Pending, reason Rerun): ``run`` is the run's number and
     ``history`` holds the earlier runs' outcomes."""
     obj = await rerun.rerun_job(ctx.session, ctx.caller, name, team=team, now=ctx.state.clock.now())
-    ctx.state.wake("Job")
     return obj

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from sapwood.server.services.events import record_event
 from sapwood.server.services.model_rules import ALIAS_MOVED, alias_move
+from sapwood.server.store.changes import note_changed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ModelAliasRow, ModelRow, ObjectRow
 
@@ -93,6 +94,7 @@ async def _roll_services(
         )
         .execution_options(synchronize_session=False)
     )
+    await note_changed(session, *(row.uid for row in rolled))
     for row in rolled:
         await session.refresh(row)
         await record_event(session, row, ALIAS_MOVED, move.message(row.generation), now=now)

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, exists, not_, select, update
@@ -29,6 +28,8 @@ from sapwood.schemas import (
     DeleteResponse,
     Object,
     ObjectPage,
+    Phase,
+    Reason,
 )
 from sapwood.server.controller.store_io import end_workload_token
 from sapwood.server.services.access import (
@@ -42,6 +43,7 @@ from sapwood.server.services.convert import row_to_object
 from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
 from sapwood.server.services.events import record_event
 from sapwood.server.services.paging import decode_continue, encode_continue
+from sapwood.server.store.changes import note_changed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import LabelRow, ObjectRow, TeamRow
 from sapwood.specs.objects import AnyObject, SpecError, parse_object, spec_dict
@@ -56,11 +58,6 @@ than this, an unconditional apply always succeeds."""
 
 class LostRaceError(Exception):
     """Another writer changed an object between this apply's read and its guarded write."""
-
-
-class Phase(StrEnum):
-    PENDING = "Pending"
-    TERMINATING = "Terminating"
 
 
 @dataclass(frozen=True)
@@ -240,7 +237,7 @@ async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> 
         )
         session.add(row)
         await session.flush()
-        await record_event(session, row, "Created", f"{item.ref} created", now=now)
+        await record_event(session, row, Reason.CREATED, f"{item.ref} created", now=now)
     else:
         spec_changed = current.spec != item.spec
         result = await session.execute(
@@ -265,9 +262,10 @@ async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> 
         row = current
         what = "spec changed" if spec_changed else "labels changed"
         await record_event(
-            session, row, "Configured", f"{what} (generation {row.generation})", now=now
+            session, row, Reason.CONFIGURED, f"{what} (generation {row.generation})", now=now
         )
     session.add_all(LabelRow(object_id=row.id, key=k, value=v) for k, v in meta.labels.items())
+    await note_changed(session, row.uid)
     return ApplyResult(action=action, object=row_to_object(row))
 
 
@@ -369,17 +367,33 @@ async def delete_object(
 ) -> DeleteResponse:
     """Removes an object that never started at once; otherwise marks it for the controller.
 
-    Idempotent: deleting an object already being deleted changes nothing.
+    Idempotent: deleting an object already being deleted changes nothing. A delete that
+    loses a race (the controller wrote the status meanwhile) is redone from a fresh read.
     """
+    for _ in range(APPLY_ATTEMPTS - 1):
+        try:
+            return await _delete_once(session, caller, kind, name, team=team, now=now)
+        except LostRaceError:
+            continue
+    try:
+        return await _delete_once(session, caller, kind, name, team=team, now=now)
+    except LostRaceError as exc:
+        raise ConflictError(str(exc), hint="delete again") from exc
+
+
+async def _delete_once(
+    session: AsyncSession, caller: Caller, kind: str, name: str, *, team: str | None, now: datetime
+) -> DeleteResponse:
     row = await find_object(session, caller, kind, name, team=team)
     require_write(caller, row.team, f"{kind.lower()}/{name}")
     if row.deletion_timestamp is not None:
         return DeleteResponse(object=row_to_object(row), finished=False)
     await end_workload_token(session, row.uid, now=now)  # committed with the deletion
     if row.status.get("phase") == Phase.PENDING.value:
-        await record_event(session, row, "Deleted", f"{kind.lower()}/{name} deleted", now=now)
+        await record_event(session, row, Reason.DELETED, f"{kind.lower()}/{name} deleted", now=now)
         wire = row_to_object(row)
         await session.delete(row)
+        await note_changed(session, row.uid)
         await session.commit()
         return DeleteResponse(object=wire, finished=True)
     result = await session.execute(
@@ -395,12 +409,11 @@ async def delete_object(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         await session.rollback()
-        raise ConflictError(
-            f"{kind.lower()}/{name} changed while it was being deleted", hint="delete again"
-        )
+        raise LostRaceError(f"{kind.lower()}/{name} changed while it was being deleted")
     await record_event(
-        session, row, "Deleting", "marked for deletion; stopping its replicas", now=now
+        session, row, Reason.DELETING, "marked for deletion; stopping its replicas", now=now
     )
+    await note_changed(session, row.uid)
     await session.commit()
     await session.refresh(row)
     return DeleteResponse(object=row_to_object(row), finished=False)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+if TYPE_CHECKING:
+    from sapwood.server.store.changes import ChangeFeed
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -58,5 +61,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def session_factory(
+    engine: AsyncEngine, changes: ChangeFeed | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on ``engine``; with ``changes``, each commit that changed objects (see
+    ``changes.note_changed``) is published there."""
+    info = changes.session_info() if changes is not None else {}
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
