@@ -16,6 +16,7 @@ from sapwood.server.app import create_app
 from sapwood.server.services import objects
 from sapwood.server.settings import RuntimeSettings, Settings
 from sapwood.specs.objects import AnyObject, parse_object
+from sapwood.testing import documents
 from sapwood.testing.clock import FakeClock
 from tests.support import Api, job
 from tests.support_onnx import mlp_model
@@ -27,12 +28,7 @@ HUGE = 10**30
 
 
 def feed(name: str, columns: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Feed",
-        "metadata": {"name": name},
-        "spec": {"schema": columns, "model": "clf@prod"},
-    }
+    return documents.feed(name, schema=columns, model="clf@prod")
 
 
 def continue_after(after: int) -> str:

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,6 +13,7 @@ from sapwood.client import ConflictError, InvalidError, NotFoundError
 from sapwood.server.app import create_app
 from sapwood.server.settings import RegistrySettings, Settings
 from sapwood.testing.clock import FakeClock
+from sapwood.testing.documents import model_service
 from sapwood.testing.feeds import feed
 from tests.support import Api
 from tests.support_onnx import mlp_model
@@ -22,16 +22,6 @@ pytestmark = pytest.mark.anyio
 
 MODEL = mlp_model(features=6, classes=2, seed=0)
 OTHER = mlp_model(features=6, classes=2, seed=1)
-
-
-def service(name: str, model: str, **spec: Any) -> dict[str, Any]:
-    """A Service that serves a registry model (no command)."""
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Service",
-        "metadata": {"name": name},
-        "spec": {"model": model, **spec},
-    }
 
 
 def blobs(home: Path) -> list[Path]:
@@ -116,8 +106,10 @@ async def test_a_bad_alias_or_a_missing_version_is_refused(api: Api) -> None:
 async def test_a_version_a_service_serves_cannot_be_deleted(api: Api, settings: Settings) -> None:
     await api.admin.push_model(MODEL, name="clf", alias="production", team="default")
     await api.admin.push_model(OTHER, name="clf", team="default")
-    await api.admin.apply([service("web", "clf@production")])  # a Service with model is valid
-    await api.admin.apply([service("shadow", "other@1", canary={"model": "clf@2", "weight": 5})])
+    await api.admin.apply([model_service("web", "clf@production")])  # a Service with model is valid
+    await api.admin.apply(
+        [model_service("shadow", "other@1", canary={"model": "clf@2", "weight": 5})]
+    )
 
     with pytest.raises(ConflictError, match="used by service\\(s\\) web"):
         await api.admin.delete_model_version("clf", 1, team="default")
@@ -150,7 +142,7 @@ async def test_a_version_or_alias_a_feed_scores_with_cannot_be_deleted(api: Api)
     assert caught.value.message == "alias clf@production is used by feed(s) traffic"
     with pytest.raises(ConflictError, match="version 2 is used by feed\\(s\\) pinned"):
         await api.admin.delete_model_version("clf", 2, team="default")
-    await api.admin.apply([service("web", "clf@2")])
+    await api.admin.apply([model_service("web", "clf@2")])
     with pytest.raises(ConflictError, match="used by service\\(s\\) web and feed\\(s\\) pinned"):
         await api.admin.delete_model_version("clf", 2, team="default")
 

@@ -5,10 +5,10 @@ rolls once per real move, never once per request."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
+from sapwood.testing.documents import model_service
 from tests.support import Api
 from tests.support_onnx import mlp_model
 
@@ -17,15 +17,6 @@ pytestmark = pytest.mark.anyio
 V1 = mlp_model(features=6, classes=2, seed=0)
 V2 = mlp_model(features=6, classes=2, seed=1)
 CLIENTS = 12
-
-
-def service(name: str, model: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Service",
-        "metadata": {"name": name, "team": "default"},
-        "spec": {"model": model},
-    }
 
 
 async def put_alias(api: Api, alias: str, version: int) -> int:
@@ -48,7 +39,7 @@ async def test_creating_one_alias_from_many_clients_at_once_never_fails(api: Api
 async def test_moving_an_alias_from_many_clients_rolls_its_services_once(api: Api) -> None:
     await api.admin.push_model(V1, name="clf", alias="production", team="default")
     await api.admin.push_model(V2, name="clf", team="default")
-    await api.admin.apply([service("web", "clf@production")])
+    await api.admin.apply([model_service("web", "clf@production", team="default")])
     before = (await api.admin.get("service", "web", team="default")).metadata.generation
 
     codes = await asyncio.gather(*(put_alias(api, "production", 2) for _ in range(CLIENTS)))

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sapwood.client import ConflictError
+from sapwood.testing.documents import model_service
 from tests.support import Api
 from tests.support_onnx import mlp_model
 
@@ -18,12 +19,8 @@ V2 = mlp_model(features=6, classes=2, seed=1)
 
 
 def service(name: str, model: str, *, team: str = "default", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Service",
-        "metadata": {"name": name, "team": team},
-        "spec": {"model": model, **spec},
-    }
+    """A Service serving ``model``, in the default team unless told otherwise."""
+    return model_service(name, model, team=team, **spec)
 
 
 async def versions(api: Api, *names: str, team: str = "default") -> dict[str, tuple[int, int]]:

@@ -17,20 +17,12 @@ from sapwood.client import AsyncClient, Client, ForbiddenError
 from sapwood.server.controller import store_io
 from sapwood.server.secrets import WORKLOADS_USER, workload_token
 from sapwood.server.store.engine import create_engine, session_factory
+from sapwood.testing.documents import model_service
 from sapwood.testing.servers import LiveServer
 from tests.support import Api, job
 from tests.support_onnx import mlp_model
 
 MODEL = mlp_model(features=4, seed=7)
-
-
-def service(name: str, model: str) -> dict[str, object]:
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Service",
-        "metadata": {"name": name},
-        "spec": {"model": model},
-    }
 
 
 async def _store_token(database_url: str, scope: str, uid: str) -> str:
@@ -86,7 +78,7 @@ async def test_a_jobs_token_pushes_and_the_job_is_the_lineage(api: Api) -> None:
 @pytest.mark.anyio
 async def test_a_services_token_reads_models_but_cannot_push_or_move_aliases(api: Api) -> None:
     await api.admin.push_model(MODEL, name="clf", alias="production", team="default")
-    await api.admin.apply([service("web", "clf@production")])
+    await api.admin.apply([model_service("web", "clf@production")])
     async with await workload_client(api, "service", "web") as workload:
         version = await workload.resolve_model("clf@production")
         assert version.version == 1

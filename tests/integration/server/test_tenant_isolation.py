@@ -12,14 +12,15 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sapwood.client import Client
+from sapwood.testing import documents
 from sapwood.testing.servers import LiveServer, live_server
+from sapwood.testing.waiting import eventually_sync
 from tests.conftest import require_sandbox
 
 pytestmark = pytest.mark.slow
@@ -65,12 +66,7 @@ ESCAPE = textwrap.dedent(
 
 
 def job(name: str, command: list[str], **spec: object) -> dict[str, object]:
-    return {
-        "apiVersion": "sapwood/v1",
-        "kind": "Job",
-        "metadata": {"name": name},
-        "spec": {"command": command, **spec},
-    }
+    return documents.job(name, command=command, **spec)
 
 
 @pytest.fixture
@@ -86,13 +82,12 @@ def server(tmp_path: Path) -> Iterator[LiveServer]:
 
 
 def wait_finished(client: Client, name: str, *, team: str) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        phase = str(client.get("jobs", name, team=team).status.get("phase"))
-        if phase in ("Succeeded", "Failed"):
-            return phase
-        time.sleep(0.2)
-    raise AssertionError(f"job {name} did not finish")
+    return eventually_sync(
+        lambda: str(client.get("jobs", name, team=team).status.get("phase")),
+        lambda phase: phase in ("Succeeded", "Failed"),
+        timeout_s=60,
+        what=f"job {name} to finish",
+    )
 
 
 def test_a_members_job_cannot_escape_through_a_real_server(server: LiveServer) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from sapwood.schemas import Object
+from sapwood.testing.documents import document, stored
 
 NOW = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -56,24 +57,15 @@ def make_object() -> MakeObject:
         labels: dict[str, str] | None = None,
         spec: dict[str, Any] | None = None,
     ) -> Object:
-        created = NOW - age
+        doc = document(kind, name, SPECS[kind] if spec is None else spec, labels=labels)
         return Object.model_validate(
-            {
-                "apiVersion": "sapwood/v1",
-                "kind": kind,
-                "metadata": {
-                    "name": name,
-                    "team": team,
-                    "labels": labels or {},
-                    "uid": "0b6f3c2e-5f7e-4c55-9d4b-6a0c1b2d3e4f",
-                    "generation": 1,
-                    "resourceVersion": 3,
-                    "createdAt": created.isoformat(),
-                    "updatedAt": created.isoformat(),
-                },
-                "spec": spec if spec is not None else SPECS[kind],
-                "status": status if status is not None else {"phase": "Running"},
-            }
+            stored(
+                doc,
+                team=team,
+                status={"phase": "Running"} if status is None else status,
+                resource_version=3,
+                created_at=NOW - age,
+            )
         )
 
     return make
