@@ -29,12 +29,10 @@ async def _store_token(database_url: str, scope: str, uid: str) -> str:
     token = workload_token(b"k" * 32, uid)
     engine = create_engine(database_url)
     try:
-        await store_io.ensure_workload_token(
+        await store_io.ensure_workload_tokens(
             session_factory(engine),
-            token_id=token.id,
-            secret_hash=token.secret_hash,
+            [store_io.WorkloadToken(id=token.id, secret_hash=token.secret_hash, scope=scope)],
             user=WORKLOADS_USER,
-            scope=scope,
             now=datetime.now(UTC),
         )
     finally:
