@@ -7,18 +7,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from types import MappingProxyType
 
-from sapwood import __version__
+from sapwood.images import DEFAULT_IMAGE as DEFAULT_IMAGE
+from sapwood.images import DEFAULT_JUPYTER_IMAGE as DEFAULT_JUPYTER_IMAGE
+from sapwood.images import DEFAULT_SERVER_IMAGE as DEFAULT_SERVER_IMAGE
 
 # The same five classes as the server's scheduling settings; kept here because this
 # package stands on specs only and must not import the server.
 DEFAULT_PRIORITIES: Mapping[str, int] = MappingProxyType(
     {"critical": 1000, "high": 100, "normal": 0, "low": -100, "best-effort": -1000}
 )
-
-DEFAULT_IMAGE = "python:3.11-slim"
-DEFAULT_SERVER_IMAGE = f"ghcr.io/sapwood-dev/sapwood:{__version__}"
-"""The server's image; it also runs Sapwood's own programs (model server, feed worker)."""
-DEFAULT_JUPYTER_IMAGE = "quay.io/jupyter/base-notebook:python-3.11"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The rendering package stands on specs, the standard library and PyYAML only."""
+"""The rendering package stands on specs, the images Sapwood runs (sapwood.images), the
+standard library and PyYAML only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import sapwood.manifests
 
 PACKAGE = Path(sapwood.manifests.__file__).parent
-ALLOWED_SAPWOOD = ("sapwood.specs", "sapwood.manifests")
+ALLOWED_SAPWOOD = ("sapwood.specs", "sapwood.manifests", "sapwood.images")
 
 
 def imported_modules(path: Path) -> set[str]:

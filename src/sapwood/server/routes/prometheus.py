@@ -7,10 +7,10 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from sapwood.server.observe.gateway_metrics import gateway_exposition
 from sapwood.server.observe.prometheus import PrometheusExporter
 from sapwood.server.routes.deps import CtxDep
 from sapwood.server.secrets import load_or_create_key
-from sapwood.server.services.gateway_metrics import gateway_exposition
 
 router = APIRouter(tags=["monitoring"])
 

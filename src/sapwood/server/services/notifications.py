@@ -10,9 +10,9 @@ from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
 from sapwood.schemas.notifications import DEFAULT_THRESHOLD_PERCENT, DEFAULT_UNDERUSE_DURATION
 from sapwood.server.services.access import Caller, require_read, require_write
 from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
-from sapwood.server.services.webhook_addresses import AddressPolicy, url_refusal
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ChannelRow, DeliveryRow, RuleRow, TeamRow
+from sapwood.server.webhook_addresses import AddressPolicy, url_refusal
 from sapwood.specs.base import check_name
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sapwood.schemas import Role
+from sapwood.server.observe.gateway_metrics import scoped
 from sapwood.server.services.access import Caller
-from sapwood.server.services.gateway_metrics import scoped
 
 EXPOSITION = """# HELP sapwood_gateway_requests_total Requests answered.
 # TYPE sapwood_gateway_requests_total counter

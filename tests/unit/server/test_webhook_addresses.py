@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from sapwood.server.services.webhook_addresses import (
+from sapwood.server.webhook_addresses import (
     AddressPolicy,
     resolved_refusal,
     url_refusal,
