@@ -1,4 +1,5 @@
-"""Every unit test is hermetic (no network, no processes) and short (a 10 s timeout)."""
+"""Every unit test is hermetic (no network, no processes) and short (a 10 s timeout; 60 s
+for a property test)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.unit.hermetic import UNIT_TIMEOUT_S, Guard
+from tests.unit.hermetic import PROPERTY_TIMEOUT_S, UNIT_TIMEOUT_S, Guard
 
 UNIT = Path(__file__).parent
 
@@ -17,10 +18,13 @@ CALL_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A unit test gets a short timeout unless it names its own (``@pytest.mark.timeout``)."""
+    """A unit test gets a short timeout unless it names its own (``@pytest.mark.timeout``);
+    a Hypothesis property test, which runs many examples, a longer one."""
     for item in items:
         if item.path.is_relative_to(UNIT) and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_S))
+            is_property = getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+            seconds = PROPERTY_TIMEOUT_S if is_property else UNIT_TIMEOUT_S
+            item.add_marker(pytest.mark.timeout(seconds))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -19,6 +19,8 @@ import pytest
 
 #: Seconds a unit test may take; the project's default (pyproject) is for integration tests.
 UNIT_TIMEOUT_S = 10.0
+#: A property test runs hundreds of examples; it still must not hang.
+PROPERTY_TIMEOUT_S = 60.0
 
 
 class HermeticError(AssertionError):
