@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 T = TypeVar("T")
-S = TypeVar("S", bound="Blocking")
 
 
 class LoopThread:
