@@ -32,10 +32,11 @@ class Client:
         timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.loop_thread = LoopThread()
+        # The async client first: a bad configuration then leaves no loop thread behind.
         self.aio = AsyncClient(
             url, token=token, team=team, timeout_s=timeout_s, transport=transport
         )
+        self.loop_thread = LoopThread()
         self.url = self.aio.url
         self.team = self.aio.team
         self._closed = False
