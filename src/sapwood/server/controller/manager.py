@@ -122,6 +122,10 @@ class ControllerManager(Loop):
         self._units: dict[Owner, dict[int, UnitState]] = {}
         self._capacity: Capacity | None = None
         self._schedule = True  # the scheduler's inputs changed since it last ran
+        # Waiting objects that fit nowhere at the current capacity: left out of cycles
+        # until capacity changes or they do. And waiting objects' workloads, converted once.
+        self._parked: set[str] = set()
+        self._workloads: admission.Memo = {}
         self._next_resync = 0.0
         self._stopping: dict[UnitKey, asyncio.Task[None]] = {}
         self._failed_starts: dict[UnitKey, UnitState] = {}
@@ -214,6 +218,7 @@ class ControllerManager(Loop):
         capacity = await self.runtime.capacity()
         if capacity != self._capacity:
             self._capacity, self._schedule = capacity, True
+            self._parked = set()  # what fit nowhere may fit now
         dirty |= self._timers.pop_due(mono)
         await self._ensure_running_tokens()
 
@@ -240,7 +245,19 @@ class ControllerManager(Loop):
                 priorities=self._config.priorities,
                 policy=self._config.policy,
             )
-            admissions = admission.decide(views, self._units, inputs=inputs, now=now)
+            decided = admission.decide(
+                views,
+                self._units,
+                inputs=inputs,
+                now=now,
+                memo=self._workloads,
+                parked=self._parked,
+            )
+            admissions = decided.admissions
+            self._parked |= decided.impossible
+            if len(self._workloads) > 2 * len(self._cache) + 1000:  # drop stale versions
+                live = {(v.uid, v.resource_version) for v in self._cache}
+                self._workloads = {k: w for k, w in self._workloads.items() if k in live}
             dirty |= admissions.keys()
 
         self._update_probes()
@@ -285,9 +302,11 @@ class ControllerManager(Loop):
             delta = await self._cache.refresh(notified)
         dirty = set(delta.changed) | self._dirty
         self._dirty = set()
+        self._parked -= delta.changed  # a changed object is judged afresh
         for view in delta.removed:
             self._timers.cancel(view.uid)
             self._tokens.pop(view.uid, None)
+            self._parked.discard(view.uid)
         woken, self._woken = self._woken, set()
         for kind in woken & set(KINDS):
             dirty |= {v.uid for v in self._cache.of_kind(kind)}

@@ -50,8 +50,27 @@ def test_a_job_waits_while_a_surge_uses_the_last_core() -> None:
     during = {("Service", TEAM, "web"): _service_units(0, 1, SURGE)}
     after = {("Service", TEAM, "web"): _service_units(0, 1)}
 
-    waiting = decide([web, train], during, inputs=inputs, now=T0)
-    admitted = decide([web, train], after, inputs=inputs, now=T0)
+    waiting = decide([web, train], during, inputs=inputs, now=T0).admissions
+    admitted = decide([web, train], after, inputs=inputs, now=T0).admissions
 
     assert waiting["uid-train"].status["phase"] == "Pending"
     assert admitted["uid-train"].status["phase"] == "Admitted"
+
+
+def test_work_that_fits_nowhere_is_named_for_parking_and_left_out_once_parked() -> None:
+    big = view("Job", "big", command=["python", "t.py"], resources={"cpu": "1", "gpu": 1})
+    small = view("Job", "small", command=["python", "t.py"], resources={"cpu": "1"})
+    inputs = Inputs(
+        capacity=Capacity(cpu_millis=3000, memory_bytes=2**34, gpus=0),
+        quotas={},
+        priorities={},
+        policy=Policy(),
+    )
+
+    first = decide([big, small], {}, inputs=inputs, now=T0)
+    assert first.impossible == {"uid-big"}
+    assert "queuePosition" not in first.admissions["uid-big"].status  # no turn to wait for
+    assert first.admissions["uid-small"].status["phase"] == "Admitted"
+
+    parked = decide([big], {}, inputs=inputs, now=T0, parked=first.impossible)
+    assert parked.admissions == {}

@@ -9,7 +9,7 @@ admitted into the room it uses.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -94,37 +94,44 @@ def attained_s(view: ObjectView, now: datetime) -> float:
     return total
 
 
+Memo = dict[tuple[str, int], Workload]
+"""Waiting objects' workloads by (uid, resourceVersion): what a waiting object asks for
+changes only with the object, so a cycle over thousands of them converts only the new."""
+
+
 def workloads(
-    views: list[ObjectView], units: Units, priorities: Mapping[str, int], now: datetime
+    views: list[ObjectView],
+    units: Units,
+    priorities: Mapping[str, int],
+    now: datetime,
+    *,
+    memo: Memo | None = None,
+    parked: Collection[str] = (),
 ) -> tuple[list[Workload], list[Placed]]:
-    """The scheduler's view: what waits, and what holds capacity where."""
+    """The scheduler's view: what waits, and what holds capacity where. Waiting objects
+    in ``parked`` are left out (they cannot fit until capacity changes)."""
     pending: list[Workload] = []
     running: list[Placed] = []
     for view in views:
-        ref = f"{view.kind.lower()}/{view.team}/{view.name}"
-        priority = priorities.get(view.obj.spec.priority, 0)
-        base = Workload(
-            uid=view.uid,
-            ref=ref,
-            team=view.team,
-            priority=priority,
-            replica=_replica(view),
-            count=base_replicas(view),
-            queued_at=view.created_at,
-            role=_role(view),
-            node_selector=view.obj.spec.node_selector,
-            gpu_model=view.obj.spec.resources.gpu_model,
-            attained_s=attained_s(view, now),
-        )
         owned = units.get((view.kind, view.team, view.name), {})
         live = any(u.phase is UnitPhase.RUNNING for u in owned.values())
-        if view.phase in HOLDING or live:
-            held = replace(base, count=base.count + _surging(view, owned))
-            running.append(Placed(held, (LOCAL_NODE,) * held.count, _started(view)))
-        elif view.phase == Phase.PENDING and view.deletion_timestamp is None:
-            pending.append(base)
+        if not live and view.phase not in HOLDING:
+            waiting = view.phase == Phase.PENDING and view.deletion_timestamp is None
+            if waiting and view.uid not in parked:
+                key = (view.uid, view.resource_version)
+                cached = memo.get(key) if memo is not None else None
+                if cached is None:
+                    cached = _workload(view, priorities, now)
+                    if memo is not None:
+                        memo[key] = cached
+                pending.append(cached)
+            continue
+        base = _workload(view, priorities, now)
+        held = replace(base, count=base.count + _surging(view, owned))
+        running.append(Placed(held, (LOCAL_NODE,) * held.count, _started(view)))
         if view.phase not in HOLDING or view.deletion_timestamp is not None:
             continue
+        ref, priority = base.ref, base.priority
         for extra in range(elastic_limit(view)):
             elastic = Workload(
                 uid=f"{view.uid}#{extra}",
@@ -144,11 +151,45 @@ def workloads(
     return pending, running
 
 
+def _workload(view: ObjectView, priorities: Mapping[str, int], now: datetime) -> Workload:
+    return Workload(
+        uid=view.uid,
+        ref=f"{view.kind.lower()}/{view.team}/{view.name}",
+        team=view.team,
+        priority=priorities.get(view.obj.spec.priority, 0),
+        replica=_replica(view),
+        count=base_replicas(view),
+        queued_at=view.created_at,
+        role=_role(view),
+        node_selector=view.obj.spec.node_selector,
+        gpu_model=view.obj.spec.resources.gpu_model,
+        attained_s=attained_s(view, now),
+    )
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A cycle's outcome: new statuses by uid, and the waiting objects that fit nowhere
+    at this capacity (the caller may park them until capacity changes)."""
+
+    admissions: dict[str, Admission]
+    impossible: frozenset[str]
+
+
 def decide(
-    views: list[ObjectView], units: Units, *, inputs: Inputs, now: datetime
-) -> dict[str, Admission]:
-    """New statuses, by uid, for objects admitted, preempted, grown, shrunk or waiting."""
-    pending, running = workloads(views, units, inputs.priorities, now)
+    views: list[ObjectView],
+    units: Units,
+    *,
+    inputs: Inputs,
+    now: datetime,
+    memo: Memo | None = None,
+    parked: Collection[str] = (),
+) -> Decided:
+    """New statuses, by uid, for objects admitted, preempted, grown, shrunk or waiting.
+
+    Objects in ``parked`` are left out of the cycle: they were found to fit nowhere at
+    this same capacity, and their status already says so."""
+    pending, running = workloads(views, units, inputs.priorities, now, memo=memo, parked=parked)
     cap = inputs.capacity
     node = scheduler.Node(LOCAL_NODE, Resources(cap.cpu_millis, cap.memory_bytes, cap.gpus))
     decisions = scheduler.schedule(
@@ -197,15 +238,20 @@ def decide(
         view = by_uid[uid]
         if "#" in wait.uid or uid in out:
             continue
+        # No place in line for what fits nowhere: it waits for more capacity, not a turn.
+        position = None if wait.impossible else wait.position
         same = view.status.get("message") == wait.reason
-        if not same or view.status.get("queuePosition") != wait.position:
+        if not same or view.status.get("queuePosition") != position:
             reason = view.status.get("reason") or "Waiting"
             status = with_phase(
                 view.status, Phase.PENDING, now=now, reason=reason, message=wait.reason
             )
-            status["queuePosition"] = wait.position
+            status.pop("queuePosition", None)
+            if position is not None:
+                status["queuePosition"] = position
             out[uid] = Admission(status)
-    return out
+    impossible = frozenset(w.uid for w in decisions.wait if w.impossible and "#" not in w.uid)
+    return Decided(out, impossible)
 
 
 def _admitted(view: ObjectView, now: datetime) -> Admission:

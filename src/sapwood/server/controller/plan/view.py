@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sapwood.schemas.status import Phase
@@ -33,9 +34,10 @@ class ObjectView:
     def name(self) -> str:
         return self.obj.metadata.name
 
-    @property
+    @cached_property
     def phase(self) -> Phase:
-        """The stored phase; Pending before the controller first wrote one."""
+        """The stored phase; Pending before the controller first wrote one (read once:
+        the scheduler asks for it many times per object)."""
         return Phase.of(self.status.get("phase", Phase.PENDING))
 
     def key(self, replica: int = 0) -> UnitKey:

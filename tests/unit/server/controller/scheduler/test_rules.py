@@ -344,6 +344,16 @@ def test_node_selector_and_gpu_model_pick_eligible_nodes() -> None:
             Wait("no-model", 3, "no node matches gpu model=b200"),
         ],
     )
+    # Only more capacity can change that: the controller leaves them out until it comes.
+    assert all(wait.impossible for wait in decisions.wait)
+
+
+def test_work_that_waits_only_for_room_is_not_impossible() -> None:
+    nodes = [node("h1", gpus=4)]
+    pending = [job("first", gpus=4, queued=0), job("second", gpus=4, queued=1)]
+    decisions = cycle(pending, [], nodes)
+    assert [w.uid for w in decisions.wait] == ["second"]
+    assert not decisions.wait[0].impossible
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,7 @@ def schedule(
     reserved = NOTHING  # held for the blocked head of the queue (conservative backfill)
     head: Workload | None = None
     waits: list[tuple[Workload, str]] = []
+    impossibles: set[str] = set()
     futile: dict[tuple[object, ...], int] = {}
     gone: set[str] = set()  # preempted this cycle: no longer candidates
 
@@ -84,6 +85,7 @@ def schedule(
             impossible = reasons.beyond_cluster(workload, cluster.total)
         if impossible:
             waits.append((workload, impossible))
+            impossibles.add(workload.uid)
             continue
         if head is not None and not policy.backfill:
             waits.append((workload, f"waiting behind {head.ref}"))
@@ -153,7 +155,9 @@ def schedule(
             free = cluster.largest_free(workload)
             words = reasons.no_room(workload, free, cluster.free_total)
             reason = words + reason.removeprefix(NO_ROOM)
-        decisions.wait.append(Wait(workload.uid, position, reason))
+        decisions.wait.append(
+            Wait(workload.uid, position, reason, impossible=workload.uid in impossibles)
+        )
     return decisions
 
 

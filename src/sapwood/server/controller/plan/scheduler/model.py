@@ -159,6 +159,9 @@ class Wait:
     uid: str
     position: int  # 1 = next in line
     reason: str
+    # It fits on no node of this size, or not in the whole cluster: only a change of
+    # capacity can alter that, whatever else happens.
+    impossible: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
