@@ -32,7 +32,7 @@ from sapwood.server.controller.feed_inputs import load_feed_inputs
 from sapwood.server.controller.plan import admission, scaling, scheduler
 from sapwood.server.controller.plan.health import Health
 from sapwood.server.controller.plan.idle import IdleSource
-from sapwood.server.controller.plan.kinds import plan_object
+from sapwood.server.controller.plan.kinds import plan_object, policy_for, run_ended
 from sapwood.server.controller.plan.lifecycle import HOLDING
 from sapwood.server.controller.plan.policy import FeedInputs, PlanInputs
 from sapwood.server.controller.plan.units import UnitContext
@@ -55,7 +55,7 @@ from sapwood.server.secrets import WORKLOADS_USER, NewToken, workload_token
 from sapwood.server.settings import ControllerSettings
 from sapwood.server.store.changes import ChangeFeed
 from sapwood.server.store.engine import AsyncSession
-from sapwood.specs.objects import KINDS, Service
+from sapwood.specs.objects import KINDS
 
 log = logging.getLogger("sapwood.controller")
 PROBE_TICK_S = 0.25
@@ -267,7 +267,7 @@ class ControllerManager(Loop):
             for uid in sorted(dirty)
             if (cached := self._cache.get(uid)) is not None
         ]
-        feeds = [v for v in todo if v.kind == "Feed"]
+        feeds = [v for v in todo if policy_for(v.kind).takes_records]
         feed_inputs = await load_feed_inputs(self._sessions, feeds)
         results: list[tuple[ObjectView, Plan]] = []
         for view in todo:
@@ -457,12 +457,9 @@ class ControllerManager(Loop):
         targets = []
         mono, now = self.clock.monotonic(), self.clock.now()
         for owner, owned in self._units.items():
-            view = self._cache.owner(owner) if owner[0] == "Service" else None
-            if view is None or not isinstance(view.obj, Service):
-                continue
-            spec = view.obj.spec
-            readiness = spec.readiness_probe()
-            if readiness is None and spec.liveness is None:
+            view = self._cache.owner(owner)
+            probes = policy_for(view.kind).probes(view) if view is not None else None
+            if probes is None or not probes.any:
                 continue
             for unit in owned.values():
                 if unit.phase is UnitPhase.RUNNING:
@@ -473,8 +470,8 @@ class ControllerManager(Loop):
                             unit.started_at.isoformat(),
                             unit.port,
                             mono - age,
-                            readiness,
-                            spec.liveness,
+                            probes.readiness,
+                            probes.liveness,
                             unit.host,
                         )
                     )
@@ -542,9 +539,7 @@ class ControllerManager(Loop):
             view = self._cache.owner(owner)
             if view is None or not any(u.phase is UnitPhase.RUNNING for u in owned.values()):
                 continue
-            ended = view.deletion_timestamp is not None or store_io.run_ended(
-                view.kind, view.status
-            )
+            ended = view.deletion_timestamp is not None or run_ended(view.kind, view.status)
             if not ended and self._token(view).id not in self._tokens_stored:
                 views.append(view)
         try:

@@ -6,7 +6,6 @@ No runtime call happens while a session is open (see STYLE.md, Controllers).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import EventType
 from sapwood.server.controller.plan import scheduler
-from sapwood.server.controller.plan.lifecycle import TERMINAL
+from sapwood.server.controller.plan.kinds import policy_for, run_ended
 from sapwood.server.controller.plan.view import EventNote, ObjectView, Plan
 from sapwood.server.secrets import workload_token_id
 from sapwood.server.store.engine import AsyncSession
@@ -132,7 +131,7 @@ async def apply_plans(
                 result = await session.execute(delete(ObjectRow).where(*guard))
                 await session.execute(delete(TokenRow).where(TokenRow.id == token_id_of(view)))
                 removed = result.rowcount == 1  # type: ignore[attr-defined]
-                if view.kind == "Feed" and removed:  # its records and results go with it
+                if removed and policy_for(view.kind).takes_records:  # records go with it
                     await session.execute(
                         delete(FeedBatchRow).where(FeedBatchRow.feed_uid == view.uid)
                     )
@@ -177,12 +176,6 @@ def scope_of(view: ObjectView) -> str:
 
 def token_id_of(view: ObjectView) -> str:
     return workload_token_id(view.uid)
-
-
-def run_ended(kind: str, status: Mapping[str, Any]) -> bool:
-    """Whether the status ends the object's run, and with it its workload token: a Job
-    that Succeeded or Failed. Other kinds run until they are deleted."""
-    return kind == "Job" and status.get("phase") in TERMINAL
 
 
 def _event_fields(view: ObjectView, note: EventNote) -> EventFields:
