@@ -50,7 +50,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -126,11 +126,19 @@ def job(name: str, *, team: str | None = None, gpu: int = 0, cpu: str = "100m") 
 class Server:
     """One server process (the launcher) and an HTTP client holding its admin token."""
 
-    def __init__(self, work: Path, *, database_url: str | None, cpus: int, gpus: int) -> None:
+    def __init__(
+        self,
+        work: Path,
+        *,
+        database_url: str | None,
+        cpus: int,
+        gpus: int,
+        extra: Sequence[str] = (),
+    ) -> None:
         self.home = work / "home"
         self.port = free_port()
         argv = [sys.executable, str(LAUNCHER), "--home", str(self.home)]
-        argv += ["--port", str(self.port), "--cpus", str(cpus), "--gpus", str(gpus)]
+        argv += ["--port", str(self.port), "--cpus", str(cpus), "--gpus", str(gpus), *extra]
         if database_url:
             argv += ["--database-url", database_url]
         self.log = work / "server.log"
@@ -378,21 +386,34 @@ def main() -> int:
     parser.add_argument("--skip-postgres", action="store_true", help="no PostgreSQL drain")
     parser.add_argument("--window-s", type=float, default=None, help="idle window (20 s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--steps",
+        default="scale,drain",
+        help="scale (idle CPU, admission, list and get), drain, or both; a step left out "
+        "reports nan",
+    )
+    parser.add_argument("--drain-timeout-s", type=float, default=None, help="(1200 s)")
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
     if args.window_s is not None:
         scale = replace(scale, window_s=args.window_s)
+    if args.drain_timeout_s is not None:
+        scale = replace(scale, drain_timeout_s=args.drain_timeout_s)
+    steps = set(args.steps.split(","))
+    if not steps <= {"scale", "drain"}:
+        parser.error(f"--steps takes scale and drain, not {args.steps!r}")
 
     figures: dict[str, float] = {}
     work = Path(tempfile.mkdtemp(prefix="sw-control-plane-"))
     print(f"control plane, {scale.name} scale, {os.cpu_count()} CPUs, work folder {work}")
     try:
-        print("Idle CPU, apply -> admitted, list and get (SQLite):", flush=True)
-        scale_run(work / "scale", scale, figures)
-        print(f"Drain: {scale.drain_jobs} Jobs in {TEAMS} teams on SQLite:", flush=True)
-        figures["drain_jobs_per_s"] = drain(work / "drain-sqlite", scale, None)
-        figures["drain_pg_jobs_per_s"] = math.nan
-        if not args.skip_postgres:
+        if "scale" in steps:
+            print("Idle CPU, apply -> admitted, list and get (SQLite):", flush=True)
+            scale_run(work / "scale", scale, figures)
+        if "drain" in steps:
+            print(f"Drain: {scale.drain_jobs} Jobs in {TEAMS} teams on SQLite:", flush=True)
+            figures["drain_jobs_per_s"] = drain(work / "drain-sqlite", scale, None)
+        if "drain" in steps and not args.skip_postgres:
             print(f"Drain: {scale.drain_jobs} Jobs in {TEAMS} teams on PostgreSQL:", flush=True)
             with postgres_schema() as url:
                 if url is not None:

@@ -1,6 +1,6 @@
 """bench/control_plane.py --quick runs every step against a real server and ends with its
 RESULT line: every key present, every figure measured (the PostgreSQL drain too where
-PostgreSQL is configured, nan where it is not asked for)."""
+PostgreSQL is configured, nan where it is not asked for); bench/object_lists.py likewise."""
 
 from __future__ import annotations
 
@@ -60,3 +60,15 @@ def test_control_plane_bench_quick_prints_every_figure() -> None:
             assert math.isnan(float(value)), last  # not asked for
         else:
             assert float(value) >= 0, last  # measured: nan fails this
+
+
+def test_object_lists_bench_prints_figures_with_and_without_the_indexes() -> None:
+    script = SCRIPT.with_name("object_lists.py")
+    argv = [sys.executable, str(script), "--objects", "300", "--requests", "3"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("RESULT object_lists: "), done.stdout
+    figures = dict(item.split("=") for item in last.removeprefix("RESULT object_lists: ").split())
+    assert {"list_p50_ms", "get_p50_ms", "before_list_p50_ms", "before_get_p50_ms"} <= set(figures)
+    assert all(float(value) >= 0 for value in figures.values()), last
