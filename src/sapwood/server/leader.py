@@ -5,17 +5,17 @@ it and `decide()`s (pure): create it when absent, renew it when it holds it, tak
 it has expired, else wait. Writes are optimistic: an UPDATE guarded by the version read
 (or an INSERT guarded by the primary key), so of two contenders at most one succeeds.
 
-`LeaderElector` repeats that every `lease_s / 3`, calls `on_elected` when it becomes the
-leader and `on_lost` when it stops being one (another took the lease, or it could not
-renew before its own lease ran out), and releases the lease on stop so a successor need
-not wait for the expiry. Times come from the injected clock; replicas must have roughly
-synchronised wall clocks (as with Kubernetes' own Lease objects).
+`LeaderElector` is a loop on the injected clock (server/loop.py) that repeats that every
+`lease_s / 3`, so a holder renews three times per lease and one missed round never loses
+it; it calls `on_elected` when it becomes the leader and `on_lost` when it stops being one
+(another took the lease, or it could not renew before its own lease ran out), and releases
+the lease on stop so a successor need not wait for the expiry. Times come from the injected
+clock; replicas must have roughly synchronised wall clocks (as with Kubernetes' own Lease
+objects).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sapwood.server.clock import Clock
+from sapwood.server.loop import Loop
 from sapwood.server.store.tables import LeaseRow
 
 log = logging.getLogger("sapwood.server.leader")
@@ -132,7 +133,7 @@ async def current_holder(sessions: async_sessionmaker[AsyncSession], name: str) 
 Callback = Callable[[], Awaitable[None]]
 
 
-class LeaderElector:
+class LeaderElector(Loop):
     """Keeps trying to hold one lease; runs `on_elected`/`on_lost` on each change."""
 
     def __init__(
@@ -146,26 +147,26 @@ class LeaderElector:
         holder: str | None = None,
         lease_s: float = 15.0,
     ) -> None:
-        self.name = name
+        super().__init__(clock=clock, interval_s=lease_s / 3)
+        self.lease = name
+        self.name = f"lease-{name}"
         self.holder = holder or default_holder()
         self.leading = False
         self._sessions = sessions
-        self._clock = clock
         self._on_elected = on_elected
         self._on_lost = on_lost
         self._lease = timedelta(seconds=lease_s)
         self._held_until: datetime | None = None
-        self._task: asyncio.Task[None] | None = None
 
     async def step(self) -> bool:
         """One round: try to acquire or renew, then act on a change. Returns `leading`."""
-        now = self._clock.now()
+        now = self.clock.now()
         try:
             held = await try_acquire(
-                self._sessions, self.name, holder=self.holder, now=now, duration=self._lease
+                self._sessions, self.lease, holder=self.holder, now=now, duration=self._lease
             )
         except SQLAlchemyError:
-            log.warning("lease %s: the database did not answer", self.name, exc_info=True)
+            log.warning("lease %s: the database did not answer", self.lease, exc_info=True)
             # Keep leading only while the lease we hold has not run out.
             held = self.leading and self._held_until is not None and now < self._held_until
         else:
@@ -173,37 +174,30 @@ class LeaderElector:
                 self._held_until = now + self._lease
         if held and not self.leading:
             self.leading = True
-            log.info("lease %s: %s is the leader", self.name, self.holder)
+            log.info("lease %s: %s is the leader", self.lease, self.holder)
             await self._on_elected()
         elif not held and self.leading:
             self.leading = False
-            log.warning("lease %s: %s lost the lead", self.name, self.holder)
+            log.warning("lease %s: %s lost the lead", self.lease, self.holder)
             await self._on_lost()
         return self.leading
 
     async def start(self) -> None:
+        """Takes a first round before returning, so a server that wins the lease starts its
+        controller before it serves (an error there, such as a controller that cannot
+        start, stops the server's start), then keeps renewing on the loop."""
         await self.step()
-        self._task = asyncio.create_task(self._run(), name=f"sapwood-lease-{self.name}")
+        await super().start()
 
-    async def _run(self) -> None:
-        while True:
-            await self._clock.sleep(self._lease.total_seconds() / 3)
-            try:
-                await self.step()
-            except Exception:
-                log.exception("lease %s: a round failed", self.name)
+    async def tick(self) -> None:
+        await self.step()
 
-    async def stop(self) -> None:
-        """Stops trying; if leading, runs `on_lost` and releases the lease."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def on_stop(self) -> None:
+        """If leading, runs `on_lost` and releases the lease."""
         if self.leading:
             self.leading = False
             await self._on_lost()
             try:
-                await release(self._sessions, self.name, holder=self.holder, now=self._clock.now())
+                await release(self._sessions, self.lease, holder=self.holder, now=self.clock.now())
             except SQLAlchemyError:
-                log.warning("lease %s: could not release it", self.name, exc_info=True)
+                log.warning("lease %s: could not release it", self.lease, exc_info=True)

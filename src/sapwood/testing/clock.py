@@ -18,6 +18,7 @@ class FakeClock:
         self._mono = 0.0
         self._order = itertools.count()
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._slept: asyncio.Event | None = None  # set when a sleep begins
 
     def now(self) -> datetime:
         return self._now
@@ -40,4 +41,17 @@ class FakeClock:
             return
         waiter = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + seconds, next(self._order), waiter))
+        if self._slept is not None:
+            self._slept.set()
         await waiter
+
+    async def sleeping(self) -> float:
+        """Waits until something sleeps on this clock; returns the fake seconds until the
+        soonest sleep ends. ``advance`` by that much ends it: a test steps a loop (or a
+        retry's wait) to its next moment without guessing when it began to wait."""
+        while True:
+            pending = [at for at, _, waiter in self._sleepers if not waiter.done()]
+            if pending:
+                return max(0.0, min(pending) - self._mono)
+            self._slept = asyncio.Event()
+            await self._slept.wait()

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from sapwood.client.errors import SapwoodError
-from sapwood.server.observe.notifier import Notifier, Target, sample_notification
-from sapwood.server.services.webhook_addresses import AddressPolicy, IPAddress
+from sapwood.server.observe.messages import Target, sample_notification
+from sapwood.server.observe.notifier import Notifier
+from sapwood.server.webhook_addresses import AddressPolicy, IPAddress
 from sapwood.testing.clock import FakeClock
 from tests.integration.notifications.test_notifications import Receiver, receiver  # noqa: F401
 from tests.support import Api

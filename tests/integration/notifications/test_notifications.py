@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from sapwood.client.errors import SapwoodError
-from sapwood.server.observe.notifier import Notifier, classify
+from sapwood.server.observe.messages import classify
+from sapwood.server.observe.notifier import Notifier
 from sapwood.server.store.tables import EventRow
 from sapwood.testing.clock import FakeClock
 from tests.support import Api
@@ -74,22 +75,29 @@ async def receiver() -> AsyncIterator[Receiver]:
 class Setup:
     api: Api
     notifier: Notifier
-    sleeps: list[float]
+    clock: FakeClock
+
+    async def start(self) -> None:
+        """Starts the notifier's loop: its cursor begins at the newest event."""
+        await self.notifier.start()
+        await self.notifier.wait_ticks(1)
+
+    async def next_round(self) -> None:
+        """Moves the fake clock to the notifier's next round and waits for it to end."""
+        done = self.notifier.ticks
+        self.clock.advance(await self.clock.sleeping())
+        await self.notifier.wait_ticks(done + 1)
 
 
 @pytest.fixture
-async def setup(api: Api, clock: FakeClock) -> Setup:
+async def setup(api: Api, clock: FakeClock) -> AsyncIterator[Setup]:
     app: Any = api.transport.app
-    sleeps: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-
     policy = app.state.sapwood.settings.notifications.webhook_policy  # loopback allowed
-    notifier = Notifier(app.state.sapwood.sessions, clock, sleep=fake_sleep, policy=policy)
+    notifier = Notifier(app.state.sapwood.sessions, clock, policy=policy)
     app.state.sapwood.notifier = notifier  # the test endpoint uses it too
     await api.admin.create_team("alpha")
-    return Setup(api, notifier, sleeps)
+    yield Setup(api, notifier, clock)
+    await notifier.stop()
 
 
 async def _event(
@@ -199,14 +207,16 @@ async def test_webhook_is_signed_and_rules_match_by_event_and_selector(
     )
     xuid = (await admin.get("Job", "xjob", team="alpha")).metadata.uid
     yuid = (await admin.get("Job", "yjob", team="alpha")).metadata.uid
-    await setup.notifier.ensure_cursor()
+    await setup.start()
     await _event(setup, "Job", "xjob", "BackoffLimitExceeded", uid=xuid, warn=True)
     await _event(setup, "Job", "yjob", "BackoffLimitExceeded", uid=yuid, warn=True)  # selector
     await _event(setup, "Job", "xjob", "Started", uid=xuid)  # not a notification
     await _event(setup, "Job", "yjob", "Succeeded", uid=yuid)
     await _event(setup, "Workspace", "ws", "Paused")  # no rule
-    assert await setup.notifier.run_once() == 5
-    assert await setup.notifier.run_once() == 0  # the cursor moved on
+    await setup.next_round()
+    assert len(receiver.requests) == 2
+    await setup.next_round()
+    assert len(receiver.requests) == 2  # the cursor moved on: nothing is posted twice
 
     bodies = [json.loads(r.body) for r in receiver.requests]
     assert [(b["event"], b["name"]) for b in bodies] == [
@@ -234,13 +244,16 @@ async def test_a_500_is_retried_with_backoff_and_every_attempt_logged(
     admin = setup.api.admin
     await admin.set_channel("hook", type="webhook", url=receiver.url, team="alpha")
     await admin.set_rule("all", channel="hook", events=["preempted"], team="alpha")
-    await setup.notifier.ensure_cursor()
+    await setup.start()
     receiver.statuses = [500, 200]
     await _event(setup, "Service", "svc", "Preempted", warn=True)
-    await setup.notifier.run_once()
+    done = setup.notifier.ticks
+    setup.clock.advance(await setup.clock.sleeping())  # the round begins and posts
+    assert await setup.clock.sleeping() == 1.0  # the retry waits a second on the clock
+    setup.clock.advance(1.0)
+    await setup.notifier.wait_ticks(done + 1)
     assert len(receiver.requests) == 2
     assert "x-sapwood-signature" not in receiver.requests[0].headers  # no secret, no signature
-    assert setup.sleeps == [1.0]
     log = await admin.list_deliveries(team="alpha")
     assert [(d.attempt, d.status_code, d.ok, d.error) for d in log] == [
         (2, 200, True, None),
@@ -253,15 +266,23 @@ async def test_gives_up_after_three_attempts_with_exponential_delays(
 ) -> None:
     await setup.api.admin.set_channel("hook", type="webhook", url=receiver.url, team="alpha")
     receiver.statuses = [503, 502, 500]
-    delivery = await setup.api.admin.test_channel("hook", team="alpha")
+    posting = asyncio.ensure_future(setup.api.admin.test_channel("hook", team="alpha"))
+    waits = []
+    for _ in range(2):
+        waits.append(await setup.clock.sleeping())
+        setup.clock.advance(waits[-1])
+    delivery = await posting
     assert (delivery.attempt, delivery.status_code, delivery.ok) == (3, 500, False)
-    assert setup.sleeps == [1.0, 2.0]
+    assert waits == [1.0, 2.0]
 
 
 async def test_unreachable_channel_logs_the_error_without_the_url(setup: Setup) -> None:
     url = "http://127.0.0.1:9/hook?token=very-private"
     await setup.api.admin.set_channel("dead", type="webhook", url=url, team="alpha")
-    delivery = await setup.api.admin.test_channel("dead", team="alpha")
+    posting = asyncio.ensure_future(setup.api.admin.test_channel("dead", team="alpha"))
+    for _ in range(2):  # refused connections are retried
+        setup.clock.advance(await setup.clock.sleeping())
+    delivery = await posting
     assert not delivery.ok
     assert delivery.status_code is None
     assert delivery.error
@@ -272,9 +293,9 @@ async def test_slack_payload_uses_blocks(setup: Setup, receiver: Receiver) -> No
     admin = setup.api.admin
     await admin.set_channel("slack", type="slack", url=receiver.url, team="alpha")
     await admin.set_rule("ws", channel="slack", events=["workspace.paused"], team="alpha")
-    await setup.notifier.ensure_cursor()
+    await setup.start()
     await _event(setup, "Workspace", "notebook", "Paused")
-    await setup.notifier.run_once()
+    await setup.next_round()
     (request,) = receiver.requests
     payload = json.loads(request.body)
     assert "notebook" in payload["text"]

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from sapwood.schemas import NotificationEvent
-from sapwood.server.observe.notifier import classify
+from sapwood.server.observe.messages import classify
 from tests.support import Api
 
 pytestmark = pytest.mark.anyio

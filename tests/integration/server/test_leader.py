@@ -96,6 +96,24 @@ async def test_stop_releases_the_lease_for_a_successor(
     assert await b.elector.step() is True  # no need to wait for the expiry
 
 
+async def test_the_loop_renews_the_lease_on_the_clock(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    """Started, the elector renews every third of a lease of the (fake) clock: a contender
+    never takes over while it runs, however long that is, and takes over once it stops."""
+    a, b = Contender(sessions, clock, "a"), Contender(sessions, clock, "b")
+    await a.elector.start()
+    assert a.running
+    for _ in range(6):  # two whole leases of fake time, a round at a time
+        done = a.elector.ticks
+        clock.advance(await clock.sleeping())
+        await a.elector.wait_ticks(done + 1)
+        assert await b.elector.step() is False
+    await a.elector.stop()
+    assert not a.running
+    assert await b.elector.step() is True
+
+
 async def test_a_stale_write_loses(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:

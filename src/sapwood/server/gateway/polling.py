@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from typing import ClassVar, Generic, TypeVar
+
+from sapwood.server.clock import Clock, SystemClock
+from sapwood.server.loop import Loop
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-class Polled(ABC, Generic[T]):
-    """Loads a value whole and publishes it, then again every ``poll_interval_s``.
+class Polled(Loop, Generic[T]):
+    """Loads a value whole and publishes it, then again every ``poll_interval_s`` (a loop
+    on the clock, server/loop.py).
 
     A poll that fails keeps the last good value: the next poll tries again. ``what`` names
     the value in log lines and in the name of the polling task ("routes", "workspaces").
@@ -23,10 +26,10 @@ class Polled(ABC, Generic[T]):
     # still be migrating the store); the value then comes with the first poll that succeeds.
     may_start_empty: ClassVar[bool] = False
 
-    def __init__(self, poll_interval_s: float, *, what: str) -> None:
-        self.poll_interval_s = poll_interval_s
+    def __init__(self, poll_interval_s: float, *, what: str, clock: Clock | None = None) -> None:
+        super().__init__(clock=clock or SystemClock(), interval_s=poll_interval_s)
         self.what = what
-        self._task: asyncio.Task[None] | None = None
+        self.name = f"gateway-{what}"
 
     @abstractmethod
     async def load(self) -> T:
@@ -45,19 +48,11 @@ class Polled(ABC, Generic[T]):
             if not self.may_start_empty:
                 raise
             log.warning("the store is not ready (%s); %s follow once it is", exc, self.what)
-        self._task = asyncio.create_task(self._follow(), name=f"gateway-{self.what}")
+        await super().start()
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_interval_s)
-            try:
-                self.publish(await self.load())
-            except Exception:
-                # Keep serving the last good value; the next poll tries again.
-                log.exception("could not reload the %s", self.what)
+    async def tick(self) -> None:
+        try:
+            self.publish(await self.load())
+        except Exception:
+            # Keep serving the last good value; the next poll tries again.
+            log.exception("could not reload the %s", self.what)

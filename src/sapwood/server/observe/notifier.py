@@ -1,39 +1,47 @@
-"""The notifier: reads new rows of the events table, matches the teams' rules, posts them.
+"""The notifier: reads new rows of the events table, matches the teams' rules, posts them;
+and, every ``underuse_every_s``, reports the under-use episodes that began.
 
-It keeps a cursor (``event_cursors``, name ``notifier``) so every event is considered once;
-on its first start it begins at the newest event rather than replaying history. Each
-attempt to post is a row of the delivery log. Secrets and URL paths/queries never reach
-the log: a channel is named by team, name and host only.
+A loop on the injected clock (server/loop.py): a round every ``poll_s``, or at once while a
+full batch of events waits. It keeps a cursor (``event_cursors``, name ``notifier``) so
+every event is considered once; on its first start it begins at the newest event rather
+than replaying history. Each attempt to post is a row of the delivery log; a failed attempt
+is retried after a doubling wait, also on the clock. What is posted, and to whom, is pure
+(observe/messages.py); where a post may go is checked at every post
+(observe/destinations.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import ipaddress
-import json
 import logging
-import socket
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from sapwood.schemas import ChannelType, Delivery, NotificationEvent
+from sapwood.schemas import Delivery, NotificationEvent, Reason
 from sapwood.server.clock import Clock
+from sapwood.server.loop import Loop
+from sapwood.server.observe.destinations import (
+    RefusedAddressError,
+    Resolve,
+    destination,
+    resolve_host,
+)
+from sapwood.server.observe.messages import (
+    Notification,
+    Target,
+    classify,
+    host_of,
+    match,
+    request_for,
+    retry_delay_s,
+    retryable,
+    scrub,
+)
 from sapwood.server.observe.underuse import UnderuseWatch
 from sapwood.server.services.notifications import row_to_delivery, rule_params
-from sapwood.server.services.webhook_addresses import (
-    AddressPolicy,
-    IPAddress,
-    literal_address,
-    resolved_refusal,
-)
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import (
     ChannelRow,
@@ -43,149 +51,17 @@ from sapwood.server.store.tables import (
     ObjectRow,
     RuleRow,
 )
-from sapwood.specs.selectors import matches, parse_selector
+from sapwood.server.webhook_addresses import AddressPolicy
 
 log = logging.getLogger("sapwood.notifier")
 
 CURSOR = "notifier"
-# Warnings on a Job that do not end it: it retries, waits, or is queued again.
-JOB_NOT_FINAL = frozenset({"BackOff", "OOMKilled", "StartDelayed", "Preempted"})
-UNHEALTHY = frozenset({"ProbeFailed", "NotReady"})
-
-Sleep = Callable[[float], Awaitable[None]]
-Resolve = Callable[[str, int], Awaitable[list[IPAddress]]]
-"""The addresses a host name resolves to (for a port); OSError when it does not."""
 
 
-async def resolve_host(host: str, port: int) -> list[IPAddress]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    # An IPv6 address may carry a zone ("fe80::1%eth0"): the address is what is judged.
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+class Notifier(Loop):
+    """Delivers notifications; the app starts it beside the controller."""
 
-
-class RefusedAddressError(Exception):
-    """The channel's host is, or resolves to, an address channels may not post to."""
-
-
-@dataclass(frozen=True)
-class Destination:
-    """Where one post goes: the URL with the host replaced by the address that was checked
-    (so a second lookup cannot swap it), and the Host and TLS name of the original."""
-
-    url: httpx.URL
-    headers: dict[str, str]
-    extensions: dict[str, Any]
-
-
-def classify(kind: str, type: str, reason: str) -> NotificationEvent | None:
-    """The notification an event (as the controller writes it) stands for, if any."""
-    if reason == "Preempted":
-        return NotificationEvent.PREEMPTED
-    if kind == "Job":
-        if reason == "Succeeded":
-            return NotificationEvent.JOB_SUCCEEDED
-        if type == "Warning" and reason not in JOB_NOT_FINAL:
-            return NotificationEvent.JOB_FAILED
-    if kind == "Service" and reason in UNHEALTHY:
-        return NotificationEvent.SERVICE_UNHEALTHY
-    if kind == "Workspace" and reason == "Paused":
-        return NotificationEvent.WORKSPACE_PAUSED
-    if reason == "IdlePaused":
-        return NotificationEvent.IDLE_PAUSED
-    return None
-
-
-@dataclass(frozen=True)
-class Notification:
-    event: str
-    kind: str
-    team: str
-    name: str
-    reason: str
-    message: str
-    time: datetime
-
-
-@dataclass(frozen=True)
-class Target:
-    """What posting needs of a channel, read out of the session."""
-
-    team: str
-    name: str
-    type: str
-    url: str
-    secret: str | None
-
-    @classmethod
-    def of(cls, row: ChannelRow) -> Target:
-        return cls(row.team, row.name, row.type, row.url, row.secret)
-
-
-def webhook_body(note: Notification) -> dict[str, Any]:
-    return {
-        "event": note.event,
-        "kind": note.kind,
-        "team": note.team,
-        "name": note.name,
-        "reason": note.reason,
-        "message": note.message,
-        "time": note.time.isoformat(),
-    }
-
-
-def slack_body(note: Notification) -> dict[str, Any]:
-    """An incoming-webhook message in Slack's block format, with a plain-text fallback."""
-    title = f"{note.kind.lower()}/{note.name}: {note.event}"
-    detail = (
-        f"*Reason:* {note.reason}\n*Message:* {note.message or '-'}\n"
-        f"*Team:* {note.team}\n*Time:* {note.time.isoformat()}"
-    )
-    return {
-        "text": f"{title} ({note.reason}) in team {note.team}",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": detail[:3000]}},
-        ],
-    }
-
-
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Sapwood-Signature`` value: ``sha256=`` and the hex HMAC of the raw body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def request_for(target: Target, note: Notification) -> tuple[bytes, dict[str, str]]:
-    headers = {"Content-Type": "application/json", "User-Agent": "sapwood-notifier"}
-    if target.type == ChannelType.SLACK.value:
-        body = json.dumps(slack_body(note)).encode()
-    else:
-        body = json.dumps(webhook_body(note)).encode()
-        headers["X-Sapwood-Event"] = note.event
-        if target.secret:
-            headers["X-Sapwood-Signature"] = sign(target.secret, body)
-    return body, headers
-
-
-def host_of(url: str) -> str:
-    try:
-        return httpx.URL(url).host or "?"
-    except httpx.InvalidURL:
-        return "?"
-
-
-def _scrub(text: str, target: Target) -> str:
-    for secret in (target.url, target.secret):
-        if secret:
-            text = text.replace(secret, "***")
-    return text[:500]
-
-
-def _retryable(status: int | None) -> bool:
-    return status is None or status == 429 or status >= 500
-
-
-class Notifier:
-    """Delivers notifications; ``sleep`` and the delays are injectable so tests run fast."""
+    name = "notifier"
 
     def __init__(
         self,
@@ -199,56 +75,37 @@ class Notifier:
         sample_interval_s: float = 15.0,
         timeout_s: float = 10.0,
         batch: int = 200,
-        sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: AddressPolicy | None = None,
         resolve: Resolve = resolve_host,
     ) -> None:
+        super().__init__(clock=clock, interval_s=poll_s)
         self.sessions = sessions
-        self.clock = clock
         self.attempts = attempts
         self.base_delay_s = base_delay_s
-        self.poll_s = poll_s
         self.underuse_every_s = underuse_every_s
         self._underuse = UnderuseWatch(timedelta(seconds=sample_interval_s))
+        self._next_underuse = 0.0  # on the monotonic clock: the first round checks
         self.timeout_s = timeout_s
         self.batch = batch
-        self.sleep = sleep
         self.transport = transport
         self.policy = policy or AddressPolicy()
         self.resolve = resolve
-        self._task: asyncio.Task[None] | None = None
-
-    # the loop
 
     async def start(self) -> None:
-        await self.ensure_cursor()
-        self._task = asyncio.create_task(self._loop(), name="sapwood-notifier")
+        await self._ensure_cursor()
+        await super().start()
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+    async def tick(self) -> float | None:
+        """Events past the cursor, then under-use when a check is due; at once again while
+        a full batch of events came."""
+        considered = await self._notify_events()
+        if self.clock.monotonic() >= self._next_underuse:
+            self._next_underuse = self.clock.monotonic() + self.underuse_every_s
+            await self._notify_underuse()
+        return 0.0 if considered >= self.batch else None
 
-    async def _loop(self) -> None:
-        next_underuse = 0.0
-        while True:
-            try:
-                await self.run_once()
-                if self.clock.monotonic() >= next_underuse:
-                    next_underuse = self.clock.monotonic() + self.underuse_every_s
-                    await self.check_underuse()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("notifier pass failed; retrying in %.0fs", self.poll_s)
-            await asyncio.sleep(self.poll_s)
-
-    async def check_underuse(self) -> list[Notification]:
+    async def _notify_underuse(self) -> None:
         """Reports under-use episodes that began since the last check: an event on the
         object and a notification to the channel of the rule that found it."""
         now = self.clock.now()
@@ -270,7 +127,7 @@ class Notifier:
                         team=obj.team,
                         name=obj.name,
                         type="Normal",
-                        reason="Underutilised",
+                        reason=Reason.UNDERUTILISED,
                         message=message,
                         created_at=now,
                     )
@@ -280,7 +137,7 @@ class Notifier:
                     kind=obj.kind,
                     team=obj.team,
                     name=obj.name,
-                    reason="Underutilised",
+                    reason=Reason.UNDERUTILISED,
                     message=message,
                     time=now,
                 )
@@ -290,9 +147,8 @@ class Notifier:
         for note, target in notes:
             if target is not None:
                 await self.deliver(target, note)
-        return [note for note, _ in notes]
 
-    async def ensure_cursor(self) -> int:
+    async def _ensure_cursor(self) -> int:
         """The cursor, created at the newest event if there is none yet."""
         async with self.sessions() as session:
             row = await session.get(CursorRow, CURSOR)
@@ -305,9 +161,9 @@ class Notifier:
             await session.commit()
             return newest or 0
 
-    async def run_once(self) -> int:
-        """One pass over the events past the cursor; returns how many were considered."""
-        cursor = await self.ensure_cursor()
+    async def _notify_events(self) -> int:
+        """The events past the cursor (a batch at most); returns how many were considered."""
+        cursor = await self._ensure_cursor()
         async with self.sessions() as session:
             query = (
                 select(EventRow).where(EventRow.id > cursor).order_by(EventRow.id).limit(self.batch)
@@ -359,7 +215,7 @@ class Notifier:
     # posting
 
     async def deliver(self, target: Target, note: Notification) -> Delivery:
-        """Posts with retries (exponential backoff); every attempt goes in the log."""
+        """Posts with retries (a doubling wait on the clock); every attempt goes in the log."""
         body, headers = request_for(target, note)
         last: Delivery | None = None
         async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as http:
@@ -368,7 +224,7 @@ class Notifier:
                 error: str | None = None
                 refused = False
                 try:
-                    to = await self.destination(target.url)
+                    to = await destination(target.url, self.policy, self.resolve)
                     response = await http.post(
                         to.url,
                         content=body,
@@ -379,11 +235,11 @@ class Notifier:
                     if not response.is_success:
                         error = f"HTTP {status}"
                 except RefusedAddressError as exc:
-                    error, refused = _scrub(f"refused: {exc}", target), True
+                    error, refused = scrub(f"refused: {exc}", target), True
                 except OSError as exc:  # the name did not resolve
-                    error = _scrub(f"cannot resolve the channel's host: {exc}", target)
+                    error = scrub(f"cannot resolve the channel's host: {exc}", target)
                 except httpx.HTTPError as exc:
-                    error = _scrub(f"{type(exc).__name__}: {exc}", target)
+                    error = scrub(f"{type(exc).__name__}: {exc}", target)
                 ok = error is None
                 last = await self._record(target, note, attempt, status, ok, error)
                 log.info(
@@ -397,37 +253,11 @@ class Notifier:
                     attempt,
                     status if ok else error,
                 )
-                if ok or refused or not _retryable(status) or attempt == self.attempts:
+                if ok or refused or not retryable(status) or attempt == self.attempts:
                     break
-                await self.sleep(self.base_delay_s * 2 ** (attempt - 1))
+                await self.clock.sleep(retry_delay_s(attempt, base_s=self.base_delay_s))
         assert last is not None
         return last
-
-    async def destination(self, url: str) -> Destination:
-        """Where a post to ``url`` goes, after resolving its host now; RefusedAddressError
-        when the host is or resolves to an address the policy refuses, OSError when it does
-        not resolve. Checked at every post, so a name that resolves elsewhere since the
-        channel was set (DNS rebinding) is refused too."""
-        parsed = httpx.URL(url)
-        host = parsed.host
-        if self.policy.allows_host(host):
-            return Destination(parsed, {}, {})
-        literal = literal_address(host)
-        if literal is not None:
-            addresses = [literal]
-        else:
-            port = parsed.port or (443 if parsed.scheme == "https" else 80)
-            addresses = await self.resolve(host, port)
-            if not addresses:
-                raise OSError(f"{host} resolves to no address")
-        refusal = resolved_refusal(host, addresses, self.policy)
-        if refusal is not None:
-            raise RefusedAddressError(refusal)
-        if literal is not None and str(literal) == host:
-            return Destination(parsed, {}, {})
-        pinned = parsed.copy_with(host=str(addresses[0]))
-        extensions = {"sni_hostname": host} if parsed.scheme == "https" else {}
-        return Destination(pinned, {"Host": parsed.netloc.decode("ascii")}, extensions)
 
     async def _record(
         self,
@@ -455,38 +285,3 @@ class Notifier:
             session.add(row)
             await session.commit()
             return row_to_delivery(row)
-
-
-def match(
-    rules: Sequence[RuleRow],
-    channels: dict[tuple[str, str], Target],
-    note: Notification,
-    labels: dict[str, str],
-) -> list[Target]:
-    """The channels the note goes to: each once, however many rules name it."""
-    out: dict[str, Target] = {}
-    for rule in sorted(rules, key=lambda r: r.name):
-        if rule.team != note.team or note.event not in rule.events:
-            continue
-        if rule.selector:
-            try:
-                if not matches(parse_selector(rule.selector), labels):
-                    continue
-            except ValueError:
-                continue
-        target = channels.get((rule.team, rule.channel))
-        if target is not None:
-            out.setdefault(target.name, target)
-    return list(out.values())
-
-
-def sample_notification(team: str, channel: str, now: datetime) -> Notification:
-    return Notification(
-        event="test",
-        kind="Channel",
-        team=team,
-        name=channel,
-        reason="Test",
-        message=f"a test notification from Sapwood to channel {channel}",
-        time=now,
-    )

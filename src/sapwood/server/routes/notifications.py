@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
-from sapwood.server.observe.notifier import Target, sample_notification
+from sapwood.server.observe.messages import Target, sample_notification
 from sapwood.server.routes.deps import CtxDep
 from sapwood.server.routes.params import NamePath, TeamPath
 from sapwood.server.services import notifications

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sapwood.server.observe.utilisation import Totals, metric_values, sum_usage
+from sapwood.server.observe.usage import Totals, metric_values, sum_usage
 from sapwood.server.runtimes.base import UnitKey, UnitUsage
 from sapwood.server.runtimes.local.usage import CpuMark, cpu_percent
 from tests.unit.server.controller.views import view
