@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import Object
@@ -20,7 +20,7 @@ from sapwood.server.settings import ControllerSettings
 from sapwood.server.store.engine import AsyncSession, create_engine, session_factory
 from sapwood.server.store.tables import ObjectRow
 from sapwood.testing.waiting import eventually
-from tests.integration.controller_fake.conftest import Harness
+from tests.integration.controller_fake.conftest import Harness, key
 from tests.support import job
 
 pytestmark = pytest.mark.anyio
@@ -133,6 +133,26 @@ async def test_a_write_nobody_announced_is_seen_at_the_next_resync(
 
     await eventually(phase, lambda p: p in ADMITTED, what="job quiet admitted after resync")
     assert [u.key.name for u in sw.fake.started] == ["quiet"]
+
+
+async def test_a_row_removed_behind_the_controllers_back_stops_its_units_after_a_resync(
+    sw: Harness, unannounced: async_sessionmaker[AsyncSession]
+) -> None:
+    await sw.apply(job("orphaned"))
+    await sw.until_phase("job", "orphaned", "Running")
+    unit = key("Job", "orphaned")
+
+    async with unannounced() as session, session.begin():
+        await session.execute(delete(ObjectRow).where(ObjectRow.name == "orphaned"))
+
+    sw.clock.advance(RESYNC_S + 1)  # the resync finds the row gone: its unit has no owner
+
+    async def stopped() -> bool:
+        await sw.step()
+        return sw.fake.state(unit) is None
+
+    await eventually(stopped, what="the orphaned unit stopped and forgotten")
+    assert sw.fake.stopped == [unit]
 
 
 async def test_what_fits_nowhere_waits_without_a_place_in_line_until_capacity_grows(
