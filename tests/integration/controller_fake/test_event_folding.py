@@ -14,7 +14,8 @@ from sapwood.server.runtimes.base import RuntimeTemporaryError
 from sapwood.server.services.events import record_event
 from sapwood.server.store.tables import ObjectRow
 from tests.integration.controller_fake.conftest import Harness
-from tests.integration.controller_fake.test_idle import Receiver, notifier_of, receiver
+from tests.integration.controller_fake.observing import notify
+from tests.integration.controller_fake.test_idle import Receiver, receiver
 from tests.integration.controller_fake.test_overview_usage import page_text
 from tests.support import service, workspace
 
@@ -66,8 +67,7 @@ async def test_a_folded_repeat_is_notified_once(sw: Harness, receiver: Receiver)
     await sw.sdk.set_rule("sick", channel="hook", events=["service.unhealthy"])
     await sw.apply(service("api"))
     await sw.until_phase("Service", "api", "Running")
-    notifier = notifier_of(sw)
-    await notifier.run_once()
+    await notify(sw)
     sessions = sw.api.transport.app.state.sapwood.sessions  # type: ignore[attr-defined]
     uid = (await sw.get("Service", "api")).metadata.uid
     for _ in range(3):  # as a probe that keeps failing the same way writes it
@@ -84,7 +84,7 @@ async def test_a_folded_repeat_is_notified_once(sw: Harness, receiver: Receiver)
                 type=EventType.WARNING,
             )
             await session.commit()
-        await notifier.run_once()
+        await notify(sw)
     assert [b["reason"] for b in receiver.bodies] == ["ProbeFailed"]
     [event] = [e for e in await sw.events("Service", "api") if e.reason == "ProbeFailed"]
     assert event.count == 3

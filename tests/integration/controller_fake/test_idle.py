@@ -14,8 +14,13 @@ import pytest
 
 from sapwood.server.controller.plan.autoscaler import Load
 from sapwood.server.controller.plan.scaling import Loads
-from sapwood.server.observe.notifier import Notifier
 from tests.integration.controller_fake.conftest import TEAM, Harness, key
+from tests.integration.controller_fake.observing import (
+    monitor_of,
+    notify,
+    notify_only_when_asked,
+    sample,
+)
 from tests.support import service, workspace
 
 pytestmark = pytest.mark.anyio
@@ -54,22 +59,18 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield recv
 
 
-def notifier_of(sw: Harness) -> Notifier:
-    notifier: Notifier = sw.api.transport.app.state.sapwood.notifier  # type: ignore[attr-defined]
-    return notifier
-
-
 async def watch(sw: Harness, *, minutes: int, every: int = 5) -> None:
-    """Samples utilisation and runs a pass every ``every`` minutes of fake time."""
+    """Moves the fake clock ``every`` minutes at a time; after each, the monitor samples
+    and the controller takes a round."""
     for _ in range(minutes // every):
         sw.clock.advance(timedelta(minutes=every))
-        await sw.manager.utilisation.sample_once()
+        await sample(sw)
         await sw.step()
 
 
 @pytest.fixture
 def slow_sampling(sw: Harness) -> Harness:
-    sw.manager.utilisation.interval_s = 300  # one sample per 5 fake minutes, no gaps
+    monitor_of(sw).interval_s = 300  # one sample per 5 fake minutes, no gaps
     return sw
 
 
@@ -79,12 +80,10 @@ async def test_an_idle_workspace_is_paused_notified_and_resumed(
     sw = slow_sampling
     await sw.sdk.set_channel("hook", type="webhook", url=receiver.url)
     await sw.sdk.set_rule("idle", channel="hook", events=["idle-paused"])
-    notifier = notifier_of(sw)
-    await notifier.ensure_cursor()
     await sw.apply(workspace("lab", idleTimeout="30m"))
     await sw.until_phase("Workspace", "lab", "Running")
     sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=1.0, memory_bytes=10**8)
-    await sw.manager.utilisation.sample_once()
+    await sample(sw)
 
     await watch(sw, minutes=25)
     assert await sw.phase("Workspace", "lab") == "Running"  # not yet idle for 30 minutes
@@ -95,7 +94,7 @@ async def test_an_idle_workspace_is_paused_notified_and_resumed(
     assert key("Workspace", "lab") in sw.fake.stopped
     assert "IdlePaused" in await sw.reasons("Workspace", "lab")
 
-    await notifier.run_once()
+    await notify(sw)
     assert [b["event"] for b in receiver.bodies] == ["idle-paused"]
     assert receiver.bodies[0]["name"] == "lab"
     assert "no activity for 30m" in receiver.bodies[0]["message"]
@@ -117,7 +116,7 @@ async def test_a_busy_workspace_is_never_paused(slow_sampling: Harness) -> None:
     await sw.apply(workspace("lab", idleTimeout="30m"))
     await sw.until_phase("Workspace", "lab", "Running")
     sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=80.0)
-    await sw.manager.utilisation.sample_once()
+    await sample(sw)
     await watch(sw, minutes=60)
     assert await sw.phase("Workspace", "lab") == "Running"
 
@@ -136,7 +135,7 @@ async def test_the_idle_threshold_in_the_spec_decides_what_counts_as_quiet(
     await sw.until_phase("Workspace", "other", "Running")
     for name in ("lab", "other"):
         sw.fake.set_usage(key("Workspace", name), cpu_percent=8.0)
-    await sw.manager.utilisation.sample_once()
+    await sample(sw)
 
     await watch(sw, minutes=35)
     lab = await sw.get("Workspace", "lab")
@@ -152,10 +151,15 @@ async def test_a_service_idles_by_gateway_figures_and_resumes_on_a_request(
     sw = slow_sampling
     await sw.apply(service("api", idleTimeout="30m"))
     await sw.until_phase("Service", "api", "Running")
-    await sw.manager.utilisation.sample_once()
+    await sample(sw)
     await watch(sw, minutes=60)
     assert await sw.phase("Service", "api") == "Running"  # requests unknown: active
-    sw.manager.utilisation.last_requests = dict  # the gateway saw no request at all
+
+    async def no_requests() -> Loads:  # the gateway answers: no request since it started
+        return {}
+
+    sw.manager.load_source = no_requests
+    await sw.step()  # the controller fetches the figures; the monitor reads them from it
     await watch(sw, minutes=5)
     obj = await sw.get("Service", "api")
     assert (obj.phase, obj.status["reason"]) == ("Paused", "IdlePaused")
@@ -190,7 +194,7 @@ async def test_utilisation_is_stored_as_series_of_the_object(sw: Harness) -> Non
     await sw.apply(workspace("lab", resources={"cpu": 2, "memory": "1Gi"}))
     await sw.until_phase("Workspace", "lab", "Running")
     sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=24.0, memory_bytes=1000)
-    assert await sw.manager.utilisation.sample_once() == 1
+    await sample(sw)
     series = {s.name: s for s in await sw.sdk.list_metrics("workspace", "lab")}
     assert series["sapwood.cpu_percent"].points[-1].value == 24.0
     assert series["sapwood.cpu_requested_percent"].points[-1].value == 200.0
@@ -201,36 +205,38 @@ async def test_utilisation_is_stored_as_series_of_the_object(sw: Harness) -> Non
 async def test_underutilisation_is_notified_once_per_episode(
     sw: Harness, receiver: Receiver
 ) -> None:
-    sw.manager.utilisation.interval_s = 300
+    monitor_of(sw).interval_s = 300
+    await notify_only_when_asked(sw)
     await sw.sdk.set_channel("hook", type="webhook", url=receiver.url)
     await sw.sdk.set_rule(
         "waste", channel="hook", events=["underutilised"], threshold=20, duration="30m"
     )
-    notifier = notifier_of(sw)
     await sw.apply(workspace("lab", resources={"cpu": 4}, idleTimeout=None))
     await sw.until_phase("Workspace", "lab", "Running")
     unit = key("Workspace", "lab")
     sw.fake.set_usage(unit, cpu_percent=30.0)  # 0.3 of 4 cores
-    await sw.manager.utilisation.sample_once()
+    await sample(sw)
     await watch(sw, minutes=20)
-    assert await notifier.check_underuse() == []  # not 30 minutes yet
+    await notify(sw)
+    assert receiver.bodies == []  # not 30 minutes yet
     await watch(sw, minutes=15)
-    first = await notifier.check_underuse()
-    assert [n.message for n in first] == [
+    await notify(sw)
+    assert [b["message"] for b in receiver.bodies] == [
         "CPU used at most 0.30 of 4 CPUs over 30 min (under 20% of the request); request 0.5 CPU"
     ]
     await watch(sw, minutes=10)
-    assert await notifier.check_underuse() == []  # the same episode: once
-    assert [b["event"] for b in receiver.bodies] == ["underutilised"]
+    await notify(sw)
+    assert [b["event"] for b in receiver.bodies] == ["underutilised"]  # the same episode: once
     assert "Underutilised" in await sw.reasons("Workspace", "lab")
 
     sw.fake.set_usage(unit, cpu_percent=300.0)  # busy: the episode ends
     await watch(sw, minutes=5)
-    assert await notifier.check_underuse() == []
+    await notify(sw)
+    assert len(receiver.bodies) == 1
     sw.fake.set_usage(unit, cpu_percent=10.0)
     await watch(sw, minutes=40)
-    assert len(await notifier.check_underuse()) == 1  # a new episode
-    assert len(receiver.bodies) == 2
+    await notify(sw)
+    assert len(receiver.bodies) == 2  # a new episode
 
 
 async def test_a_one_minute_underuse_rule_fires(sw: Harness, receiver: Receiver) -> None:
@@ -242,11 +248,15 @@ async def test_a_one_minute_underuse_rule_fires(sw: Harness, receiver: Receiver)
     await sw.apply(workspace("lab", resources={"cpu": 4}, idleTimeout=None))
     await sw.until_phase("Workspace", "lab", "Running")
     sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=10.0)
-    for _ in range(5):  # a pass lands a second late each time, as a real one does
-        await sw.manager.utilisation.sample_once()
+    await notify_only_when_asked(sw)
+    for _ in range(5):  # a round lands a second late each time, as a real one does
+        await sample(sw)
         sw.clock.advance(timedelta(seconds=16))
-    found = await notifier_of(sw).check_underuse()
-    assert [n.message for n in found] == [
-        "CPU used at most 0.10 of 4 CPUs over 1 min (under 20% of the request); request 0.25 CPU"
+    await notify(sw)
+    assert [(b["event"], b["message"]) for b in receiver.bodies] == [
+        (
+            "underutilised",
+            "CPU used at most 0.10 of 4 CPUs over 1 min (under 20% of the request); "
+            "request 0.25 CPU",
+        )
     ]
-    assert [b["event"] for b in receiver.bodies] == ["underutilised"]

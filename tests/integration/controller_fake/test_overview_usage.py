@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.integration.controller_fake.conftest import Harness, key
+from tests.integration.controller_fake.observing import sample
 from tests.support import workspace
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +28,7 @@ async def test_one_unsampled_workload_leaves_the_team_figure_measured(sw: Harnes
     await sw.apply(workspace("lab", resources={"cpu": 1, "memory": "1Gi"}, idleTimeout=None))
     await sw.until_phase("Workspace", "lab", "Running")
     sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=50.0, memory_bytes=1024)
-    await sw.manager.utilisation.sample_once()
+    await sample(sw)
     # Started after the last sample: no series at all yet.
     await sw.apply(workspace("new", resources={"cpu": 1, "memory": "1Gi"}, idleTimeout=None))
     await sw.until_phase("Workspace", "new", "Running")

@@ -10,6 +10,7 @@ import pytest
 from sapwood.schemas.arrow import from_ipc, to_ipc
 from sapwood.testing.feeds import antinex_rows, feed, threshold_scores
 from tests.integration.controller_fake.conftest import Harness, key
+from tests.integration.controller_fake.observing import monitor_of, sample
 from tests.support import workspace
 
 pytestmark = pytest.mark.anyio
@@ -20,7 +21,7 @@ async def counts(sw: Harness) -> dict[str, int]:
 
 
 async def test_the_sweep_removes_old_samples_and_keeps_training_metrics(sw: Harness) -> None:
-    monitor = sw.manager.utilisation
+    monitor = monitor_of(sw)
     monitor.retention_s = timedelta(days=7).total_seconds()
     monitor.sweep_batch = 3  # several batches: 3 samples x 4 series are old
     await sw.apply(workspace("lab"))
@@ -28,8 +29,9 @@ async def test_the_sweep_removes_old_samples_and_keeps_training_metrics(sw: Harn
     sw.fake.set_usage(key("Workspace", "lab"), cpu_percent=40.0, memory_bytes=10**8)
     start = sw.clock.now()
     for _ in range(3):
-        await monitor.sample_once()
         sw.clock.advance(15)
+        await sample(sw)
+    assert (await counts(sw))["sapwood.cpu_percent"] == 3
     # Training metrics far older than the retention, one named sapwood.* like no sample.
     await sw.sdk.write_metrics(
         "workspace",
@@ -42,10 +44,7 @@ async def test_the_sweep_removes_old_samples_and_keeps_training_metrics(sw: Harn
     )
 
     sw.clock.advance(timedelta(days=8))
-    await monitor.sample_once()
-    assert (await counts(sw))["sapwood.cpu_percent"] == 4
-
-    assert await monitor.sweep_if_due() == 12  # 3 old samples of 4 series
+    await sample(sw)  # a fourth sample, then a sweep (due: 10 minutes passed)
     assert await counts(sw) == {
         "loss": 2,
         "sapwood.cpu_percent": 1,
@@ -59,24 +58,27 @@ async def test_the_sweep_removes_old_samples_and_keeps_training_metrics(sw: Harn
 
 
 async def test_a_sweep_runs_at_start_then_at_most_every_ten_minutes(sw: Harness) -> None:
-    monitor = sw.manager.utilisation
-    monitor.retention_s = 60
+    # The monitor's first round, at the server's start, swept (nothing was old yet).
+    monitor_of(sw).retention_s = 60
     await sw.apply(workspace("lab"))
     await sw.until_phase("Workspace", "lab", "Running")
-    await monitor.sample_once()
-    assert await monitor.sweep_if_due() == 0  # the first: due, nothing old yet
+    await sample(sw)
 
-    sw.clock.advance(120)  # the sample is past its retention, but no sweep is due yet
-    assert await monitor.sweep_if_due() is None
-    assert "sapwood.cpu_percent" in await counts(sw)
+    sw.clock.advance(120)  # the first sample is past its retention, but no sweep is due yet
+    await sample(sw)
+    assert (await counts(sw))["sapwood.cpu_percent"] == 2
 
     sw.clock.advance(timedelta(minutes=10))
-    assert await monitor.sweep_if_due() == 4
-    assert await counts(sw) == {}
+    await sample(sw)  # a sweep is due: only this round's sample is recent enough to stay
+    assert await counts(sw) == {
+        "sapwood.cpu_percent": 1,
+        "sapwood.cpu_requested_percent": 1,
+        "sapwood.memory_bytes": 1,
+        "sapwood.memory_requested_bytes": 1,
+    }
 
 
 async def test_the_sweep_prunes_a_feed_that_no_longer_receives_records(sw: Harness) -> None:
-    monitor = sw.manager.utilisation
     await sw.apply(feed("ids", results={"retention": "1h"}, workers={"min": 0, "max": 0}))
     await sw.sdk.push_records("ids", antinex_rows(5))
     batch = await sw.sdk.lease_batch("ids")
@@ -87,7 +89,7 @@ async def test_the_sweep_prunes_a_feed_that_no_longer_receives_records(sw: Harne
     assert (await sw.sdk.feed_figures("ids")).records == 8
 
     sw.clock.advance(timedelta(hours=2))  # no record arrives any more
-    await monitor.sweep_if_due()
+    await sample(sw)  # and sweep
 
     assert (await sw.sdk.feed_results("ids")).items == []
     figures = await sw.sdk.feed_figures("ids")
