@@ -35,3 +35,13 @@ async def test_an_unknown_name_suggests_the_closest_in_the_team(api: Api) -> Non
     assert answer.json()["error"]["message"] == (
         "job/hello-trian not found in team research; did you mean 'hello-train'?"
     )
+
+
+async def test_a_mistyped_name_among_many_still_gets_its_suggestion(api: Api) -> None:
+    # More names than a suggestion weighs on either side of the missing one (it weighs
+    # its neighbours in sort order, not every name in the store).
+    await api.admin.apply([job(f"run-{i:03d}") for i in range(450)] + [job("train-model")])
+    async with api.http(api.admin_token) as http:
+        answer = await http.get("/api/v1/jobs/train-mdoel")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["message"].endswith("; did you mean 'train-model'?")
