@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas.status import Phase
 from sapwood.server.clock import Clock
-from sapwood.server.controller import store_io
 from sapwood.server.controller.plan.idle import (
     UNKNOWN,
     IdleDecision,
@@ -37,6 +36,7 @@ from sapwood.server.controller.plan.idle import (
 from sapwood.server.controller.plan.view import ObjectView
 from sapwood.server.loop import Loop
 from sapwood.server.observe.jupyter import JupyterReader, read_jupyter_activity
+from sapwood.server.observe.objects import Parsed, live_feeds, views_of
 from sapwood.server.observe.retention import (
     SWEEP_BATCH,
     SWEEP_EVERY,
@@ -116,7 +116,7 @@ class UtilisationMonitor(Loop):
         self._runtime = runtime
         self._token_of = token_of
         self._jupyter = jupyter
-        self._parsed: store_io.ParsedSpecs = {}
+        self._parsed: Parsed = {}
         self._watches: dict[Owner, _Watch] = {}
         self._jupyter_readings: dict[Owner, _JupyterReading] = {}
         self._started_at = clock.now()
@@ -136,12 +136,9 @@ class UtilisationMonitor(Loop):
         """One sample of every running unit, stored."""
         now = self.clock.now()
         totals = sum_usage(await self._runtime.usage())
-        # Nothing runs: no sample to store, and no object to read (an idle server with many
-        # waiting objects pays nothing here).
-        views = await store_io.load_views(self._sessions, self._parsed) if totals else []
-        by_owner = {
-            (v.kind, v.team, v.name): v for v in views if (v.kind, v.team, v.name) in totals
-        }
+        # Only the objects that run are read: an idle server with many waiting objects
+        # pays nothing here.
+        by_owner = await views_of(self._sessions, totals, self._parsed) if totals else {}
         rows: list[MetricRow] = []
         latest: dict[Owner, dict[str, float]] = {}
         for owner, view in by_owner.items():
@@ -182,8 +179,8 @@ class UtilisationMonitor(Loop):
         if deleted:
             log.info("deleted %d utilisation samples taken before %s", deleted, cutoff)
         # Feeds prune on ingest too; this catches a feed that no longer receives records.
-        views = await store_io.load_views(self._sessions, self._parsed)
-        await prune_feeds(self._sessions, feed_cutoffs(views, now))
+        feeds = await live_feeds(self._sessions, self._parsed)
+        await prune_feeds(self._sessions, feed_cutoffs(feeds, now))
 
     def _watch(
         self, owner: Owner, total: Totals, now: datetime, *, threshold: IdleThreshold
