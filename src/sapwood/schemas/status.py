@@ -63,6 +63,17 @@ HOLDING_PHASES = frozenset({Phase.ADMITTED, Phase.RUNNING, Phase.DEGRADED})
 """Phases that hold resources: admission counts them as allocated."""
 
 
+class ReplicaState(StrEnum):
+    """A replica record's state (``status.replicas[].state``): the replica's own words,
+    apart from the object's ``Phase`` although two of them read the same."""
+
+    WAITING = "Waiting"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    BACK_OFF = "BackOff"
+    SUCCEEDED = "Succeeded"
+
+
 class Reason(StrEnum):
     """The words the server uses for ``status.reason`` and for events' reasons.
 
@@ -125,6 +136,16 @@ def _known_reason(value: object) -> object:
     return value
 
 
+def _known_state(value: object) -> object:
+    """A replica state this version knows becomes a ``ReplicaState``; other text stays."""
+    if isinstance(value, str) and not isinstance(value, ReplicaState):
+        try:
+            return ReplicaState(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _iso(value: datetime) -> str:
     return value.isoformat()
 
@@ -134,6 +155,8 @@ Instant = Annotated[datetime, PlainSerializer(_iso, return_type=str, when_used="
 AnyReason = Annotated[Reason | str, BeforeValidator(_known_reason)]
 """A ``Reason`` when this version knows the word, else the text as written."""
 KnownPhase = Annotated[Phase, BeforeValidator(Phase.of)]
+AnyReplicaState = Annotated[ReplicaState | str, BeforeValidator(_known_state)]
+"""A ``ReplicaState`` when this version knows the word, else the text as written."""
 
 
 class StatusPart(WireModel):
@@ -163,7 +186,7 @@ class ReplicaStatus(StatusPart):
     """What the controller remembers about one replica between passes."""
 
     index: int
-    state: str = "Waiting"  # Waiting | Starting | Running | BackOff | Succeeded
+    state: AnyReplicaState = ReplicaState.WAITING
     restarts: int = 0
     backoff: int = 0  # failures since it last ran healthily for a while
     run: str | None = None  # the start time of the last run whose exit was counted
@@ -354,6 +377,7 @@ __all__ = [
     "ObjectStatus",
     "Phase",
     "Reason",
+    "ReplicaState",
     "ReplicaStatus",
     "Rollout",
     "ServiceStatus",

@@ -24,6 +24,7 @@ from sapwood.schemas import (
     ObjectStatus,
     Phase,
     Reason,
+    ReplicaState,
     ServiceStatus,
     WorkspaceStatus,
     dump_status,
@@ -84,6 +85,8 @@ def test_fields_read_as_their_types() -> None:
     assert job.history is not None
     assert job.history[0].run == 1
     assert isinstance(job.history[0].phase, Phase)
+    assert job.replicas is not None
+    assert all(isinstance(r.state, ReplicaState) for r in job.replicas)
     service = next(
         parse_status("Service", i["status"])
         for i in CAPTURED

@@ -9,23 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
+# The wire's vocabulary (schemas/status.py); the planners take it from here.
+from sapwood.schemas.status import ReplicaState as ReplicaState
 from sapwood.server.units import UnitPhase, UnitReason, UnitState
 
 MESSAGE_CHARS = 500
-
-
-class ReplicaState(StrEnum):
-    """A replica record's state (``status.replicas[].state``): the replica's own words,
-    apart from the object's ``Phase`` although two of them read the same."""
-
-    WAITING = "Waiting"
-    STARTING = "Starting"
-    RUNNING = "Running"
-    BACK_OFF = "BackOff"
-    SUCCEEDED = "Succeeded"
 
 
 @dataclass(frozen=True)
