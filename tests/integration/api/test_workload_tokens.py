@@ -27,12 +27,14 @@ async def token_of(api: Api, kind: str, name: str, team: str = "default") -> str
     """The token the controller would give the object's workload, stored as it stores it."""
     obj = await api.admin.get(kind, name, team=team)
     token = workload_token(KEY, obj.metadata.uid)
-    await store_io.ensure_workload_token(
+    await store_io.ensure_workload_tokens(
         api.transport.app.state.sapwood.sessions,  # type: ignore[attr-defined]
-        token_id=token.id,
-        secret_hash=token.secret_hash,
+        [
+            store_io.WorkloadToken(
+                token.id, token.secret_hash, f"{obj.kind}/{obj.metadata.team}/{obj.metadata.name}"
+            )
+        ],
         user=WORKLOADS_USER,
-        scope=f"{obj.kind}/{obj.metadata.team}/{obj.metadata.name}",
         now=datetime.now(UTC),
     )
     return token.token

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sapwood.client import AsyncClient
-from sapwood.schemas import Event, Object
+from sapwood.schemas import Event, Object, Phase
 from sapwood.server.app import create_app
 from sapwood.server.controller.manager import ControllerManager
 from sapwood.server.runtimes.base import UnitKey
@@ -72,7 +72,7 @@ class Harness:
     async def get(self, kind: str, name: str) -> Object:
         return await self.sdk.get(kind, name)
 
-    async def phase(self, kind: str, name: str) -> str:
+    async def phase(self, kind: str, name: str) -> Phase | None:
         return (await self.get(kind, name)).phase
 
     async def events(self, kind: str, name: str) -> list[Event]:

@@ -1,4 +1,5 @@
-"""The controller's two short trips to the store: load every object, apply the results.
+"""The controller's writes to the store: plans' statuses, events and removals in bulk,
+workload tokens, and the quotas the scheduler reads. (Objects are read by cache.py.)
 
 No runtime call happens while a session is open (see STYLE.md, Controllers).
 """
@@ -6,11 +7,12 @@ No runtime call happens while a session is open (see STYLE.md, Controllers).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -20,7 +22,7 @@ from sapwood.server.controller.plan.kinds import policy_for, run_ended
 from sapwood.server.controller.plan.view import EventNote, ObjectView, Plan
 from sapwood.server.secrets import workload_token_id
 from sapwood.server.store.engine import AsyncSession
-from sapwood.server.store.events import EventFields, add_event
+from sapwood.server.store.events import EventFields, add_events
 from sapwood.server.store.tables import (
     FeedBatchRow,
     FeedResultRow,
@@ -28,70 +30,9 @@ from sapwood.server.store.tables import (
     QuotaRow,
     TokenRow,
 )
-from sapwood.specs.objects import AnyObject, SpecError, parse_object
 from sapwood.specs.quantity import parse_cpu, parse_memory
 
 log = logging.getLogger("sapwood.controller")
-
-
-# Parsed objects by (uid, generation, labels): what a spec parses to changes only then.
-ParsedSpecs = dict[tuple[str, int, tuple[tuple[str, str], ...]], AnyObject]
-
-
-async def load_views(
-    sessions: async_sessionmaker[AsyncSession], parsed: ParsedSpecs | None = None
-) -> list[ObjectView]:
-    """Every object, parsed; an object whose stored spec no longer parses is skipped.
-
-    ``parsed`` (owned by the caller, kept between passes) spares re-validating specs that
-    did not change; it is pruned to the objects seen in this call.
-    """
-    async with sessions() as session:
-        rows = list(await session.scalars(select(ObjectRow).order_by(ObjectRow.id)))
-    cache: ParsedSpecs = parsed if parsed is not None else {}
-    seen: set[tuple[str, int, tuple[tuple[str, str], ...]]] = set()
-    views = []
-    for row in rows:
-        key = (row.uid, row.generation, tuple(sorted(row.labels.items())))
-        seen.add(key)
-        obj = cache.get(key)
-        if obj is None:
-            obj = _parse(row)
-            if obj is None:
-                continue
-            cache[key] = obj
-        views.append(
-            ObjectView(
-                id=row.id,
-                uid=row.uid,
-                obj=obj,
-                team=row.team,
-                generation=row.generation,
-                resource_version=row.resource_version,
-                created_at=row.created_at,
-                deletion_timestamp=row.deletion_timestamp,
-                status=dict(row.status),
-            )
-        )
-    for stale in set(cache) - seen:
-        del cache[stale]
-    return views
-
-
-def _parse(row: ObjectRow) -> AnyObject | None:
-    document = {
-        "apiVersion": "sapwood/v1",
-        "kind": row.kind,
-        "metadata": {"name": row.name, "team": row.team, "labels": row.labels},
-        "spec": row.spec,
-    }
-    try:
-        return parse_object(document)
-    except SpecError as exc:
-        log.error(
-            "skipping %s/%s/%s: stored spec is invalid: %s", row.kind, row.team, row.name, exc
-        )
-        return None
 
 
 @dataclass
@@ -111,7 +52,7 @@ async def apply_plans(
     now: datetime,
 ) -> Outcome:
     """Writes each status (guarded by resourceVersion), its events, and removals, in one
-    transaction.
+    transaction, the statuses and events in bulk.
 
     A stale object (changed by someone since it was loaded) is skipped with its events;
     the caller reloads it and plans it again from what is current.
@@ -121,45 +62,102 @@ async def apply_plans(
     if not pending:
         return outcome
     async with sessions() as session:
+        updates: list[tuple[ObjectView, dict[str, Any]]] = []
         for view, plan in pending:
-            status = None
-            if plan.status is not None:
+            if plan.remove:
+                if await _remove(session, view):
+                    outcome.removed.add(view.uid)
+                else:
+                    outcome.stale.add(view.uid)
+            elif plan.status is not None:
                 status = {**plan.status, "observedGeneration": view.generation}
-            changed = status is not None and status != view.status
-            guard = (ObjectRow.id == view.id, ObjectRow.resource_version == view.resource_version)
-            if plan.remove:
-                result = await session.execute(delete(ObjectRow).where(*guard))
-                await session.execute(delete(TokenRow).where(TokenRow.id == token_id_of(view)))
-                removed = result.rowcount == 1  # type: ignore[attr-defined]
-                if removed and policy_for(view.kind).takes_records:  # records go with it
-                    await session.execute(
-                        delete(FeedBatchRow).where(FeedBatchRow.feed_uid == view.uid)
-                    )
-                    await session.execute(
-                        delete(FeedResultRow).where(FeedResultRow.feed_uid == view.uid)
-                    )
-            elif changed:
-                values: dict[str, Any] = {
-                    "status": status,
-                    "resource_version": view.resource_version + 1,
-                    "updated_at": now,
-                }
-                result = await session.execute(update(ObjectRow).where(*guard).values(**values))
-            else:
-                result = None
-            if result is not None and result.rowcount != 1:  # type: ignore[attr-defined]
-                outcome.stale.add(view.uid)
-                continue
-            if plan.remove:
-                outcome.removed.add(view.uid)
-            elif changed and status is not None:
+                if status != view.status:
+                    updates.append((view, status))
+        outcome.stale |= await _write_statuses(session, updates, now=now)
+        for view, status in updates:
+            if view.uid not in outcome.stale:
                 outcome.written[view.uid] = (status, view.resource_version + 1)
-            if status is not None and run_ended(view.kind, status):
-                await end_workload_token(session, view.uid, now=now)
-            for note in plan.events:
-                await add_event(session, _event_fields(view, note), now=now)
+        ended = [
+            view.uid
+            for view, plan in pending
+            if view.uid not in outcome.stale
+            and plan.status is not None
+            and run_ended(view.kind, plan.status)
+        ]
+        await end_workload_tokens(session, ended, now=now)
+        events = [
+            _event_fields(view, note)
+            for view, plan in pending
+            if view.uid not in outcome.stale
+            for note in plan.events
+        ]
+        await add_events(session, events, now=now)
         await session.commit()
     return outcome
+
+
+async def _remove(session: AsyncSession, view: ObjectView) -> bool:
+    """Deletes the row (guarded) and its token, and a feed's records; False when stale."""
+    guard = (ObjectRow.id == view.id, ObjectRow.resource_version == view.resource_version)
+    result = await session.execute(delete(ObjectRow).where(*guard))
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.execute(delete(TokenRow).where(TokenRow.id == token_id_of(view)))
+    if policy_for(view.kind).takes_records:  # its records and results go with it
+        await session.execute(delete(FeedBatchRow).where(FeedBatchRow.feed_uid == view.uid))
+        await session.execute(delete(FeedResultRow).where(FeedResultRow.feed_uid == view.uid))
+    return True
+
+
+_OBJECTS: Table = ObjectRow.__table__  # type: ignore[assignment]  # Core, for executemany
+_STATUS_WRITE = (
+    update(_OBJECTS)
+    .where(
+        _OBJECTS.c.id == bindparam("w_id"),
+        _OBJECTS.c.resource_version == bindparam("w_version"),
+    )
+    .values(
+        status=bindparam("w_status"),
+        resource_version=bindparam("w_next"),
+        updated_at=bindparam("w_at"),
+    )
+)
+
+
+async def _write_statuses(
+    session: AsyncSession, updates: list[tuple[ObjectView, dict[str, Any]]], *, now: datetime
+) -> set[str]:
+    """Writes the statuses guarded by resourceVersion, many per statement; returns the uids
+    found stale. When a batch matches fewer rows than it holds, it is redone row by row to
+    learn which."""
+    stale: set[str] = set()
+    for start in range(0, len(updates), _BATCH):
+        batch = updates[start : start + _BATCH]
+        params = [
+            {
+                "w_id": view.id,
+                "w_version": view.resource_version,
+                "w_status": status,
+                "w_next": view.resource_version + 1,
+                "w_at": now,
+            }
+            for view, status in batch
+        ]
+        if len(params) > 1:
+            savepoint = await session.begin_nested()
+            result = await session.execute(_STATUS_WRITE, params)
+            if result.rowcount == len(params):  # type: ignore[attr-defined]
+                await savepoint.commit()
+                continue
+            await savepoint.rollback()
+        for (view, _), one in zip(batch, params, strict=True):
+            result = await session.execute(_STATUS_WRITE, one)
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                stale.add(view.uid)
+    return stale
+
+
+_BATCH = 500  # status writes per statement
 
 
 def _writes(view: ObjectView, plan: Plan) -> bool:
@@ -251,12 +249,21 @@ async def end_workload_token(session: AsyncSession, uid: str, *, now: datetime) 
     """Revokes the workload token of the object ``uid`` in the caller's transaction (not
     committed here), so it ends together with the status or deletion written beside it.
     Idempotent; nothing happens when the object never had a token."""
-    await session.execute(
-        update(TokenRow)
-        .where(TokenRow.id == workload_token_id(uid), TokenRow.revoked_at.is_(None))
-        .values(revoked_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    await end_workload_tokens(session, [uid], now=now)
+
+
+async def end_workload_tokens(
+    session: AsyncSession, uids: Collection[str], *, now: datetime
+) -> None:
+    """``end_workload_token`` for many objects, in few statements."""
+    ids = sorted(workload_token_id(uid) for uid in uids)
+    for start in range(0, len(ids), _BATCH):
+        await session.execute(
+            update(TokenRow)
+            .where(TokenRow.id.in_(ids[start : start + _BATCH]), TokenRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 UNCAPPED = 2**62  # a resource a quota leaves without a cap

@@ -26,6 +26,7 @@ from sapwood.schemas import (
     ApplyResponse,
     ApplyResult,
     DeleteResponse,
+    EventType,
     Object,
     ObjectPage,
     Phase,
@@ -45,6 +46,7 @@ from sapwood.server.services.events import record_event
 from sapwood.server.services.paging import decode_continue, encode_continue
 from sapwood.server.store.changes import note_changed
 from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.events import EventFields, add_events
 from sapwood.server.store.tables import LabelRow, ObjectRow, TeamRow
 from sapwood.specs.objects import AnyObject, SpecError, parse_object, spec_dict
 from sapwood.specs.selectors import Op, Requirement, parse_selector
@@ -200,11 +202,32 @@ async def apply_objects(
 async def _apply_all(
     session: AsyncSession, desired: Sequence[Desired], *, dry_run: bool, now: datetime
 ) -> ApplyResponse:
-    """One attempt, in one transaction; rolled back on any error."""
+    """One attempt, in one transaction; rolled back on any error. The current rows are
+    read in one query, new rows written in bulk, their "created" events without a lookup."""
     results = []
+    created: list[tuple[ObjectRow, Desired]] = []
     try:
+        current = await _current_rows(session, desired)
         for item in desired:
-            results.append(await _apply_one(session, item, now=now))
+            key = (item.obj.kind, item.team, item.obj.metadata.name)
+            results.append(await _apply_one(session, item, current.get(key), created, now=now))
+        await session.flush()  # the new rows, in bulk: now they have ids
+        for row, item in created:
+            labels = item.obj.metadata.labels.items()
+            session.add_all(LabelRow(object_id=row.id, key=k, value=v) for k, v in labels)
+        events = [
+            EventFields(
+                row.uid,
+                row.kind,
+                row.team,
+                row.name,
+                EventType.NORMAL.value,
+                Reason.CREATED,
+                f"{item.ref} created",
+            )
+            for row, item in created
+        ]
+        await add_events(session, events, now=now, new_uids=[row.uid for row, _ in created])
         if dry_run:
             await session.rollback()
         else:
@@ -215,9 +238,34 @@ async def _apply_all(
     return ApplyResponse(results=results, dry_run=dry_run)
 
 
-async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> ApplyResult:
+async def _current_rows(
+    session: AsyncSession, desired: Sequence[Desired]
+) -> dict[tuple[str, str, str], ObjectRow]:
+    """The stored rows the documents name, by (kind, team, name), in a query per kind and
+    team."""
+    names: dict[tuple[str, str], set[str]] = {}
+    for item in desired:
+        names.setdefault((item.obj.kind, item.team), set()).add(item.obj.metadata.name)
+    out: dict[tuple[str, str, str], ObjectRow] = {}
+    for (kind, team), wanted in names.items():
+        rows = await session.scalars(
+            select(ObjectRow).where(
+                ObjectRow.kind == kind, ObjectRow.team == team, ObjectRow.name.in_(wanted)
+            )
+        )
+        out.update({(kind, team, row.name): row for row in rows})
+    return out
+
+
+async def _apply_one(
+    session: AsyncSession,
+    item: Desired,
+    current: ObjectRow | None,
+    created: list[tuple[ObjectRow, Desired]],
+    *,
+    now: datetime,
+) -> ApplyResult:
     meta = item.obj.metadata
-    current = await session.scalar(_by_key(item.obj.kind, item.team, meta.name))
     action = decide_apply(current, item)
     if action is ApplyAction.UNCHANGED and current is not None:
         return ApplyResult(action=action, object=row_to_object(current))
@@ -236,8 +284,7 @@ async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> 
             updated_at=now,
         )
         session.add(row)
-        await session.flush()
-        await record_event(session, row, Reason.CREATED, f"{item.ref} created", now=now)
+        created.append((row, item))  # its labels and event follow once it has an id
     else:
         spec_changed = current.spec != item.spec
         result = await session.execute(
@@ -264,7 +311,8 @@ async def _apply_one(session: AsyncSession, item: Desired, *, now: datetime) -> 
         await record_event(
             session, row, Reason.CONFIGURED, f"{what} (generation {row.generation})", now=now
         )
-    session.add_all(LabelRow(object_id=row.id, key=k, value=v) for k, v in meta.labels.items())
+    if current is not None:  # a new row's labels are added once the batch has its ids
+        session.add_all(LabelRow(object_id=row.id, key=k, value=v) for k, v in meta.labels.items())
     await note_changed(session, row.uid)
     return ApplyResult(action=action, object=row_to_object(row))
 

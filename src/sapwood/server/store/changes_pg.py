@@ -2,9 +2,9 @@
 
 Writers send the uids they change with ``pg_notify`` in their transaction (see
 ``changes.note_changed``); this listener hands them to the local ``ChangeFeed``. A lost
-connection is reopened after a pause, and every reconnect is reported through
-``on_reconnect`` so the caller can resync: notifications sent while nobody listened are
-gone.
+connection is reopened after a pause. Every LISTEN that starts, the first included, is
+reported through ``on_reconnect`` so the caller can resync: notifications sent while
+nobody listened are gone.
 """
 
 from __future__ import annotations
@@ -46,16 +46,15 @@ class PgChangeListener:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _run(self) -> None:
-        first = True
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
                     self._url, autocommit=True
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    if not first:
-                        self._on_reconnect()
-                    first = False
+                    # What was written before this LISTEN (the controller's first load may
+                    # predate it, or the last connection died) is compared afresh.
+                    self._on_reconnect()
                     async for note in conn.notifies():
                         self._feed.publish(parse_payload(note.payload))
             except asyncio.CancelledError:

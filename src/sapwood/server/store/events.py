@@ -10,15 +10,17 @@ posts it once.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import EventRow
 
 FOLD_WINDOW = timedelta(minutes=10)
+_CHUNK = 500  # uids per IN (...)
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,41 @@ async def add_event(
     latest = await session.scalar(
         select(EventRow).where(EventRow.uid == event.uid).order_by(EventRow.id.desc()).limit(1)
     )
+    return _add(session, latest, event, now=now, window=window)
+
+
+async def add_events(
+    session: AsyncSession,
+    events: Sequence[EventFields],
+    *,
+    now: datetime,
+    window: timedelta = FOLD_WINDOW,
+    new_uids: Collection[str] = (),
+) -> None:
+    """Adds many events at once, in order, each folded as ``add_event`` would: one query
+    finds the latest event of every object named (none for ``new_uids``, objects created
+    in this transaction), and the session writes the rows in bulk when it flushes."""
+    wanted = sorted({e.uid for e in events} - set(new_uids))
+    latest: dict[str, EventRow | None] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        newest = (
+            select(func.max(EventRow.id)).where(EventRow.uid.in_(chunk)).group_by(EventRow.uid)
+        )
+        for row in await session.scalars(select(EventRow).where(EventRow.id.in_(newest))):
+            latest[row.uid] = row
+    for event in events:
+        latest[event.uid] = _add(session, latest.get(event.uid), event, now=now, window=window)
+
+
+def _add(
+    session: AsyncSession,
+    latest: EventRow | None,
+    event: EventFields,
+    *,
+    now: datetime,
+    window: timedelta,
+) -> EventRow:
     if latest is not None and folds(latest, event, now=now, window=window):
         latest.count += 1
         latest.last_seen_at = max(now, latest.last_seen_at)
