@@ -72,19 +72,24 @@ class Loop(ABC):
                 delay = await self.tick()
             except Exception:  # the loop never dies; the next round starts afresh
                 log.exception("%s: round failed", self.name)
-            self.ticks += 1
-            async with self._ticked:
-                self._ticked.notify_all()
             await self._pause(self.interval_s if delay is None else delay)
 
+    async def _finished(self) -> None:
+        self.ticks += 1
+        async with self._ticked:
+            self._ticked.notify_all()
+
     async def _pause(self, seconds: float) -> None:
-        """Waits ``seconds`` on the clock, or until woken."""
-        if self._wake.is_set():
-            return
+        """Counts the round finished once its wait has begun (a test that advances the
+        clock as soon as ``wait_ticks`` returns moves this wait), then waits ``seconds``
+        on the clock, or until woken."""
         sleep = asyncio.ensure_future(self.clock.sleep(max(0.0, seconds)))
         woken = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(0)  # both waits start, the clock's sleep counts from now
+            await self._finished()
+            if not self._wake.is_set():
+                await asyncio.wait({sleep, woken}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             sleep.cancel()
             woken.cancel()
