@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from sapwood.schemas.status import TERMINAL_PHASES
 from sapwood.server.controller.plan.view import ObjectView
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ObjectRow
@@ -40,6 +41,7 @@ class ObjectCache:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._views: dict[str, ObjectView] = {}
+        self._open: set[str] = set()  # not finished (a finished Job waits for nothing)
         self._owners: dict[Owner, str] = {}
         self._parsed: dict[str, tuple[int, dict[str, str], AnyObject]] = {}
         self.loaded = False
@@ -60,6 +62,12 @@ class ObjectCache:
     def views(self) -> list[ObjectView]:
         """Every object, in creation order (the order the scheduler breaks ties in)."""
         return sorted(self._views.values(), key=lambda v: v.id)
+
+    def unfinished(self) -> list[ObjectView]:
+        """The objects not finished (Succeeded or Failed), in creation order: what the
+        scheduler weighs, without the finished ones that pile up behind a busy queue."""
+        views = (self._views[uid] for uid in self._open)
+        return sorted(views, key=lambda v: v.id)
 
     def of_kind(self, kind: str) -> list[ObjectView]:
         return [v for v in self._views.values() if v.kind == kind]
@@ -99,6 +107,10 @@ class ObjectCache:
         """Records an object as the controller just wrote it."""
         self._views[view.uid] = view
         self._owners[(view.kind, view.team, view.name)] = view.uid
+        if view.phase in TERMINAL_PHASES and view.deletion_timestamp is None:
+            self._open.discard(view.uid)
+        else:
+            self._open.add(view.uid)
 
     def drop(self, view: ObjectView) -> None:
         self._forget(view.uid)
@@ -124,6 +136,7 @@ class ObjectCache:
     def _forget(self, uid: str) -> None:
         view = self._views.pop(uid, None)
         self._parsed.pop(uid, None)
+        self._open.discard(uid)
         if view is not None:
             self._owners.pop((view.kind, view.team, view.name), None)
 

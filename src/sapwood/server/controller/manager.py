@@ -125,6 +125,7 @@ class ControllerManager(Loop):
         # Waiting objects that fit nowhere at the current capacity: left out of cycles
         # until capacity changes or they do. And waiting objects' workloads, converted once.
         self._parked: set[str] = set()
+        self._quotas: dict[str, scheduler.Quota] | None = None
         self._workloads: admission.Memo = {}
         self._next_resync = 0.0
         self._stopping: dict[UnitKey, asyncio.Task[None]] = {}
@@ -238,10 +239,12 @@ class ControllerManager(Loop):
         admissions: dict[str, admission.Admission] = {}
         if self._schedule:
             self._schedule = False
-            views = [overrides.get(v.uid, v) for v in self._cache.views()]
+            views = [overrides.get(v.uid, v) for v in self._scheduled()]
+            if self._quotas is None:  # read again after a quota changed, and at each resync
+                self._quotas = await store_io.load_quotas(self._sessions)
             inputs = admission.Inputs(
                 capacity=capacity,
-                quotas=await store_io.load_quotas(self._sessions),
+                quotas=self._quotas,
                 priorities=self._config.priorities,
                 policy=self._config.policy,
             )
@@ -295,7 +298,8 @@ class ControllerManager(Loop):
     async def _absorb_changes(self, mono: float) -> set[str]:
         """Brings the cache up to date; returns the uids to plan because of it."""
         notified, self._notified = self._notified, set()
-        if mono >= self._next_resync or not self._cache.loaded:
+        resync = mono >= self._next_resync or not self._cache.loaded
+        if resync:
             self._next_resync = mono + self._settings.resync_s
             delta = await self._cache.resync()
         else:
@@ -310,6 +314,8 @@ class ControllerManager(Loop):
         woken, self._woken = self._woken, set()
         for kind in woken & set(KINDS):
             dirty |= {v.uid for v in self._cache.of_kind(kind)}
+        if QUOTA in woken or resync:
+            self._quotas = None
         if delta or QUOTA in woken:
             self._schedule = True
         return dirty
@@ -390,6 +396,18 @@ class ControllerManager(Loop):
             elif self._running(view):
                 self._timers.schedule(uid, mono + self._settings.recheck_s)
         return busy
+
+    def _scheduled(self) -> list[ObjectView]:
+        """What the scheduler weighs: every unfinished object, and finished ones whose
+        units still run (they hold room until stopped)."""
+        views = self._cache.unfinished()
+        seen = {v.uid for v in views}
+        for owner in self._units:
+            view = self._cache.owner(owner)
+            if view is not None and view.uid not in seen:
+                views.append(view)
+                seen.add(view.uid)
+        return sorted(views, key=lambda v: v.id)
 
     def _running(self, view: ObjectView) -> bool:
         """Whether time alone can change what the object needs (a timer keeps watch)."""

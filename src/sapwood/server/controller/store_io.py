@@ -143,16 +143,17 @@ async def _write_statuses(
             }
             for view, status in batch
         ]
+        connection = await session.connection()
         if len(params) > 1:
             savepoint = await session.begin_nested()
-            result = await session.execute(_STATUS_WRITE, params)
-            if result.rowcount == len(params):  # type: ignore[attr-defined]
+            result = await connection.execute(_STATUS_WRITE, params)
+            if result.rowcount == len(params):
                 await savepoint.commit()
                 continue
             await savepoint.rollback()
         for (view, _), one in zip(batch, params, strict=True):
-            result = await session.execute(_STATUS_WRITE, one)
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            result = await connection.execute(_STATUS_WRITE, one)
+            if result.rowcount != 1:
                 stale.add(view.uid)
     return stale
 

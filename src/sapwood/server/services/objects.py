@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, not_, select, update
+from sqlalchemy import Table, delete, exists, insert, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -211,10 +211,7 @@ async def _apply_all(
         for item in desired:
             key = (item.obj.kind, item.team, item.obj.metadata.name)
             results.append(await _apply_one(session, item, current.get(key), created, now=now))
-        await session.flush()  # the new rows, in bulk: now they have ids
-        for row, item in created:
-            labels = item.obj.metadata.labels.items()
-            session.add_all(LabelRow(object_id=row.id, key=k, value=v) for k, v in labels)
+        await _insert_new(session, [row for row, _ in created])
         events = [
             EventFields(
                 row.uid,
@@ -236,6 +233,45 @@ async def _apply_all(
         await session.rollback()
         raise
     return ApplyResponse(results=results, dry_run=dry_run)
+
+
+_NEW_ROW_COLUMNS = (
+    "uid",
+    "kind",
+    "team",
+    "name",
+    "labels",
+    "spec",
+    "status",
+    "generation",
+    "resource_version",
+    "created_at",
+    "updated_at",
+)
+_CHUNK = 500
+
+
+async def _insert_new(session: AsyncSession, rows: Sequence[ObjectRow]) -> None:
+    """Writes new object rows and their labels with multi-row INSERTs; sets each row's id."""
+    objects: Table = ObjectRow.__table__  # type: ignore[assignment]
+    labels: Table = LabelRow.__table__  # type: ignore[assignment]
+    connection = await session.connection()  # Core, not the ORM's row-by-row bookkeeping
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        values = [{c: getattr(row, c) for c in _NEW_ROW_COLUMNS} for row in chunk]
+        written = await connection.execute(
+            insert(objects).returning(objects.c.uid, objects.c.id), values
+        )
+        ids = {uid: id_ for uid, id_ in written}
+        for row in chunk:
+            row.id = ids[row.uid]
+        pairs = [
+            {"object_id": row.id, "key": k, "value": v}
+            for row in chunk
+            for k, v in row.labels.items()
+        ]
+        if pairs:
+            await connection.execute(insert(labels), pairs)
 
 
 async def _current_rows(
@@ -283,8 +319,7 @@ async def _apply_one(
             created_at=now,
             updated_at=now,
         )
-        session.add(row)
-        created.append((row, item))  # its labels and event follow once it has an id
+        created.append((row, item))  # written with the others, then its labels and event
     else:
         spec_changed = current.spec != item.spec
         result = await session.execute(

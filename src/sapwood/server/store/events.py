@@ -11,10 +11,11 @@ posts it once.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import EventRow
@@ -36,7 +37,23 @@ class EventFields:
     message: str
 
 
-def folds(latest: EventRow | None, event: EventFields, *, now: datetime, window: timedelta) -> bool:
+class _Latest(Protocol):
+    """An event row, written or about to be."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def last_seen_at(self) -> datetime: ...
+
+
+def folds(latest: _Latest | None, event: EventFields, *, now: datetime, window: timedelta) -> bool:
     """Whether ``event`` repeats ``latest`` (the object's newest event row): same type,
     reason and message, last seen no more than ``window`` before ``now``."""
     if latest is None:
@@ -74,18 +91,68 @@ async def add_events(
 ) -> None:
     """Adds many events at once, in order, each folded as ``add_event`` would: one query
     finds the latest event of every object named (none for ``new_uids``, objects created
-    in this transaction), and the session writes the rows in bulk when it flushes."""
+    in this transaction), and the new rows go in with one multi-row INSERT."""
     wanted = sorted({e.uid for e in events} - set(new_uids))
-    latest: dict[str, EventRow | None] = {}
+    latest: dict[str, EventRow | _NewEvent] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        newest = (
-            select(func.max(EventRow.id)).where(EventRow.uid.in_(chunk)).group_by(EventRow.uid)
-        )
+        newest = select(func.max(EventRow.id)).where(EventRow.uid.in_(chunk)).group_by(EventRow.uid)
         for row in await session.scalars(select(EventRow).where(EventRow.id.in_(newest))):
             latest[row.uid] = row
+    fresh: list[_NewEvent] = []
     for event in events:
-        latest[event.uid] = _add(session, latest.get(event.uid), event, now=now, window=window)
+        last = latest.get(event.uid)
+        if last is not None and folds(last, event, now=now, window=window):
+            last.count += 1
+            last.last_seen_at = max(now, last.last_seen_at)
+            continue
+        latest[event.uid] = new = _NewEvent(event, now)
+        fresh.append(new)
+    events_table: Table = EventRow.__table__  # type: ignore[assignment]
+    connection = await session.connection()  # Core: one multi-row INSERT per chunk
+    for start in range(0, len(fresh), _CHUNK):
+        rows = [new.values() for new in fresh[start : start + _CHUNK]]
+        await connection.execute(insert(events_table), rows)
+
+
+@dataclass
+class _NewEvent:
+    """An event row not written yet; a repeat later in the same batch folds into it."""
+
+    fields: EventFields
+    created_at: datetime
+    count: int = 1
+    last_seen_at: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.last_seen_at = self.created_at
+
+    @property
+    def type(self) -> str:
+        return self.fields.type
+
+    @property
+    def reason(self) -> str:
+        return self.fields.reason
+
+    @property
+    def message(self) -> str:
+        return self.fields.message
+
+    def values(self) -> dict[str, object]:
+        e = self.fields
+        return {
+            "uid": e.uid,
+            "kind": e.kind,
+            "team": e.team,
+            "name": e.name,
+            "type": e.type,
+            "reason": e.reason,
+            "message": e.message,
+            "created_at": self.created_at,
+            "last_seen_at": self.last_seen_at,
+            "count": self.count,
+        }
 
 
 def _add(
