@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from sapwood.server.gateway.proxy import whole_request
 from sapwood.server.gateway.server import build_gateway
 from sapwood.server.settings import Settings
 from sapwood.testing.servers import free_port
 from tests.integration.gateway.support import write_routes
 from tests.support import Api
+from tests.support_gateway import whole_request
 
 pytestmark = pytest.mark.anyio
 

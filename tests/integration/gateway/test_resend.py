@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from sapwood.server.gateway.proxy import Gateway, whole_request
+from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.routing import Route
 from sapwood.specs.serving import GatewaySpec
 from sapwood.testing.servers import free_port
+from tests.support_gateway import whole_request
 
 pytestmark = pytest.mark.anyio
 

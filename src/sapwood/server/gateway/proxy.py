@@ -24,7 +24,6 @@ from sapwood.server.gateway.messages import (
     Headers,
     HttpError,
     Request,
-    RequestBody,
     Response,
     error_response,
     json_response,
@@ -436,8 +435,3 @@ def relay(response: UpstreamResponse, *, head_only: bool, after: Callable[[], No
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return Response(status, headers, data, after=after)
     return Response(status, headers + length, stream=response, after=after)
-
-
-def whole_request(method: bytes, target: bytes, headers: Headers, body: bytes = b"") -> Request:
-    """A request with its whole body at hand (for tests and tools)."""
-    return Request(method, target, headers, client="127.0.0.1", body=RequestBody.whole(body))

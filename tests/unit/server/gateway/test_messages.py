@@ -15,9 +15,10 @@ from sapwood.server.gateway.messages import (
     new_request_id,
     request_head,
 )
-from sapwood.server.gateway.proxy import Gateway, whole_request
+from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.routing import Route
 from sapwood.specs.serving import GatewaySpec
+from tests.support_gateway import whole_request
 
 pytestmark = pytest.mark.anyio
 
