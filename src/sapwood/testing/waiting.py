@@ -46,9 +46,9 @@ async def eventually(
         if until(result):
             return result
         last = result
-        if anyio.current_time() >= deadline:
-            raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
         await anyio.sleep(interval_s)
+        if anyio.current_time() >= deadline:  # checked after the pause: the last probe had time
+            raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
 
 
 def eventually_sync(
