@@ -43,7 +43,7 @@ class ObjectCache:
         self._views: dict[str, ObjectView] = {}
         self._open: set[str] = set()  # not finished (a finished Job waits for nothing)
         self._owners: dict[Owner, str] = {}
-        self._parsed: dict[str, tuple[int, dict[str, str], AnyObject]] = {}
+        self._parsed: Parsed = {}
         self.loaded = False
 
     def __len__(self) -> int:
@@ -141,26 +141,7 @@ class ObjectCache:
             self._owners.pop((view.kind, view.team, view.name), None)
 
     def _view(self, row: ObjectRow) -> ObjectView | None:
-        parsed = self._parsed.get(row.uid)
-        if parsed is not None and parsed[0] == row.generation and parsed[1] == row.labels:
-            obj: AnyObject | None = parsed[2]
-        else:
-            obj = _parse(row)
-            if obj is not None:
-                self._parsed[row.uid] = (row.generation, dict(row.labels), obj)
-        if obj is None:
-            return None
-        return ObjectView(
-            id=row.id,
-            uid=row.uid,
-            obj=obj,
-            team=row.team,
-            generation=row.generation,
-            resource_version=row.resource_version,
-            created_at=row.created_at,
-            deletion_timestamp=row.deletion_timestamp,
-            status=dict(row.status),
-        )
+        return view_of(row, self._parsed)
 
 
 async def _rows(session: AsyncSession, uids: list[str]) -> list[ObjectRow]:
@@ -171,17 +152,46 @@ async def _rows(session: AsyncSession, uids: list[str]) -> list[ObjectRow]:
     return rows
 
 
-def _parse(row: ObjectRow) -> AnyObject | None:
-    document = {
-        "apiVersion": "sapwood/v1",
-        "kind": row.kind,
-        "metadata": {"name": row.name, "team": row.team, "labels": row.labels},
-        "spec": row.spec,
-    }
-    try:
-        return parse_object(document)
-    except SpecError as exc:
-        log.error(
-            "skipping %s/%s/%s: stored spec is invalid: %s", row.kind, row.team, row.name, exc
-        )
-        return None
+Parsed = dict[str, tuple[int, dict[str, str], AnyObject]]
+"""Parsed specs by uid, kept by the caller between reads: (generation, labels, object)."""
+
+
+def view_of(row: ObjectRow, parsed: Parsed, *, quiet: bool = False) -> ObjectView | None:
+    """The row as a view, its spec parsed once per generation and labels (kept in
+    ``parsed``); None for a stored spec that no longer parses, which is logged as an error
+    unless ``quiet`` (a reader that is not the controller leaves the saying to it)."""
+    known = parsed.get(row.uid)
+    if known is not None and known[0] == row.generation and known[1] == row.labels:
+        obj = known[2]
+    else:
+        document = {
+            "apiVersion": "sapwood/v1",
+            "kind": row.kind,
+            "metadata": {"name": row.name, "team": row.team, "labels": row.labels},
+            "spec": row.spec,
+        }
+        try:
+            obj = parse_object(document)
+        except SpecError as exc:
+            level = logging.DEBUG if quiet else logging.ERROR
+            log.log(
+                level,
+                "skipping %s/%s/%s: stored spec is invalid: %s",
+                row.kind,
+                row.team,
+                row.name,
+                exc,
+            )
+            return None
+        parsed[row.uid] = (row.generation, dict(row.labels), obj)
+    return ObjectView(
+        id=row.id,
+        uid=row.uid,
+        obj=obj,
+        team=row.team,
+        generation=row.generation,
+        resource_version=row.resource_version,
+        created_at=row.created_at,
+        deletion_timestamp=row.deletion_timestamp,
+        status=dict(row.status),
+    )

@@ -9,16 +9,14 @@ from collections.abc import Collection
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from sapwood.server.controller.cache import Parsed, view_of
 from sapwood.server.controller.plan.view import ObjectView
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ObjectRow
-from sapwood.specs.objects import AnyObject, SpecError, parse_object
 
 log = logging.getLogger("sapwood.observe")
 
 Owner = tuple[str, str, str]  # (kind, team, name)
-# Parsed specs by uid, kept by the caller between reads: (generation, labels, object).
-Parsed = dict[str, tuple[int, dict[str, str], AnyObject]]
 _CHUNK = 300  # owners per IN (...) query: three parameters each
 
 
@@ -51,30 +49,4 @@ async def live_feeds(
 
 
 def _view(row: ObjectRow, parsed: Parsed) -> ObjectView | None:
-    known = parsed.get(row.uid)
-    if known is not None and known[0] == row.generation and known[1] == row.labels:
-        obj = known[2]
-    else:
-        document = {
-            "apiVersion": "sapwood/v1",
-            "kind": row.kind,
-            "metadata": {"name": row.name, "team": row.team, "labels": row.labels},
-            "spec": row.spec,
-        }
-        try:
-            obj = parse_object(document)
-        except SpecError as exc:  # the controller says so in its log; skip it here
-            log.debug("%s/%s/%s: stored spec is invalid: %s", row.kind, row.team, row.name, exc)
-            return None
-        parsed[row.uid] = (row.generation, dict(row.labels), obj)
-    return ObjectView(
-        id=row.id,
-        uid=row.uid,
-        obj=obj,
-        team=row.team,
-        generation=row.generation,
-        resource_version=row.resource_version,
-        created_at=row.created_at,
-        deletion_timestamp=row.deletion_timestamp,
-        status=dict(row.status),
-    )
+    return view_of(row, parsed, quiet=True)  # the controller logs a spec that no longer parses

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas.status import Phase
 from sapwood.server.clock import Clock
+from sapwood.server.controller.cache import Parsed
 from sapwood.server.controller.plan.idle import (
     UNKNOWN,
     IdleDecision,
@@ -36,7 +37,7 @@ from sapwood.server.controller.plan.idle import (
 from sapwood.server.controller.plan.view import ObjectView
 from sapwood.server.loop import Loop
 from sapwood.server.observe.jupyter import JupyterReader, read_jupyter_activity
-from sapwood.server.observe.objects import Parsed, live_feeds, views_of
+from sapwood.server.observe.objects import live_feeds, views_of
 from sapwood.server.observe.retention import (
     SWEEP_BATCH,
     SWEEP_EVERY,
