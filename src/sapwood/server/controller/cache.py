@@ -42,6 +42,7 @@ class ObjectCache:
         self._sessions = sessions
         self._views: dict[str, ObjectView] = {}
         self._open: set[str] = set()  # not finished (a finished Job waits for nothing)
+        self._kinds: dict[str, set[str]] = {}  # uids by kind
         self._owners: dict[Owner, str] = {}
         self._parsed: Parsed = {}
         self.loaded = False
@@ -63,14 +64,15 @@ class ObjectCache:
         """Every object, in creation order (the order the scheduler breaks ties in)."""
         return sorted(self._views.values(), key=lambda v: v.id)
 
-    def unfinished(self) -> list[ObjectView]:
-        """The objects not finished (Succeeded or Failed), in creation order: what the
-        scheduler weighs, without the finished ones that pile up behind a busy queue."""
-        views = (self._views[uid] for uid in self._open)
+    def unfinished(self, leaving_out: Collection[str] = ()) -> list[ObjectView]:
+        """The objects not finished (Succeeded or Failed), but for ``leaving_out``, in
+        creation order: what the scheduler weighs, without the finished ones that pile up
+        behind a busy queue."""
+        views = (self._views[uid] for uid in self._open if uid not in leaving_out)
         return sorted(views, key=lambda v: v.id)
 
     def of_kind(self, kind: str) -> list[ObjectView]:
-        return [v for v in self._views.values() if v.kind == kind]
+        return [self._views[uid] for uid in self._kinds.get(kind, ())]
 
     async def resync(self) -> Delta:
         """Brings the cache level with the store; returns what differed."""
@@ -107,6 +109,7 @@ class ObjectCache:
         """Records an object as the controller just wrote it."""
         self._views[view.uid] = view
         self._owners[(view.kind, view.team, view.name)] = view.uid
+        self._kinds.setdefault(view.kind, set()).add(view.uid)
         if view.phase in TERMINAL_PHASES and view.deletion_timestamp is None:
             self._open.discard(view.uid)
         else:
@@ -139,6 +142,7 @@ class ObjectCache:
         self._open.discard(uid)
         if view is not None:
             self._owners.pop((view.kind, view.team, view.name), None)
+            self._kinds.get(view.kind, set()).discard(uid)
 
     def _view(self, row: ObjectRow) -> ObjectView | None:
         return view_of(row, self._parsed)

@@ -398,9 +398,10 @@ class ControllerManager(Loop):
         return busy
 
     def _scheduled(self) -> list[ObjectView]:
-        """What the scheduler weighs: every unfinished object, and finished ones whose
-        units still run (they hold room until stopped)."""
-        views = self._cache.unfinished()
+        """What the scheduler weighs: every unfinished object but the parked, and finished
+        ones whose units still run (they hold room until stopped). A cycle so costs what
+        can move, not what waits for more capacity."""
+        views = self._cache.unfinished(leaving_out=self._parked)
         seen = {v.uid for v in views}
         for owner in self._units:
             view = self._cache.owner(owner)

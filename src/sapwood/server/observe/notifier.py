@@ -197,8 +197,10 @@ class Notifier(Loop):
                     time=event.created_at,
                 )
                 targets = match(rules, channels, note, labels.get(event.uid, {}))
-                await asyncio.gather(*(self.deliver(t, note) for t in targets))
-            await self._advance(event.id)
+                if targets:
+                    await asyncio.gather(*(self.deliver(t, note) for t in targets))
+                    await self._advance(event.id)  # posted: never posted again after a crash
+        await self._advance(events[-1].id)  # the rest had nobody to tell: once per batch
         return len(events)
 
     async def _advance(self, event_id: int) -> None:
