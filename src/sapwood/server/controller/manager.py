@@ -15,7 +15,6 @@ cache. A status write that lost a race reloads that object next round.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict, deque
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller import store_io
+from sapwood.server.controller.acting import Actor
 from sapwood.server.controller.cache import ObjectCache, Owner
 from sapwood.server.controller.feed_inputs import load_feed_inputs
 from sapwood.server.controller.plan import admission, scaling, scheduler
@@ -38,27 +38,23 @@ from sapwood.server.controller.plan.policy import FeedInputs, PlanInputs
 from sapwood.server.controller.plan.units import UnitContext
 from sapwood.server.controller.plan.view import EventNote, ObjectView, Plan
 from sapwood.server.controller.port import ControllerFigures
-from sapwood.server.controller.probes import Prober, Target
+from sapwood.server.controller.probes import ProbeLoop, Prober, probe_targets
 from sapwood.server.controller.timers import TimerQueue
+from sapwood.server.controller.tokens import WorkloadTokens
 from sapwood.server.loop import Loop
 from sapwood.server.runtimes.base import (
     Capacity,
     Runtime,
-    RuntimePermanentError,
-    RuntimeTemporaryError,
     UnitKey,
     UnitPhase,
-    UnitSpec,
     UnitState,
 )
-from sapwood.server.secrets import WORKLOADS_USER, NewToken, workload_token
 from sapwood.server.settings import ControllerSettings
 from sapwood.server.store.changes import ChangeFeed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.specs.objects import KINDS
 
 log = logging.getLogger("sapwood.controller")
-PROBE_TICK_S = 0.25
 QUOTA = "quota"  # wake("quota"): quotas changed, the scheduler runs again
 
 
@@ -74,23 +70,6 @@ class ControllerConfig:
     policy: scheduler.Policy = field(default_factory=scheduler.Policy)
     load_source: scaling.LoadSource | None = None  # the gateway's figures, for autoscaling
     runs_images: bool = False  # the runtime runs containers (Kubernetes), not host processes
-
-
-class _ProbeLoop(Loop):
-    """Starts due probes every quarter second, apart from the controller's rounds."""
-
-    name = "prober"
-
-    def __init__(self, prober: Prober, clock: Clock) -> None:
-        super().__init__(clock=clock, interval_s=PROBE_TICK_S)
-        self.prober = prober
-
-    async def tick(self) -> float | None:
-        self.prober.tick()
-        return None
-
-    async def on_stop(self) -> None:
-        await self.prober.close()
 
 
 class ControllerManager(Loop):
@@ -128,15 +107,18 @@ class ControllerManager(Loop):
         self._quotas: dict[str, scheduler.Quota] | None = None
         self._workloads: admission.Memo = {}
         self._next_resync = 0.0
-        self._stopping: dict[UnitKey, asyncio.Task[None]] = {}
-        self._failed_starts: dict[UnitKey, UnitState] = {}
-        # Derived tokens by object uid; the ids of those known stored and enabled.
-        self._tokens: dict[str, NewToken] = {}
-        self._tokens_stored: set[str] = set()
+        self._tokens = WorkloadTokens(sessions, clock, config.server_key)
+        self._actor = Actor(
+            runtime,
+            clock,
+            self._tokens,
+            start_concurrency=config.start_concurrency,
+            wake=self.wake,
+        )
         self.load_source = config.load_source
         self.last_loads: scaling.Loads | None = None  # the gateway's, from the last round
         self._prober = Prober(clock, on_change=lambda: self.wake("Service"))
-        self._probes = _ProbeLoop(self._prober, clock)
+        self._probes = ProbeLoop(self._prober, clock)
         self.pass_durations_s: deque[float] = deque(maxlen=256)  # the most recent
         self.passes = 0  # started
         self.passes_timed = 0  # finished, their durations appended above
@@ -153,10 +135,7 @@ class ControllerManager(Loop):
         if self._unsubscribe is not None:
             self._unsubscribe()
         await self._probes.stop()
-        for task in self._stopping.values():
-            task.cancel()
-        await asyncio.gather(*self._stopping.values(), return_exceptions=True)
-        await self.runtime.close()
+        await self._actor.close()
 
     def wake(self, kind: str = "") -> None:
         """Asks for a round now. ``kind`` names what changed outside the objects' rows:
@@ -214,7 +193,7 @@ class ControllerManager(Loop):
         anything was done (the next round then comes soon)."""
         now, mono = self.clock.now(), self.clock.monotonic()
         dirty = await self._absorb_changes(mono)
-        units = await self._observe()
+        units = await self._actor.observe()
         dirty |= self._absorb_units(units)
         capacity = await self.runtime.capacity()
         if capacity != self._capacity:
@@ -291,7 +270,7 @@ class ControllerManager(Loop):
             if self._cache.owner(owner) is None
             for unit in owned.values()
         ]
-        await self._act(results, orphans)
+        await self._actor.act(results, orphans)
         outcome = await store_io.apply_plans(self._sessions, results, now=now)
         return self._settle(results, outcome, mono=mono) or bool(orphans)
 
@@ -309,7 +288,7 @@ class ControllerManager(Loop):
         self._parked -= delta.changed  # a changed object is judged afresh
         for view in delta.removed:
             self._timers.cancel(view.uid)
-            self._tokens.pop(view.uid, None)
+            self._tokens.forget(view.uid)
             self._parked.discard(view.uid)
         woken, self._woken = self._woken, set()
         for kind in woken & set(KINDS):
@@ -380,7 +359,7 @@ class ControllerManager(Loop):
             if uid in outcome.removed:
                 self._cache.drop(view)
                 self._timers.cancel(uid)
-                self._tokens.pop(uid, None)
+                self._tokens.forget(uid)
                 busy = True
                 continue
             written = outcome.written.get(uid)
@@ -449,106 +428,16 @@ class ControllerManager(Loop):
     def _unit_context(self, view: ObjectView) -> UnitContext:
         return UnitContext(
             api_url=self._config.api_url,
-            token=self._token(view).token,
+            token=self._tokens.of(view).token,
             runs_images=self._config.runs_images,
         )
 
-    def _token(self, view: ObjectView) -> NewToken:
-        token = self._tokens.get(view.uid)
-        if token is None:
-            token = self._tokens[view.uid] = workload_token(self._config.server_key, view.uid)
-        return token
-
-    def token_of(self, view: ObjectView) -> str:
-        """The workload token the object's units run with (derived, never stored in clear)."""
-        return self._token(view).token
-
-    async def _observe(self) -> list[UnitState]:
-        units = {u.key: u for u in await self.runtime.observe()}
-        for key, failure in list(self._failed_starts.items()):
-            if key in units:
-                del self._failed_starts[key]
-            else:
-                units[key] = failure
-        return list(units.values())
-
     def _update_probes(self) -> None:
-        targets = []
-        mono, now = self.clock.monotonic(), self.clock.now()
-        for owner, owned in self._units.items():
-            view = self._cache.owner(owner)
-            probes = policy_for(view.kind).probes(view) if view is not None else None
-            if probes is None or not probes.any:
-                continue
-            for unit in owned.values():
-                if unit.phase is UnitPhase.RUNNING:
-                    age = (now - unit.started_at).total_seconds()
-                    targets.append(
-                        Target(
-                            unit.key,
-                            unit.started_at.isoformat(),
-                            unit.port,
-                            mono - age,
-                            probes.readiness,
-                            probes.liveness,
-                            unit.host,
-                        )
-                    )
-        self._prober.update(targets)
-
-    # acting on the runtime (no session open)
-
-    async def _act(self, results: list[tuple[ObjectView, Plan]], orphans: list[UnitState]) -> None:
-        for unit in orphans:
-            log.info("stopping %s: its object is gone", unit.key.slug())
-            if unit.phase is UnitPhase.RUNNING:
-                self._stop_in_background(unit.key, None)
-            else:
-                await self._forget(unit.key)
-        gate = asyncio.Semaphore(self._config.start_concurrency)
-        starting = [(view, plan) for view, plan in results if plan.starts]
-        try:
-            await self._ensure_tokens([view for view, _ in starting], run_begins=True)
-        except Exception:  # tokens could not be stored: nothing starts this round
-            log.exception("cannot issue workload tokens; starts wait for the next round")
-            for _, plan in starting:
-                plan.starts = []
-        starts = []
-        for view, plan in results:
-            grace_s = view.obj.spec.termination_grace_period.total_seconds()
-            for key in plan.stops:
-                self._stop_in_background(key, grace_s)
-            for key in plan.forgets:
-                await self._forget(key)
-            starts += [self._start(plan, spec, gate) for spec in plan.starts]
-        await asyncio.gather(*starts)
-
-    async def _start(self, plan: Plan, unit: UnitSpec, gate: asyncio.Semaphore) -> None:
-        async with gate:
-            try:
-                state = await self.runtime.start(unit)
-            except RuntimePermanentError as exc:
-                now = self.clock.now()
-                log.warning("cannot start %s: %s", unit.key.slug(), exc)
-                self._failed_starts[unit.key] = UnitState(
-                    unit.key,
-                    UnitPhase.EXITED,
-                    None,
-                    now,
-                    unit.generation,
-                    None,
-                    exit_code=127,
-                    reason=exc.reason,
-                    finished_at=now,
-                    message=str(exc),  # what is missing and where it was looked for
-                )
-                self.wake()  # the next round accounts for the failure like any exit
-                return
-            except RuntimeTemporaryError as exc:
-                plan.event("StartDelayed", f"replica {unit.key.replica}: {exc}", warning=True)
-                return
-        port = f", port {state.port}" if state.port else ""
-        plan.event("Started", f"replica {unit.key.replica} started (pid {state.pid}{port})")
+        self._prober.update(
+            probe_targets(
+                self._units, self._cache.owner, mono=self.clock.monotonic(), now=self.clock.now()
+            )
+        )
 
     async def _ensure_running_tokens(self) -> None:
         """Every object with a running unit has its token stored and enabled: the units a
@@ -559,55 +448,12 @@ class ControllerManager(Loop):
             if view is None or not any(u.phase is UnitPhase.RUNNING for u in owned.values()):
                 continue
             ended = view.deletion_timestamp is not None or run_ended(view.kind, view.status)
-            if not ended and self._token(view).id not in self._tokens_stored:
+            if not ended and not self._tokens.stored(view):
                 views.append(view)
         try:
-            await self._ensure_tokens(views)
+            await self._tokens.ensure(views)
         except Exception:  # the next round tries again
             log.exception("cannot store the workload tokens of running units")
-
-    async def _ensure_tokens(self, views: list[ObjectView], *, run_begins: bool = False) -> None:
-        """Stores the views' tokens in one transaction; when a run begins, always (its last
-        run's end revoked it)."""
-        wanted = [v for v in views if run_begins or self._token(v).id not in self._tokens_stored]
-        if not wanted:
-            return
-        tokens = [
-            store_io.WorkloadToken(
-                id=self._token(v).id,
-                secret_hash=self._token(v).secret_hash,
-                scope=store_io.scope_of(v),
-            )
-            for v in wanted
-        ]
-        await store_io.ensure_workload_tokens(
-            self._sessions, tokens, user=WORKLOADS_USER, now=self.clock.now()
-        )
-        self._tokens_stored.update(t.id for t in tokens)
-
-    def _stop_in_background(self, key: UnitKey, grace_s: float | None) -> None:
-        # A stop waits out the grace period; the round must not.
-        if key in self._stopping:
-            return
-
-        async def stop() -> None:
-            try:
-                await self.runtime.stop(key, grace_period_s=grace_s)
-            except Exception:
-                log.exception("stopping %s failed", key.slug())
-            finally:
-                self._stopping.pop(key, None)
-                self.wake()
-
-        self._stopping[key] = asyncio.create_task(stop())
-
-    async def _forget(self, key: UnitKey) -> None:
-        if self._failed_starts.pop(key, None) is not None:
-            return
-        try:
-            await self.runtime.forget(key)
-        except RuntimeTemporaryError:
-            pass  # still running after all: the next round sees it
 
     # the port (controller/port.py): all that services, routes and the dashboard may ask
 

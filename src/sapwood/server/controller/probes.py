@@ -10,17 +10,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 
 from sapwood.server.clock import Clock
 from sapwood.server.controller.plan.health import Health, ProbeState, initial, judge
-from sapwood.server.units import UnitKey
+from sapwood.server.controller.plan.kinds import policy_for
+from sapwood.server.controller.plan.view import ObjectView
+from sapwood.server.loop import Loop
+from sapwood.server.units import UnitKey, UnitPhase, UnitState
 from sapwood.specs.probes import Probe
 
 log = logging.getLogger("sapwood.controller.probes")
+PROBE_TICK_S = 0.25
+Owner = tuple[str, str, str]  # (kind, team, name)
 
 
 @dataclass(frozen=True)
@@ -169,3 +175,51 @@ class Prober:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class ProbeLoop(Loop):
+    """Starts due probes every quarter second, apart from the controller's rounds."""
+
+    name = "prober"
+
+    def __init__(self, prober: Prober, clock: Clock) -> None:
+        super().__init__(clock=clock, interval_s=PROBE_TICK_S)
+        self.prober = prober
+
+    async def tick(self) -> float | None:
+        self.prober.tick()
+        return None
+
+    async def on_stop(self) -> None:
+        await self.prober.close()
+
+
+def probe_targets(
+    units: Mapping[Owner, Mapping[int, UnitState]],
+    view_of: Callable[[Owner], ObjectView | None],
+    *,
+    mono: float,
+    now: datetime,
+) -> list[Target]:
+    """The running replicas to probe: those of objects whose kind declares probes."""
+    targets = []
+    for owner, owned in units.items():
+        view = view_of(owner)
+        probes = policy_for(view.kind).probes(view) if view is not None else None
+        if probes is None or not probes.any:
+            continue
+        for unit in owned.values():
+            if unit.phase is UnitPhase.RUNNING:
+                age = (now - unit.started_at).total_seconds()
+                targets.append(
+                    Target(
+                        unit.key,
+                        unit.started_at.isoformat(),
+                        unit.port,
+                        mono - age,
+                        probes.readiness,
+                        probes.liveness,
+                        unit.host,
+                    )
+                )
+    return targets
