@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, exists, insert, not_, select, update
+from sqlalchemy import delete, exists, not_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -43,6 +43,7 @@ from sapwood.server.services.access import (
 from sapwood.server.services.convert import row_to_object
 from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
 from sapwood.server.services.events import record_event
+from sapwood.server.services.object_rows import current_rows, insert_new
 from sapwood.server.services.paging import decode_continue, encode_continue
 from sapwood.server.store.changes import note_changed
 from sapwood.server.store.engine import AsyncSession
@@ -207,11 +208,11 @@ async def _apply_all(
     results = []
     created: list[tuple[ObjectRow, Desired]] = []
     try:
-        current = await _current_rows(session, desired)
+        current = await current_rows(session, desired)
         for item in desired:
             key = (item.obj.kind, item.team, item.obj.metadata.name)
             results.append(await _apply_one(session, item, current.get(key), created, now=now))
-        await _insert_new(session, [row for row, _ in created])
+        await insert_new(session, [row for row, _ in created])
         events = [
             EventFields(
                 row.uid,
@@ -233,64 +234,6 @@ async def _apply_all(
         await session.rollback()
         raise
     return ApplyResponse(results=results, dry_run=dry_run)
-
-
-_NEW_ROW_COLUMNS = (
-    "uid",
-    "kind",
-    "team",
-    "name",
-    "labels",
-    "spec",
-    "status",
-    "generation",
-    "resource_version",
-    "created_at",
-    "updated_at",
-)
-_CHUNK = 500
-
-
-async def _insert_new(session: AsyncSession, rows: Sequence[ObjectRow]) -> None:
-    """Writes new object rows and their labels with multi-row INSERTs; sets each row's id."""
-    objects: Table = ObjectRow.__table__  # type: ignore[assignment]
-    labels: Table = LabelRow.__table__  # type: ignore[assignment]
-    connection = await session.connection()  # Core, not the ORM's row-by-row bookkeeping
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        values = [{c: getattr(row, c) for c in _NEW_ROW_COLUMNS} for row in chunk]
-        written = await connection.execute(
-            insert(objects).returning(objects.c.uid, objects.c.id), values
-        )
-        ids = {uid: id_ for uid, id_ in written}
-        for row in chunk:
-            row.id = ids[row.uid]
-        pairs = [
-            {"object_id": row.id, "key": k, "value": v}
-            for row in chunk
-            for k, v in row.labels.items()
-        ]
-        if pairs:
-            await connection.execute(insert(labels), pairs)
-
-
-async def _current_rows(
-    session: AsyncSession, desired: Sequence[Desired]
-) -> dict[tuple[str, str, str], ObjectRow]:
-    """The stored rows the documents name, by (kind, team, name), in a query per kind and
-    team."""
-    names: dict[tuple[str, str], set[str]] = {}
-    for item in desired:
-        names.setdefault((item.obj.kind, item.team), set()).add(item.obj.metadata.name)
-    out: dict[tuple[str, str, str], ObjectRow] = {}
-    for (kind, team), wanted in names.items():
-        rows = await session.scalars(
-            select(ObjectRow).where(
-                ObjectRow.kind == kind, ObjectRow.team == team, ObjectRow.name.in_(wanted)
-            )
-        )
-        out.update({(kind, team, row.name): row for row in rows})
-    return out
 
 
 async def _apply_one(
