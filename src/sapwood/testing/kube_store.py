@@ -34,7 +34,21 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "jobs": ("batch/v1", "Job", True),
     "deployments": ("apps/v1", "Deployment", True),
     "statefulsets": ("apps/v1", "StatefulSet", True),
+    "serviceaccounts": ("v1", "ServiceAccount", True),
     "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding", True),
+    "roles": ("rbac.authorization.k8s.io/v1", "Role", True),
+    "clusterroles": ("rbac.authorization.k8s.io/v1", "ClusterRole", False),
+    "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", False),
+    "validatingadmissionpolicies": (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingAdmissionPolicy",
+        False,
+    ),
+    "validatingadmissionpolicybindings": (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingAdmissionPolicyBinding",
+        False,
+    ),
     "priorityclasses": ("scheduling.k8s.io/v1", "PriorityClass", False),
     "events": ("v1", "Event", True),
 }
