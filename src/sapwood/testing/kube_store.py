@@ -51,6 +51,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     ),
     "priorityclasses": ("scheduling.k8s.io/v1", "PriorityClass", False),
     "events": ("v1", "Event", True),
+    "resourcequotas": ("v1", "ResourceQuota", True),
 }
 
 # Held by an owner deleted with propagation Foreground until its blocking dependants are gone.
@@ -89,6 +90,8 @@ class Event:
 
 Key = tuple[str, str, str]  # plural, namespace ("" when cluster-scoped), name
 PodHook = Callable[["KubeStore", Obj], None]
+# (store, plural, namespace, body) -> the body as admitted; raises ApiError to refuse.
+AdmissionHook = Callable[["KubeStore", str, str, Obj], Obj]
 # (store, plural, event type, a copy of the object): called under the store's lock.
 ChangeHook = Callable[["KubeStore", str, str, Obj], None]
 
@@ -175,6 +178,30 @@ def matches_fields(obj: Obj, selector: str) -> bool:
     return True
 
 
+def awaits_kubelet(pod: Obj) -> bool:
+    """A pod being deleted gracefully that a node runs: the API server keeps it until the
+    node's kubelet confirms its containers ended (a terminal phase), or a force delete."""
+    meta, status = pod["metadata"], pod.get("status") or {}
+    return (
+        bool(meta.get("deletionTimestamp"))
+        and bool((pod.get("spec") or {}).get("nodeName"))
+        and status.get("phase") not in ("Succeeded", "Failed")
+        and int(meta.get("deletionGracePeriodSeconds") or 0) > 0
+    )
+
+
+def _check_precondition(plural: str, name: str, live: Obj, body: Obj) -> None:
+    """metadata.resourceVersion in a patch is a precondition: 409 when the object moved on."""
+    expected = (body.get("metadata") or {}).get("resourceVersion")
+    if expected and str(expected) != str(live["metadata"].get("resourceVersion")):
+        raise ApiError(
+            409,
+            "Conflict",
+            f'Operation cannot be fulfilled on {plural} "{name}": the object has been '
+            "modified; please apply your changes to the latest version and try again",
+        )
+
+
 @dataclass
 class KubeStore:
     history_limit: int = 1000
@@ -182,6 +209,7 @@ class KubeStore:
     history: list[Event] = field(default_factory=list)
     # Events at or below this version were dropped: watching from them is 410 Gone.
     compacted_at: int = 0
+    admission: list[AdmissionHook] = field(default_factory=list)
     on_pod_created: list[PodHook] = field(default_factory=list)
     on_pod_deleting: list[PodHook] = field(default_factory=list)
     on_changed: list[ChangeHook] = field(default_factory=list)
@@ -262,6 +290,8 @@ class KubeStore:
                 raise ApiError(422, "Invalid", f"{plural}: metadata.name: Required value")
             if (plural, namespace, name) in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists')
+            for admit in self.admission:
+                body = admit(self, plural, namespace, copy.deepcopy(body))
             if plural == "pods":
                 self._admit_priority(name, body)
             api_version, kind, namespaced = RESOURCES[plural]
@@ -278,6 +308,9 @@ class KubeStore:
             self._bump(obj)
             self.objects[(plural, namespace, name)] = obj
             self._record(plural, namespace, "ADDED", obj)
+            if plural == "namespaces" and ("serviceaccounts", name, "default") not in self.objects:
+                # the ServiceAccount controller's "default", which pods run as unless named
+                self.create("serviceaccounts", name, {"metadata": {"name": "default"}})
             if plural == "pods":
                 for hook in self.on_pod_created:
                     hook(self, obj)
@@ -317,6 +350,7 @@ class KubeStore:
                 raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
             if status:
                 body = {"status": body.get("status", {})}
+            _check_precondition(plural, name, live, body)
             return self._update(plural, namespace, live, body, manager="", delete_nulls=True)
 
     def _update(
@@ -340,7 +374,8 @@ class KubeStore:
             fields = [m for m in meta.get("managedFields", []) if m["manager"] != manager]
             meta["managedFields"] = [*fields, {"manager": manager, "operation": "Apply"}]
         key = (plural, namespace, meta["name"])
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        held = bool(meta.get("finalizers")) or (plural == "pods" and awaits_kubelet(merged))
+        if meta.get("deletionTimestamp") and not held:
             return self._remove(key, merged)
         self._bump(merged)
         self.objects[key] = merged
@@ -441,6 +476,10 @@ class KubeStore:
             live = self.objects.get(key, live)
             if key not in self.objects:
                 return copy.deepcopy(live)
+        elif plural == "pods" and grace_period_s is not None:
+            live = self._shorten_grace(key, live, grace_period_s)
+        if plural == "pods" and awaits_kubelet(live):
+            return copy.deepcopy(live)  # the kubelet confirms (it may be unreachable)
         if live["metadata"].get("finalizers"):
             if not live["metadata"].get("deletionTimestamp"):
                 return self._update(
@@ -452,6 +491,19 @@ class KubeStore:
                 )
             return copy.deepcopy(live)
         return self._remove(key, copy.deepcopy(live))
+
+    def _shorten_grace(self, key: Key, live: Obj, grace_period_s: int) -> Obj:
+        """A second delete of a terminating pod may only shorten its grace period (0: a
+        force delete, which stops waiting for the kubelet)."""
+        current = live["metadata"].get("deletionGracePeriodSeconds")
+        if current is not None and grace_period_s >= int(current):
+            return live
+        live = copy.deepcopy(live)
+        live["metadata"]["deletionGracePeriodSeconds"] = grace_period_s
+        self._bump(live)
+        self.objects[key] = live
+        self._record(key[0], key[1], "MODIFIED", live)
+        return live
 
     def set_pod_status(self, namespace: str, name: str, status: Obj) -> Obj:
         """Replace a pod's status, as the kubelet would (a MODIFIED event follows)."""
