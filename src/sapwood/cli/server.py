@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from sapwood.cli.errors import CliError
 from sapwood.client.config import ClientConfig, config_path, read_config, write_config
 
 if TYPE_CHECKING:
@@ -104,6 +105,7 @@ def serve(
 
     from sapwood.server.app import create_app
     from sapwood.server.gateway.process import GatewayProcess
+    from sapwood.server.secrets import ServerKeyError, read_server_key
     from sapwood.server.settings import Settings
 
     env = dict(os.environ)
@@ -125,6 +127,12 @@ def serve(
     url = f"http://{settings.api.host}:{settings.api.port}"
     client_config = config_path(env)
     settings = hiding(settings, client_config.parent)
+    if settings.secret_key_file is not None:
+        # Every replica, leader or not, refuses to start without the configured key.
+        try:
+            read_server_key(settings.secret_key_file, home=settings.home)
+        except ServerKeyError as exc:
+            raise CliError(str(exc)) from None
     # Whatever the server writes (database, keys, unit files, logs) is its own alone.
     private = 0o077
     if reset_admin_token:
@@ -149,7 +157,7 @@ def serve(
     # The gateway runs in its own process so API and controller work never slow requests.
     gateway = None
     if settings.gateway.enabled and not no_gateway:
-        gateway = GatewayProcess(env, port=settings.gateway.port, log_level=log_level.lower())
+        gateway = GatewayProcess.from_settings(settings, env, log_level=log_level.lower())
         gateway.start()
     try:
         uvicorn.run(

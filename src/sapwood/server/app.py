@@ -49,7 +49,7 @@ from sapwood.server.routes import (
 from sapwood.server.routes.deps import unknown_plural
 from sapwood.server.runtime_registry import RUNTIMES, runtime_kind
 from sapwood.server.runtimes.base import Runtime
-from sapwood.server.secrets import load_or_create_key, workload_token
+from sapwood.server.secrets import read_server_key, workload_token
 from sapwood.server.services.bootstrap import bootstrap
 from sapwood.server.services.errors import (
     ConflictError,
@@ -229,7 +229,7 @@ async def _start_controller(
         kind = runtime_kind(settings.runtime.kind)
         runtime = await kind.open(settings)
         api_url = kind.api_url(settings)
-    key = await asyncio.to_thread(load_or_create_key, settings.home / "secret.key")
+    key = await asyncio.to_thread(read_server_key, settings.secret_key_file, home=settings.home)
     config = ControllerConfig(
         api_url=api_url,
         server_key=key,

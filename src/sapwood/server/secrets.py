@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,12 +63,66 @@ def workload_token_id(uid: str) -> str:
     return "w" + hashlib.sha256(uid.encode()).hexdigest()[:15]
 
 
+class ServerKeyError(RuntimeError):
+    """The configured server key cannot be read; the server must not start without it."""
+
+
+KEY_BYTES = 32
+KEY_FILE_SETTING = "SAPWOOD_SECRET_KEY_FILE"
+
+
+def read_server_key(key_file: Path | None, *, home: Path, attempts: int = 50) -> bytes:
+    """The server's key: from ``key_file`` when one is configured, else ``home/secret.key``
+    (created on first use).
+
+    A configured file is never created: every workload token the database knows derives
+    from that key, so a fresh one would lock out every running workload. A missing or
+    malformed file raises ``ServerKeyError`` naming it. The home default tolerates another
+    process (the gateway, or the API server) creating it at the same moment.
+    """
+    if key_file is not None:
+        return _configured_key(key_file)
+    path = home / "secret.key"
+    for _ in range(attempts):
+        try:
+            key = load_or_create_key(path)
+        except (FileExistsError, ValueError):  # created, or half-written, by the other process
+            key = b""
+        if key:
+            return key
+        time.sleep(0.1)
+    raise ServerKeyError(f"cannot read the server key in {path}")
+
+
+def _configured_key(path: Path) -> bytes:
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        raise ServerKeyError(
+            f"{KEY_FILE_SETTING}={path}: no such file. The server never makes a new key "
+            "there (the workload tokens in the database derive from it): mount the key's "
+            f"Secret at {path}, or unset {KEY_FILE_SETTING} to keep a key in SAPWOOD_HOME"
+        ) from None
+    except OSError as exc:
+        raise ServerKeyError(f"{KEY_FILE_SETTING}={path}: cannot read it: {exc}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < KEY_BYTES:
+        raise ServerKeyError(
+            f"{KEY_FILE_SETTING}={path}: the key must be at least {KEY_BYTES} bytes written "
+            f"as hex ({2 * KEY_BYTES} characters, as `openssl rand -hex {KEY_BYTES}` prints)"
+        )
+    return key
+
+
 def load_or_create_key(path: Path) -> bytes:
     """The server's secret key from ``path``, created (0600) on first use."""
     if path.exists():
         return bytes.fromhex(path.read_text().strip())
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
+    key = secrets.token_bytes(KEY_BYTES)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(key.hex())

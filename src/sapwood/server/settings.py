@@ -19,6 +19,7 @@ from sapwood.server.webhook_addresses import AddressPolicy
 from sapwood.specs.quantity import parse_duration
 
 _NAMESPACE_PREFIX = re.compile("[a-z0-9]([-a-z0-9]*)?")
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 DEFAULT_PRIORITIES = {"critical": 1000, "high": 100, "normal": 0, "low": -100, "best-effort": -1000}
 
 
@@ -66,6 +67,11 @@ class ControllerSettings(_Group):
     leader_lease_s: float = Field(default=15.0, gt=0)
 
 
+def in_cluster_api_url(cluster_domain: str = DEFAULT_CLUSTER_DOMAIN) -> str:
+    """The install's Service ``sapwood`` in namespace ``sapwood``, by its cluster DNS name."""
+    return f"http://sapwood.sapwood.svc.{cluster_domain}"
+
+
 @dataclass(frozen=True)
 class KubernetesRuntimeSettings:
     """How the Kubernetes runtime reaches its cluster and what it puts in pods.
@@ -83,7 +89,7 @@ class KubernetesRuntimeSettings:
     image: str = DEFAULT_IMAGE
     server_image: str = DEFAULT_SERVER_IMAGE
     jupyter_image: str = DEFAULT_JUPYTER_IMAGE
-    api_url: str = "http://sapwood.sapwood.svc.cluster.local"
+    api_url: str = in_cluster_api_url()
     request_timeout_s: float = 30.0
     watch_timeout_s: int = 300  # a watch is re-opened (from its bookmark) this often
     stop_poll_s: float = 0.2
@@ -137,7 +143,9 @@ class RegistrySettings(_Group):
 class GatewaySettings(_Group):
     # The gateway is a child process of `sapwood server` (python -m sapwood.server.gateway).
     enabled: bool = True
-    port: int = Field(default=8421, ge=0, le=65535)  # SAPWOOD_GATEWAY_PORT; on 127.0.0.1
+    port: int = Field(default=8421, ge=0, le=65535)  # SAPWOOD_GATEWAY_PORT
+    # SAPWOOD_GATEWAY_HOST: the address it binds; 0.0.0.0 in a pod, so its Service reaches it.
+    host: str = "127.0.0.1"
     # SAPWOOD_GATEWAY_TOKEN_MAX_STALE (e.g. 10m): while the store is unreachable, a token
     # that passed a check at most this long ago keeps passing (docs/gateway.md).
     token_max_stale_s: float = Field(default=600.0, ge=0)
@@ -169,6 +177,9 @@ class NotificationSettings(_Group):
 
 class Settings(_Group):
     home: Path = Field(default_factory=lambda: Path.home() / ".sapwood")
+    # SAPWOOD_SECRET_KEY_FILE: the key workload tokens derive from, read from this file
+    # (a mounted Secret) and never created there; None: home/secret.key, made on first use.
+    secret_key_file: Path | None = None
     api: ApiSettings = Field(default_factory=ApiSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
@@ -195,13 +206,17 @@ class Settings(_Group):
 
     @property
     def gateway_url(self) -> str:
-        """Where the controller reads the gateway's request stats."""
-        return f"http://127.0.0.1:{self.gateway.port}"
+        """Where the controller reads the gateway's request stats (loopback when it binds
+        every address)."""
+        host = self.gateway.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{host}:{self.gateway.port}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Settings from SAPWOOD_HOME, SAPWOOD_DATABASE_URL, SAPWOOD_HOST and SAPWOOD_PORT."""
         home = Path(env.get("SAPWOOD_HOME") or Path.home() / ".sapwood").expanduser()
+        key_file = env.get("SAPWOOD_SECRET_KEY_FILE")
         api = ApiSettings(
             host=env.get("SAPWOOD_HOST", "127.0.0.1"),
             port=int(env.get("SAPWOOD_PORT", "8420")),
@@ -226,6 +241,7 @@ class Settings(_Group):
         )
         gateway = GatewaySettings(
             port=int(env.get("SAPWOOD_GATEWAY_PORT") or 8421),
+            host=env.get("SAPWOOD_GATEWAY_HOST") or "127.0.0.1",
             token_max_stale_s=_duration_s(env, "SAPWOOD_GATEWAY_TOKEN_MAX_STALE", 600.0),
         )
         kubeconfig = env.get("SAPWOOD_KUBECONFIG")
@@ -241,7 +257,9 @@ class Settings(_Group):
                 server_image=env.get("SAPWOOD_KUBE_SERVER_IMAGE") or DEFAULT_SERVER_IMAGE,
                 jupyter_image=env.get("SAPWOOD_KUBE_JUPYTER_IMAGE") or DEFAULT_JUPYTER_IMAGE,
                 api_url=env.get("SAPWOOD_KUBE_API_URL")
-                or "http://sapwood.sapwood.svc.cluster.local",
+                or in_cluster_api_url(
+                    env.get("SAPWOOD_KUBE_CLUSTER_DOMAIN") or DEFAULT_CLUSTER_DOMAIN
+                ),
             ),
         )
         feeds = FeedSettings(redis_url=env.get("SAPWOOD_REDIS_URL") or None)
@@ -252,6 +270,7 @@ class Settings(_Group):
         return cls(
             notifications=notifications,
             home=home,
+            secret_key_file=Path(key_file).expanduser() if key_file else None,
             feeds=feeds,
             gateway=gateway,
             api=api,

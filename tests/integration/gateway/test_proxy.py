@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from sapwood.server.gateway.server import build_gateway, server_key
+from sapwood.server.gateway.server import build_gateway
 from sapwood.server.gateway.stats import KEY_HEADER, fetch_stats, stats_key
+from sapwood.server.secrets import read_server_key
 from sapwood.server.settings import Settings
 from sapwood.testing.waiting import eventually_sync
 from tests.integration.gateway.support import (
@@ -37,7 +38,7 @@ class Gw:
     def __init__(self, url: str, routes: Path, home: Path) -> None:
         self.url = url
         self.routes = routes
-        self.key = stats_key(server_key(home / "secret.key"))
+        self.key = stats_key(read_server_key(None, home=home))
         self.http = httpx.Client(base_url=url, timeout=30)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sapwood.server.settings import Settings
@@ -53,3 +55,15 @@ def test_isolation_and_single_tenant_come_from_the_environment() -> None:
     assert chosen.runtime.single_tenant is True
     with pytest.raises(ValueError, match="SAPWOOD_ISOLATION='maybe' is invalid: use auto or off"):
         Settings.from_env({"SAPWOOD_ISOLATION": "maybe"})
+
+
+def test_the_key_file_and_the_cluster_domain_come_from_the_environment() -> None:
+    assert Settings.from_env({}).secret_key_file is None
+    default = Settings.from_env({}).runtime.kubernetes.api_url
+    assert default == "http://sapwood.sapwood.svc.cluster.local"
+    settings = Settings.from_env(
+        {"SAPWOOD_SECRET_KEY_FILE": "/etc/sapwood/key/secret.key",
+         "SAPWOOD_KUBE_CLUSTER_DOMAIN": "corp.internal"}
+    )  # fmt: skip
+    assert settings.secret_key_file == Path("/etc/sapwood/key/secret.key")
+    assert settings.runtime.kubernetes.api_url == "http://sapwood.sapwood.svc.corp.internal"

@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Mapping
 
+from sapwood.server.settings import Settings
+
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
@@ -20,14 +22,30 @@ PARENT_ENV = "SAPWOOD_GATEWAY_PARENT_PID"
 class GatewayProcess:
     """Runs ``python -m sapwood.server.gateway`` and restarts it (with backoff) if it dies."""
 
-    def __init__(self, env: Mapping[str, str], *, port: int, log_level: str = "info") -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        port: int,
+        host: str = "127.0.0.1",
+        log_level: str = "info",
+    ) -> None:
         self.env = dict(env)
+        self.host = host  # 0.0.0.0 where a Service must reach it (a pod); loopback otherwise
         self.port = port
         self.log_level = log_level
         self._process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.restarts = 0
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, env: Mapping[str, str], *, log_level: str = "info"
+    ) -> GatewayProcess:
+        """The gateway ``sapwood server`` starts: on the settings' host and port
+        (SAPWOOD_GATEWAY_HOST, SAPWOOD_GATEWAY_PORT), with the server's environment."""
+        return cls(env, host=settings.gateway.host, port=settings.gateway.port, log_level=log_level)
 
     @property
     def pid(self) -> int | None:
@@ -37,7 +55,7 @@ class GatewayProcess:
     def command(self) -> list[str]:
         return [
             sys.executable, "-m", "sapwood.server.gateway",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", self.log_level,
+            "--host", self.host, "--port", str(self.port), "--log-level", self.log_level,
         ]  # fmt: skip
 
     def start(self) -> None:
@@ -65,7 +83,7 @@ class GatewayProcess:
         # uvicorn re-raising SIGTERM before our cleanup runs).
         env = {**self.env, PARENT_ENV: str(os.getpid())}
         self._process = subprocess.Popen(self.command, env=env)
-        log.info("gateway started on 127.0.0.1:%d (pid %d)", self.port, self._process.pid)
+        log.info("gateway started on %s:%d (pid %d)", self.host, self.port, self._process.pid)
 
     def _watch(self) -> None:
         backoff_s = 1.0

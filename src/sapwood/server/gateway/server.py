@@ -25,7 +25,7 @@ from sapwood.server.gateway.proxy import Gateway
 from sapwood.server.gateway.sources import RouteSource, StaticRoutes, StoreRoutes
 from sapwood.server.gateway.stats import stats_key
 from sapwood.server.gateway.workspaces import StoreWorkspaces, WorkspaceProxy
-from sapwood.server.secrets import load_or_create_key
+from sapwood.server.secrets import read_server_key
 from sapwood.server.settings import Settings
 from sapwood.server.store.engine import create_engine
 
@@ -42,7 +42,7 @@ def build_gateway(
 
     With a routes file, tokens are checked only when ``database_url`` names a store.
     """
-    secret = server_key(settings.home / "secret.key")
+    secret = read_server_key(settings.secret_key_file, home=settings.home)
     key = stats_key(secret)
     explicit = database_url or settings.store.database_url
     url = explicit if routes_file is not None else (explicit or settings.database_url)
@@ -74,19 +74,6 @@ def build_gateway(
             timeout_s=timeout_s,
         )
     return gateway
-
-
-def server_key(path: Path, *, attempts: int = 50) -> bytes:
-    """The server's key, created when missing; safe while the API server creates it too."""
-    for _ in range(attempts):
-        try:
-            key = load_or_create_key(path)
-        except (FileExistsError, ValueError):  # created, or half-written, by the server
-            key = b""
-        if key:
-            return key
-        time.sleep(0.1)
-    raise RuntimeError(f"cannot read the server key in {path}")
 
 
 def quiet_gc() -> None:

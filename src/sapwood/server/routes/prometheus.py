@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sapwood.server.observe.gateway_metrics import gateway_exposition
 from sapwood.server.observe.prometheus import PrometheusExporter
 from sapwood.server.routes.deps import CtxDep
-from sapwood.server.secrets import load_or_create_key
+from sapwood.server.secrets import read_server_key
 
 router = APIRouter(tags=["monitoring"])
 
@@ -32,7 +32,7 @@ async def prometheus_metrics(request: Request, ctx: CtxDep) -> Response:
     )
     settings = ctx.state.settings
     if settings.gateway.enabled:
-        key = await asyncio.to_thread(load_or_create_key, settings.home / "secret.key")
+        key = await asyncio.to_thread(read_server_key, settings.secret_key_file, home=settings.home)
         gateway = await gateway_exposition(settings.gateway_url, key, ctx.caller)
         body = bytes(body) + gateway.encode()
     return Response(body, media_type=CONTENT_TYPE_LATEST)
