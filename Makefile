@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test lint typecheck unit pytest clean
+.PHONY: setup demo test test-lowest lint typecheck unit pytest clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Sapwood needs Python 3.11 or newer")'
@@ -32,5 +32,9 @@ typecheck: setup
 pytest: setup
 	$(VENV)/bin/pytest
 
+# CI only: the lowest declared versions of the direct dependencies (scripts/test_lowest.sh).
+test-lowest: setup
+	./scripts/test_lowest.sh
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts
+	rm -rf $(VENV) .venv-lowest .venv-lowest.txt .mypy_cache .ruff_cache .pytest_cache .hypothesis test-artifacts

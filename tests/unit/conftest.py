@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy.testing  # noqa: F401  # numpy 1.x runs `lscpu` when this is first imported
 import pytest
 
 from tests.unit.hermetic import PROPERTY_TIMEOUT_S, UNIT_TIMEOUT_S, Guard
