@@ -12,8 +12,10 @@ answer), `add_node`.
 
 A `JobController` (`kube_jobs`) runs batch/v1 Jobs: it makes their pods and marks them
 Complete or Failed from how the pods end. It is not an API server: no validation beyond
-names, no admission but Priority's, no other controllers (a Deployment or StatefulSet
-makes no pods), apply merges fields instead of tracking field ownership.
+names, admission for pods only (Priority's in the store; ServiceAccount, Pod Security,
+ResourceQuota and an optional sidecar webhook in `kube_admission`), no other controllers
+(a Deployment or StatefulSet makes no pods), apply merges fields instead of tracking
+field ownership.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from sapwood.testing.kube_admission import Admission, Sidecar, sidecar_container
 from sapwood.testing.kube_jobs import JobController
 from sapwood.testing.kube_kubelet import KubeletSimulator, finish_pod
 from sapwood.testing.kube_store import (
@@ -68,6 +71,8 @@ class KubeApiDouble:
         self.kubelet = kubelet or KubeletSimulator()
         self.store.on_pod_created.append(self.kubelet.on_created)
         self.store.on_pod_deleting.append(self.kubelet.on_deleting)
+        self.admission = Admission()
+        self.store.admission.append(self.admission.admit)
         self.jobs = JobController()
         self.store.on_changed.append(self.jobs.on_changed)
         self.bookmark_interval_s = bookmark_interval_s
@@ -109,15 +114,47 @@ class KubeApiDouble:
             "namespaces", "", {"metadata": {"name": name, "labels": labels or {}}}
         )
 
+    def add_resource_quota(self, namespace: str, name: str, hard: dict[str, str]) -> Obj:
+        """A ResourceQuota (`hard`: {"requests.cpu": "4", "pods": "10"}); pod creates that
+        would pass it are refused (kube_admission). Apply it again to raise it."""
+        body = {"metadata": {"name": name}, "spec": {"hard": dict(hard)}}
+        if ("resourcequotas", namespace, name) in self.store.objects:
+            return self.store.patch("resourcequotas", namespace, name, body, status=False)
+        return self.store.create("resourcequotas", namespace, body)
+
+    def inject_sidecar(
+        self,
+        name: str = "istio-proxy",
+        *,
+        image: str = "docker.io/istio/proxyv2:1.24.0",
+        native: bool = False,
+        namespaces: frozenset[str] | None = None,
+    ) -> None:
+        """From now on a mutating webhook adds container `name` to every new pod (in
+        `namespaces`, or all), as a service mesh injects its proxy; `native`: as an init
+        container with restartPolicy Always (a native sidecar, Kubernetes 1.29+)."""
+        sidecar = Sidecar(sidecar_container(name, image), native=native, namespaces=namespaces)
+        with self.store.lock:
+            self.admission.sidecars.append(sidecar)
+
     def add_priority_class(self, name: str, value: int = 0) -> Obj:
         """A PriorityClass, as `sapwood install kubernetes` makes them."""
         body = {"metadata": {"name": name}, "value": value, "preemptionPolicy": "Never"}
         return self.store.create("priorityclasses", "", body)
 
     def finish_pod(
-        self, namespace: str, name: str, exit_code: int, *, reason: str | None = None
+        self,
+        namespace: str,
+        name: str,
+        exit_code: int,
+        *,
+        reason: str | None = None,
+        container: str | None = None,
     ) -> Obj:
-        return finish_pod(self.store, namespace, name, exit_code=exit_code, reason=reason)
+        """The pod's containers (or only `container`) exit with `exit_code`."""
+        return finish_pod(
+            self.store, namespace, name, exit_code=exit_code, reason=reason, container=container
+        )
 
     def set_pod_status(self, namespace: str, name: str, status: Obj) -> Obj:
         return self.store.set_pod_status(namespace, name, status)

@@ -196,7 +196,8 @@ def test_a_job_makes_one_pod_from_its_template(kube: KubeClient, double: KubeApi
             "blockOwnerDeletion": True,
         }
     ]
-    assert pod["spec"] == job["spec"]["template"]["spec"]
+    # the template's spec, with the ServiceAccount admission's default
+    assert pod["spec"] == {**job["spec"]["template"]["spec"], "serviceAccountName": "default"}
     assert pod["status"]["phase"] == "Running"
     status = _status(kube)
     assert status["active"] == 1
