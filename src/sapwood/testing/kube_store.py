@@ -17,44 +17,21 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sapwood.testing.kube_errors import ApiError
-from sapwood.testing.kube_selectors import matches_fields, matches_labels
+from sapwood.testing import kube_namespaces as namespaces
+from sapwood.testing.kube_errors import ApiError as ApiError
+from sapwood.testing.kube_objects import RESOURCES as RESOURCES
+from sapwood.testing.kube_objects import awaits_kubelet as awaits_kubelet
+from sapwood.testing.kube_objects import held as held
+from sapwood.testing.kube_objects import merge as merge
+from sapwood.testing.kube_objects import now_iso as now_iso
+from sapwood.testing.kube_selectors import matches_fields as matches_fields
+from sapwood.testing.kube_selectors import matches_labels as matches_labels
+from sapwood.testing.kube_update_rules import check_precondition
+from sapwood.testing.kube_writes import WriteOptions, admit_create, admit_update, check_apply
 
 Obj = dict[str, Any]
-
-# plural -> (apiVersion, kind, namespaced)
-RESOURCES: dict[str, tuple[str, str, bool]] = {
-    "namespaces": ("v1", "Namespace", False),
-    "nodes": ("v1", "Node", False),
-    "pods": ("v1", "Pod", True),
-    "services": ("v1", "Service", True),
-    "persistentvolumeclaims": ("v1", "PersistentVolumeClaim", True),
-    "secrets": ("v1", "Secret", True),
-    "jobs": ("batch/v1", "Job", True),
-    "deployments": ("apps/v1", "Deployment", True),
-    "statefulsets": ("apps/v1", "StatefulSet", True),
-    "serviceaccounts": ("v1", "ServiceAccount", True),
-    "rolebindings": ("rbac.authorization.k8s.io/v1", "RoleBinding", True),
-    "roles": ("rbac.authorization.k8s.io/v1", "Role", True),
-    "clusterroles": ("rbac.authorization.k8s.io/v1", "ClusterRole", False),
-    "clusterrolebindings": ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", False),
-    "validatingadmissionpolicies": (
-        "admissionregistration.k8s.io/v1",
-        "ValidatingAdmissionPolicy",
-        False,
-    ),
-    "validatingadmissionpolicybindings": (
-        "admissionregistration.k8s.io/v1",
-        "ValidatingAdmissionPolicyBinding",
-        False,
-    ),
-    "priorityclasses": ("scheduling.k8s.io/v1", "PriorityClass", False),
-    "events": ("v1", "Event", True),
-    "resourcequotas": ("v1", "ResourceQuota", True),
-}
 
 # Held by an owner deleted with propagation Foreground until its blocking dependants are gone.
 FOREGROUND_FINALIZER = "foregroundDeletion"
@@ -81,47 +58,6 @@ def _uid(obj: Obj) -> str:
     return str(obj["metadata"].get("uid", ""))
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def merge(base: Any, patch: Any, *, delete_nulls: bool) -> Any:
-    """RFC 7386 merge: dicts merge key by key, anything else replaces."""
-    if not isinstance(base, dict) or not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(base)
-    for k, v in patch.items():
-        if v is None and delete_nulls:
-            out.pop(k, None)
-        else:
-            out[k] = merge(base.get(k), v, delete_nulls=delete_nulls)
-    return out
-
-
-def awaits_kubelet(pod: Obj) -> bool:
-    """A pod being deleted gracefully that a node runs: the API server keeps it until the
-    node's kubelet confirms its containers ended (a terminal phase), or a force delete."""
-    meta, status = pod["metadata"], pod.get("status") or {}
-    return (
-        bool(meta.get("deletionTimestamp"))
-        and bool((pod.get("spec") or {}).get("nodeName"))
-        and status.get("phase") not in ("Succeeded", "Failed")
-        and int(meta.get("deletionGracePeriodSeconds") or 0) > 0
-    )
-
-
-def _check_precondition(plural: str, name: str, live: Obj, body: Obj) -> None:
-    """metadata.resourceVersion in a patch is a precondition: 409 when the object moved on."""
-    expected = (body.get("metadata") or {}).get("resourceVersion")
-    if expected and str(expected) != str(live["metadata"].get("resourceVersion")):
-        raise ApiError(
-            409,
-            "Conflict",
-            f'Operation cannot be fulfilled on {plural} "{name}": the object has been '
-            "modified; please apply your changes to the latest version and try again",
-        )
-
-
 @dataclass
 class KubeStore:
     history_limit: int = 1000
@@ -137,6 +73,9 @@ class KubeStore:
     lock: threading.RLock = field(default_factory=threading.RLock)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     resource_version: int = 0
+
+    def __post_init__(self) -> None:
+        self.on_changed.append(namespaces.NamespaceController().on_changed)
 
     # --- bookkeeping -------------------------------------------------------------------
 
@@ -198,33 +137,53 @@ class KubeStore:
 
     # --- writes --------------------------------------------------------------------------
 
-    def _check_namespace(self, plural: str, namespace: str) -> None:
-        if RESOURCES[plural][2] and ("namespaces", "", namespace) not in self.objects:
+    def _check_namespace(self, plural: str, namespace: str, name: str) -> None:
+        if not RESOURCES[plural][2]:
+            return
+        if ("namespaces", "", namespace) not in self.objects:
             raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found')
+        if namespaces.terminating(self, namespace):
+            raise namespaces.refuse_content(plural, name, namespace)
 
-    def create(self, plural: str, namespace: str, body: Obj, *, manager: str = "") -> Obj:
+    def create(
+        self,
+        plural: str,
+        namespace: str,
+        body: Obj,
+        *,
+        manager: str = "",
+        options: WriteOptions | None = None,
+    ) -> Obj:
+        """Create `body`, checked as the API server checks it (`kube_writes`); with
+        `options.dry_run` nothing is stored and the object is returned as it would be."""
+        options = options or WriteOptions()
         with self.lock:
-            self._check_namespace(plural, namespace)
             name = body.get("metadata", {}).get("name", "")
-            if not name:
-                raise ApiError(422, "Invalid", f"{plural}: metadata.name: Required value")
-            if (plural, namespace, name) in self.objects:
+            self._check_namespace(plural, namespace, name)
+            if name and (plural, namespace, name) in self.objects:
                 raise ApiError(409, "AlreadyExists", f'{plural} "{name}" already exists')
-            for admit in self.admission:
-                body = admit(self, plural, namespace, copy.deepcopy(body))
-            if plural == "pods":
-                self._admit_priority(name, body)
             api_version, kind, namespaced = RESOURCES[plural]
             obj = copy.deepcopy(body)
             obj["apiVersion"], obj["kind"] = api_version, kind
+            obj.setdefault("metadata", {})
+            if plural == "namespaces":
+                obj = namespaces.new_namespace(obj)
+            for admit in self.admission:
+                obj = admit(self, plural, namespace, copy.deepcopy(obj))
+            if plural == "pods":
+                self._admit_priority(name, obj)
             meta = obj["metadata"]
             if namespaced:
                 meta["namespace"] = namespace
+            obj = admit_create(plural, obj, options)
+            meta = obj["metadata"]
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
             meta["generation"] = 1
             if manager:
                 meta["managedFields"] = [{"manager": manager, "operation": "Apply"}]
+            if options.dry_run:
+                return obj
             self._bump(obj)
             self.objects[(plural, namespace, name)] = obj
             self._record(plural, namespace, "ADDED", obj)
@@ -244,34 +203,60 @@ class KubeStore:
             raise ApiError(403, "Forbidden", message)
 
     def apply(
-        self, plural: str, namespace: str, name: str, body: Obj, *, manager: str, force: bool
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        body: Obj,
+        *,
+        manager: str,
+        force: bool,
+        options: WriteOptions | None = None,
     ) -> Obj:
-        """Server-side apply: create, or merge the applied fields into the live object."""
+        """Server-side apply: create, or merge the applied fields into the live object.
+        Always strict about the applied fields, as the real server is; a resourceVersion
+        in the body is a precondition."""
         if not manager:
             raise ApiError(422, "Invalid", "fieldManager is required for apply patches")
         if body.get("metadata", {}).get("name") != name:
             raise ApiError(422, "Invalid", "metadata.name must match the URL")
+        check_apply(body, namespace=namespace)
         with self.lock:
             live = self.objects.get((plural, namespace, name))
             if live is None:
-                return self.create(plural, namespace, body, manager=manager)
+                return self.create(plural, namespace, body, manager=manager, options=options)
+            check_precondition(plural, body, live)
             managers = {m["manager"] for m in live["metadata"].get("managedFields", [])}
             if not force and managers - {manager}:
                 others = ", ".join(sorted(managers - {manager}))
                 raise ApiError(409, "Conflict", f"Apply failed with conflicts: managers {others}")
             applied = {k: v for k, v in body.items() if k not in ("status", "apiVersion", "kind")}
-            return self._update(plural, namespace, live, applied, manager=manager)
+            options = options or WriteOptions()
+            return self._update(plural, namespace, live, applied, manager=manager, options=options)
 
-    def patch(self, plural: str, namespace: str, name: str, body: Obj, *, status: bool) -> Obj:
-        """A JSON merge patch (strategic merge patches are treated the same way)."""
+    def patch(
+        self,
+        plural: str,
+        namespace: str,
+        name: str,
+        body: Obj,
+        *,
+        status: bool,
+        options: WriteOptions | None = None,
+    ) -> Obj:
+        """A JSON merge patch (strategic merge patches are treated the same way), checked as
+        the API server checks an update; a resourceVersion in the body is a precondition."""
+        options = options or WriteOptions()
         with self.lock:
             live = self.objects.get((plural, namespace, name))
             if live is None:
                 raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
             if status:
                 body = {"status": body.get("status", {})}
-            _check_precondition(plural, name, live, body)
-            return self._update(plural, namespace, live, body, manager="", delete_nulls=True)
+            check_precondition(plural, body, live)
+            return self._update(
+                plural, namespace, live, body, manager="", delete_nulls=True, options=options
+            )
 
     def _update(
         self,
@@ -282,7 +267,10 @@ class KubeStore:
         *,
         manager: str,
         delete_nulls: bool = False,
+        options: WriteOptions | None = None,
     ) -> Obj:
+        """Merge `change` into `live`; checked (`kube_writes`) when `options` is given, as
+        for a client's write (a controller's own changes pass unchecked)."""
         merged = merge(live, change, delete_nulls=delete_nulls)
         meta = merged["metadata"]
         for fixed in ("uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"):
@@ -293,9 +281,13 @@ class KubeStore:
         if manager:
             fields = [m for m in meta.get("managedFields", []) if m["manager"] != manager]
             meta["managedFields"] = [*fields, {"manager": manager, "operation": "Apply"}]
+        if options is not None:
+            merged = admit_update(plural, merged, live, options)
+            meta = merged["metadata"]
+            if options.dry_run:
+                return merged
         key = (plural, namespace, meta["name"])
-        held = bool(meta.get("finalizers")) or (plural == "pods" and awaits_kubelet(merged))
-        if meta.get("deletionTimestamp") and not held:
+        if meta.get("deletionTimestamp") and not held(plural, merged):
             return self._remove(key, merged)
         self._bump(merged)
         self.objects[key] = merged
@@ -345,6 +337,8 @@ class KubeStore:
             live = self.objects.get(key)
             if live is None:
                 raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
+            if plural == "namespaces":
+                return self._terminate_namespace(name, live)
             uid = _uid(live)
             dependants = [
                 k
@@ -373,6 +367,27 @@ class KubeStore:
             if propagation == "Background":
                 self._delete_all(dependants, propagation)
             return deleted
+
+    def _terminate_namespace(self, name: str, live: Obj) -> Obj:
+        """A namespace goes Terminating; the namespace controller empties it (and it goes
+        once empty, see `kube_namespaces`)."""
+        if not live["metadata"].get("deletionTimestamp"):
+            live = copy.deepcopy(live)
+            live["metadata"]["deletionTimestamp"] = now_iso()
+            live["status"] = {"phase": "Terminating"}
+            self._bump(live)
+            self.objects[("namespaces", "", name)] = live
+            self._record("namespaces", "", "MODIFIED", live)
+            namespaces.start_deletion(self, name)
+        return copy.deepcopy(self.objects.get(("namespaces", "", name), live))
+
+    def finalize_namespace(self, name: str, finalizers: Iterable[str]) -> Obj:
+        """The namespace's spec.finalizers become `finalizers` (the finalize subresource);
+        a Terminating namespace with none left goes."""
+        with self.lock:
+            live = self.objects[("namespaces", "", name)]
+            change = {"spec": {"finalizers": list(finalizers)}}
+            return self._update("namespaces", "", live, change, manager="")
 
     def _delete_all(self, keys: Iterable[Key], propagation: str) -> None:
         for key in keys:
@@ -441,7 +456,7 @@ class KubeStore:
 
     def _replace(self, plural: str, namespace: str, obj: Obj) -> Obj:
         key = (plural, namespace, obj["metadata"]["name"])
-        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+        if obj["metadata"].get("deletionTimestamp") and not held(plural, obj):
             phase = obj.get("status", {}).get("phase")
             if plural != "pods" or phase in ("Succeeded", "Failed"):
                 return self._remove(key, obj)
