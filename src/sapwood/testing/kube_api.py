@@ -49,6 +49,7 @@ from sapwood.testing.kube_store import (
     matches_fields,
     matches_labels,
 )
+from sapwood.testing.kube_writes import warning_headers, write_options
 
 _TERMINAL = ("Succeeded", "Failed")
 
@@ -266,7 +267,9 @@ class KubeApiDouble:
         q = request.query_params
         if request.method == "POST":
             body = json.loads(await request.body())
-            return JSONResponse(self.store.create(plural, namespace, body), status_code=201)
+            options = write_options(q)
+            obj = self.store.create(plural, namespace, body, options=options)
+            return JSONResponse(obj, status_code=201, headers=warning_headers(options))
         if q.get("watch") in ("true", "1"):
             return StreamingResponse(
                 self._watch(request, plural, namespace), media_type="application/json"
@@ -343,12 +346,18 @@ class KubeApiDouble:
                 body = yaml.safe_load(raw)
                 force = q.get("force") in ("true", "1")
                 manager = q.get("fieldManager", "")
-                obj = self.store.apply(plural, namespace, name, body, manager=manager, force=force)
-                return JSONResponse(obj)
-            if "merge-patch" in content_type:
-                return JSONResponse(
-                    self.store.patch(plural, namespace, name, json.loads(raw), status=status)
+                opts = write_options(q)
+                obj = self.store.apply(
+                    plural, namespace, name, body, manager=manager, force=force, options=opts
                 )
+                return JSONResponse(obj, headers=warning_headers(opts))
+            if "merge-patch" in content_type:
+                opts = write_options(q)
+                patch = json.loads(raw)
+                obj = self.store.patch(
+                    plural, namespace, name, patch, status=status, options=opts
+                )
+                return JSONResponse(obj, headers=warning_headers(opts))
             raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type}")
         raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported")
 
