@@ -80,7 +80,9 @@ class KubernetesRuntimeSettings:
     `image` is the image of units whose spec names none; `server_image` runs Sapwood's own
     programs (model servers, feed workers) and `jupyter_image` JupyterLab workspaces when
     the spec names no image; `api_url` is how workloads reach the Sapwood API from inside
-    the cluster (the server's Service).
+    the cluster (the server's Service). Unit pods meet Pod Security `pod_security`
+    ("restricted", running as non-root `workload_uid`; "baseline" lets images run as their
+    own user, root included), SAPWOOD_KUBE_POD_SECURITY and SAPWOOD_KUBE_WORKLOAD_UID.
     """
 
     kubeconfig: Path | None = None
@@ -97,8 +99,19 @@ class KubernetesRuntimeSettings:
     workload_role: str = "sapwood-workloads"
     server_namespace: str = "sapwood"
     server_service_account: str = "sapwood"
+    pod_security: str = "restricted"
+    workload_uid: int = 1000  # Jupyter's images run as uid 1000
 
     def __post_init__(self) -> None:
+        if self.pod_security not in ("restricted", "baseline"):
+            raise ValueError(
+                f"pod security {self.pod_security!r} is invalid: use restricted or baseline"
+            )
+        if self.workload_uid < (1 if self.pod_security == "restricted" else 0):
+            raise ValueError(
+                f"workload uid {self.workload_uid} is invalid: Pod Security restricted "
+                "needs a uid above 0"
+            )
         if not _NAMESPACE_PREFIX.fullmatch(self.namespace_prefix):
             raise ValueError(
                 f"namespace prefix {self.namespace_prefix!r} must match {_NAMESPACE_PREFIX.pattern}"
@@ -260,6 +273,8 @@ class Settings(_Group):
                 or in_cluster_api_url(
                     env.get("SAPWOOD_KUBE_CLUSTER_DOMAIN") or DEFAULT_CLUSTER_DOMAIN
                 ),
+                pod_security=env.get("SAPWOOD_KUBE_POD_SECURITY") or "restricted",
+                workload_uid=int(env.get("SAPWOOD_KUBE_WORKLOAD_UID") or 1000),
             ),
         )
         feeds = FeedSettings(redis_url=env.get("SAPWOOD_REDIS_URL") or None)

@@ -37,19 +37,19 @@ from sapwood.testing.kube_store import ApiError, KubeStore, Obj
 
 DEFAULT_SERVICE_ACCOUNT = "default"
 _TERMINAL = ("Succeeded", "Failed")
-_SUFFIXES = {
-    "": 1,
+_SUFFIXES: dict[str, Decimal] = {
+    "": Decimal(1),
     "m": Decimal("0.001"),
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "P": Decimal(10**15),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+    "Pi": Decimal(2**50),
 }
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
 # If a quota tracks one of these, every container must state it (a compatibility rule
@@ -68,7 +68,7 @@ def parse_quantity(text: str | int | float) -> Decimal:
     match = _QUANTITY.match(str(text).strip())
     if match is None or match.group(2) not in _SUFFIXES:
         raise ValueError(f"quantities must match the regular expression: {text!r}")
-    return Decimal(match.group(1)) * Decimal(_SUFFIXES[match.group(2)])
+    return Decimal(match.group(1)) * _SUFFIXES[match.group(2)]
 
 
 def format_quantity(value: Decimal, *, binary: bool) -> str:
@@ -210,8 +210,8 @@ class Admission:
             raise _forbidden(name, why)
         ns = store.objects.get(("namespaces", "", namespace)) or {"metadata": {}}
         labels = ns["metadata"].get("labels") or {}
-        if (why := kube_pod_security.refusal(labels, spec)) is not None:
-            raise _forbidden(name, why)
+        if (violation := kube_pod_security.refusal(labels, spec)) is not None:
+            raise _forbidden(name, violation)
         objects = store.objects
         pods = [
             p
@@ -224,8 +224,8 @@ class Admission:
             if kind == "resourcequotas" and ns_name == namespace
         ]
         for quota in quotas:
-            if (why := quota_refusal(quota, pod, pods)) is not None:
-                raise _forbidden(name, why)
+            if (exceeded := quota_refusal(quota, pod, pods)) is not None:
+                raise _forbidden(name, exceeded)
         return pod
 
     @staticmethod

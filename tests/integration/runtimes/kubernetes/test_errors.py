@@ -34,21 +34,31 @@ async def test_conflicts_throttling_and_server_errors_are_temporary(
 
 
 @pytest.mark.parametrize(("key", "path"), APPLIED)
-@pytest.mark.parametrize(("code", "reason"), [(403, "Forbidden"), (422, "Invalid")])
-async def test_forbidden_and_invalid_are_permanent_with_the_servers_message(
-    runtime: KubernetesRuntime,
-    double: KubeApiDouble,
-    code: int,
-    reason: str,
-    key: UnitKey,
-    path: str,
+async def test_forbidden_is_temporary_with_the_servers_message(
+    runtime: KubernetesRuntime, double: KubeApiDouble, key: UnitKey, path: str
 ) -> None:
+    # An admin fixes RBAC (or a quota, a namespace's Pod Security level) without touching
+    # the object: the start is retried, and the server's words say what to fix.
     resource = path.strip("/")
     message = f'{resource} is forbidden: User "sapwood" cannot patch resource "{resource}"'
-    double.fail_next(code, message, method="PATCH", path_contains=path)
+    double.fail_next(403, message, method="PATCH", path_contains=path)
+    with pytest.raises(RuntimeTemporaryError) as caught:
+        await runtime.start(spec(key))
+    assert str(caught.value).startswith("RBAC: ")
+    assert message in str(caught.value)
+    await runtime.start(spec(key))  # the retry goes through
+    assert len(double.pods(NAMESPACE)) == 1
+
+
+@pytest.mark.parametrize(("key", "path"), APPLIED)
+async def test_invalid_is_permanent_with_the_servers_message(
+    runtime: KubernetesRuntime, double: KubeApiDouble, key: UnitKey, path: str
+) -> None:
+    message = f'{path.strip("/")} "x" is invalid: spec: Invalid value'
+    double.fail_next(422, message, method="PATCH", path_contains=path)
     with pytest.raises(RuntimePermanentError) as caught:
         await runtime.start(spec(key))
-    assert caught.value.reason == reason
+    assert caught.value.reason == "Invalid"
     assert message in str(caught.value)
 
 

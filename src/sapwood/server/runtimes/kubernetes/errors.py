@@ -11,6 +11,17 @@ from sapwood.server.runtimes.base import (
 )
 
 _TEMPORARY = frozenset({408, 409, 425, 429})
+# What refused a 403, by the API server's words (k8s.io/apiserver admission plugins and
+# the RBAC authorizer), most specific first.
+_FORBIDDEN_CAUSES = (
+    ("exceeded quota", "ResourceQuota"),
+    ("failed quota", "ResourceQuota"),
+    ("violates PodSecurity", "PodSecurity"),
+    ("error looking up service account", "ServiceAccount"),
+    ("because it is being terminated", "NamespaceTerminating"),
+    ("no PriorityClass with name", "PriorityClass"),
+    (" cannot ", "RBAC"),
+)
 
 
 class ApiStatusError(Exception):
@@ -34,12 +45,31 @@ class ApiStatusError(Exception):
         return cls(status, str(parsed))
 
 
-def translate(error: ApiStatusError, *, action: str) -> RuntimeFailure:
-    """409 conflict, 429 throttling, 5xx: retry later. 403, 422 and other 4xx: give up.
+def forbidden_cause(message: str) -> str:
+    """Which part of the cluster refused a 403, from the API server's message:
+    "ResourceQuota", "PodSecurity", "ServiceAccount", "NamespaceTerminating",
+    "PriorityClass", "RBAC", or "Forbidden" when the words are not known. Pure."""
+    lowered = message.lower()
+    for words, cause in _FORBIDDEN_CAUSES:
+        if words.lower() in lowered:
+            return cause
+    return "Forbidden"
 
-    The permanent error's `reason` is the API server's reason ("Forbidden", "Invalid").
+
+def translate(error: ApiStatusError, *, action: str) -> RuntimeFailure:
+    """409 conflict, 429 throttling, 5xx, 403: retry later. 422 and other 4xx: give up.
+
+    A 403 is a condition of the cluster, not of the request: a full ResourceQuota, a
+    namespace's Pod Security level, a missing ServiceAccount, a Terminating namespace or
+    a missing RBAC grant all clear when usage drops or an admin acts, with nothing in the
+    object to change. So it is temporary, and its message (the server's words, after the
+    cause, e.g. "ResourceQuota: ... exceeded quota: ...") reaches the object's status.
+    The permanent error's `reason` is the API server's reason ("Invalid").
     """
     text = f"kubernetes refused to {action}: {error.message or error.reason}"
+    if error.status == 403:
+        cause = forbidden_cause(error.message)
+        return RuntimeTemporaryError(f"{cause}: {text}")
     if error.status in _TEMPORARY or error.status >= 500:
         return RuntimeTemporaryError(text)
     return RuntimePermanentError(text, reason=error.reason or f"HTTP{error.status}")

@@ -37,8 +37,11 @@ from sapwood.manifests.options import (
 from sapwood.manifests.pods import (
     CONTAINER_NAME,
     PORT_NAME,
+    SAFE_TO_EVICT,
+    WORKLOAD_UID,
     node_selector,
     render_probe,
+    workload_security,
 )
 from sapwood.server.runtimes.base import RuntimePermanentError, UnitKey, UnitSpec
 from sapwood.specs.base import Resources
@@ -58,6 +61,11 @@ MANAGED_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 GPU_RESOURCE = "nvidia.com/gpu"
 
 _PREFIX = {"Job": "job", "Service": "svc", "Workspace": "ws", "Feed": "feed"}
+# The cluster autoscaler never drains a node running a pod no controller owns unless the
+# pod says it may go. Service replicas and feed workers may: Sapwood starts them again
+# elsewhere. A Workspace holds a user's live session and a Job's pod its run's progress
+# (a Job's pod is owned by its batch/v1 Job, which the autoscaler would otherwise evict).
+_EVICTABLE = frozenset({"Service", "Feed"})
 # Environment variables holding credentials go into the unit's Secret, never the pod spec.
 _SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS|API_KEY)$")
 
@@ -236,8 +244,13 @@ def pod_manifest(
     jupyter_image: str = DEFAULT_JUPYTER_IMAGE,
     priority_classes: Collection[str] | None = None,
     options: RenderOptions = DEFAULT_OPTIONS,
+    uid: int = WORKLOAD_UID,
+    pod_security: str = "restricted",
 ) -> Obj:
     """The Pod for run `run` of `unit`; applying it twice changes nothing.
+
+    The pod meets Pod Security `pod_security` ("restricted": non-root `uid`, see
+    `workload_security`), and says whether the cluster autoscaler may evict it.
 
     `image` is for units whose spec names none (`image_and_command` picks the image);
     `priority_classes` are those the cluster has (None: unknown), see `pod_priority_class`.
@@ -248,12 +261,14 @@ def pod_manifest(
     image, command = image_and_command(
         unit, image=image, server_image=server_image, jupyter_image=jupyter_image
     )
+    pod_context, container_context = workload_security(uid=uid, level=pod_security)
     container: Obj = {
         "name": CONTAINER_NAME,
         "image": image,
         "command": command,
         "env": _env(unit),
         "resources": _resources(unit),
+        "securityContext": container_context,
     }
     if unit.workdir:
         container["workingDir"] = unit.workdir
@@ -278,6 +293,7 @@ def pod_manifest(
         "terminationGracePeriodSeconds": max(0, math.ceil(unit.grace_period_s)),
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
+        "securityContext": pod_context,
         "containers": [container],
     }
     if unit.volumes:
@@ -312,6 +328,7 @@ def pod_manifest(
             "annotations": {
                 GENERATION: str(unit.generation),
                 WANTS_PORT: "true" if unit.wants_port else "false",
+                SAFE_TO_EVICT: "true" if unit.key.kind in _EVICTABLE else "false",
             },
             "finalizers": [FINALIZER],
         },

@@ -268,6 +268,8 @@ class KubernetesRuntime:
                 jupyter_image=self._settings.jupyter_image,
                 priority_classes=await self._priority_classes.known(),
                 options=self._options,
+                uid=self._settings.workload_uid,
+                pod_security=self._settings.pod_security,
             )
             self._priority_classes.tell_missing(unit, manifest["spec"])
             name = manifest["metadata"]["name"]

@@ -73,10 +73,10 @@ def test_error_translation() -> None:
         translate(ApiStatusError(429, "slow down"), action="x"), RuntimeTemporaryError
     )
     assert isinstance(translate(ApiStatusError(502, "bad gw"), action="x"), RuntimeTemporaryError)
-    denied = translate(ApiStatusError(403, "no", reason="Forbidden"), action="create a pod")
-    assert isinstance(denied, RuntimePermanentError)
-    assert denied.reason == "Forbidden"
-    assert str(denied) == "kubernetes refused to create a pod: no"
+    invalid = translate(ApiStatusError(422, "no", reason="Invalid"), action="create a pod")
+    assert isinstance(invalid, RuntimePermanentError)
+    assert invalid.reason == "Invalid"
+    assert str(invalid) == "kubernetes refused to create a pod: no"
     parsed = ApiStatusError.from_body(422, b'{"kind":"Status","message":"bad","reason":"Invalid"}')
     assert (parsed.message, parsed.reason) == ("bad", "Invalid")
     assert ApiStatusError.from_body(502, b"<html>").message == "<html>"
