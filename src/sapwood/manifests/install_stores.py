@@ -1,5 +1,6 @@
 """The stores beside the server: Redis always; PostgreSQL bundled, or a Secret holding the
-URL of an external one. Passwords come in from ``InstallSecrets``; none is a default."""
+URL of an external one. Both keep their data on claims. Passwords come in from
+``InstallSecrets``; none is a default."""
 
 from __future__ import annotations
 
@@ -85,12 +86,7 @@ def bundled_postgres(
     the database URL Secret the server reads."""
     url = f"postgresql://{_DB}:{password}@{POSTGRES_SERVICE}:5432/{_DB}"
     pod_security, container_security = hardened(70)  # the postgres user of the alpine image
-    claim: Manifest = {
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": format_memory(storage_bytes)}},
-    }
-    if storage_class is not None:
-        claim["storageClassName"] = storage_class
+    claim = _claim(storage_bytes, storage_class)
     ready = {"exec": {"command": ["pg_isready", "-U", _DB, "-d", _DB]}, "periodSeconds": 5}
     container = {
         "name": "postgres",
@@ -145,17 +141,37 @@ def bundled_postgres(
     ]
 
 
+def _claim(storage_bytes: int, storage_class: str | None) -> Manifest:
+    claim: Manifest = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": format_memory(storage_bytes)}},
+    }
+    if storage_class is not None:
+        claim["storageClassName"] = storage_class
+    return claim
+
+
 def redis(
-    labels: Mapping[str, str], namespace: str, *, password: str, image: str
+    labels: Mapping[str, str],
+    namespace: str,
+    *,
+    password: str,
+    image: str,
+    storage_bytes: int,
+    storage_class: str | None,
 ) -> list[Manifest]:
-    """Redis (a cache and broker: no persistence) as a Deployment, its Service, and a
-    Secret with its password and the URL the server reads."""
+    """Redis as a one-replica StatefulSet with a claim, its Service, and a Secret with its
+    password and the URL the server reads.
+
+    It holds the feeds' queues (a stream per feed: records not yet processed), so it is
+    persistent: an append-only file, synced every second, on the claim."""
     url = f"redis://:{password}@{REDIS_SERVICE}:6379/0"
     pod_security, container_security = hardened(999)  # the redis user of the image
+    server = 'exec redis-server --appendonly yes --appendfsync everysec --save ""'
     container = {
         "name": "redis",
         "image": image,
-        "command": ["/bin/sh", "-c", 'exec redis-server --save "" --requirepass "$REDIS_PASSWORD"'],
+        "command": ["/bin/sh", "-c", f'{server} --requirepass "$REDIS_PASSWORD"'],
         "ports": [{"name": "main", "containerPort": 6379}],
         "env": [secret_env("REDIS_PASSWORD", REDIS_SECRET, PASSWORD_KEY)],
         "resources": {
@@ -172,10 +188,11 @@ def redis(
         service(REDIS_SERVICE, labels, namespace, 6379),
         {
             "apiVersion": "apps/v1",
-            "kind": "Deployment",
+            "kind": "StatefulSet",
             "metadata": metadata(REDIS_SERVICE, labels, namespace=namespace),
             "spec": {
                 "replicas": 1,
+                "serviceName": REDIS_SERVICE,
                 "selector": {"matchLabels": dict(labels)},
                 "template": {
                     "metadata": {"labels": dict(labels)},
@@ -183,9 +200,11 @@ def redis(
                         "securityContext": pod_security,
                         "automountServiceAccountToken": False,
                         "containers": [container],
-                        "volumes": [{"name": "data", "emptyDir": {}}],
                     },
                 },
+                "volumeClaimTemplates": [
+                    {"metadata": {"name": "data"}, "spec": _claim(storage_bytes, storage_class)}
+                ],
             },
         },
     ]

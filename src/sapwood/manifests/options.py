@@ -11,6 +11,8 @@ from sapwood.images import DEFAULT_IMAGE as DEFAULT_IMAGE
 from sapwood.images import DEFAULT_JUPYTER_IMAGE as DEFAULT_JUPYTER_IMAGE
 from sapwood.images import DEFAULT_SERVER_IMAGE as DEFAULT_SERVER_IMAGE
 
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+
 # The same five classes as the server's scheduling settings; kept here because this
 # package stands on specs only and must not import the server.
 DEFAULT_PRIORITIES: Mapping[str, int] = MappingProxyType(
@@ -33,7 +35,7 @@ class RenderOptions:
     default_image: str = DEFAULT_IMAGE
     server_image: str = DEFAULT_SERVER_IMAGE  # model servers and feed workers need Sapwood
     jupyter_image: str = DEFAULT_JUPYTER_IMAGE
-    api_url: str = "http://sapwood.sapwood.svc.cluster.local"
+    api_url: str = f"http://sapwood.sapwood.svc.{DEFAULT_CLUSTER_DOMAIN}"
     server_namespace: str = "sapwood"
     server_service_account: str = "sapwood"
     workload_role: str = "sapwood-workloads"

@@ -30,9 +30,8 @@ def render_service(
     options: RenderOptions,
     owner_uid: str | None = None,
 ) -> list[Manifest]:
-    """The Deployment (``replicas.min`` replicas; the autoscaler moves it up to
-    ``replicas.max`` through the scale subresource), the core Service (port 80 to the
-    container's ``PORT``) and a PVC per volume.
+    """The Deployment (see ``leave_replicas_to_the_scaler`` for its replica count), the
+    core Service (port 80 to the container's ``PORT``) and a PVC per volume.
 
     ``owner_uid`` (the Deployment's uid) makes the core Service go with the Deployment.
     A ``model`` service runs Sapwood's model server from ``options.server_image`` (unless
@@ -64,6 +63,7 @@ def render_service(
         replicas=spec.replicas.min,
         replicas_max=spec.replicas.max,
     )
+    leave_replicas_to_the_scaler(deployment, minimum=spec.replicas.min, maximum=spec.replicas.max)
     selector = selector_labels("Service", team, service.metadata.name)
     front = core_service(
         name, labels, selector, namespace=namespace, owner=owner_reference(deployment, owner_uid)
@@ -73,6 +73,24 @@ def render_service(
         front,
         *team_volume_claims(service, team, namespace=namespace, options=options),
     ]
+
+
+REPLICAS_MIN = "sapwood.dev/replicas-min"
+
+
+def leave_replicas_to_the_scaler(deployment: Manifest, *, minimum: int, maximum: int) -> None:
+    """Takes ``spec.replicas`` out of an autoscaled Deployment (``minimum < maximum``).
+
+    Whoever applies a manifest owns the fields it names: a ``replicas`` in it would reset,
+    on every re-apply (server-side or not), the count the scaler set through the scale
+    subresource, as Kubernetes' own advice for autoscaled Deployments says. The scaler
+    reads its bounds from the annotations ``sapwood.dev/replicas-min`` and
+    ``sapwood.dev/replicas-max``; until it acts, a new Deployment runs one replica. A fixed
+    count (``minimum == maximum``) stays in the manifest: nothing else sets it.
+    """
+    deployment["metadata"].setdefault("annotations", {})[REPLICAS_MIN] = str(minimum)
+    if minimum < maximum:
+        del deployment["spec"]["replicas"]
 
 
 def core_service(

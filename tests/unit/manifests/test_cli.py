@@ -150,7 +150,7 @@ def test_install_kubernetes_with_external_database_and_ingress() -> None:
     docs = documents(result.stdout)
     kinds = [d["kind"] for d in docs]
     assert "Ingress" in kinds
-    assert "StatefulSet" not in kinds
+    assert all(d["metadata"]["name"] != "sapwood-postgres" for d in docs)
     server = next(
         d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "sapwood"
     )
@@ -165,6 +165,9 @@ def test_install_kubernetes_with_external_database_and_ingress() -> None:
         (["--database-url", "postgresql://x", "--bundled-postgres"], "not both"),
         (["--tls-secret", "t"], "--tls-secret needs --ingress-host"),
         (["--namespace", "Bad_NS"], "--namespace"),
+        (["--models-access-mode", "ReadWriteOnce"], "needs --server-replicas 1"),
+        (["--models-url", "bucket/models"], "--models-url must be an fsspec URL"),
+        (["--cluster-domain", "Not A Domain"], "--cluster-domain"),
     ],
 )
 def test_install_kubernetes_refuses_impossible_options(args: list[str], message: str) -> None:
@@ -173,3 +176,34 @@ def test_install_kubernetes_refuses_impossible_options(args: list[str], message:
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
     assert result.stdout == ""
+
+
+def test_install_kubernetes_exposes_the_gateway_and_keeps_models_where_told() -> None:
+    result = run(
+        "install",
+        "kubernetes",
+        "--gateway-host",
+        "services.example.com",
+        "--models-url",
+        "s3://models-bucket/sapwood",
+        "--cluster-domain",
+        "corp.internal",
+        "--server-replicas",
+        "3",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "#   models: the object store at s3://models-bucket/sapwood" in result.stdout
+    docs = documents(result.stdout)
+    ingress = next(d for d in docs if d["kind"] == "Ingress")
+    assert [r["host"] for r in ingress["spec"]["rules"]] == ["services.example.com"]
+    server = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "sapwood"
+    )
+    assert server["spec"]["replicas"] == 3
+    env = {
+        e["name"]: e.get("value")
+        for e in server["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SAPWOOD_MODEL_STORE"] == "s3://models-bucket/sapwood"
+    assert env["SAPWOOD_KUBE_API_URL"] == "http://sapwood.sapwood.svc.corp.internal"
+    assert all(d["kind"] != "PersistentVolumeClaim" for d in docs)  # no models claim

@@ -13,7 +13,7 @@ def test_a_feed_is_a_deployment_of_workers() -> None:
     [deployment] = render_object(obj, "research")
     assert deployment["kind"] == "Deployment"
     assert deployment["metadata"]["name"] == "feed-ids"
-    assert deployment["spec"]["replicas"] == 1
+    assert "replicas" not in deployment["spec"]  # autoscaled: the scaler sets it
     assert deployment["metadata"]["annotations"]["sapwood.dev/replicas-max"] == "4"
     [main] = deployment["spec"]["template"]["spec"]["containers"]
     assert main["command"] == ["python", "-m", "sapwood.feeds.worker"]

@@ -26,6 +26,13 @@ INSTALLS = {
         storage_class="fast",
     ),
     "ingress-plain": InstallOptions(ingress_host="sapwood.internal"),
+    "gateway-only": InstallOptions(gateway_host="services.internal", tls_secret="services-tls"),
+    "object-store-one-replica": InstallOptions(
+        models_url="s3://bucket/models", server_replicas=1, cluster_domain="corp.internal"
+    ),
+    "models-rwo": InstallOptions(
+        models_access_mode="ReadWriteOnce", server_replicas=1, models_storage_class="local"
+    ),
 }
 
 
@@ -72,6 +79,8 @@ def test_every_install_variant_and_kind_is_covered() -> None:
         "ClusterRoleBinding",
         "Secret",
         "Ingress",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
     }
 
 

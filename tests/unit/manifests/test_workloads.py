@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sapwood.manifests import RenderError, RenderOptions, render_object
+from sapwood.manifests import Manifest, RenderError, RenderOptions, render_object
+from sapwood.specs.objects import parse_object
+from sapwood.testing.feeds import feed
 from tests.unit.manifests.cases import TEAM, env_of, find, main_container, obj, render
 
 UID = "0b6f3c2e-5f7e-4c55-9d4b-6a0c1b2d3e4f"
@@ -79,12 +81,12 @@ def test_completions_beyond_the_gang_run_replicas_at_a_time() -> None:
     assert (job["spec"]["completions"], job["spec"]["parallelism"]) == (9, 2)
 
 
-def test_a_service_is_a_deployment_at_min_replicas_behind_port_80() -> None:
+def test_a_service_is_a_deployment_behind_port_80() -> None:
     spec = {"command": "serve", "replicas": {"min": 2, "max": 6}}
     manifests = render(obj("Service", "web", spec))
     deployment = find(manifests, "Deployment")
     front = find(manifests, "Service")
-    assert deployment["spec"]["replicas"] == 2
+    assert deployment["metadata"]["annotations"]["sapwood.dev/replicas-min"] == "2"
     assert deployment["metadata"]["annotations"]["sapwood.dev/replicas-max"] == "6"
     container = main_container(deployment)
     assert container["ports"] == [{"name": "http", "containerPort": 8080}]
@@ -187,3 +189,20 @@ def test_team_and_namespace_defaults_and_overrides() -> None:
 def test_rendering_is_deterministic() -> None:
     o = obj("Service", "web", {"command": "x", "env": {"B": "1", "A": "2"}})
     assert render_object(o, TEAM) == render_object(o, TEAM)
+
+
+def elastic(kind: str, name: str, bounds: dict[str, int]) -> Manifest:
+    if kind == "Service":
+        manifests = render(obj("Service", name, {"command": "serve", "replicas": bounds}))
+    else:
+        manifests = render_object(parse_object(feed(name, workers=bounds)), TEAM)
+    return find(manifests, "Deployment")
+
+
+@pytest.mark.parametrize("kind", ["Service", "Feed"])
+def test_an_autoscaled_deployment_leaves_its_replica_count_to_the_scaler(kind: str) -> None:
+    # A re-applied manifest that names replicas resets what scaling set: leave it out.
+    deployment = elastic(kind, "elastic", {"min": 2, "max": 6})
+    assert "replicas" not in deployment["spec"]
+    assert deployment["metadata"]["annotations"]["sapwood.dev/replicas-min"] == "2"
+    assert elastic(kind, "fixed", {"min": 3, "max": 3})["spec"]["replicas"] == 3
