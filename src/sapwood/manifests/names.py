@@ -25,7 +25,9 @@ DEFAULT_IMAGE_ANNOTATION = "sapwood.dev/default-image"
 
 _KIND_PREFIX = {"Job": "job", "Service": "svc", "Workspace": "ws", "Feed": "feed"}
 # StatefulSet pods carry a controller-revision-hash label of the name plus 11 characters.
-_NAME_LIMIT = {"Job": 63, "Service": 63, "Workspace": 52, "Feed": 63}
+# An Indexed Job's pods are given the hostname ``<job>-<index>``, a DNS label of 63
+# characters at most: 57 leaves room for indexes up to 99999.
+_NAME_LIMIT = {"Job": 57, "Service": 63, "Workspace": 52, "Feed": 63}
 
 
 def short_name(text: str, limit: int = 63) -> str:
@@ -54,6 +56,12 @@ def token_secret_name(kind: str, name: str) -> str:
 def volume_claim_name(volume: str) -> str:
     """A team volume's PersistentVolumeClaim, shared by the team's jobs and services."""
     return short_name(f"volume-{volume}")
+
+
+def volume_name(volume: str) -> str:
+    """The name of a team volume inside a pod spec (``v-<volume>``): a DNS label, so at
+    most 63 characters, shortened with a hash past that."""
+    return short_name(f"v-{volume}")
 
 
 def priority_class_name(priority: str, *, options: RenderOptions = DEFAULT_OPTIONS) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "services": ("v1", "Service", True),
     "persistentvolumeclaims": ("v1", "PersistentVolumeClaim", True),
     "secrets": ("v1", "Secret", True),
+    "configmaps": ("v1", "ConfigMap", True),
     "jobs": ("batch/v1", "Job", True),
     "deployments": ("apps/v1", "Deployment", True),
     "statefulsets": ("apps/v1", "StatefulSet", True),
@@ -77,3 +79,29 @@ def held(plural: str, obj: Obj) -> bool:
     if plural == "namespaces":
         return bool((obj.get("spec") or {}).get("finalizers"))
     return plural == "pods" and awaits_kubelet(obj)
+
+
+def removals(before: Any, after: Any) -> Obj:
+    """A merge patch (nulls) deleting the map keys `before` set that `after` no longer
+    does: server-side apply drops the fields a manager stops applying. Lists are replaced
+    whole by the merge, so only maps are walked."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return {}
+    patch: Obj = {}
+    for key, value in before.items():
+        if key not in after:
+            patch[key] = None
+        elif sub := removals(value, after[key]):
+            patch[key] = sub
+    return patch
+
+
+def fold_string_data(secret: Obj) -> Obj:
+    """A Secret as the API server stores it: `stringData` (write-only) merged into `data`
+    as base64, winning over `data` on the same key."""
+    strings = secret.pop("stringData", None) or {}
+    if strings:
+        data = dict(secret.get("data") or {})
+        data.update({k: base64.b64encode(str(v).encode()).decode() for k, v in strings.items()})
+        secret["data"] = data
+    return secret

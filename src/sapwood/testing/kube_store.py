@@ -26,6 +26,7 @@ from sapwood.testing.kube_objects import awaits_kubelet as awaits_kubelet
 from sapwood.testing.kube_objects import held as held
 from sapwood.testing.kube_objects import merge as merge
 from sapwood.testing.kube_objects import now_iso as now_iso
+from sapwood.testing.kube_objects import removals
 from sapwood.testing.kube_selectors import matches_fields as matches_fields
 from sapwood.testing.kube_selectors import matches_labels as matches_labels
 from sapwood.testing.kube_update_rules import check_precondition
@@ -71,6 +72,8 @@ class KubeStore:
     on_changed: list[ChangeHook] = field(default_factory=list)
     logs: dict[tuple[str, str], bytes] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # (object, field manager) -> the configuration it last applied (server-side apply)
+    applied: dict[tuple[Key, str], Obj] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     resource_version: int = 0
 
@@ -224,7 +227,9 @@ class KubeStore:
         with self.lock:
             live = self.objects.get((plural, namespace, name))
             if live is None:
-                return self.create(plural, namespace, body, manager=manager, options=options)
+                made = self.create(plural, namespace, body, manager=manager, options=options)
+                self.applied[((plural, namespace, name), manager)] = copy.deepcopy(body)
+                return made
             check_precondition(plural, body, live)
             managers = {m["manager"] for m in live["metadata"].get("managedFields", [])}
             if not force and managers - {manager}:
@@ -232,7 +237,15 @@ class KubeStore:
                 raise ApiError(409, "Conflict", f"Apply failed with conflicts: managers {others}")
             applied = {k: v for k, v in body.items() if k not in ("status", "apiVersion", "kind")}
             options = options or WriteOptions()
-            return self._update(plural, namespace, live, applied, manager=manager, options=options)
+            # What this manager applied before and no longer applies goes (its fields).
+            before = self.applied.get(((plural, namespace, name), manager), {})
+            change = merge(removals(before, applied), applied, delete_nulls=False)
+            updated = self._update(
+                plural, namespace, live, change, manager=manager, delete_nulls=True, options=options
+            )
+            if not options.dry_run:
+                self.applied[((plural, namespace, name), manager)] = copy.deepcopy(applied)
+            return updated
 
     def patch(
         self,
@@ -296,6 +309,8 @@ class KubeStore:
 
     def _remove(self, key: Key, obj: Obj) -> Obj:
         self.objects.pop(key, None)
+        for applied in [k for k in self.applied if k[0] == key]:
+            del self.applied[applied]
         self._bump(obj)
         self._record(key[0], key[1], "DELETED", obj)
         for ref in obj["metadata"].get("ownerReferences") or []:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sapwood.testing.kube_objects import fold_string_data
 from sapwood.testing.kube_schema import check_apply as check_apply
 from sapwood.testing.kube_schema import check_schema
 from sapwood.testing.kube_update_rules import validate_update
@@ -38,7 +39,7 @@ def admit_create(plural: str, obj: Obj, options: WriteOptions) -> Obj:
     if errors:
         raise invalid(kept, errors)
     options.warnings += warnings + finalizer_warnings(kept["metadata"])
-    return kept
+    return fold_string_data(kept) if plural == "secrets" else kept
 
 
 def admit_update(plural: str, new: Obj, old: Obj, options: WriteOptions) -> Obj:
@@ -52,7 +53,7 @@ def admit_update(plural: str, new: Obj, old: Obj, options: WriteOptions) -> Obj:
         old["metadata"].get("finalizers") or []
     )
     options.warnings += warnings + finalizer_warnings({"finalizers": sorted(added)})
-    return kept
+    return fold_string_data(kept) if plural == "secrets" else kept
 
 
 def write_options(query: Mapping[str, str]) -> WriteOptions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 
 import pytest
@@ -67,7 +68,7 @@ async def test_credentials_go_to_a_secret_not_the_pod(
     assert env["MODE"]["value"] == "fast"
     ref = env["SAPWOOD_TOKEN"]["valueFrom"]["secretKeyRef"]
     secret = double.store.get("secrets", NAMESPACE, ref["name"])
-    assert secret["stringData"][ref["key"]] == "s3cret"
+    assert base64.b64decode(secret["data"][ref["key"]]) == b"s3cret"
     await runtime.stop(KEY)
     await runtime.forget(KEY)
     assert double.store.list("secrets", NAMESPACE)[0] == []

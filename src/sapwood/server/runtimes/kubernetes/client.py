@@ -28,6 +28,9 @@ Query = Sequence[tuple[str, str | int | bool]]
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 FIELD_MANAGER = "sapwood"
+# Writes are decoded strictly: a field the server does not know is an error, not a field
+# silently dropped (the server's default, Warn, only logs a warning nobody reads).
+_WRITES = ("POST", "PUT", "PATCH")
 
 # Transport failures worth a retry: the API server may be restarting or overloaded.
 TRANSPORT_ERRORS: tuple[type[Exception], ...] = (urllib3.exceptions.HTTPError, OSError)
@@ -91,6 +94,8 @@ class KubeClient:
         timeout: float | tuple[float, float] | None = None,
     ) -> Any:
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        if method in _WRITES and not any(k == "fieldValidation" for k, _ in query):
+            query = [*query, ("fieldValidation", "Strict")]
         serialized = self._api.param_serialize(
             method,
             path,

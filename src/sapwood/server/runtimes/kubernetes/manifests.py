@@ -14,6 +14,7 @@ suffix); the one before is relabelled `sapwood.dev/run: previous` and kept for l
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections.abc import Collection
@@ -27,6 +28,7 @@ from sapwood.manifests.names import (
     priority_class_name,
     short_name,
     volume_claim_name,
+    volume_name,
 )
 from sapwood.manifests.options import (
     DEFAULT_JUPYTER_IMAGE,
@@ -119,8 +121,15 @@ def is_secret_env(name: str) -> bool:
 
 
 def secret_manifest(unit: UnitSpec, *, namespace: str) -> Obj | None:
-    """The unit's credentials as a Secret, or None when its env holds none."""
-    data = {k: v for k, v in unit.env.items() if is_secret_env(k)}
+    """The unit's credentials as a Secret, or None when its env holds none.
+
+    The values go in `data` (base64), not `stringData`: the API server folds `stringData`
+    into `data` on write, so under server-side apply nobody owns the `data` keys and a key
+    dropped from the env would stay in the Secret for good.
+    """
+    data = {
+        k: base64.b64encode(v.encode()).decode() for k, v in unit.env.items() if is_secret_env(k)
+    }
     if not data:
         return None
     return {
@@ -132,7 +141,7 @@ def secret_manifest(unit: UnitSpec, *, namespace: str) -> Obj | None:
             "labels": unit_labels(unit.key),
         },
         "type": "Opaque",
-        "stringData": data,
+        "data": data,
     }
 
 
@@ -276,7 +285,7 @@ def pod_manifest(
         container["ports"] = [{"name": PORT_NAME, "containerPort": CONTAINER_PORT}]
     if unit.volumes:
         container["volumeMounts"] = [
-            {"name": f"v-{v.name}", "mountPath": v.path} for v in unit.volumes
+            {"name": volume_name(v.name), "mountPath": v.path} for v in unit.volumes
         ]
     # Rendered as `sapwood render` does; a probe without a port checks CONTAINER_PORT, the
     # default options' container port.
@@ -299,7 +308,7 @@ def pod_manifest(
     if unit.volumes:
         spec["volumes"] = [
             {
-                "name": f"v-{v.name}",
+                "name": volume_name(v.name),
                 "persistentVolumeClaim": {"claimName": volume_claim_name(v.name)},
             }
             for v in unit.volumes

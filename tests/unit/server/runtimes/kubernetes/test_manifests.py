@@ -62,7 +62,9 @@ def test_only_credentials_go_to_the_secret() -> None:
     )
     secret = secret_manifest(unit, namespace="ns")
     assert secret is not None
-    assert secret["stringData"] == {"SAPWOOD_TOKEN": "a", "DB_PASSWORD": "b"}
+    # base64 in `data`: under server-side apply, `stringData` keys are never removed
+    assert secret["data"] == {"SAPWOOD_TOKEN": "YQ==", "DB_PASSWORD": "Yg=="}
+    assert "stringData" not in secret
     no_secrets = UnitSpec(key=unit.key, command=("run",), env={"EPOCHS": "3"})
     assert secret_manifest(no_secrets, namespace="ns") is None
 
