@@ -80,7 +80,9 @@ async def test_capacity_is_allocatable_less_other_tenants(
         "metadata": {"name": "dns"},
         "spec": {
             "nodeName": "gpu-a",
-            "containers": [{"name": "dns", "resources": {"requests": {"cpu": "500m"}}}],
+            "containers": [
+                {"name": "dns", "image": "coredns", "resources": {"requests": {"cpu": "500m"}}}
+            ],
         },
     }
     double.kubelet.auto_run = False
