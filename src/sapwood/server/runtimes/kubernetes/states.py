@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sapwood.manifests.pods import CONTAINER_NAME
 from sapwood.server.runtimes.base import UnitPhase, UnitReason, UnitState
 from sapwood.server.runtimes.kubernetes.manifests import (
     CONTAINER_PORT,
@@ -38,8 +39,12 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 def _main_status(pod: Obj) -> Obj:
+    """The status of the unit's own container ("main"). The kubelet sorts statuses by
+    container name, so an injected sidecar ("istio-proxy") may come first; a pod with no
+    "main" (made by something else) reads its first container."""
     statuses = pod.get("status", {}).get("containerStatuses") or []
-    return statuses[0] if statuses else {}
+    named = [s for s in statuses if s.get("name") == CONTAINER_NAME]
+    return named[0] if named else (statuses[0] if statuses else {})
 
 
 def is_exited(pod: Obj) -> bool:
@@ -49,7 +54,9 @@ def is_exited(pod: Obj) -> bool:
     statuses = status.get("containerStatuses") or []
     if pod["metadata"].get("deletionTimestamp") and not statuses:
         return True  # deleted before any container was created (unschedulable): no kubelet
-    return bool(statuses) and all("terminated" in (s.get("state") or {}) for s in statuses)
+    # The unit is its main container: once that ended, a sidecar a mesh injected (which
+    # keeps the pod Running, as it never exits by itself) does not keep the unit running.
+    return "terminated" in (_main_status(pod).get("state") or {})
 
 
 def _waiting(pod: Obj) -> tuple[str | None, str | None]:
