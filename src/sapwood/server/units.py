@@ -107,6 +107,9 @@ class UnitReason(StrEnum):
     KILLED = "Killed"  # ended by a signal nobody in Sapwood sent, or its supervisor vanished
     STOPPED = "Stopped"  # ended by Runtime.stop()
     EVICTED = "Evicted"  # Kubernetes: evicted from its node (pressure, drain)
+    # Kubernetes: on a RUNNING unit, its node stopped reporting (it may still run there);
+    # on an EXITED one, its pod was force-deleted or went while its node was lost.
+    NODE_LOST = "NodeLost"
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,8 @@ def test_a_job_makes_one_pod_from_its_template(kube: KubeClient, double: KubeApi
         }
     ]
     # the template's spec, with the ServiceAccount admission's default
-    assert pod["spec"] == {**job["spec"]["template"]["spec"], "serviceAccountName": "default"}
+    expected = {**job["spec"]["template"]["spec"], "serviceAccountName": "default"}
+    assert pod["spec"] == {**expected, "nodeName": "node-a"}  # bound by the scheduler
     assert pod["status"]["phase"] == "Running"
     status = _status(kube)
     assert status["active"] == 1

@@ -7,6 +7,12 @@ means events were missed: it lists again. Other failures back off and resume fro
 last version seen. The runtime also writes the results of its own calls into the cache,
 so observe() right after start() already shows the new pod; a version check keeps an older
 event from overwriting a newer object.
+
+The thread is supervised: any unexpected failure (a broken line in the stream, a bug) is
+logged, clears `synced` and records `error` (observe() then reports it instead of serving a
+frozen cache), and the thread lists again after a backoff. A pod deleted by someone else
+leaves its last copy in `gone()` (a tombstone) until the runtime drops it, so its final
+state is not lost with it; a relist turns pods that vanished meanwhile into tombstones too.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class PodInformer:
     ) -> None:
         self.namespace = namespace
         self.synced = threading.Event()
+        self.error: str | None = None  # the last unexpected failure, until a list succeeds
         self.relists = 0  # how many times it listed (1 + one per expired version)
         self._kube = kube
         self._selector = selector
@@ -58,6 +65,7 @@ class PodInformer:
         self._on_relist = on_relist
         self._pods: dict[str, Obj] = {}
         self._gone: dict[str, str] = {}  # name -> version at deletion: ignore older events
+        self._tombstones: dict[str, Obj] = {}  # name -> last copy of a pod deleted by others
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._response: Any = None
@@ -68,6 +76,17 @@ class PodInformer:
         )
 
     def start(self) -> None:
+        self._thread.start()
+
+    def ensure_running(self) -> None:
+        """Starts the thread again if it ended without stop() (it should never)."""
+        if self._stopped.is_set() or self._thread.is_alive():
+            return
+        log.error("the pod watch of %s had ended; starting it again", self.namespace)
+        self.synced.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"sapwood-informer-{self.namespace}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -84,6 +103,15 @@ class PodInformer:
         with self._lock:
             return list(self._pods.values())
 
+    def gone(self) -> list[Obj]:
+        """Last copies of pods deleted by someone else (not through `remove`)."""
+        with self._lock:
+            return list(self._tombstones.values())
+
+    def drop_gone(self, name: str) -> None:
+        with self._lock:
+            self._tombstones.pop(name, None)
+
     def upsert(self, pod: Obj) -> None:
         """Record an object the runtime just read or wrote, unless the cache has newer."""
         name = pod["metadata"]["name"]
@@ -96,12 +124,24 @@ class PodInformer:
             if gone is not None and (version == gone or not newer(version, gone)):
                 return
             self._gone.pop(name, None)
+            self._tombstones.pop(name, None)
             self._pods[name] = pod
 
     def remove(self, name: str, *, version: str = "") -> None:
+        """Forget a pod the runtime itself deleted (no tombstone)."""
         with self._lock:
             self._pods.pop(name, None)
+            self._tombstones.pop(name, None)
             self._gone[name] = version or self._version
+
+    def _deleted(self, obj: Obj) -> None:
+        name = obj["metadata"]["name"]
+        with self._lock:
+            known = name in self._pods
+            self._pods.pop(name, None)
+            self._gone[name] = _version(obj)
+            if known:
+                self._tombstones[name] = obj
 
     # --- the thread ------------------------------------------------------------------
 
@@ -122,6 +162,13 @@ class PodInformer:
                 delay = self._pause(delay, error)
             except TRANSPORT_ERRORS as error:
                 delay = self._pause(delay, error)
+            except Exception as error:
+                # Events may have been lost: stop serving the cache until a fresh list.
+                log.exception("watching pods in %s failed unexpectedly", self.namespace)
+                self.error = f"{type(error).__name__}: {error}"
+                self.synced.clear()
+                must_list = True
+                delay = self._pause(delay, error)
 
     def _pause(self, delay: float, error: Exception) -> float:
         if not self._stopped.is_set():
@@ -133,8 +180,13 @@ class PodInformer:
         body = self._kube.request("GET", self._path, query=[("labelSelector", self._selector)])
         items = body.get("items") or []
         with self._lock:
-            self._pods = {pod["metadata"]["name"]: pod for pod in items}
+            listed = {pod["metadata"]["name"]: pod for pod in items}
+            for name, pod in self._pods.items():
+                if name not in listed:  # deleted while the watch was away
+                    self._tombstones[name] = pod
+            self._pods = listed
             self._gone.clear()
+            self.error = None
             self._version = str(body.get("metadata", {}).get("resourceVersion", ""))
         self.relists += 1
         self.synced.set()
@@ -176,9 +228,8 @@ class PodInformer:
         if kind == "BOOKMARK":
             self._version = version
             return False
-        name = obj["metadata"]["name"]
         if kind == "DELETED":
-            self.remove(name, version=version)
+            self._deleted(obj)
         else:
             self.upsert(obj)
         self._version = version
