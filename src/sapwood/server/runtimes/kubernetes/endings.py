@@ -4,6 +4,8 @@
   pod's resourceVersion, so the API server applies it only to the copy it was computed
   from (409 Conflict otherwise: read again, recompute). A finalizer another party removed
   meanwhile (the garbage collector's foregroundDeletion, say) is never put back.
+- `end_pod`, `await_end`: how stop() ends a pod and waits for it (runtime.py says why).
+- `pin_to_claim_holder`: a new pod follows a live pod that mounts the same claim.
 - `ClusterSignals`: which nodes stopped reporting (a node list, read at most every
   `ttl_s` and only while a pod looks unwell) and the latest FailedAttachVolume message per
   pod (an event list per namespace, likewise throttled).
@@ -12,7 +14,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from sapwood.server.runtimes.base import RuntimeTemporaryError
@@ -20,6 +25,9 @@ from sapwood.server.runtimes.kubernetes import manifests as m
 from sapwood.server.runtimes.kubernetes.calls import call, call_unless
 from sapwood.server.runtimes.kubernetes.client import KubeClient
 from sapwood.server.runtimes.kubernetes.errors import ApiStatusError, translate
+from sapwood.server.runtimes.kubernetes.states import is_exited, parse_time
+
+log = logging.getLogger("sapwood.runtime.kubernetes")
 
 Obj = dict[str, Any]
 
@@ -134,3 +142,89 @@ class ClusterSignals:
             }
             self._events_read_at[namespace] = time.monotonic()
         return self._attach.get(namespace, {})
+
+
+# --- stopping ----------------------------------------------------------------------------
+
+
+async def end_pod(kube: KubeClient, pod: Obj, *, grace: int) -> None:
+    """Ends a running pod in place when its own grace period is what is asked: a lower
+    `spec.activeDeadlineSeconds` (it may only decrease) makes its kubelet stop it as at a
+    deadline, and the object, its final state and its logs stay. Otherwise (a shorter
+    grace, or a pod no node runs) deletes it with `grace`."""
+    meta, spec = pod["metadata"], pod["spec"]
+    path = pods_path(meta["namespace"], meta["name"])
+    own = int(spec.get("terminationGracePeriodSeconds", 30))
+    if spec.get("nodeName") and grace >= own and not meta.get("deletionTimestamp"):
+        started = parse_time((pod.get("status") or {}).get("startTime"))
+        elapsed = (datetime.now(UTC) - started).total_seconds() if started else 0
+        deadline = max(1, math.floor(elapsed))
+        existing = spec.get("activeDeadlineSeconds")
+        if existing is None or int(existing) > deadline:
+            change = {"spec": {"activeDeadlineSeconds": deadline}}
+            await call("end a pod", kube.merge_patch, path, change)
+        return
+    await call("delete a pod", kube.delete, path, propagation="Foreground", grace_period_s=grace)
+
+
+async def await_end(
+    kube: KubeClient,
+    signals: ClusterSignals,
+    pod: Obj,
+    *,
+    grace: int,
+    slack_s: float,
+    poll_s: float,
+) -> Obj | None:
+    """The pod once its containers ended (None once it is gone). A pod whose node is lost
+    is force-deleted (grace 0) once `grace` is over, since no kubelet would ever confirm;
+    RuntimeTemporaryError past grace + `slack_s`."""
+    meta = pod["metadata"]
+    path = pods_path(meta["namespace"], meta["name"])
+    began = time.monotonic()
+    while True:
+        live = await call("read a pod", kube.get, path)
+        if live is None or is_exited(live):
+            return live
+        waited = time.monotonic() - began
+        if waited >= grace and await _on_lost_node(signals, live):
+            log.warning("pod %s is on a lost node: force-deleting it", path)
+            await call(
+                "force-delete a pod", kube.delete, path, propagation="Background", grace_period_s=0
+            )
+            continue
+        if waited > grace + slack_s:
+            raise RuntimeTemporaryError(f"pod {meta['namespace']}/{meta['name']} is still ending")
+        await asyncio.sleep(poll_s)
+
+
+async def _on_lost_node(signals: ClusterSignals, pod: Obj) -> bool:
+    node = pod["spec"].get("nodeName")
+    if not node:
+        return False
+    signals.forget_nodes()
+    return node in await signals.lost_nodes()
+
+
+def _claims(pod_spec: Obj) -> set[str]:
+    volumes = pod_spec.get("volumes") or []
+    return {
+        v["persistentVolumeClaim"]["claimName"] for v in volumes if v.get("persistentVolumeClaim")
+    }
+
+
+def pin_to_claim_holder(manifest: Obj, pods: list[Obj]) -> None:
+    """Requires the node where a live pod already mounts one of the manifest's claims, so
+    that a read-write-once claim is not asked of a second node (a Multi-Attach refusal)."""
+    spec = manifest["spec"]
+    wanted = _claims(spec)
+    holders = {
+        pod["spec"]["nodeName"]
+        for pod in pods
+        if wanted & _claims(pod["spec"]) and pod["spec"].get("nodeName") and not is_exited(pod)
+    }
+    if len(holders) != 1:
+        return  # none to follow, or already split over nodes: the scheduler chooses
+    term = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [*holders]}]}
+    affinity = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+    affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {"nodeSelectorTerms": [term]}

@@ -7,12 +7,39 @@ What each call does (manifests.py explains the mapping):
   the unit's credentials Secret and volume claims, then server-side apply the Pod (field
   manager "sapwood", forced), or the Job and wait for its Pod. A running key returns its
   state; an exited key gets a new run and the old one becomes its "previous" run.
-- stop: annotate the Pod, delete it with the grace period; the finalizer keeps the object,
-  so it reads Exited/Stopped; returns once its container has terminated.
-- forget: remove the finalizer and delete the key's Pods (foreground), Jobs and Secret.
-- observe: from per-namespace informers (list + watch with bookmarks, relist on 410).
-- logs: pods/log, following across runs of the key; previous=True reads the previous Pod.
-- capacity: nodes' allocatable less other tenants' requests; usage: metrics.k8s.io.
+- stop: annotate the Pod and end it without deleting it: `spec.activeDeadlineSeconds` makes
+  its kubelet stop it as at a deadline (SIGTERM, the pod's own grace), so the object, its
+  final state and its logs stay until forget; a shorter grace than the pod's own, or a pod
+  no node runs, is deleted with that grace instead. Returns once its container has ended.
+  On a lost node (its kubelet stopped reporting) nothing would ever confirm that: after
+  the grace it force-deletes the pod (grace 0) and returns.
+- forget: release the finalizer and delete the key's Pods (foreground), Jobs and Secret.
+- observe: from per-namespace informers (list + watch with bookmarks, relist on 410),
+  supervised (endings.py, informer.py); lost nodes and Multi-Attach refusals come from the
+  node list and the pods' events (states.py says how they read).
+
+The finalizer `sapwood.dev/unit` protects one thing: a pod's final state until Sapwood has
+accounted for it. Without it a pod deleted by someone else (kubectl delete, a drain, a
+namespace deletion, the taint manager) vanishes as soon as its kubelet confirms, and a
+watch that was away (410, a restart of the server) never learns how it ended. So it stays,
+but only that long: observe() releases it from an exited pod once an earlier observe()
+reported that state (the controller has taken it), and at once from a pod no longer
+current. Other parties' deletions then complete (uninstall, namespace deletion and drains
+do not hang); the last copy of a pod deleted by someone else stays in the informer until
+forget. The release is a merge patch guarded by the resourceVersion (endings.release).
+
+Fencing: a unit is reported EXITED (reason NodeLost) only once its old pod is confirmed
+ended by a kubelet, force-deleted, or gone; until then it reads RUNNING with reason
+NodeLost, and start() returns that state instead of starting a second copy. After a force
+delete the old containers may still run on a partitioned node until its kubelet comes back
+and kills them (Kubernetes gives no stronger guarantee); a read-write-once claim stays
+attached there, so the replacement waits with a Multi-Attach message rather than share it.
+New pods are pinned (required node affinity) to the node where a live pod already mounts
+one of their claims, so that two units sharing a team volume do not refuse each other.
+- logs: pods/log, following across runs of the key; previous=True reads the previous Pod;
+  a pod's log is kept in a ConfigMap before the pod goes (log_archive.py).
+- capacity: capacity.py (ready nodes units may use, less other pods' requests; paged,
+  read at most once per `capacity_ttl_s`); usage: metrics.k8s.io.
 """
 
 from __future__ import annotations
@@ -43,11 +70,18 @@ from sapwood.server.runtimes.base import (
 from sapwood.server.runtimes.kubernetes import job_runs
 from sapwood.server.runtimes.kubernetes import manifests as m
 from sapwood.server.runtimes.kubernetes.calls import call, call_unless
-from sapwood.server.runtimes.kubernetes.capacity import cluster_capacity, quantity
+from sapwood.server.runtimes.kubernetes.capacity import ClusterCapacity, quantity
 from sapwood.server.runtimes.kubernetes.client import (
     KubeClient,
     api_client,
     in_cluster_namespace,
+)
+from sapwood.server.runtimes.kubernetes.endings import (
+    ClusterSignals,
+    await_end,
+    end_pod,
+    pin_to_claim_holder,
+    release,
 )
 from sapwood.server.runtimes.kubernetes.informer import PodInformer
 from sapwood.server.runtimes.kubernetes.jobs import (
@@ -57,7 +91,16 @@ from sapwood.server.runtimes.kubernetes.jobs import (
     run_of,
     runs_as_job,
 )
+from sapwood.server.runtimes.kubernetes.log_archive import keep_log
 from sapwood.server.runtimes.kubernetes.logs import stream_logs
+from sapwood.server.runtimes.kubernetes.observing import (
+    latest_runs,
+    note_reported,
+    release_accounted,
+    run_number,
+    synced,
+    unit_states,
+)
 from sapwood.server.runtimes.kubernetes.priority_classes import PriorityClasses
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
 from sapwood.server.runtimes.kubernetes.states import is_exited, pod_to_state
@@ -66,7 +109,6 @@ log = logging.getLogger("sapwood.runtime.kubernetes")
 
 Obj = dict[str, Any]
 
-_SYNC_TIMEOUT_S = 10.0
 _REDISCOVER_S = 10.0
 _STOP_SLACK_S = 60.0
 _EXISTS = frozenset({409})
@@ -79,17 +121,9 @@ def _pods_path(namespace: str, name: str = "") -> str:
     return f"/api/v1/namespaces/{namespace}/pods" + (f"/{name}" if name else "")
 
 
-def _run_number(pod: Obj) -> int:
-    labels = pod["metadata"].get("labels") or {}
-    try:
-        return int(labels.get(m.RUN_NUMBER, "0"))
-    except ValueError:
-        return 0
-
-
 def _current(pods: list[Obj]) -> Obj | None:
     current = [p for p in pods if (p["metadata"].get("labels") or {}).get(m.RUN_LABEL) == "current"]
-    return max(current, key=_run_number) if current else None
+    return max(current, key=run_number) if current else None
 
 
 class KubernetesRuntime:
@@ -117,6 +151,9 @@ class KubernetesRuntime:
         self._locks: dict[UnitKey, asyncio.Lock] = {}
         self._discovered_at = -math.inf
         self._priority_classes = PriorityClasses(self._kube, self._options)
+        self._capacity = ClusterCapacity(self._kube, ttl_s=settings.capacity_ttl_s)
+        self._signals = ClusterSignals(self._kube)
+        self._reported: set[str] = set()  # uids of exited current pods observe() returned
         self._closed = False
 
     # --- helpers -----------------------------------------------------------------------
@@ -167,7 +204,7 @@ class KubernetesRuntime:
         delay = 0.02
         while True:
             for pod in await self._unit_pods(key):
-                if _run_number(pod) == run:
+                if run_number(pod) == run:
                     return pod
             if time.monotonic() > deadline:
                 why = await job_runs.complaint(self._kube, self.namespace(key.team), job)
@@ -212,18 +249,17 @@ class KubernetesRuntime:
     # --- the protocol ------------------------------------------------------------------
 
     async def capacity(self) -> Capacity:
-        nodes = await call("list nodes", self._kube.request, "GET", "/api/v1/nodes")
-        query = [("fieldSelector", "status.phase!=Succeeded,status.phase!=Failed")]
-        # Without cluster-wide pod reads (403), other tenants' requests are not subtracted.
-        pods = await call_unless(
-            "list pods", _FORBIDDEN, self._kube.request, "GET", "/api/v1/pods", query=query
-        )
-        pods = pods or {}
-        return cluster_capacity(nodes.get("items") or [], pods.get("items") or [])
+        return await self._capacity.read()
 
     async def start(self, unit: UnitSpec) -> UnitState:
         try:
             return await self._start(unit)
+        except RuntimeTemporaryError as error:
+            # RBAC is checked before existence: with the team namespace (and so its
+            # RoleBinding) gone, the server gets 403, not 404. Ensure both again next time.
+            if str(error).startswith("RBAC:"):
+                self._namespaces_ready.discard(self.namespace(unit.key.team))
+            raise
         except RuntimePermanentError as error:
             if error.reason != "NotFound":
                 raise
@@ -244,7 +280,7 @@ class KubernetesRuntime:
             waiting = pending_run(jobs, pods)
             if current is not None and waiting is None:
                 await self._retire(namespace, current, pods, jobs)
-            runs = [*(_run_number(p) for p in pods), *(run_of(j) for j in jobs)]
+            runs = [*(run_number(p) for p in pods), *(run_of(j) for j in jobs)]
             run = waiting or max(runs, default=0) + 1
             secret = m.secret_manifest(unit, namespace=namespace)
             if secret is not None:
@@ -272,6 +308,7 @@ class KubernetesRuntime:
                 pod_security=self._settings.pod_security,
             )
             self._priority_classes.tell_missing(unit, manifest["spec"])
+            pin_to_claim_holder(manifest, self.informer(namespace).pods())
             name = manifest["metadata"]["name"]
             if runs_as_job(unit.key):
                 if waiting is None:  # a Job's pod template is immutable: apply it only once
@@ -293,7 +330,7 @@ class KubernetesRuntime:
         for pod in pods:
             if pod is not current:
                 await self._delete_pod(namespace, pod)
-        kept = _run_number(current)
+        kept = run_number(current)
         await job_runs.delete_jobs(self._kube, namespace, [j for j in jobs if run_of(j) < kept])
         path = _pods_path(namespace, current["metadata"]["name"])
         patch = {"metadata": {"labels": {m.RUN_LABEL: "previous"}}}
@@ -303,9 +340,7 @@ class KubernetesRuntime:
     async def _delete_pod(self, namespace: str, pod: Obj) -> None:
         name = pod["metadata"]["name"]
         path = _pods_path(namespace, name)
-        finalizers = [f for f in pod["metadata"].get("finalizers") or [] if f != m.FINALIZER]
-        patch = {"metadata": {"finalizers": finalizers}}
-        released = await call_unless("release a pod", _ABSENT, self._kube.merge_patch, path, patch)
+        released = await release(self._kube, pod)
         answer = await call("delete a pod", self._kube.delete, path, propagation="Foreground")
         # Events older than these answers must not bring the pod back into the cache.
         versions = [
@@ -333,28 +368,21 @@ class KubernetesRuntime:
             stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             patch = {"metadata": {"annotations": {m.STOP_REQUESTED: stamp}}}
             await call("mark a pod stopped", self._kube.merge_patch, path, patch)
-            grace = current["spec"].get("terminationGracePeriodSeconds", 30)
-            if grace_period_s is not None:
-                grace = max(0, math.ceil(grace_period_s))
-            await call(
-                "delete a pod",
-                self._kube.delete,
-                path,
-                propagation="Foreground",
-                grace_period_s=grace,
+            own = int(current["spec"].get("terminationGracePeriodSeconds", 30))
+            grace = own if grace_period_s is None else max(0, math.ceil(grace_period_s))
+            await end_pod(self._kube, current, grace=grace)
+            ended = await await_end(
+                self._kube,
+                self._signals,
+                current,
+                grace=grace,
+                slack_s=_STOP_SLACK_S,
+                poll_s=self._settings.stop_poll_s,
             )
-            deadline = time.monotonic() + grace + _STOP_SLACK_S
-            while True:
-                pod = await call("read a pod", self._kube.get, path)
-                if pod is None:
-                    self.informer(namespace).remove(name)
-                    return
-                if is_exited(pod):
-                    self.informer(namespace).upsert(pod)
-                    return
-                if time.monotonic() > deadline:
-                    raise RuntimeTemporaryError(f"pod {namespace}/{name} is still terminating")
-                await asyncio.sleep(self._settings.stop_poll_s)
+            if ended is None:
+                self.informer(namespace).remove(name)
+            else:
+                self.informer(namespace).upsert(ended)
 
     async def forget(self, key: UnitKey) -> None:
         async with self._lock(key):
@@ -364,27 +392,29 @@ class KubernetesRuntime:
             if current is not None and not is_exited(current):
                 raise RuntimeTemporaryError(f"unit {key.slug()} is still running: stop it first")
             for pod in pods:
+                await keep_log(self._kube, pod, today=datetime.now(UTC).date())
                 await self._delete_pod(namespace, pod)
+                self._reported.discard(str(pod["metadata"].get("uid")))
             await job_runs.delete_jobs(self._kube, namespace, await self._unit_jobs(key))
             secret = f"/api/v1/namespaces/{namespace}/secrets/{m.secret_name(key)}"
             await call("delete a secret", self._kube.delete, secret, propagation="Foreground")
+            informer = self._informers.get(namespace)
+            if informer is not None:  # no tombstone, even from a deletion seen later
+                for pod in [*informer.pods(), *informer.gone()]:
+                    if m.key_of(pod) == key:
+                        informer.remove(pod["metadata"]["name"])
         self._locks.pop(key, None)
 
     async def observe(self) -> list[UnitState]:
         await self._discover()
-        states: dict[UnitKey, tuple[int, UnitState]] = {}
-        for informer in list(self._informers.values()):
-            synced = await asyncio.to_thread(informer.synced.wait, _SYNC_TIMEOUT_S)
-            if not synced:
-                raise RuntimeTemporaryError(f"pods in {informer.namespace} not listed yet")
-            for pod in informer.pods():
-                if (pod["metadata"].get("labels") or {}).get(m.RUN_LABEL) != "current":
-                    continue
-                state = pod_to_state(pod)
-                run = _run_number(pod)
-                if state is not None and (state.key not in states or states[state.key][0] < run):
-                    states[state.key] = (run, state)
-        return [state for _, state in sorted(states.values(), key=lambda item: item[1].key)]
+        informers = list(self._informers.values())
+        for informer in informers:
+            await synced(informer)
+        latest = latest_runs(informers)
+        states = await unit_states(latest, self._signals)
+        await release_accounted(self._kube, informers, self._reported)
+        note_reported(latest, self._reported)
+        return states
 
     async def usage(self) -> dict[UnitKey, UnitUsage]:
         """CPU and memory of running units from metrics.k8s.io; empty without metrics-server.
@@ -440,4 +470,4 @@ class KubernetesRuntime:
         previous = [
             p for p in pods if (p["metadata"].get("labels") or {}).get(m.RUN_LABEL) == "previous"
         ]
-        return _current(pods), max(previous, key=_run_number) if previous else None
+        return _current(pods), max(previous, key=run_number) if previous else None
