@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from sapwood.schemas.status import Reason
 from sapwood.server.clock import Clock
 from sapwood.server.controller.plan.view import ObjectView, Plan
 from sapwood.server.controller.tokens import WorkloadTokens
@@ -80,10 +81,12 @@ class Actor:
                 self._stop_in_background(key, grace_s)
             for key in plan.forgets:
                 await self._forget(key)
-            starts += [self._start(plan, spec, gate) for spec in plan.starts]
+            starts += [self._start(view, plan, spec, gate) for spec in plan.starts]
         await asyncio.gather(*starts)
 
-    async def _start(self, plan: Plan, unit: UnitSpec, gate: asyncio.Semaphore) -> None:
+    async def _start(
+        self, view: ObjectView, plan: Plan, unit: UnitSpec, gate: asyncio.Semaphore
+    ) -> None:
         async with gate:
             try:
                 state = await self._runtime.start(unit)
@@ -105,7 +108,12 @@ class Actor:
                 self._wake()  # the next round accounts for the failure like any exit
                 return
             except RuntimeTemporaryError as exc:
-                plan.event("StartDelayed", f"replica {unit.key.replica}: {exc}", warning=True)
+                # Retried next round; what holds it up (a full quota, a namespace's Pod
+                # Security level, a missing grant: the cluster's words) is shown meanwhile.
+                message = f"replica {unit.key.replica}: {exc}"
+                plan.event(Reason.START_DELAYED, message, warning=True)
+                status = dict(plan.status if plan.status is not None else view.status)
+                plan.status = {**status, "reason": Reason.START_DELAYED.value, "message": message}
                 return
         port = f", port {state.port}" if state.port else ""
         plan.event("Started", f"replica {unit.key.replica} started (pid {state.pid}{port})")
