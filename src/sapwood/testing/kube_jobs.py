@@ -23,8 +23,9 @@ finalizers, a controller ownerReference with blockOwnerDeletion, the template's 
 managedFields naming kube-controller-manager (an Update, not an Apply). It is created
 through the store, so the kubelet simulator runs it, watchers see it ADDED and the
 Priority admission applies: a refused pod is not made and a Warning Event FailedCreate
-records why; creation is tried again on the Job's next change, or when a PriorityClass
-appears (Kubernetes retries with a backoff).
+records why; creation is tried again on the Job's next change, or when a PriorityClass,
+ResourceQuota, ServiceAccount or Namespace is made or changed (Kubernetes retries with a
+backoff).
 
 Not modelled: the `batch.kubernetes.io/job-tracking` finalizer (counting relies on this
 controller seeing every pod event, which the store guarantees, so pods are not held),
@@ -53,6 +54,9 @@ _LEGACY_LABELS = ("job-name", "controller-uid")
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _MAX_PREFIX = 63 - 5  # a generated name's prefix is cut so prefix + suffix fits a label
 _TERMINAL = ("Succeeded", "Failed")
+_ADMISSION_INPUTS = frozenset(
+    {"priorityclasses", "resourcequotas", "serviceaccounts", "namespaces"}
+)
 
 
 # --- pure decisions -------------------------------------------------------------------
@@ -296,7 +300,9 @@ class JobController:
             if type_ == "DELETED" and obj["metadata"]["uid"] not in counted:
                 self._gone.setdefault(ref["uid"], []).append(obj)
             self._enqueue(namespace, ref["name"])
-        elif plural == "priorityclasses" and type_ == "ADDED":
+        elif plural in _ADMISSION_INPUTS and type_ != "DELETED":
+            # what admission refused may pass now (a class or an account made, a quota
+            # raised, a namespace relabelled): Kubernetes retries with a back-off
             for kind, job_namespace, name in list(store.objects):
                 if kind == "jobs":
                     self._enqueue(job_namespace, name)

@@ -153,3 +153,22 @@ async def test_a_native_sidecar_lets_the_pod_itself_succeed(
     assert current_pod(double, KEY)["status"]["phase"] == "Succeeded"
     state = await wait_for(runtime, KEY, lambda s: s.phase is UnitPhase.EXITED)
     assert state.reason == UnitReason.COMPLETED
+
+
+async def test_a_job_whose_pod_a_full_quota_refuses_runs_once_it_is_raised(
+    double: KubeApiDouble, settings: KubernetesRuntimeSettings
+) -> None:
+    team_namespace(double, {})
+    double.add_resource_quota(NAMESPACE, "compute", {"requests.cpu": "1"})
+    quick = KubernetesRuntimeSettings(
+        kubeconfig=settings.kubeconfig, stop_poll_s=0.02, pod_wait_s=0.3
+    )
+    runtime = KubernetesRuntime(quick)
+    try:
+        with pytest.raises(RuntimeTemporaryError, match="exceeded quota: compute"):
+            await runtime.start(spec(KEY, cpu_millis=2000))  # the Job controller's complaint
+        double.add_resource_quota(NAMESPACE, "compute", {"requests.cpu": "4"})
+        state = await runtime.start(spec(KEY, cpu_millis=2000))
+        assert state.phase is UnitPhase.RUNNING
+    finally:
+        await runtime.close()
