@@ -39,8 +39,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from sapwood.testing.kube_admission import Admission, Sidecar, sidecar_container
+from sapwood.testing.kube_authz import RequestGuard
 from sapwood.testing.kube_jobs import JobController
 from sapwood.testing.kube_kubelet import KubeletSimulator, finish_pod
+from sapwood.testing.kube_rbac import Authorizer
 from sapwood.testing.kube_store import (
     RESOURCES,
     ApiError,
@@ -76,6 +78,9 @@ class KubeApiDouble:
         self.store.admission.append(self.admission.admit)
         self.jobs = JobController()
         self.store.on_changed.append(self.jobs.on_changed)
+        # Authentication, RBAC and ValidatingAdmissionPolicies run before every handler.
+        self.rbac = Authorizer(self.store)
+        self.guard = RequestGuard(self.store, self.rbac)
         self.bookmark_interval_s = bookmark_interval_s
         self.pod_metrics: dict[tuple[str, str], Obj] | None = None  # None: no metrics API
         self.requests: list[tuple[str, str]] = []  # (method, path), for assertions
@@ -197,12 +202,21 @@ class KubeApiDouble:
 
     # --- serving -------------------------------------------------------------------------
 
-    def write_kubeconfig(self, path: Path, *, context: str = "double") -> Path:
+    def write_kubeconfig(
+        self,
+        path: Path,
+        *,
+        context: str = "double",
+        service_account: tuple[str, str] | None = None,
+    ) -> Path:
+        """A kubeconfig for the cluster admin, or for `service_account` (namespace, name):
+        a token of that account, authorised by the RBAC objects in the double."""
+        token = "double-token" if service_account is None else self.rbac.token_for(*service_account)
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "double", "cluster": {"server": self.url}}],
-            "users": [{"name": "tester", "user": {"token": "double-token"}}],
+            "users": [{"name": "tester", "user": {"token": token}}],
             "contexts": [{"name": context, "context": {"cluster": "double", "user": "tester"}}],
             "current-context": context,
         }
@@ -243,6 +257,9 @@ class KubeApiDouble:
         namespace = params.get("namespace", "")
         name = params.get("name", "")
         sub = params.get("sub", "")
+        refused = await self.guard.check(request)
+        if refused is not None:
+            return refused
         failure = self._take_failure(request.method, request.url.path)
         if failure is not None:
             reason = {403: "Forbidden", 409: "Conflict", 422: "Invalid", 429: "TooManyRequests"}
@@ -418,6 +435,9 @@ class KubeApiDouble:
 
     async def metrics(self, request: Request) -> Response:
         namespace = request.path_params["namespace"]
+        refused = await self.guard.check(request, metrics=True)
+        if refused is not None:
+            return refused
         if self.pod_metrics is None:
             return _error(
                 ApiError(404, "NotFound", "the server could not find the requested resource")

@@ -7,6 +7,7 @@ from contextlib import aclosing
 import anyio
 import pytest
 
+from sapwood.manifests.install_rbac import capacity_rules
 from sapwood.server.runtimes.base import UnitKey, UnitPhase
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.testing.kube_api import KubeApiDouble
@@ -14,6 +15,7 @@ from tests.integration.runtimes.kubernetes.conftest import (
     KEY,
     NAMESPACE,
     current_pod,
+    grant_server,
     spec,
     wait_for,
 )
@@ -76,6 +78,7 @@ async def test_capacity_is_allocatable_less_other_tenants(
     double.add_node("gpu-a", cpu="16", memory="64Gi", gpus=2, gpu_product="NVIDIA-A100-SXM4-80GB")
     double.add_node("cordoned", cpu="64", memory="256Gi", unschedulable=True)
     double.add_namespace("kube-system")
+    grant_server(double, "sapwood-capacity", capacity_rules())  # an admin's opt-in
     daemon = {
         "metadata": {"name": "dns"},
         "spec": {
