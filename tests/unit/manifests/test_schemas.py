@@ -13,7 +13,8 @@ from sapwood.manifests.install import InstallOptions, render_install
 from sapwood.manifests.install_secrets import seeded_bytes
 from tests.unit.manifests.cases import EXAMPLES, all_objects, render
 
-VERSIONS = ["1.29", latest_version()]
+# The oldest supported: ValidatingAdmissionPolicy (install_rbac.py) is GA since 1.30.
+VERSIONS = ["1.30", latest_version()]
 
 INSTALLS = {
     "bundled-postgres": InstallOptions(),
