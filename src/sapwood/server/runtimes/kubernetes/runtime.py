@@ -274,9 +274,9 @@ class KubernetesRuntime:
             jobs = await self._unit_jobs(unit.key)
             current = _current(pods)
             if current is not None and not is_exited(current):
-                state = pod_to_state(current)
-                assert state is not None
-                return state
+                # as observe() reads it: on a lost node it stays, fenced, until it is gone
+                (running,) = await unit_states({unit.key: (current, True)}, self._signals)
+                return running
             waiting = pending_run(jobs, pods)
             if current is not None and waiting is None:
                 await self._retire(namespace, current, pods, jobs)
@@ -381,8 +381,10 @@ class KubernetesRuntime:
             )
             if ended is None:
                 self.informer(namespace).remove(name)
-            else:
-                self.informer(namespace).upsert(ended)
+                return
+            if ended["metadata"].get("deletionTimestamp"):  # deleted: its log goes with it
+                await keep_log(self._kube, ended, today=datetime.now(UTC).date())
+            self.informer(namespace).upsert(ended)
 
     async def forget(self, key: UnitKey) -> None:
         async with self._lock(key):
