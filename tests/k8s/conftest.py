@@ -3,6 +3,13 @@
 Point KUBECONFIG at a throwaway cluster (kind, k3d): the suite creates namespaces
 `swtest<random>-<team>`, pods and claims there, and deletes those namespaces at the end.
 Never run in CI. See docs/kubernetes.md.
+
+SAPWOOD_K8S_IMPERSONATE=1: the runtime's requests carry `Impersonate-User:
+system:serviceaccount:sapwood:sapwood` (SAPWOOD_K8S_SERVER_USER to change it), so the
+cluster authorises them with the install's RBAC and admission policies; apply the install
+first (`sapwood install kubernetes | kubectl apply -f -`), and the kubeconfig's user needs
+the `impersonate` verb (cluster-admin has it). Team namespaces are then
+`sapwood-swtest<random>-<team>`, as the install's policy admits only the `sapwood-` prefix.
 """
 
 from __future__ import annotations
@@ -22,12 +29,15 @@ from sapwood.server.runtimes.base import UnitKey, UnitSpec, UnitState
 from sapwood.server.runtimes.kubernetes.client import KubeClient, api_client
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.server.runtimes.kubernetes.settings import KubernetesRuntimeSettings
+from sapwood.testing.kube_rbac import impersonate
 from sapwood.testing.waiting import eventually
 from tests.contract.conftest import MISSING_COMMAND, WAIT_THEN_EXIT, Harness, clean_up
 
 KUBECONFIG = os.environ.get("KUBECONFIG", "")
 TRIGGER = "/tmp/sapwood.trigger"
 POD_TIMEOUT_S = 300.0  # first runs pull python:3.11-slim
+IMPERSONATE = os.environ.get("SAPWOOD_K8S_IMPERSONATE", "") in ("1", "true", "yes")
+SERVER_USER = os.environ.get("SAPWOOD_K8S_SERVER_USER", "system:serviceaccount:sapwood:sapwood")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -52,7 +62,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def prefix() -> str:
-    return f"swtest{secrets.token_hex(3)}-"
+    own = f"swtest{secrets.token_hex(3)}-"
+    return f"sapwood-{own}" if IMPERSONATE else own
 
 
 @pytest.fixture
@@ -70,6 +81,15 @@ def kube(settings: KubernetesRuntimeSettings) -> Any:
     client = KubeClient(api_client(settings), timeout_s=30)
     yield client
     client.close()
+
+
+def server_client(settings: KubernetesRuntimeSettings) -> KubeClient:
+    """The runtime's client: the kubeconfig's user, or (SAPWOOD_K8S_IMPERSONATE=1) the
+    install's ServiceAccount impersonated, so the install's RBAC decides every request."""
+    api = api_client(settings)
+    if IMPERSONATE:
+        impersonate(api, SERVER_USER)
+    return KubeClient(api, timeout_s=settings.request_timeout_s)
 
 
 class ClusterHarness(Harness):
@@ -123,7 +143,7 @@ class ClusterHarness(Harness):
 async def harness(
     settings: KubernetesRuntimeSettings, tmp_path: Path, kube: KubeClient, prefix: str
 ) -> AsyncIterator[Harness]:
-    runtime = KubernetesRuntime(settings)
+    runtime = KubernetesRuntime(settings, kube=server_client(settings))
     try:
         yield ClusterHarness(runtime, tmp_path)
     finally:
