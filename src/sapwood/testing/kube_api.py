@@ -42,6 +42,7 @@ from sapwood.testing.kube_admission import Admission, Sidecar, sidecar_container
 from sapwood.testing.kube_authz import RequestGuard
 from sapwood.testing.kube_jobs import JobController
 from sapwood.testing.kube_kubelet import KubeletSimulator, finish_pod
+from sapwood.testing.kube_nodes import evict_lost_pods, lose_node, restore_node
 from sapwood.testing.kube_rbac import Authorizer
 from sapwood.testing.kube_store import (
     RESOURCES,
@@ -74,6 +75,7 @@ class KubeApiDouble:
         self.kubelet = kubelet or KubeletSimulator()
         self.store.on_pod_created.append(self.kubelet.on_created)
         self.store.on_pod_deleting.append(self.kubelet.on_deleting)
+        self.store.on_changed.append(self.kubelet.on_changed)
         self.admission = Admission()
         self.store.admission.append(self.admission.admit)
         self.jobs = JobController()
@@ -87,6 +89,7 @@ class KubeApiDouble:
         self._failures: list[Failure] = []
         self._closing = threading.Event()
         self._expired = 0
+        self._garbled_watches = 0  # garble_next_watch: watches that answer a broken line
         self.url = ""
         self.app = Starlette(routes=_routes(self))
 
@@ -172,6 +175,27 @@ class KubeApiDouble:
         with self.store.lock:
             key = (namespace, name)
             self.store.logs[key] = self.store.logs.get(key, b"") + data
+
+    def lose_node(self, name: str) -> Obj:
+        """The node's kubelet stops reporting (kube_nodes.lose_node): Ready Unknown,
+        unreachable taints, its pods not Ready; nothing on it runs or ends any more."""
+        return lose_node(self.store, name)
+
+    def evict_lost_pods(self, name: str) -> list[str]:
+        """The NoExecute toleration of a lost node's pods ran out (300 s on a real
+        cluster): the taint manager marks them DisruptionTarget and deletes them; they stay
+        Terminating, as no kubelet confirms. Returns their names."""
+        return evict_lost_pods(self.store, name)
+
+    def restore_node(self, name: str) -> None:
+        """The node's kubelet reports again: pods deleted meanwhile end and go."""
+        with self.store.lock:
+            self.kubelet.after_restore(self.store, restore_node(self.store, name))
+
+    def garble_next_watch(self, count: int = 1) -> None:
+        """The next `count` watches answer a line cut in the middle of a JSON object."""
+        with self.store.lock:
+            self._garbled_watches += count
 
     def compact(self) -> None:
         """Drop the event history: the next watch from an older version gets 410 Gone."""
@@ -313,6 +337,12 @@ class KubeApiDouble:
         last_bookmark = time.monotonic()
         _, kind, _ = RESOURCES[plural]
         expired = self._expired
+        with self.store.lock:
+            garbled = self._garbled_watches > 0
+            self._garbled_watches = max(0, self._garbled_watches - 1)
+        if garbled:
+            yield b'{"type": "MODIFIED", "object": {"metadata": \n'  # cut mid-object
+            return
         while not self._closing.is_set() and time.monotonic() < deadline:
             try:
                 with self.store.lock:
