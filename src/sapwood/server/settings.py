@@ -96,6 +96,7 @@ class KubernetesRuntimeSettings:
     watch_timeout_s: int = 300  # a watch is re-opened (from its bookmark) this often
     stop_poll_s: float = 0.2
     pod_wait_s: float = 15.0  # how long start() waits for the Job controller to make a Pod
+    capacity_ttl_s: float = 30.0  # nodes and pods are listed at most this often
     workload_role: str = "sapwood-workloads"
     server_namespace: str = "sapwood"
     server_service_account: str = "sapwood"
