@@ -8,7 +8,10 @@ scale subresource, rolebindings, and metrics.k8s.io pods) from `KubeStore` on a 
 leaves them Pending), fails missing commands, and terminates pods being deleted. Tests
 drive the rest through hooks: `finish_pod`, `set_pod_status`, `write_log`, `compact`
 (the next watch from an old resourceVersion gets 410 Gone), `fail_next` (an error
-answer), `add_node`.
+answer), `add_node` (taints, NotReady) and `add_daemon_pod` (kube_node_bodies),
+`write_log`, `end_log_streams` (a follow stream ends early) and `collect_containers` (the
+kubelet's container garbage collection) (kube_logs: stamped lines, since/tail/limit,
+follow), `end_watch_streams`. Lists honour `limit` and `continue` (kube_paging).
 
 A `JobController` (`kube_jobs`) runs batch/v1 Jobs: it makes their pods and marks them
 Complete or Failed from how the pods end. It is not an API server: no validation beyond
@@ -42,7 +45,10 @@ from sapwood.testing.kube_admission import Admission, Sidecar, sidecar_container
 from sapwood.testing.kube_authz import RequestGuard
 from sapwood.testing.kube_jobs import JobController
 from sapwood.testing.kube_kubelet import KubeletSimulator, finish_pod
+from sapwood.testing.kube_logs import LogBook, LogHooks, log_response
+from sapwood.testing.kube_node_bodies import NodeHooks
 from sapwood.testing.kube_nodes import evict_lost_pods, lose_node, restore_node
+from sapwood.testing.kube_paging import paginate
 from sapwood.testing.kube_rbac import Authorizer
 from sapwood.testing.kube_store import (
     RESOURCES,
@@ -54,8 +60,6 @@ from sapwood.testing.kube_store import (
 )
 from sapwood.testing.kube_writes import warning_headers, write_options
 
-_TERMINAL = ("Succeeded", "Failed")
-
 
 @dataclass(frozen=True)
 class Failure:
@@ -65,7 +69,7 @@ class Failure:
     path_contains: str
 
 
-class KubeApiDouble:
+class KubeApiDouble(LogHooks, NodeHooks):
     """The double's ASGI app and the uvicorn thread that serves it. Use `running()`."""
 
     def __init__(
@@ -80,6 +84,8 @@ class KubeApiDouble:
         self.store.admission.append(self.admission.admit)
         self.jobs = JobController()
         self.store.on_changed.append(self.jobs.on_changed)
+        self.logbook = LogBook(self.store.lock)  # containers' logs; gone with their pods
+        self.store.on_changed.append(self.drop_logs)
         # Authentication, RBAC and ValidatingAdmissionPolicies run before every handler.
         self.rbac = Authorizer(self.store)
         self.guard = RequestGuard(self.store, self.rbac)
@@ -89,34 +95,12 @@ class KubeApiDouble:
         self._failures: list[Failure] = []
         self._closing = threading.Event()
         self._expired = 0
+        self._watch_generation = 0  # bumped by end_watch_streams
         self._garbled_watches = 0  # garble_next_watch: watches that answer a broken line
         self.url = ""
         self.app = Starlette(routes=_routes(self))
 
     # --- hooks for tests ---------------------------------------------------------------
-
-    def add_node(
-        self,
-        name: str,
-        *,
-        cpu: str = "8",
-        memory: str = "32Gi",
-        gpus: int = 0,
-        gpu_product: str | None = None,
-        unschedulable: bool = False,
-    ) -> Obj:
-        allocatable = {"cpu": cpu, "memory": memory, "pods": "110"}
-        labels = {"kubernetes.io/hostname": name}
-        if gpus:
-            allocatable["nvidia.com/gpu"] = str(gpus)
-        if gpu_product:
-            labels["nvidia.com/gpu.product"] = gpu_product
-        body = {
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"unschedulable": unschedulable},
-            "status": {"allocatable": allocatable, "capacity": dict(allocatable)},
-        }
-        return self.store.create("nodes", "", body)
 
     def add_namespace(self, name: str, labels: dict[str, str] | None = None) -> Obj:
         return self.store.create(
@@ -171,10 +155,11 @@ class KubeApiDouble:
     def pods(self, namespace: str = "", labels: str = "") -> list[Obj]:
         return self.store.list("pods", namespace, labels=labels)[0]
 
-    def write_log(self, namespace: str, name: str, data: bytes) -> None:
+    def end_watch_streams(self) -> None:
+        """End every open watch now, cleanly and without an error event (an API server
+        restart): watchers must watch again from the last resourceVersion they saw."""
         with self.store.lock:
-            key = (namespace, name)
-            self.store.logs[key] = self.store.logs.get(key, b"") + data
+            self._watch_generation += 1
 
     def lose_node(self, name: str) -> Obj:
         """The node's kubelet stops reporting (kube_nodes.lose_node): Ready Unknown,
@@ -318,15 +303,19 @@ class KubeApiDouble:
         items, version = self.store.list(
             plural, namespace, labels=q.get("labelSelector", ""), fields=q.get("fieldSelector", "")
         )
-        api_version, kind, _ = RESOURCES[plural]
-        return JSONResponse(
-            {
-                "apiVersion": api_version,
-                "kind": f"{kind}List",
-                "metadata": {"resourceVersion": str(version)},
-                "items": items,
-            }
+        page = paginate(
+            items,
+            version=version,
+            limit=q.get("limit", ""),
+            token=q.get("continue", ""),
+            compacted_at=self.store.compacted_at,
         )
+        meta: Obj = {"resourceVersion": str(page.version)}
+        if page.token:
+            meta.update({"continue": page.token, "remainingItemCount": page.remaining})
+        api_version, kind, _ = RESOURCES[plural]
+        body = {"apiVersion": api_version, "kind": f"{kind}List", "metadata": meta}
+        return JSONResponse({**body, "items": page.items})
 
     async def _watch(self, request: Request, plural: str, namespace: str) -> AsyncIterator[bytes]:
         q = request.query_params
@@ -336,7 +325,7 @@ class KubeApiDouble:
         deadline = time.monotonic() + float(q.get("timeoutSeconds") or 1800)
         last_bookmark = time.monotonic()
         _, kind, _ = RESOURCES[plural]
-        expired = self._expired
+        expired, generation = self._expired, self._watch_generation
         with self.store.lock:
             garbled = self._garbled_watches > 0
             self._garbled_watches = max(0, self._garbled_watches - 1)
@@ -344,6 +333,8 @@ class KubeApiDouble:
             yield b'{"type": "MODIFIED", "object": {"metadata": \n'  # cut mid-object
             return
         while not self._closing.is_set() and time.monotonic() < deadline:
+            if self._watch_generation != generation:
+                return  # ended early (end_watch_streams), without an error event
             try:
                 with self.store.lock:
                     if self._expired != expired:
@@ -401,9 +392,7 @@ class KubeApiDouble:
             if "merge-patch" in content_type:
                 opts = write_options(q)
                 patch = json.loads(raw)
-                obj = self.store.patch(
-                    plural, namespace, name, patch, status=status, options=opts
-                )
+                obj = self.store.patch(plural, namespace, name, patch, status=status, options=opts)
                 return JSONResponse(obj, headers=warning_headers(opts))
             raise ApiError(415, "UnsupportedMediaType", f"unsupported patch type {content_type}")
         raise ApiError(405, "MethodNotAllowed", f"{request.method} is not supported")
@@ -436,32 +425,9 @@ class KubeApiDouble:
         )
 
     async def _log(self, request: Request, namespace: str, name: str) -> Response:
-        q = request.query_params
-        pod = self.store.get("pods", namespace, name)
-        if q.get("previous") in ("true", "1"):
-            raise ApiError(
-                400, "BadRequest", f'previous terminated container "main" in pod "{name}" not found'
-            )
-        if not pod.get("status", {}).get("phase"):
-            raise ApiError(
-                400, "BadRequest", f'container "main" in pod "{name}" is waiting to start'
-            )
-        if q.get("follow") not in ("true", "1"):
-            return Response(self.store.logs.get((namespace, name), b""), media_type="text/plain")
-        return StreamingResponse(self._follow(namespace, name), media_type="text/plain")
-
-    async def _follow(self, namespace: str, name: str) -> AsyncIterator[bytes]:
-        sent = 0
-        while not self._closing.is_set():
-            with self.store.lock:
-                data = self.store.logs.get((namespace, name), b"")
-                pod = self.store.objects.get(("pods", namespace, name))
-            if len(data) > sent:
-                yield data[sent:]
-                sent = len(data)
-            elif pod is None or pod.get("status", {}).get("phase") in _TERMINAL:
-                return
-            await asyncio.sleep(0.02)
+        """pods/log (kube_logs: timestamps, sinceTime, tailLines, limitBytes, follow)."""
+        params = dict(request.query_params)
+        return log_response(self.store, self.logbook, self._closing, namespace, name, params)
 
     async def metrics(self, request: Request) -> Response:
         namespace = request.path_params["namespace"]
