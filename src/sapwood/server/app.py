@@ -22,6 +22,7 @@ from sapwood.server.clock import Clock, SystemClock
 from sapwood.server.controller.manager import ControllerConfig, ControllerManager
 from sapwood.server.controller.plan import scaling
 from sapwood.server.controller.plan.scheduler import Policy
+from sapwood.server.controller.reads import RuntimeReader
 from sapwood.server.dashboard import routes as dashboard
 from sapwood.server.dashboard.errors import install as install_page_errors
 from sapwood.server.ingest.brokers import open_broker
@@ -67,6 +68,7 @@ from sapwood.server.store import migrate
 from sapwood.server.store.changes import ChangeFeed
 from sapwood.server.store.changes_pg import PgChangeListener
 from sapwood.server.store.engine import create_engine, is_sqlite, session_factory
+from sapwood.server.store.leases import LeaseFence
 from sapwood.server.store.outage import (
     RETRY_AFTER_S,
     STORE_DOWN_ERRORS,
@@ -131,12 +133,16 @@ def create_app(
         state.notifier = notifier
 
         # The manager this replica runs while it leads: the app alone holds it (to stop
-        # it); routes and the dashboard see only its port, state.controller.
+        # it); routes and the dashboard see only its ports, state.controller and .reads.
         running: list[tuple[ControllerManager, UtilisationMonitor]] = []
         listening: list[PgChangeListener] = []
+        # While it follows, a replica reads logs and capacity through a runtime of its own.
+        reader = await _open_reader(settings, runtime)
+        follower_reads = RuntimeReader(reader) if reader is not None else None
+        state.reads = follower_reads
 
-        async def lead() -> None:
-            manager, usage = await _start_controller(settings, state, runtime, changes)
+        async def lead(fence: LeaseFence | None = None) -> None:
+            manager, usage = await _start_controller(settings, state, runtime, changes, fence)
             running.append((manager, usage))
             if not is_sqlite(settings.database_url):  # other replicas' writes, by NOTIFY
                 listener = PgChangeListener(
@@ -144,7 +150,7 @@ def create_app(
                 )
                 await listener.start()
                 listening.append(listener)
-            state.controller = manager
+            state.controller = state.reads = manager
             state.wake = manager.wake
             state.usage = usage
             await usage.start()
@@ -155,6 +161,7 @@ def create_app(
             while listening:
                 await listening.pop().stop()
             state.controller = state.usage = None
+            state.reads = follower_reads
             state.wake = lambda kind: None
             while running:
                 controller, usage = running.pop()
@@ -179,6 +186,9 @@ def create_app(
             if elector is not None:
                 await elector.stop()
             await follow()
+            state.reads = None
+            if reader is not None:
+                await reader.close()
             await broker.close()
             await engine.dispose()
 
@@ -219,11 +229,28 @@ def create_app(
     return app
 
 
+async def _open_reader(settings: Settings, runtime: Runtime | None) -> Runtime | None:
+    """The runtime a replica that does not lead reads logs and capacity through: opened
+    where replicas elect a leader and the runtime answers any of them (Kubernetes); None
+    otherwise (the local runtime's units and logs are on the leader's machine), and when
+    a test hands in the runtime."""
+    controller = settings.controller
+    if runtime is not None or not (controller.enabled and controller.leader_election):
+        return None
+    kind = runtime_kind(settings.runtime.kind)
+    return await kind.open(settings) if kind.reads_anywhere else None
+
+
 async def _start_controller(
-    settings: Settings, state: AppState, runtime: Runtime | None, changes: ChangeFeed
+    settings: Settings,
+    state: AppState,
+    runtime: Runtime | None,
+    changes: ChangeFeed,
+    fence: LeaseFence | None,
 ) -> tuple[ControllerManager, UtilisationMonitor]:
     """The controller, started, and the utilisation monitor it asks about idleness (the
-    caller starts that one)."""
+    caller starts that one). Under a `fence` (the leader's term), its writes of statuses
+    and workload tokens stop when the term ends."""
     api_url = settings.api_url
     if runtime is None:  # the runtime the settings name (tests hand one in)
         kind = runtime_kind(settings.runtime.kind)
@@ -234,6 +261,7 @@ async def _start_controller(
         api_url=api_url,
         server_key=key,
         runs_images=runtime.name in RUNTIMES and RUNTIMES[runtime.name].runs_images,
+        fence=fence,
         settings=settings.controller,
         priorities=settings.scheduling.priorities,
         policy=Policy(

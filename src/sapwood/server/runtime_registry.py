@@ -29,6 +29,9 @@ class RuntimeKind:
     api_url: Callable[[Settings], str]  # where its units reach the API
     runs_images: bool  # it runs containers from images, not processes on the server's host
     local_workdirs: bool  # a spec's workdir is a folder on the server's machine
+    # Its reads (logs, capacity) answer the same from any server replica, so a replica
+    # that does not lead opens it too, to read only (controller/reads.py).
+    reads_anywhere: bool = False
 
 
 async def open_local(settings: Settings) -> Runtime:
@@ -60,6 +63,7 @@ RUNTIMES: Mapping[str, RuntimeKind] = {
         api_url=lambda settings: settings.runtime.kubernetes.api_url,
         runs_images=True,
         local_workdirs=False,
+        reads_anywhere=True,  # the cluster's API server answers every replica
     ),
 }
 

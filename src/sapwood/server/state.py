@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from sapwood.server.clock import Clock
-from sapwood.server.controller.port import ControllerPort
+from sapwood.server.controller.port import ControllerPort, ReadPort
 from sapwood.server.ingest.broker import Broker
 from sapwood.server.ingest.signals import FeedSignals
 from sapwood.server.observe.notifier import Notifier
@@ -27,7 +27,9 @@ class AppState:
     """Built by the lifespan; one per app, never a module global.
 
     ``controller`` is the controller's narrow port (None while this replica does not lead,
-    or runs none); the app alone holds the manager behind it.
+    or runs none); the app alone holds the manager behind it. ``reads`` is what this
+    replica can read of the runtime (logs, capacity): the controller while it leads; while
+    it follows, a runtime it only reads where any replica may (Kubernetes), else None.
     """
 
     settings: Settings
@@ -38,6 +40,7 @@ class AppState:
     local_workdirs: bool = False
     wake: Callable[[str], None] = field(default=lambda kind: None)
     controller: ControllerPort | None = None
+    reads: ReadPort | None = None
     notifier: Notifier | None = None
     usage: UsageFigures | None = None  # the utilisation monitor's newest samples
     feed_broker: Broker | None = None

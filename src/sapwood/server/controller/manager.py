@@ -52,6 +52,7 @@ from sapwood.server.runtimes.base import (
 from sapwood.server.settings import ControllerSettings
 from sapwood.server.store.changes import ChangeFeed
 from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.leases import LeaseFence
 from sapwood.specs.objects import KINDS
 
 log = logging.getLogger("sapwood.controller")
@@ -70,6 +71,7 @@ class ControllerConfig:
     policy: scheduler.Policy = field(default_factory=scheduler.Policy)
     load_source: scaling.LoadSource | None = None  # the gateway's figures, for autoscaling
     runs_images: bool = False  # the runtime runs containers (Kubernetes), not host processes
+    fence: LeaseFence | None = None  # the leader's term: status writes stop when it ends
 
 
 class ControllerManager(Loop):
@@ -107,7 +109,7 @@ class ControllerManager(Loop):
         self._quotas: dict[str, scheduler.Quota] | None = None
         self._workloads: admission.Memo = {}
         self._next_resync = 0.0
-        self._tokens = WorkloadTokens(sessions, clock, config.server_key)
+        self._tokens = WorkloadTokens(sessions, clock, config.server_key, fence=config.fence)
         self._actor = Actor(
             runtime,
             clock,
@@ -271,7 +273,9 @@ class ControllerManager(Loop):
             for unit in owned.values()
         ]
         await self._actor.act(results, orphans)
-        outcome = await store_io.apply_plans(self._sessions, results, now=now)
+        outcome = await store_io.apply_plans(
+            self._sessions, results, now=now, fence=self._config.fence
+        )
         return self._settle(results, outcome, mono=mono) or bool(orphans)
 
     async def _absorb_changes(self, mono: float) -> set[str]:

@@ -25,16 +25,13 @@ class ControllerFigures:
     pass_durations_s: tuple[float, ...] = ()
 
 
-class ControllerPort(Protocol):
-    """The narrow face of the controller (ControllerManager satisfies it)."""
+class ReadPort(Protocol):
+    """What any server replica may read of the runtime: the leader through its
+    controller, a follower through a runtime it only reads (reads.RuntimeReader)."""
 
     @property
     def runtime_name(self) -> str:
         """The runtime's name ("local", "kubernetes", ...): where the units run."""
-        ...
-
-    def wake(self, kind: str = "") -> None:
-        """Asks for a pass soon, after a write of an object of ``kind``."""
         ...
 
     def logs(
@@ -45,6 +42,14 @@ class ControllerPort(Protocol):
 
     async def capacity(self) -> Capacity:
         """What the runtime can allocate in total (not what is free)."""
+        ...
+
+
+class ControllerPort(ReadPort, Protocol):
+    """The narrow face of the controller (ControllerManager satisfies it)."""
+
+    def wake(self, kind: str = "") -> None:
+        """Asks for a pass soon, after a write of an object of ``kind``."""
         ...
 
     def figures(self) -> ControllerFigures:

@@ -23,6 +23,7 @@ from sapwood.server.controller.plan.view import EventNote, ObjectView, Plan
 from sapwood.server.secrets import workload_token_id
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.events import EventFields, add_events
+from sapwood.server.store.leases import LeaseFence, check_fence
 from sapwood.server.store.tables import (
     FeedBatchRow,
     FeedResultRow,
@@ -50,12 +51,14 @@ async def apply_plans(
     results: list[tuple[ObjectView, Plan]],
     *,
     now: datetime,
+    fence: LeaseFence | None = None,
 ) -> Outcome:
     """Writes each status (guarded by resourceVersion), its events, and removals, in one
     transaction, the statuses and events in bulk.
 
     A stale object (changed by someone since it was loaded) is skipped with its events;
-    the caller reloads it and plans it again from what is current.
+    the caller reloads it and plans it again from what is current. Under a `fence` (the
+    leader's term), nothing is written once the term has ended: LeaseLostError.
     """
     outcome = Outcome()
     pending = [(view, plan) for view, plan in results if _writes(view, plan)]
@@ -92,6 +95,8 @@ async def apply_plans(
             for note in plan.events
         ]
         await add_events(session, events, now=now)
+        if fence is not None:
+            await check_fence(session, fence)  # raises, and the session rolls back
         await session.commit()
     return outcome
 
@@ -204,9 +209,10 @@ async def ensure_workload_tokens(
     *,
     user: str,
     now: datetime,
+    fence: LeaseFence | None = None,
 ) -> None:
     """Stores the hashes of workloads' derived tokens, enabled; idempotent, one
-    transaction for them all.
+    transaction for them all; under a `fence`, only while its term lasts (LeaseLostError).
 
     Called when runs begin (a start, a re-run, a resume) and for units adopted after a
     restart: a token its run's end revoked works again, and a changed server key's new
@@ -237,13 +243,16 @@ async def ensure_workload_tokens(
                 row.revoked_at = None
                 row.secret_hash = token.secret_hash
         try:
+            if fence is not None:
+                await session.flush()  # the writes first: see store/leases.py
+                await check_fence(session, fence)
             await session.commit()
         except IntegrityError:  # another server stored one of them meanwhile: go one by one
             await session.rollback()
             if len(tokens) == 1:
                 return
             for token in tokens:
-                await ensure_workload_tokens(sessions, [token], user=user, now=now)
+                await ensure_workload_tokens(sessions, [token], user=user, now=now, fence=fence)
 
 
 async def end_workload_token(session: AsyncSession, uid: str, *, now: datetime) -> None:

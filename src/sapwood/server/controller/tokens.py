@@ -11,12 +11,21 @@ from sapwood.server.controller import store_io
 from sapwood.server.controller.plan.view import ObjectView
 from sapwood.server.secrets import WORKLOADS_USER, NewToken, workload_token
 from sapwood.server.store.engine import AsyncSession
+from sapwood.server.store.leases import LeaseFence
 
 
 class WorkloadTokens:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, server_key: bytes
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        server_key: bytes,
+        *,
+        fence: LeaseFence | None = None,
     ) -> None:
+        """Under a `fence` (the leader's term), `ensure` stores nothing once the term has
+        ended (LeaseLostError): a deposed leader's round then starts nothing."""
+        self._fence = fence
         self._sessions = sessions
         self._clock = clock
         self._key = server_key
@@ -48,6 +57,6 @@ class WorkloadTokens:
             for v in wanted
         ]
         await store_io.ensure_workload_tokens(
-            self._sessions, tokens, user=WORKLOADS_USER, now=self._clock.now()
+            self._sessions, tokens, user=WORKLOADS_USER, now=self._clock.now(), fence=self._fence
         )
         self._stored.update(t.id for t in tokens)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sapwood.schemas import MetricSeries, Object
 from sapwood.schemas.status import HOLDING_PHASES
-from sapwood.server.controller.port import ControllerPort
+from sapwood.server.controller.port import ReadPort
 from sapwood.server.dashboard.overview import (
     Bar,
     Group,
@@ -36,7 +36,7 @@ class Overview:
     totals: list[Bar]
     nodes: list[Group]
     teams: list[Group]
-    controller: bool
+    controller: bool  # the runtime is read here (the controller's, or a follower's)
     capacity_known: bool
 
 
@@ -64,12 +64,13 @@ async def list_all(
             return items[:MAX_OBJECTS], True
 
 
-async def capacity(controller: ControllerPort | None) -> dict[str, float] | None:
-    """The runtime's allocatable capacity, or None when unknown (no controller, no answer)."""
-    if controller is None:
+async def capacity(reads: ReadPort | None) -> dict[str, float] | None:
+    """The runtime's allocatable capacity, or None when unknown (no runtime read here, no
+    answer)."""
+    if reads is None:
         return None
     try:
-        cap = await asyncio.wait_for(controller.capacity(), CAPACITY_TIMEOUT_S)
+        cap = await asyncio.wait_for(reads.capacity(), CAPACITY_TIMEOUT_S)
     except Exception:  # the overview shows "unknown" rather than failing
         log.warning("the runtime did not report its capacity", exc_info=True)
         return None
@@ -109,18 +110,18 @@ async def load_overview(page: Page) -> Overview:
             allocated = allocated_of(obj.status)
             latest = await latest_utilisation(page, obj)
             holdings.append(Holding(obj.metadata.team, allocated, used_of(latest, allocated)))
-    cluster = await capacity(page.state.controller)
+    reads = page.state.reads  # the controller's, or a follower's read-only runtime
+    cluster = await capacity(reads)
     guaranteed: dict[str, Mapping[str, float]] = {}
     for quota in await quotas.list_quotas(page.session, page.caller):
         g = quota.guaranteed
         guaranteed[quota.team] = {"cpu": g.cpu, "memory": g.memory, "gpu": g.gpu}
     visible = [t.name for t in await teams.list_teams(page.session, page.caller)]
-    controller = page.state.controller
-    node = controller.runtime_name if controller is not None else None
+    node = reads.runtime_name if reads is not None else None
     return Overview(
         totals=total_bars(cluster, holdings),
         nodes=node_groups(node, cluster, holdings),
         teams=team_groups(visible + [h.team for h in holdings], holdings, guaranteed, cluster),
-        controller=controller is not None,
+        controller=reads is not None,
         capacity_known=cluster is not None,
     )

@@ -120,7 +120,7 @@ async def workload(page: PageDep, plural: str, team: str, name: str) -> HTMLResp
         pausable=kind in pausing.PAUSABLE and obj.metadata.deletion_timestamp is None,
         paused=is_paused(obj),
         is_canary=is_canary,
-        logs_available=page.state.controller is not None,
+        logs_available=page.state.reads is not None,
         open_url=_open_url(page, obj),
         **await _series_context(page, obj),
     )
@@ -168,7 +168,7 @@ async def object_logs(
     chunks = await logs.open_logs(
         page.session,
         page.caller,
-        page.state.controller,
+        page.state.reads,
         kind,
         name,
         team=team,

@@ -130,7 +130,7 @@ async def object_logs(
         chunks = await logs.open_logs(
             session,
             ctx.caller,
-            ctx.state.controller,
+            ctx.state.reads,
             kind_of_plural(plural),
             name,
             team=team,

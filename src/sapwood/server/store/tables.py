@@ -391,15 +391,18 @@ class FeedResultRow(Base):
 
 
 class LeaseRow(Base):
-    """A named lease (leader election among server replicas): who holds it, until when.
+    """A named lease (leader election among server replicas): who holds it.
 
-    Writers compare and bump `version`, so two replicas never both take the same lease.
+    Writers compare and bump `version`, so two replicas never both take the same lease;
+    `term` moves only when a holding begins, and fences the holder's writes. The times are
+    the writer's wall clock, for people: no replica compares them with its own.
     """
 
     __tablename__ = "leases"
 
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(255))
+    holder: Mapped[str] = mapped_column(String(255))  # "" once released
     renewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer)
+    term: Mapped[int] = mapped_column(Integer, server_default="0")
