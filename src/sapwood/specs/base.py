@@ -141,7 +141,12 @@ def check_process_string(value: str) -> str:
     (the kernel cannot pass one) and at most 128 KiB."""
     if "\x00" in value:
         raise ValueError("must not contain a NUL byte (\\x00)")
-    if len(value.encode()) > MAX_ARG_BYTES:
+    try:
+        encoded = value.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate, as JSON's "\\ud800" can carry
+        where = f"character {exc.start}"
+        raise ValueError(f"is not valid Unicode text: a lone surrogate at {where}") from None
+    if len(encoded) > MAX_ARG_BYTES:
         raise ValueError(f"is longer than {MAX_ARG_BYTES} bytes")
     return value
 

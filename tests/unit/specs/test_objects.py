@@ -671,7 +671,7 @@ durations = st.integers(min_value=0, max_value=365 * 86_400_000).map(
     lambda ms: f"{ms}ms" if ms % 1000 else ms // 1000
 )
 # What a process can be given: any text but NUL, which the kernel cannot pass.
-process_text = st.characters(blacklist_characters="\x00")
+process_text = st.characters(blacklist_characters="\x00", blacklist_categories=["Cs"])
 commands = st.one_of(
     # a shell string must have something to run (whitespace alone is refused)
     st.text(process_text, min_size=1, max_size=20).filter(str.strip),
@@ -724,3 +724,10 @@ def test_random_valid_jobs_survive_parse_spec_dict_parse(document: dict[str, Any
 
 def test_a_blank_shell_command_is_refused() -> None:
     assert "must not be empty" in error_at(doc("Job", {"command": "   "}), "spec.command")
+
+
+def test_a_lone_surrogate_in_a_command_is_refused_by_name() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_object(doc("Job", {"command": ["python", "\ud800"]}))
+    assert "spec.command[1]" in str(caught.value)
+    assert "lone surrogate" in str(caught.value)
