@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sapwood.manifests.names import volume_claim_name
 from sapwood.server.runtimes.base import UnitKey, UnitPhase, UnitReason, VolumeMount
 from sapwood.server.runtimes.kubernetes.client import KubeClient
-from sapwood.manifests.names import volume_claim_name
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.testing.kube_api import KubeApiDouble
 from tests.integration.runtimes.kubernetes.conftest import NAMESPACE, current_pod, spec, wait_for
