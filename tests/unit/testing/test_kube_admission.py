@@ -35,9 +35,9 @@ def test_a_bare_pod_violates_restricted_with_the_real_message() -> None:
     assert refusal(RESTRICTED, spec) == (
         'violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false '
         '(container "main" must set securityContext.allowPrivilegeEscalation=false), '
-        "unrestricted capabilities (container \"main\" must set securityContext.capabilities"
+        'unrestricted capabilities (container "main" must set securityContext.capabilities'
         '.drop=["ALL"]), runAsNonRoot != true (pod or container "main" must set '
-        "securityContext.runAsNonRoot=true), seccompProfile (pod or container \"main\" must "
+        'securityContext.runAsNonRoot=true), seccompProfile (pod or container "main" must '
         'set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")'
     )
 
