@@ -85,6 +85,18 @@ def test_without_a_readiness_probe_running_replicas_are_ready() -> None:
     assert svc.status["endpoints"] == ["127.0.0.1:20000", "127.0.0.1:20001"]
 
 
+def test_a_replica_whose_node_stopped_reporting_takes_no_traffic() -> None:
+    svc, units = serving(service(2))
+    lost = replace(units[1], reason=UnitReason.NODE_LOST, message="node-b stopped reporting")
+
+    seen = plan(svc, {**units, 1: lost}, T0 + timedelta(minutes=1))
+
+    assert seen.status is not None
+    assert seen.status["readyReplicas"] == 1
+    assert seen.status["endpoints"] == ["127.0.0.1:20000"]
+    assert [e.message for e in seen.events] == ["replica 1 NodeLost: node-b stopped reporting"]
+
+
 def test_a_crashed_replica_restarts_alone_after_its_backoff() -> None:
     svc, units = serving(service(2))
     units[1] = exited(svc.key(1), 137, reason=UnitReason.KILLED, started=T0)

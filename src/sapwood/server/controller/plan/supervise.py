@@ -170,6 +170,13 @@ def _supervise(
     record = observed(record, unit)
     if now - unit.started_at >= HEALTHY_RESET and record.backoff:
         record = replace(record, backoff=0)
+    if unit.reason:
+        # Running but unwell by the runtime's own account (its node stopped reporting, its
+        # volume cannot attach, no node fits it): no traffic, whatever the probes said last.
+        if record.ready:
+            detail = f": {unit.message}" if unit.message else ""
+            plan.event("NotReady", f"replica {index} {unit.reason}{detail}", warning=True)
+        return replace(record, ready=False)
     # Not probed yet: live, and ready only when there is no readiness probe to pass.
     verdict = health.get(unit.key, Health(ready=not readiness_probed))
     if not verdict.live:
