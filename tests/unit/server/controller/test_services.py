@@ -94,7 +94,21 @@ def test_a_replica_whose_node_stopped_reporting_takes_no_traffic() -> None:
     assert seen.status is not None
     assert seen.status["readyReplicas"] == 1
     assert seen.status["endpoints"] == ["127.0.0.1:20000"]
-    assert [e.message for e in seen.events] == ["replica 1 NodeLost: node-b stopped reporting"]
+    assert [e.message for e in seen.events] == [
+        "replica 1 NodeLost: node-b stopped reporting; replacing it"
+    ]
+    assert seen.stops == [svc.key(1)]
+
+
+def test_a_replica_waiting_for_its_volume_is_not_ready_and_not_stopped() -> None:
+    svc, units = serving(service(2))
+    waiting = replace(units[0], reason="FailedAttachVolume", message="Multi-Attach error")
+
+    seen = plan(svc, {**units, 0: waiting}, T0 + timedelta(minutes=1))
+
+    assert seen.status is not None
+    assert seen.status["readyReplicas"] == 1
+    assert seen.stops == []
 
 
 def test_a_crashed_replica_restarts_alone_after_its_backoff() -> None:

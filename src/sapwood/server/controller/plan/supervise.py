@@ -173,9 +173,14 @@ def _supervise(
     if unit.reason:
         # Running but unwell by the runtime's own account (its node stopped reporting, its
         # volume cannot attach, no node fits it): no traffic, whatever the probes said last.
+        lost = unit.reason == UnitReason.NODE_LOST
+        if lost:
+            # Replace it elsewhere: the runtime's stop force-deletes the pod after its grace.
+            plan.stops.append(unit.key)
         if record.ready:
             detail = f": {unit.message}" if unit.message else ""
-            plan.event("NotReady", f"replica {index} {unit.reason}{detail}", warning=True)
+            then = "; replacing it" if lost else ""
+            plan.event("NotReady", f"replica {index} {unit.reason}{detail}{then}", warning=True)
         return replace(record, ready=False)
     # Not probed yet: live, and ready only when there is no readiness probe to pass.
     verdict = health.get(unit.key, Health(ready=not readiness_probed))
