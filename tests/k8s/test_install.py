@@ -118,10 +118,11 @@ async def test_a_unit_runs_in_a_restricted_team_namespace_as_the_server(
     # the install's admission policy admits team namespaces with its prefix only
     own_prefix = prefix if prefix.startswith(options.namespace_prefix) else f"sapwood-{prefix}"
     namespace = f"{own_prefix}{team}"
-    ns, binding = render_team(team, namespace=namespace, options=options)
+    ns, binding, policy = render_team(team, namespace=namespace, options=options)
     ns["metadata"]["labels"].update(RESTRICTED)
     kube.request("POST", "/api/v1/namespaces", body=ns)
     kube.apply(api_path(binding), binding)
+    kube.apply(api_path(policy), policy)
     api_settings = replace(settings, namespace_prefix=own_prefix)
     api = api_client(api_settings)
     impersonate(api, f"system:serviceaccount:{install.namespace}:sapwood")

@@ -36,7 +36,6 @@ from sapwood.manifests.install_stores import bundled_postgres, external_database
 from sapwood.manifests.names import Manifest, metadata
 from sapwood.manifests.network_policy import (
     render_stores_network_policy,
-    render_team_network_policy,
 )
 from sapwood.manifests.options import (
     DEFAULT_CLUSTER_DOMAIN,
@@ -220,7 +219,6 @@ def render_install(
             )
         )
     out += render_team(DEFAULT_TEAM, options=render_options)
-    out.append(render_team_network_policy(DEFAULT_TEAM, options=render_options))
     return out
 
 

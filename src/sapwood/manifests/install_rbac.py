@@ -46,6 +46,8 @@ def workload_rules() -> list[Manifest]:
         # Kept logs (log_archive.py): a pod's log is copied into a ConfigMap (applied) before
         # the pod goes, read by any replica, pruned by label.
         _rule("", ["configmaps"], ["get", "list", "create", "patch", "delete"]),
+        # The team's isolation policy, made with its namespace; never changed or removed.
+        _rule("networking.k8s.io", ["networkpolicies"], ["create"]),
         # Team volumes: created when first used, never deleted by the server.
         _rule("", ["persistentvolumeclaims"], ["create"]),
         # Workload tokens: applied (create + patch) and deleted, never read back.

@@ -13,6 +13,7 @@ from sapwood.manifests.names import (
     namespace_for,
     priority_class_name,
 )
+from sapwood.manifests.network_policy import render_team_network_policy
 from sapwood.manifests.options import DEFAULT_OPTIONS, DEFAULT_PRIORITIES, RenderOptions
 
 _MANAGED = {"app.kubernetes.io/managed-by": MANAGED_BY}
@@ -59,10 +60,12 @@ def render_team_access(
 def render_team(
     team: str, *, namespace: str | None = None, options: RenderOptions = DEFAULT_OPTIONS
 ) -> list[Manifest]:
-    """The Namespace and the server's RoleBinding in it, in the order to create them."""
+    """The Namespace, the server's RoleBinding in it and its NetworkPolicy, in the order to
+    create them (the binding grants the server the right to create the policy)."""
     return [
         render_namespace(team, namespace=namespace, options=options),
         render_team_access(team, namespace=namespace, options=options),
+        render_team_network_policy(team, namespace=namespace, options=options),
     ]
 
 

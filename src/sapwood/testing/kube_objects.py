@@ -18,6 +18,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "persistentvolumeclaims": ("v1", "PersistentVolumeClaim", True),
     "secrets": ("v1", "Secret", True),
     "configmaps": ("v1", "ConfigMap", True),
+    "networkpolicies": ("networking.k8s.io/v1", "NetworkPolicy", True),
     "jobs": ("batch/v1", "Job", True),
     "deployments": ("apps/v1", "Deployment", True),
     "statefulsets": ("apps/v1", "StatefulSet", True),

@@ -12,7 +12,9 @@ from sapwood.server.settings import DEFAULT_PRIORITIES as SERVER_PRIORITIES
 
 
 def test_a_team_gets_its_namespace_and_the_server_bound_there_only() -> None:
-    namespace, binding = render_team("research")
+    namespace, binding, policy = render_team("research")
+    assert policy["kind"] == "NetworkPolicy"
+    assert policy["metadata"]["namespace"] == "sapwood-research"
     assert namespace["kind"] == "Namespace"
     assert namespace["metadata"]["name"] == "sapwood-research"
     assert namespace["metadata"]["labels"]["sapwood.dev/team"] == "research"
@@ -25,10 +27,11 @@ def test_a_team_gets_its_namespace_and_the_server_bound_there_only() -> None:
 
 
 def test_team_namespace_follows_the_prefix_or_an_explicit_name() -> None:
-    (ns, _) = render_team("a", options=RenderOptions(namespace_prefix="ml-"))
+    (ns, _, _) = render_team("a", options=RenderOptions(namespace_prefix="ml-"))
     assert ns["metadata"]["name"] == "ml-a"
-    (ns, binding) = render_team("a", namespace="lab")
+    (ns, binding, policy) = render_team("a", namespace="lab")
     assert ns["metadata"]["name"] == binding["metadata"]["namespace"] == "lab"
+    assert policy["metadata"]["namespace"] == "lab"
 
 
 def test_priority_classes_mirror_the_configured_priorities_and_never_preempt() -> None:

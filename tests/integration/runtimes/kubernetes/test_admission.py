@@ -34,7 +34,7 @@ SERVICE = UnitKey("Service", "research", "web")
 
 def team_namespace(double: KubeApiDouble, labels: dict[str, str]) -> None:
     """The team namespace as the runtime makes it, with `labels` added (an admin's)."""
-    namespace, _ = render_team("research", namespace=NAMESPACE, options=RenderOptions())
+    namespace, *_ = render_team("research", namespace=NAMESPACE, options=RenderOptions())
     namespace["metadata"]["labels"].update(labels)
     double.store.create("namespaces", "", namespace)
 

@@ -40,7 +40,7 @@ def _render(example: str, owner_uid: str | None = None) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def team(kube: KubeClient, double: KubeApiDouble) -> None:
-    ns, _ = render_team("research")
+    ns, *_ = render_team("research")
     kube.request("POST", "/api/v1/namespaces", body=ns)
 
 

@@ -220,7 +220,7 @@ class KubernetesRuntime:
         namespace = self.namespace(team)
         if namespace in self._namespaces_ready:
             return namespace
-        ns, binding = render_team(team, namespace=namespace, options=self._options)
+        ns, binding, policy = render_team(team, namespace=namespace, options=self._options)
         if (
             await call("read a namespace", self._kube.get, f"/api/v1/namespaces/{namespace}")
             is None
@@ -228,6 +228,8 @@ class KubernetesRuntime:
             await self._create_if_absent("/api/v1/namespaces", ns, action="create a namespace")
         rbac = f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings"
         await self._create_if_absent(rbac, binding, action="create a role binding")
+        policies = f"/apis/networking.k8s.io/v1/namespaces/{namespace}/networkpolicies"
+        await self._create_if_absent(policies, policy, action="create a network policy")
         self._namespaces_ready.add(namespace)
         self.informer(namespace)
         return namespace
