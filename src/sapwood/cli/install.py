@@ -62,6 +62,12 @@ def install_kubernetes(
     cluster_domain: str = typer.Option(
         DEFAULT_CLUSTER_DOMAIN, "--cluster-domain", help="the cluster's DNS domain"
     ),
+    capacity_reads_all_pods: bool = typer.Option(
+        False,
+        "--capacity-reads-all-pods",
+        help="let the server list every Pod in the cluster (read-only), so capacity "
+        "subtracts other tenants' and DaemonSets' requests",
+    ),
 ) -> None:
     """Print manifests to pipe into `kubectl apply -f -`, with freshly generated passwords."""
     if database_url is not None and bundled_postgres:
@@ -81,6 +87,7 @@ def install_kubernetes(
             models_storage_class=models_storage_class,
             models_access_mode=models_access_mode,
             cluster_domain=cluster_domain,
+            capacity_reads_all_pods=capacity_reads_all_pods,
         )
     except ValueError as exc:
         raise CliError(str(exc)) from None

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sapwood.manifests.install_rbac import render_rbac
+from sapwood.manifests.install_rbac import render_capacity_access, render_rbac
 from sapwood.manifests.install_secrets import (
     SYSTEM_BYTES,
     RandomBytes,
@@ -80,6 +80,9 @@ class InstallOptions:
     models_storage_bytes: int = 20 * 1024**3
     models_storage_class: str | None = None
     models_access_mode: str = "ReadWriteMany"
+    # Let the server list every Pod in the cluster (kube-system's included, read-only), so
+    # capacity subtracts what other tenants and DaemonSets already requested.
+    capacity_reads_all_pods: bool = False
     priorities: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PRIORITIES))
 
     def __post_init__(self) -> None:
@@ -159,6 +162,11 @@ def render_install(
     out: list[Manifest] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(ns, _labels("server"))},
         *render_rbac(ns, _labels("rbac"), options=render_options),
+        *(
+            render_capacity_access(ns, _labels("rbac"), options=render_options)
+            if options.capacity_reads_all_pods
+            else []
+        ),
         *render_priority_classes(options.priorities, options=render_options),
     ]
     database = _labels("database")

@@ -73,7 +73,8 @@ def capacity_rules() -> list[Manifest]:
     """Not granted by the install: listing every pod of the cluster, so capacity can
     subtract other tenants' and DaemonSets' requests. It reads every pod's spec (env values
     written inline included) in every namespace, kube-system too, so it is an admin's
-    choice: `render_capacity_access` renders it to apply on top of the install."""
+    choice: `sapwood install kubernetes --capacity-reads-all-pods` renders it
+    (`render_capacity_access`)."""
     return [_rule("", ["pods"], ["list"])]
 
 

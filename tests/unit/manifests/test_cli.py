@@ -207,3 +207,21 @@ def test_install_kubernetes_exposes_the_gateway_and_keeps_models_where_told() ->
     assert env["SAPWOOD_MODEL_STORE"] == "s3://models-bucket/sapwood"
     assert env["SAPWOOD_KUBE_API_URL"] == "http://sapwood.sapwood.svc.corp.internal"
     assert all(d["kind"] != "PersistentVolumeClaim" for d in docs)  # no models claim
+
+
+def test_install_kubernetes_grants_cluster_wide_pod_reads_only_when_asked() -> None:
+    plain = documents(run("install", "kubernetes").stdout)
+    asked = run("install", "kubernetes", "--capacity-reads-all-pods")
+    assert asked.exit_code == 0, asked.stderr
+    wider = documents(asked.stdout)
+
+    def capacity_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [d for d in docs if d["metadata"]["name"] == "sapwood-capacity"]
+
+    assert capacity_roles(plain) == []
+    role, binding = capacity_roles(wider)
+    assert role["kind"] == "ClusterRole"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "sapwood", "namespace": "sapwood"}
+    ]
