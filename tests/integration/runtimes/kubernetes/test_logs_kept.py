@@ -14,6 +14,7 @@ from sapwood.server.runtimes.kubernetes.client import KubeClient
 from sapwood.server.runtimes.kubernetes.log_archive import KEPT_BYTES, keep_log
 from sapwood.server.runtimes.kubernetes.runtime import KubernetesRuntime
 from sapwood.testing.kube_api import KubeApiDouble
+from sapwood.testing.waiting import eventually
 from tests.integration.runtimes.kubernetes.conftest import (
     KEY,
     NAMESPACE,
@@ -115,3 +116,24 @@ async def test_kept_copies_are_bounded(
     # The two newest runs of KEY are kept; run 1's copy and the expired one are gone.
     assert _kept(double) == sorted(f"{name}-log" for name in names[1:])
     assert await _read(runtime, previous=True) == b"run 2\n"
+
+
+async def test_a_pod_deleted_by_someone_else_keeps_its_log(
+    runtime: KubernetesRuntime, double: KubeApiDouble, kube: KubeClient
+) -> None:
+    web = UnitKey("Service", "research", "web")
+    await runtime.start(spec(web))
+    name = current_pod(double, web)["metadata"]["name"]
+    double.write_log(NAMESPACE, name, b"serving\nrequest 1\n")
+
+    # kubectl delete pod (or a drain): the finalizer holds the pod until its end is seen
+    kube.delete(f"/api/v1/namespaces/{NAMESPACE}/pods/{name}", propagation="Background")
+    await wait_for(runtime, web, lambda s: s.phase is UnitPhase.EXITED)
+
+    async def gone() -> bool:
+        await runtime.observe()  # the pass after the end was reported releases the pod
+        return double.pods(NAMESPACE) == []
+
+    await eventually(gone, lambda done: done, what="the deleted pod gone")
+    assert _kept(double) == [f"{name}-log"]
+    assert await _read(runtime, web) == b"serving\nrequest 1\n"

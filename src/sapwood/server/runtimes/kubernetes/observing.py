@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from sapwood.server.runtimes.base import RuntimeFailure, RuntimeTemporaryError, UnitKey, UnitState
@@ -20,6 +21,7 @@ from sapwood.server.runtimes.kubernetes.endings import (
     release,
 )
 from sapwood.server.runtimes.kubernetes.informer import PodInformer
+from sapwood.server.runtimes.kubernetes.log_archive import keep_log
 from sapwood.server.runtimes.kubernetes.states import PodContext, is_exited, pod_to_state
 
 log = logging.getLogger("sapwood.runtime.kubernetes")
@@ -107,6 +109,10 @@ async def release_accounted(
                 continue
             if is_current(pod) and uid not in reported:
                 continue
+            if pod["metadata"].get("deletionTimestamp"):
+                # Deleted by someone else (kubectl, a drain, the namespace going): its log
+                # goes with it once the finalizer does, so keep a copy first.
+                await keep_log(kube, pod, today=datetime.now(UTC).date())
             try:
                 released = await release(kube, pod)
             except RuntimeFailure as error:
