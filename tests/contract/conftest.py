@@ -23,6 +23,7 @@ from sapwood.testing.fake_runtime import FakeRuntime
 from sapwood.testing.kube_api import KubeApiDouble
 from sapwood.testing.kube_kubelet import KubeletSimulator
 from tests.conftest import require_sandbox
+from tests.integration.runtimes.kubernetes.conftest import SERVER, load_install
 from tests.support_runtimes import observed
 
 MISSING_COMMAND = "sapwood-no-such-command"
@@ -128,12 +129,15 @@ async def clean_up(runtime: Runtime) -> None:
 
 @asynccontextmanager
 async def kubernetes_harness(tmp_path: Path, workdir: Path) -> AsyncIterator[Harness]:
-    """KubernetesRuntime over the API double; its kubelet simulator runs pods at once,
-    fails MISSING_COMMAND as containerd does, and the harness ends pods through it."""
+    """KubernetesRuntime over the API double, authenticated as the install's ServiceAccount;
+    its kubelet simulator runs pods at once, fails MISSING_COMMAND as containerd does, and
+    the harness ends pods through it."""
     double = KubeApiDouble(kubelet=KubeletSimulator(missing_commands=frozenset({MISSING_COMMAND})))
     with double.running():
         double.add_node("node-a", cpu="4", memory="16Gi")
-        kubeconfig = double.write_kubeconfig(tmp_path / "kubeconfig")
+        # The runtime is the install's ServiceAccount: the contract holds under its RBAC.
+        load_install(double)
+        kubeconfig = double.write_kubeconfig(tmp_path / "kubeconfig", service_account=SERVER)
         settings = KubernetesRuntimeSettings(kubeconfig=kubeconfig, stop_poll_s=0.02)
         runtime = KubernetesRuntime(settings)
 

@@ -55,6 +55,8 @@ async def stream_logs(
                 yield chunk
         seen = pod["metadata"]["name"]
     else:  # the pod is gone: its kept copy, if any
+        if current is None and not await runtime.has_team_namespace(key):
+            return  # no team namespace: the key never ran here
         namespace = runtime.namespace(key.team)
         kept = choose(await kept_logs(kube, namespace, key), current=current, previous=previous)
         if kept is not None:

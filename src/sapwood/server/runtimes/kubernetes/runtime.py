@@ -178,22 +178,32 @@ class KubernetesRuntime:
     def _lock(self, key: UnitKey) -> asyncio.Lock:
         return self._locks.setdefault(key, asyncio.Lock())
 
+    async def has_team_namespace(self, key: UnitKey) -> bool:
+        """Whether `key`'s team namespace exists. Until it does, nothing of the key exists
+        and the server has no right there (its RoleBinding comes with the namespace), so a
+        list answers 403, not an empty list."""
+        namespace = self.namespace(key.team)
+        if namespace in self._namespaces_ready:
+            return True
+        path = f"/api/v1/namespaces/{namespace}"
+        return await call("read a namespace", self._kube.get, path) is not None
+
     async def _unit_pods(self, key: UnitKey) -> list[Obj]:
         """Every pod of `key` (current and previous), read from the API server."""
         query = [("labelSelector", m.unit_selector(key))]
-        body = await call(
-            "list pods",
-            self._kube.request,
-            "GET",
-            _pods_path(self.namespace(key.team)),
-            query=query,
-        )
+        path = _pods_path(self.namespace(key.team))
+        refused = _ABSENT | _FORBIDDEN
+        body = await call_unless("list pods", refused, self._kube.request, "GET", path, query=query)
+        if body is None:
+            if not await self.has_team_namespace(key):
+                return []
+            body = await call("list pods", self._kube.request, "GET", path, query=query)
         pods: list[Obj] = body.get("items") or []
         return pods
 
     async def _unit_jobs(self, key: UnitKey) -> list[Obj]:
-        """Every Job of a Job unit's runs; none for the other kinds."""
-        if not runs_as_job(key):
+        """Every Job of a Job unit's runs; none for the other kinds (or without a namespace)."""
+        if not runs_as_job(key) or not await self.has_team_namespace(key):
             return []
         return await job_runs.unit_jobs(self._kube, self.namespace(key.team), key)
 
