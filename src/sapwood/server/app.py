@@ -26,7 +26,7 @@ from sapwood.server.controller.reads import RuntimeReader
 from sapwood.server.dashboard import routes as dashboard
 from sapwood.server.dashboard.errors import install as install_page_errors
 from sapwood.server.ingest.brokers import open_broker
-from sapwood.server.leader import LeaderElector
+from sapwood.server.leader import LeaderElector, default_holder
 from sapwood.server.limits import BodyLimit, RouteLimit
 from sapwood.server.observe.gateway_load import GatewayLoadSource
 from sapwood.server.observe.notifier import Notifier
@@ -34,6 +34,7 @@ from sapwood.server.observe.prometheus import PrometheusExporter
 from sapwood.server.observe.utilisation import UtilisationMonitor
 from sapwood.server.openapi import allowed_methods, unknown_resource
 from sapwood.server.openapi import install as install_openapi
+from sapwood.server.replicas import ReplicaDirectory, ReplicaHeartbeat
 from sapwood.server.routes import (
     feeds,
     health,
@@ -141,8 +142,16 @@ def create_app(
         follower_reads = RuntimeReader(reader) if reader is not None else None
         state.reads = follower_reads
 
+        # Other replicas find this one's gateway through its row (server/replicas.py).
+        replica_id = default_holder()
+        heartbeat = _heartbeat(settings, state, replica_id)
+        if heartbeat is not None:
+            await heartbeat.start()
+
         async def lead(fence: LeaseFence | None = None) -> None:
-            manager, usage = await _start_controller(settings, state, runtime, changes, fence)
+            manager, usage = await _start_controller(
+                settings, state, runtime, changes, fence, replica_id=replica_id
+            )
             running.append((manager, usage))
             if not is_sqlite(settings.database_url):  # other replicas' writes, by NOTIFY
                 listener = PgChangeListener(
@@ -186,6 +195,8 @@ def create_app(
             if elector is not None:
                 await elector.stop()
             await follow()
+            if heartbeat is not None:
+                await heartbeat.stop()
             state.reads = None
             if reader is not None:
                 await reader.close()
@@ -247,6 +258,8 @@ async def _start_controller(
     runtime: Runtime | None,
     changes: ChangeFeed,
     fence: LeaseFence | None,
+    *,
+    replica_id: str,
 ) -> tuple[ControllerManager, UtilisationMonitor]:
     """The controller, started, and the utilisation monitor it asks about idleness (the
     caller starts that one). Under a `fence` (the leader's term), its writes of statuses
@@ -270,7 +283,7 @@ async def _start_controller(
         ),
     )
     if settings.gateway.enabled:
-        config = replace(config, load_source=GatewayLoadSource(settings.gateway_url, key))
+        config = replace(config, load_source=_load_source(settings, state, key, replica_id))
     usage = UtilisationMonitor(
         sessions=state.sessions,
         runtime=runtime,
@@ -292,6 +305,27 @@ async def _start_controller(
     )
     await controller.start()
     return controller, usage
+
+
+def _heartbeat(settings: Settings, state: AppState, replica_id: str) -> ReplicaHeartbeat | None:
+    """This replica's row for the leader to find its gateway by, where it has a gateway and
+    advertises an address; None otherwise (one process: the leader is the only gateway)."""
+    url = settings.advertised_gateway_url
+    if not settings.gateway.enabled or url is None:
+        return None
+    return ReplicaHeartbeat(state.sessions, state.clock, replica_id=replica_id, gateway_url=url)
+
+
+def _load_source(
+    settings: Settings, state: AppState, key: bytes, replica_id: str
+) -> GatewayLoadSource:
+    """The leader's own gateway over loopback and, where replicas elect a leader, every
+    other live replica's at the address it advertises."""
+    peers = None
+    if settings.controller.leader_election:
+        own = settings.advertised_gateway_url
+        peers = ReplicaDirectory(state.sessions, state.clock, own_id=replica_id, own_url=own)
+    return GatewayLoadSource(settings.gateway_url, key, peers=peers, clock=state.clock)
 
 
 def _keep_home_private(settings: Settings) -> None:

@@ -163,6 +163,10 @@ class GatewaySettings(_Group):
     # SAPWOOD_GATEWAY_TOKEN_MAX_STALE (e.g. 10m): while the store is unreachable, a token
     # that passed a check at most this long ago keeps passing (docs/gateway.md).
     token_max_stale_s: float = Field(default=600.0, ge=0)
+    # SAPWOOD_ADVERTISE_ADDRESS: the address other server replicas reach this one's gateway
+    # at (the pod IP in Kubernetes), so the leader reads every replica's load; None: no
+    # other replica can (one process, the local case).
+    advertise_address: str | None = None
 
 
 class FeedSettings(_Group):
@@ -226,6 +230,15 @@ class Settings(_Group):
         host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         return f"http://{host}:{self.gateway.port}"
 
+    @property
+    def advertised_gateway_url(self) -> str | None:
+        """Where other replicas read this one's gateway stats; None when not advertised."""
+        address = self.gateway.advertise_address
+        if not address:
+            return None
+        host = f"[{address}]" if ":" in address else address  # an IPv6 pod IP
+        return f"http://{host}:{self.gateway.port}"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Settings from SAPWOOD_HOME, SAPWOOD_DATABASE_URL, SAPWOOD_HOST and SAPWOOD_PORT."""
@@ -257,6 +270,7 @@ class Settings(_Group):
             port=int(env.get("SAPWOOD_GATEWAY_PORT") or 8421),
             host=env.get("SAPWOOD_GATEWAY_HOST") or "127.0.0.1",
             token_max_stale_s=_duration_s(env, "SAPWOOD_GATEWAY_TOKEN_MAX_STALE", 600.0),
+            advertise_address=env.get("SAPWOOD_ADVERTISE_ADDRESS") or None,
         )
         kubeconfig = env.get("SAPWOOD_KUBECONFIG")
         runtime = RuntimeSettings(

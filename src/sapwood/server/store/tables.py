@@ -406,3 +406,19 @@ class LeaseRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer)
     term: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class ServerReplicaRow(Base):
+    """A server replica whose gateway the leader reads for load (server/replicas.py).
+
+    Each replica bumps its `beat` every heartbeat; readers judge a row's age by when they
+    saw its beat last change, on their own clock. `seen_at` is the writer's wall clock,
+    for people only.
+    """
+
+    __tablename__ = "server_replicas"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    gateway_url: Mapped[str] = mapped_column(String(255))
+    beat: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
