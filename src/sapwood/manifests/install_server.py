@@ -80,6 +80,11 @@ def server_deployment(
             # The gateway's Service reaches it on the pod's address; it checks tokens itself.
             {"name": "SAPWOOD_GATEWAY_HOST", "value": "0.0.0.0"},
             {"name": "SAPWOOD_GATEWAY_PORT", "value": str(GATEWAY_PORT)},
+            # The leader's autoscaler reads every replica's gateway at its pod's address.
+            {
+                "name": "SAPWOOD_ADVERTISE_ADDRESS",
+                "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+            },
             {"name": "SAPWOOD_HOME", "value": HOME},
             {"name": "SAPWOOD_SECRET_KEY_FILE", "value": f"{KEY_DIR}/{KEY_FILE_NAME}"},
             {"name": "SAPWOOD_MODEL_STORE", "value": models},

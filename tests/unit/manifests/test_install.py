@@ -92,6 +92,13 @@ def test_the_server_runs_two_hardened_replicas_with_health_probes() -> None:
     assert container["resources"]["requests"]
 
 
+def test_each_server_replica_advertises_its_pod_address_for_the_leader() -> None:
+    deployment = named(render_install(randbytes=seeded_bytes(0)), "Deployment", "sapwood")
+    env = env_of(main_container(deployment))
+    assert env["SAPWOOD_ADVERTISE_ADDRESS"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert env["SAPWOOD_GATEWAY_HOST"] == "0.0.0.0"  # so another pod reaches its gateway
+
+
 def test_bundled_postgres_is_a_stateful_set_with_a_claim() -> None:
     manifests = render_install(randbytes=seeded_bytes(0))
     sts = named(manifests, "StatefulSet", "sapwood-postgres")
