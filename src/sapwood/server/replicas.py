@@ -206,6 +206,7 @@ class ReplicaDirectory:
         for row in to_prune(rows, self._sightings, now=now, prune_after_s=self._prune_after_s):
             log.info("replica %s (%s) stopped beating; its row is removed", row.id, row.gateway_url)
             await delete_replica(self._sessions, row.id, beat=row.beat)
+            del self._sightings[row.id]  # if it beats again, its age counts from then
         return live_peer_urls(
             rows,
             self._sightings,
