@@ -76,14 +76,6 @@ def kept_name(pod_name: str) -> str:
     return f"{pod_name}-log"
 
 
-def _run(pod: Obj) -> int:
-    labels = pod["metadata"].get("labels") or {}
-    try:
-        return int(labels.get(m.RUN_NUMBER, "0"))
-    except ValueError:
-        return 0
-
-
 def tail(data: bytes, *, lines_cut: bool) -> tuple[bytes, bool]:
     """The end of `data` that a copy keeps, cut at a line start; and whether it was cut."""
     if len(data) <= KEPT_BYTES:
@@ -115,7 +107,7 @@ def kept_manifest(pod: Obj, data: bytes, *, truncated: bool, today: date) -> Obj
                 **labels,
                 KEPT_LABEL: "true",
                 KEPT_ON_LABEL: today.isoformat(),
-                m.RUN_NUMBER: str(_run(pod)),
+                m.RUN_NUMBER: str(m.run_number(pod)),
             },
             "annotations": annotations,
         },
@@ -205,7 +197,8 @@ async def _prune(kube: KubeClient, pod: Obj, *, today: date) -> None:
     """Delete the copy two runs back and every expired copy in the namespace."""
     namespace = pod["metadata"]["namespace"]
     key = m.key_of(pod)
-    stale = [kept_name(m.pod_name(key, _run(pod) - 2))] if key and _run(pod) > 2 else []
+    run = m.run_number(pod)
+    stale = [kept_name(m.pod_name(key, run - 2))] if key and run > 2 else []
     query = [("labelSelector", _sweep_selector(today))]
     expired = await call(
         "list kept logs", kube.request, "GET", _config_maps(namespace), query=query

@@ -105,6 +105,15 @@ def unit_labels(key: UnitKey) -> dict[str, str]:
     }
 
 
+def run_number(pod: Obj) -> int:
+    """The run a unit pod belongs to (its run-number label; 0 when absent or garbled)."""
+    labels = pod["metadata"].get("labels") or {}
+    try:
+        return int(labels.get(RUN_NUMBER, "0"))
+    except ValueError:
+        return 0
+
+
 def key_of(pod: Obj) -> UnitKey | None:
     """The unit a pod belongs to, from its labels; None for pods that are not units."""
     labels = pod.get("metadata", {}).get("labels") or {}

@@ -31,14 +31,6 @@ Obj = dict[str, Any]
 SYNC_TIMEOUT_S = 10.0
 
 
-def run_number(pod: Obj) -> int:
-    labels = pod["metadata"].get("labels") or {}
-    try:
-        return int(labels.get(m.RUN_NUMBER, "0"))
-    except ValueError:
-        return 0
-
-
 def is_current(pod: Obj) -> bool:
     return (pod["metadata"].get("labels") or {}).get(m.RUN_LABEL) == "current"
 
@@ -67,7 +59,7 @@ def latest_runs(informers: list[PodInformer]) -> dict[UnitKey, tuple[Obj, bool]]
             key = m.key_of(pod)
             if key is None or not is_current(pod):
                 continue
-            rank = (run_number(pod), live)
+            rank = (m.run_number(pod), live)
             if key not in latest or latest[key][0] < rank:
                 latest[key] = (rank, pod)
     return {key: (pod, rank[1]) for key, (rank, pod) in latest.items()}

@@ -97,7 +97,6 @@ from sapwood.server.runtimes.kubernetes.observing import (
     latest_runs,
     note_reported,
     release_accounted,
-    run_number,
     synced,
     unit_states,
 )
@@ -123,7 +122,7 @@ def _pods_path(namespace: str, name: str = "") -> str:
 
 def _current(pods: list[Obj]) -> Obj | None:
     current = [p for p in pods if (p["metadata"].get("labels") or {}).get(m.RUN_LABEL) == "current"]
-    return max(current, key=run_number) if current else None
+    return max(current, key=m.run_number) if current else None
 
 
 class KubernetesRuntime:
@@ -214,7 +213,7 @@ class KubernetesRuntime:
         delay = 0.02
         while True:
             for pod in await self._unit_pods(key):
-                if run_number(pod) == run:
+                if m.run_number(pod) == run:
                     return pod
             if time.monotonic() > deadline:
                 why = await job_runs.complaint(self._kube, self.namespace(key.team), job)
@@ -292,7 +291,7 @@ class KubernetesRuntime:
             waiting = pending_run(jobs, pods)
             if current is not None and waiting is None:
                 await self._retire(namespace, current, pods, jobs)
-            runs = [*(run_number(p) for p in pods), *(run_of(j) for j in jobs)]
+            runs = [*(m.run_number(p) for p in pods), *(run_of(j) for j in jobs)]
             run = waiting or max(runs, default=0) + 1
             secret = m.secret_manifest(unit, namespace=namespace)
             if secret is not None:
@@ -342,7 +341,7 @@ class KubernetesRuntime:
         for pod in pods:
             if pod is not current:
                 await self._delete_pod(namespace, pod)
-        kept = run_number(current)
+        kept = m.run_number(current)
         await job_runs.delete_jobs(self._kube, namespace, [j for j in jobs if run_of(j) < kept])
         path = _pods_path(namespace, current["metadata"]["name"])
         patch = {"metadata": {"labels": {m.RUN_LABEL: "previous"}}}
@@ -484,4 +483,4 @@ class KubernetesRuntime:
         previous = [
             p for p in pods if (p["metadata"].get("labels") or {}).get(m.RUN_LABEL) == "previous"
         ]
-        return _current(pods), max(previous, key=run_number) if previous else None
+        return _current(pods), max(previous, key=m.run_number) if previous else None
