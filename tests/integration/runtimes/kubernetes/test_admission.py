@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from sapwood.manifests.options import RenderOptions
@@ -170,5 +171,25 @@ async def test_a_job_whose_pod_a_full_quota_refuses_runs_once_it_is_raised(
         double.add_resource_quota(NAMESPACE, "compute", {"requests.cpu": "4"})
         state = await runtime.start(spec(KEY, cpu_millis=2000))
         assert state.phase is UnitPhase.RUNNING
+    finally:
+        await runtime.close()
+
+
+async def test_a_refused_job_pod_is_reported_at_once_not_after_the_wait(
+    double: KubeApiDouble, settings: KubernetesRuntimeSettings
+) -> None:
+    team_namespace(double, {})
+    double.add_resource_quota(NAMESPACE, "compute", {"requests.cpu": "1"})
+    # A wait far longer than the test may run: the refusal must come from the new event.
+    patient = KubernetesRuntimeSettings(
+        kubeconfig=settings.kubeconfig, stop_poll_s=0.02, pod_wait_s=3600
+    )
+    runtime = KubernetesRuntime(patient)
+    try:
+        with anyio.fail_after(60):
+            with pytest.raises(RuntimeTemporaryError) as refused:
+                await runtime.start(spec(KEY, cpu_millis=2000))
+        assert str(refused.value).startswith("ResourceQuota: job ")
+        assert "exceeded quota: compute" in str(refused.value)
     finally:
         await runtime.close()

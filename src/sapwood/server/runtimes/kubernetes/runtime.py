@@ -206,19 +206,25 @@ class KubernetesRuntime:
             return []
         return await job_runs.unit_jobs(self._kube, self.namespace(key.team), key)
 
-    async def _wait_for_pod(self, key: UnitKey, run: int, job: str) -> Obj:
+    async def _wait_for_pod(self, key: UnitKey, run: int, job: str, uid: str, *, new: bool) -> Obj:
         """The Pod the Job controller makes for run `run`; RuntimeTemporaryError naming the
-        controller's complaint (FailedCreate) when it has not come within `pod_wait_s`."""
+        controller's complaint (FailedCreate) as soon as it makes a new one (a quota, Pod
+        Security...), or when no pod has come within `pod_wait_s`."""
+        namespace = self.namespace(key.team)
         deadline = time.monotonic() + self._settings.pod_wait_s
+        # A Job applied just now has no complaint to tell apart; an older one may have one.
+        before = None if new else await job_runs.complaint(self._kube, namespace, job, uid)
         delay = 0.02
         while True:
             for pod in await self._unit_pods(key):
                 if m.run_number(pod) == run:
                     return pod
-            if time.monotonic() > deadline:
-                why = await job_runs.complaint(self._kube, self.namespace(key.team), job)
-                detail = f": {why}" if why else ""
-                raise RuntimeTemporaryError(f"job {job} has no pod yet{detail}")
+            late = time.monotonic() > deadline
+            if late or delay >= 0.5:
+                why = await job_runs.complaint(self._kube, namespace, job, uid)
+                fresh = why is not None and (before is None or why.seen != before.seen)
+                if late or fresh:
+                    raise RuntimeTemporaryError(job_runs.no_pod_yet(job, why))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -323,9 +329,12 @@ class KubernetesRuntime:
             name = manifest["metadata"]["name"]
             if runs_as_job(unit.key):
                 if waiting is None:  # a Job's pod template is immutable: apply it only once
-                    job = job_manifest(manifest)
-                    await call("apply a job", self._kube.apply, jobs_path(namespace, name), job)
-                pod = await self._wait_for_pod(unit.key, run, name)
+                    job_path, job = jobs_path(namespace, name), job_manifest(manifest)
+                    job = await call("apply a job", self._kube.apply, job_path, job)
+                else:
+                    job = next(j for j in jobs if run_of(j) == waiting)
+                uid = str(job["metadata"].get("uid", ""))
+                pod = await self._wait_for_pod(unit.key, run, name, uid, new=waiting is None)
             else:
                 path = _pods_path(namespace, name)
                 pod = await call("apply a pod", self._kube.apply, path, manifest)
