@@ -108,7 +108,14 @@ def create_app(
         settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         await asyncio.to_thread(migrate.upgrade, settings.database_url)
         await asyncio.to_thread(_keep_home_private, settings)
+        # What is opened is closed in reverse, also when a later step of the startup fails.
+        async with contextlib.AsyncExitStack() as stack:
+            await _compose(app, stack)
+            yield
+
+    async def _compose(app: FastAPI, stack: contextlib.AsyncExitStack) -> None:
         engine = create_engine(settings.database_url, echo=settings.store.echo)
+        stack.push_async_callback(engine.dispose)
         changes = ChangeFeed()  # which objects each commit changed, for the controller
         watch_connections(engine, app.state.outages, log)
         state = AppState(
@@ -120,6 +127,7 @@ def create_app(
         )
         app.state.sapwood = state
         broker = state.feed_broker = open_broker(settings.feeds.redis_url, state.sessions)
+        stack.push_async_callback(broker.close)
         async with state.sessions() as session:
             secret = await bootstrap(session, now=state.clock.now())
         if secret is not None and on_bootstrap is not None:
@@ -139,6 +147,8 @@ def create_app(
         listening: list[PgChangeListener] = []
         # While it follows, a replica reads logs and capacity through a runtime of its own.
         reader = await _open_reader(settings, runtime)
+        if reader is not None:
+            stack.push_async_callback(reader.close)
         follower_reads = RuntimeReader(reader) if reader is not None else None
         state.reads = follower_reads
 
@@ -147,6 +157,7 @@ def create_app(
         heartbeat = _heartbeat(settings, state, replica_id)
         if heartbeat is not None:
             await heartbeat.start()
+            stack.push_async_callback(heartbeat.stop)
 
         async def lead(fence: LeaseFence | None = None) -> None:
             manager, usage = await _start_controller(
@@ -179,7 +190,11 @@ def create_app(
                 if isinstance(controller.load_source, GatewayLoadSource):
                     await controller.load_source.aclose()
 
-        elector: LeaderElector | None = None
+        async def stop_reading() -> None:
+            state.reads = None
+
+        stack.push_async_callback(stop_reading)
+        stack.push_async_callback(follow)  # stops whatever lead() started
         if settings.controller.enabled and settings.controller.leader_election:
             # Replicas share one database: only the lease holder runs the loops.
             lease_s = settings.controller.leader_lease_s
@@ -187,21 +202,9 @@ def create_app(
                 state.sessions, state.clock, on_elected=lead, on_lost=follow, lease_s=lease_s
             )
             await elector.start()
+            stack.push_async_callback(elector.stop)
         elif settings.controller.enabled:
             await lead()
-        try:
-            yield
-        finally:
-            if elector is not None:
-                await elector.stop()
-            await follow()
-            if heartbeat is not None:
-                await heartbeat.stop()
-            state.reads = None
-            if reader is not None:
-                await reader.close()
-            await broker.close()
-            await engine.dispose()
 
     app = FastAPI(
         title="Sapwood",
