@@ -178,8 +178,9 @@ class ReplicaHeartbeat(Loop):
 
 
 class ReplicaDirectory:
-    """The leader's view of the other live replicas' gateways, read afresh on each call
-    (raises the database's error when it cannot be read)."""
+    """The leader's view of the other live replicas' gateways. Rows change only when a
+    replica beats, so the table is read at most once per `refresh_s` (the controller asks
+    every round); raises the database's error when it cannot be read."""
 
     def __init__(
         self,
@@ -190,6 +191,7 @@ class ReplicaDirectory:
         own_url: str | None,
         stale_after_s: float = STALE_AFTER_S,
         prune_after_s: float = PRUNE_AFTER_S,
+        refresh_s: float = HEARTBEAT_S,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -197,11 +199,20 @@ class ReplicaDirectory:
         self._own_url = own_url
         self._stale_after_s = stale_after_s
         self._prune_after_s = prune_after_s
+        self._refresh_s = refresh_s
         self._sightings: dict[str, Sighting] = {}
+        self._known: tuple[float, list[str]] | None = None  # (read at, live peer URLs)
 
     async def __call__(self) -> list[str]:
-        rows = await list_replicas(self._sessions)
         now = self._clock.monotonic()
+        if self._known is not None and now - self._known[0] < self._refresh_s:
+            return self._known[1]
+        urls = await self._read(now)
+        self._known = (now, urls)
+        return urls
+
+    async def _read(self, now: float) -> list[str]:
+        rows = await list_replicas(self._sessions)
         self._sightings = sighted(rows, self._sightings, now=now)
         for row in to_prune(rows, self._sightings, now=now, prune_after_s=self._prune_after_s):
             log.info("replica %s (%s) stopped beating; its row is removed", row.id, row.gateway_url)

@@ -38,10 +38,28 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
-async def test_a_beating_peer_stays_live_and_is_gone_once_it_stops(
+def reading_each_call(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> ReplicaDirectory:
+    """The leader's directory, reading the table on every call (no refresh interval)."""
+    return ReplicaDirectory(sessions, clock, own_id="leader", own_url=LEADER, refresh_s=0)
+
+
+async def test_the_table_is_read_once_per_beat_however_often_the_leader_asks(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
     directory = ReplicaDirectory(sessions, clock, own_id="leader", own_url=LEADER)
+    assert await directory() == []
+    await beat(sessions, "peer", PEER, now=clock.now())
+    assert await directory() == []  # known from this beat's read: not read again yet
+    clock.advance(HEARTBEAT_S)
+    assert await directory() == [PEER]
+
+
+async def test_a_beating_peer_stays_live_and_is_gone_once_it_stops(
+    sessions: async_sessionmaker[AsyncSession], clock: FakeClock
+) -> None:
+    directory = reading_each_call(sessions, clock)
     await beat(sessions, "leader", LEADER, now=clock.now())
     peer = ReplicaHeartbeat(sessions, clock, replica_id="peer", gateway_url=PEER)
     await peer.start()
@@ -59,7 +77,7 @@ async def test_a_beating_peer_stays_live_and_is_gone_once_it_stops(
 async def test_a_silent_peer_is_left_out_after_three_beats_whatever_its_wall_clock(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
-    directory = ReplicaDirectory(sessions, clock, own_id="leader", own_url=LEADER)
+    directory = reading_each_call(sessions, clock)
     # Its wall clock is a day ahead: that changes nothing, only its beats count.
     await beat(sessions, "peer", PEER, now=datetime.now(UTC) + timedelta(days=1))
     assert await directory() == [PEER]
@@ -74,7 +92,7 @@ async def test_a_silent_peer_is_left_out_after_three_beats_whatever_its_wall_clo
 async def test_a_peer_silent_for_ten_minutes_is_deleted_and_comes_back_on_its_next_beat(
     sessions: async_sessionmaker[AsyncSession], clock: FakeClock
 ) -> None:
-    directory = ReplicaDirectory(sessions, clock, own_id="leader", own_url=LEADER)
+    directory = reading_each_call(sessions, clock)
     await beat(sessions, "peer", PEER, now=clock.now())
     await directory()
     clock.advance(PRUNE_AFTER_S)
