@@ -35,6 +35,7 @@ from sapwood.server.runtimes.kubernetes.calls import call, call_unless
 from sapwood.server.runtimes.kubernetes.client import KubeClient
 from sapwood.server.runtimes.kubernetes.errors import ApiStatusError
 from sapwood.server.runtimes.kubernetes.manifests import GPU_RESOURCE, MANAGED_SELECTOR
+from sapwood.server.runtimes.kubernetes.states import condition
 
 log = logging.getLogger("sapwood.runtime.kubernetes")
 
@@ -69,10 +70,8 @@ def tolerates(toleration: Obj, taint: Obj) -> bool:
 
 
 def is_ready(node: Obj) -> bool:
-    for condition in node.get("status", {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
-            return bool(condition.get("status") == "True")
-    return False
+    ready = condition(node, "Ready")
+    return ready is not None and ready.get("status") == "True"
 
 
 def takes_units(node: Obj) -> bool:

@@ -25,7 +25,7 @@ from sapwood.server.runtimes.kubernetes import manifests as m
 from sapwood.server.runtimes.kubernetes.calls import call, call_unless
 from sapwood.server.runtimes.kubernetes.client import KubeClient
 from sapwood.server.runtimes.kubernetes.errors import ApiStatusError, translate
-from sapwood.server.runtimes.kubernetes.states import is_exited, parse_time
+from sapwood.server.runtimes.kubernetes.states import condition, is_exited, parse_time
 
 log = logging.getLogger("sapwood.runtime.kubernetes")
 
@@ -66,16 +66,11 @@ async def release(kube: KubeClient, pod: Obj) -> Obj | None:
     raise RuntimeTemporaryError(f"pod {meta['namespace']}/{meta['name']} kept changing")
 
 
-def ready_condition(node: Obj) -> Obj | None:
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return next((c for c in conditions if c.get("type") == "Ready"), None)
-
-
 def lost_nodes(nodes: list[Obj]) -> dict[str, str]:
     """Nodes whose kubelet stopped reporting (Ready Unknown), with since when."""
     out = {}
     for node in nodes:
-        ready = ready_condition(node)
+        ready = condition(node, "Ready")
         if ready is not None and ready.get("status") == "Unknown":
             out[node["metadata"]["name"]] = str(ready.get("lastTransitionTime") or "unknown")
     return out

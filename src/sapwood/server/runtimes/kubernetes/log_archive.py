@@ -159,7 +159,8 @@ def _config_maps(namespace: str, name: str = "") -> str:
     return f"/api/v1/namespaces/{namespace}/configmaps" + (f"/{name}" if name else "")
 
 
-def _log_path(pod: Obj) -> str:
+def log_path(pod: Obj) -> str:
+    """The pods/log path of `pod`."""
     meta = pod["metadata"]
     return f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/log"
 
@@ -178,7 +179,7 @@ async def keep_log(kube: KubeClient, pod: Obj, *, today: date) -> None:
         if existing is not None and from_config_map(existing).pod_uid == meta.get("uid"):
             return  # kept already (stop, then forget)
         query = [("container", CONTAINER_NAME), ("tailLines", str(KEPT_LINES + 1))]
-        data = await call_unless("read a log", _ABSENT, kube.read, _log_path(pod), query=query)
+        data = await call_unless("read a log", _ABSENT, kube.read, log_path(pod), query=query)
         if not data or data.startswith(COLLECTED):
             return  # never started, or the kubelet removed its container already
         lines_cut = data.count(b"\n") > KEPT_LINES

@@ -22,6 +22,7 @@ from sapwood.server.runtimes.kubernetes.log_archive import (
     choose,
     kept_log_of,
     kept_logs,
+    log_path,
 )
 from sapwood.server.runtimes.kubernetes.log_follow import follow_pod
 from sapwood.server.runtimes.kubernetes.states import is_exited
@@ -33,11 +34,6 @@ Obj = dict[str, Any]
 
 POLL_S = 0.5
 _WAITING = 400  # the container has not started: no log yet
-
-
-def _log_path(pod: Obj) -> str:
-    meta = pod["metadata"]
-    return f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}/log"
 
 
 async def stream_logs(
@@ -80,7 +76,7 @@ async def _read_pod(kube: KubeClient, pod: Obj) -> AsyncIterator[bytes]:
     """The pod's log as it is now; its kept copy once the pod or its container is gone."""
     query = [("container", CONTAINER_NAME)]
     try:
-        data: bytes | None = await asyncio.to_thread(kube.read, _log_path(pod), query=query)
+        data: bytes | None = await asyncio.to_thread(kube.read, log_path(pod), query=query)
     except ApiStatusError as error:
         if error.status == _WAITING and not is_exited(pod):
             return  # not started yet: no log

@@ -82,8 +82,9 @@ def is_exited(pod: Obj) -> bool:
     return "terminated" in (_main_status(pod).get("state") or {})
 
 
-def _condition(pod: Obj, type_: str) -> Obj | None:
-    conditions = pod.get("status", {}).get("conditions") or []
+def condition(obj: Obj, type_: str) -> Obj | None:
+    """The condition of `type_` in a pod's or node's status; None when it has none."""
+    conditions = (obj.get("status") or {}).get("conditions") or []
     return next((c for c in conditions if c.get("type") == type_), None)
 
 
@@ -91,7 +92,7 @@ def _node_lost(pod: Obj, since: str) -> str:
     """Why a pod on a lost node is not known to run, in words a user can act on."""
     node = pod.get("spec", {}).get("nodeName") or "its node"
     words = [f"node {node} stopped reporting at {since}; the pod may still run there"]
-    disruption = _condition(pod, "DisruptionTarget")
+    disruption = condition(pod, "DisruptionTarget")
     if disruption is not None and disruption.get("status") == "True":
         words.append(f"{disruption.get('reason')}: {disruption.get('message')}")
     if pod["metadata"].get("deletionTimestamp"):
