@@ -1,4 +1,4 @@
-"""The cluster calls behind a Job unit's runs: list its Jobs, delete them, and read why the
+"""The cluster calls behind a Job unit's runs: delete its Jobs, and read why the
 Job controller could not make a Pod (jobs.py holds the pure part)."""
 
 from __future__ import annotations
@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sapwood.server.runtimes.base import UnitKey
-from sapwood.server.runtimes.kubernetes import manifests as m
-from sapwood.server.runtimes.kubernetes.calls import call, call_unless
+from sapwood.server.runtimes.kubernetes.calls import call_unless
 from sapwood.server.runtimes.kubernetes.client import KubeClient
 from sapwood.server.runtimes.kubernetes.errors import forbidden_cause
 from sapwood.server.runtimes.kubernetes.jobs import jobs_path
@@ -17,14 +15,6 @@ Obj = dict[str, Any]
 
 _ABSENT = frozenset({404})
 _FORBIDDEN = frozenset({403})
-
-
-async def unit_jobs(kube: KubeClient, namespace: str, key: UnitKey) -> list[Obj]:
-    """Every Job of the unit's runs, from the API server."""
-    query = [("labelSelector", m.unit_selector(key))]
-    body = await call("list jobs", kube.request, "GET", jobs_path(namespace), query=query)
-    jobs: list[Obj] = body.get("items") or []
-    return jobs
 
 
 async def delete_jobs(kube: KubeClient, namespace: str, jobs: list[Obj]) -> None:

@@ -187,24 +187,28 @@ class KubernetesRuntime:
         path = f"/api/v1/namespaces/{namespace}"
         return await call("read a namespace", self._kube.get, path) is not None
 
-    async def _unit_pods(self, key: UnitKey) -> list[Obj]:
-        """Every pod of `key` (current and previous), read from the API server."""
+    async def _team_list(self, key: UnitKey, what: str, path: str) -> list[Obj]:
+        """The `what` of `key` (by its labels) in its team namespace, from the API server;
+        none while that namespace does not exist."""
         query = [("labelSelector", m.unit_selector(key))]
-        path = _pods_path(self.namespace(key.team))
-        refused = _ABSENT | _FORBIDDEN
-        body = await call_unless("list pods", refused, self._kube.request, "GET", path, query=query)
+        action, refused = f"list {what}", _ABSENT | _FORBIDDEN
+        body = await call_unless(action, refused, self._kube.request, "GET", path, query=query)
         if body is None:
             if not await self.has_team_namespace(key):
                 return []
-            body = await call("list pods", self._kube.request, "GET", path, query=query)
-        pods: list[Obj] = body.get("items") or []
-        return pods
+            body = await call(action, self._kube.request, "GET", path, query=query)
+        items: list[Obj] = body.get("items") or []
+        return items
+
+    async def _unit_pods(self, key: UnitKey) -> list[Obj]:
+        """Every pod of `key` (current and previous)."""
+        return await self._team_list(key, "pods", _pods_path(self.namespace(key.team)))
 
     async def _unit_jobs(self, key: UnitKey) -> list[Obj]:
-        """Every Job of a Job unit's runs; none for the other kinds (or without a namespace)."""
-        if not runs_as_job(key) or not await self.has_team_namespace(key):
+        """Every Job of a Job unit's runs; none for the other kinds."""
+        if not runs_as_job(key):
             return []
-        return await job_runs.unit_jobs(self._kube, self.namespace(key.team), key)
+        return await self._team_list(key, "jobs", jobs_path(self.namespace(key.team)))
 
     async def _wait_for_pod(self, key: UnitKey, run: int, job: str, uid: str, *, new: bool) -> Obj:
         """The Pod the Job controller makes for run `run`; RuntimeTemporaryError naming the
