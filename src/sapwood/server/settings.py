@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from sapwood.images import DEFAULT_IMAGE, DEFAULT_JUPYTER_IMAGE, DEFAULT_SERVER_IMAGE
 from sapwood.server.webhook_addresses import AddressPolicy
@@ -193,6 +193,40 @@ class NotificationSettings(_Group):
         return AddressPolicy.parse(self.webhook_allow)
 
 
+SLACK_API_URL = "https://slack.com/api/"
+
+
+class SlackSettings(_Group):
+    """The Slack app (docs/slack.md). Off unless a bot token is set. Socket Mode when an
+    app token is set (the server dials out: no public URL needed), else HTTP mode at
+    ``POST /slack/events``, which needs the signing secret. The secrets come from
+    SAPWOOD_SLACK_SIGNING_SECRET, SAPWOOD_SLACK_BOT_TOKEN and SAPWOOD_SLACK_APP_TOKEN, or
+    from the files named by the same settings with ``_FILE``; a SecretStr never prints."""
+
+    signing_secret: SecretStr | None = None
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    # SAPWOOD_SLACK_API_URL: Slack's Web API base (tests point it at a fake Slack).
+    api_url: str = SLACK_API_URL
+    # SAPWOOD_PUBLIC_URL: where people reach this server's dashboard (link confirmations,
+    # the app manifest's request URL); None: the API's own address.
+    public_url: str | None = None
+    # SAPWOOD_GATEWAY_URL: where people reach the gateway (a workspace's Open button);
+    # None: the API's host on the gateway's port.
+    gateway_url: str | None = None
+    # A Socket Mode connection older than this is replaced by a fresh one (ended sockets are
+    # replaced at once): a connection that went deaf without closing does not stay.
+    socket_max_age_s: float = Field(default=3600.0, gt=0)
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.bot_token is not None and self.app_token is not None
+
+
 class Settings(_Group):
     home: Path = Field(default_factory=lambda: Path.home() / ".sapwood")
     # SAPWOOD_SECRET_KEY_FILE: the key workload tokens derive from, read from this file
@@ -207,6 +241,12 @@ class Settings(_Group):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+
+    @property
+    def public_url(self) -> str:
+        """Where people reach the dashboard: SAPWOOD_PUBLIC_URL, else the API's address."""
+        return (self.slack.public_url or self.api_url).rstrip("/")
 
     @property
     def database_url(self) -> str:
@@ -297,8 +337,17 @@ class Settings(_Group):
             e.strip() for e in env.get("SAPWOOD_WEBHOOK_ALLOW", "").split(",") if e.strip()
         )
         notifications = NotificationSettings(webhook_allow=allow)
+        slack = SlackSettings(
+            signing_secret=_secret(env, "SAPWOOD_SLACK_SIGNING_SECRET"),
+            bot_token=_secret(env, "SAPWOOD_SLACK_BOT_TOKEN"),
+            app_token=_secret(env, "SAPWOOD_SLACK_APP_TOKEN"),
+            api_url=env.get("SAPWOOD_SLACK_API_URL") or SLACK_API_URL,
+            public_url=env.get("SAPWOOD_PUBLIC_URL") or None,
+            gateway_url=env.get("SAPWOOD_GATEWAY_URL") or None,
+        )
         return cls(
             notifications=notifications,
+            slack=slack,
             home=home,
             secret_key_file=Path(key_file).expanduser() if key_file else None,
             feeds=feeds,
@@ -310,6 +359,24 @@ class Settings(_Group):
             controller=controller,
             runtime=runtime,
         )
+
+
+def _secret(env: Mapping[str, str], name: str) -> SecretStr | None:
+    """A secret from ``name`` or from the file ``name_FILE`` names (a mounted Secret);
+    None when neither is set. Setting both is an error; the value never appears in one."""
+    value = env.get(name) or None
+    path = env.get(f"{name}_FILE") or None
+    if value is not None and path is not None:
+        raise ValueError(f"set {name} or {name}_FILE, not both")
+    if path is None:
+        return SecretStr(value) if value is not None else None
+    try:
+        text = Path(path).expanduser().read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"{name}_FILE={path}: cannot read it ({exc.strerror})") from None
+    if not text:
+        raise ValueError(f"{name}_FILE={path} is empty")
+    return SecretStr(text)
 
 
 def _isolation(env: Mapping[str, str]) -> bool:

@@ -126,6 +126,9 @@ class ObjectRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deletion_timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The user whose apply created it (None for objects made before 0016): who a direct
+    # message about it goes to.
+    owner: Mapped[str | None] = mapped_column(String(63), nullable=True)
 
 
 class LabelRow(Base):
@@ -211,8 +214,10 @@ class ChannelRow(Base):
     )
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
-    url: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)  # "" for the Slack app's types
     secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The Slack conversation (id like C0123, or #name) a "slack-app" channel posts to.
+    slack_channel: Mapped[str | None] = mapped_column(String(80), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -422,3 +427,63 @@ class ServerReplicaRow(Base):
     gateway_url: Mapped[str] = mapped_column(String(255))
     beat: Mapped[int] = mapped_column(Integer)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SlackLinkRow(Base):
+    """A Slack user (of one Slack workspace) acting as a Sapwood user."""
+
+    __tablename__ = "slack_links"
+
+    slack_team: Mapped[str] = mapped_column(String(32), primary_key=True)
+    slack_user: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name", ondelete="CASCADE"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SlackLinkCodeRow(Base):
+    """A one-time code that a signed-in dashboard user confirms to link a Slack user; only
+    its hash is kept."""
+
+    __tablename__ = "slack_link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    slack_team: Mapped[str] = mapped_column(String(32))
+    slack_user: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SlackDeliveryRow(Base):
+    """A Slack interaction already handled (by trigger id or envelope id): a retry, a
+    redelivered envelope or another replica finds it here and does nothing."""
+
+    __tablename__ = "slack_deliveries"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SlackMessageRow(Base):
+    """A Slack message that shows an object's state, updated in place as it changes."""
+
+    __tablename__ = "slack_messages"
+    __table_args__ = (UniqueConstraint("channel", "ts", name="uq_slack_messages_channel_ts"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(36), index=True)
+    channel: Mapped[str] = mapped_column(String(80))
+    ts: Mapped[str] = mapped_column(String(32))
+    # A digest of what the message shows now: an update is sent only when it differs.
+    shown: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UnderuseDismissalRow(Base):
+    """Under-use alerts about an object are not posted until ``until`` (Slack's "Dismiss
+    for a day")."""
+
+    __tablename__ = "underuse_dismissals"
+
+    uid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
