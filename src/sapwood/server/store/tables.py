@@ -471,6 +471,10 @@ class SlackMessageRow(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     uid: Mapped[str] = mapped_column(String(36), index=True)
+    # The object it shows, also once the object is gone ("deleted" is shown then).
+    kind: Mapped[str] = mapped_column(String(32))
+    team: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(63))
     channel: Mapped[str] = mapped_column(String(80))
     ts: Mapped[str] = mapped_column(String(32))
     # A digest of what the message shows now: an update is sent only when it differs.
