@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 import sapwood
-from sapwood.cli import feed, install, models, notify, pause, quotas, teams, tokens, users
+from sapwood.cli import feed, install, models, notify, pause, quotas, slack, teams, tokens, users
 from sapwood.cli.apply import apply
 from sapwood.cli.capture import capture
 from sapwood.cli.delete import delete
@@ -61,6 +61,7 @@ def build_app() -> typer.Typer:
     app.add_typer(models.app)
     app.add_typer(install.app)
     app.add_typer(feed.app)
+    app.add_typer(slack.app)
     return app
 
 
