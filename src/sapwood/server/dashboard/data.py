@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from sapwood.schemas import MetricSeries, Object
 from sapwood.schemas.status import HOLDING_PHASES
 from sapwood.server.controller.port import ReadPort
-from sapwood.server.dashboard.overview import (
+from sapwood.server.dashboard.web import Page
+from sapwood.server.services import metrics, objects, quotas, teams
+from sapwood.server.services.downsample import MIN_POINTS
+from sapwood.server.services.overview import (
     Bar,
     Group,
     Holding,
@@ -20,9 +23,6 @@ from sapwood.server.dashboard.overview import (
     total_bars,
     used_of,
 )
-from sapwood.server.dashboard.web import Page
-from sapwood.server.services import metrics, objects, quotas, teams
-from sapwood.server.services.downsample import MIN_POINTS
 from sapwood.specs.objects import KINDS
 
 log = logging.getLogger("sapwood.dashboard")

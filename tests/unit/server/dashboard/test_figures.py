@@ -14,7 +14,8 @@ from sapwood.server.dashboard.charts import (
     line_chart,
     split_charts,
 )
-from sapwood.server.dashboard.overview import (
+from sapwood.server.dashboard.session import csrf_matches, csrf_token, safe_next
+from sapwood.server.services.overview import (
     Holding,
     allocated_of,
     amount_text,
@@ -22,7 +23,6 @@ from sapwood.server.dashboard.overview import (
     total_bars,
     used_of,
 )
-from sapwood.server.dashboard.session import csrf_matches, csrf_token, safe_next
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

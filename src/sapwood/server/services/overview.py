@@ -1,9 +1,9 @@
 """The overview's figures: capacity, allocated and used per resource, per node and per team.
 
-Pure: the routes load rows and the runtime's capacity, these functions add them up. A
-figure nobody measured stays None and is shown as "unknown", never as zero; a sum over
-workloads of which only some were measured is the sum of what was measured, marked
-"partial: n of m measured".
+Pure: the dashboard and the Slack app load rows and the runtime's capacity, these functions
+add them up. A figure nobody measured stays None and is shown as "unknown", never as zero;
+a sum over workloads of which only some were measured is the sum of what was measured,
+marked "partial: n of m measured".
 """
 
 from __future__ import annotations
