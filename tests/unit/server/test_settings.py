@@ -1,4 +1,4 @@
-"""Settings from the environment: the utilisation retention, the gateway's stale tokens."""
+"""Settings from the environment: the utilisation retention, the gateway's stale tokens, Slack."""
 
 from __future__ import annotations
 
@@ -67,3 +67,49 @@ def test_the_key_file_and_the_cluster_domain_come_from_the_environment() -> None
     )  # fmt: skip
     assert settings.secret_key_file == Path("/etc/sapwood/key/secret.key")
     assert settings.runtime.kubernetes.api_url == "http://sapwood.sapwood.svc.corp.internal"
+
+
+def test_slack_is_off_until_a_bot_token_is_set() -> None:
+    settings = Settings.from_env({})
+    assert not settings.slack.enabled
+    assert not settings.slack.socket_mode
+
+
+def test_slack_secrets_come_from_settings_or_files_and_never_print(tmp_path: Path) -> None:
+    (tmp_path / "bot").write_text("xoxb-from-file\n")
+    env = {
+        "SAPWOOD_SLACK_BOT_TOKEN_FILE": str(tmp_path / "bot"),
+        "SAPWOOD_SLACK_APP_TOKEN": "xapp-inline",
+        "SAPWOOD_SLACK_SIGNING_SECRET": "sign-me",
+    }
+    slack = Settings.from_env(env).slack
+    assert slack.enabled
+    assert slack.socket_mode
+    assert slack.bot_token is not None
+    assert slack.bot_token.get_secret_value() == "xoxb-from-file"
+    shown = repr(slack) + str(slack)
+    assert "xoxb-from-file" not in shown
+    assert "xapp-inline" not in shown
+    assert "sign-me" not in shown
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        (
+            {"SAPWOOD_SLACK_BOT_TOKEN": "x", "SAPWOOD_SLACK_BOT_TOKEN_FILE": "/f"},
+            "set SAPWOOD_SLACK_BOT_TOKEN or SAPWOOD_SLACK_BOT_TOKEN_FILE, not both",
+        ),
+        ({"SAPWOOD_SLACK_APP_TOKEN_FILE": "/no/such/file"}, "SAPWOOD_SLACK_APP_TOKEN_FILE"),
+    ],
+)
+def test_a_bad_slack_secret_setting_is_named(env: dict[str, str], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        Settings.from_env(env)
+
+
+def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text("\n")
+    env = {"SAPWOOD_SLACK_SIGNING_SECRET_FILE": str(tmp_path / "secret")}
+    with pytest.raises(ValueError, match="is empty"):
+        Settings.from_env(env)
