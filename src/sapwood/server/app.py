@@ -31,6 +31,7 @@ from sapwood.server.limits import BodyLimit, RouteLimit
 from sapwood.server.observe.gateway_load import GatewayLoadSource
 from sapwood.server.observe.notifier import Notifier
 from sapwood.server.observe.prometheus import PrometheusExporter
+from sapwood.server.observe.slack_posts import web_client
 from sapwood.server.observe.utilisation import UtilisationMonitor
 from sapwood.server.openapi import allowed_methods, unknown_resource
 from sapwood.server.openapi import install as install_openapi
@@ -138,6 +139,7 @@ def create_app(
             state.clock,
             sample_interval_s=settings.controller.utilisation_interval_s,
             policy=settings.notifications.webhook_policy,
+            slack=web_client(settings.slack),
         )
         state.notifier = notifier
 
