@@ -72,11 +72,11 @@ def list_hint(plural: str, team: str | None) -> str:
 
 
 def capped(rows: list[Block], total: int, *, rest: str) -> list[Block]:
-    """The first MAX_ROWS rows, and a line saying how many more and where (``rest``)."""
-    out = rows[:MAX_ROWS]
-    if total > len(out):
-        out.append(context(f"and {total - len(out)} more: {rest}"))
-    return out
+    """The rows shown (the first MAX_ROWS of ``total``), then a line saying how many more
+    there are and where to see them (``rest``)."""
+    if total <= len(rows):
+        return rows
+    return [*rows, context(f"and {total - len(rows)} more: {rest}")]
 
 
 def phase_text(obj: Object) -> str:
