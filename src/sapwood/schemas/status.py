@@ -43,7 +43,7 @@ class Phase(StrEnum):
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"  # a Job whose completions are done
     FAILED = "Failed"
-    PAUSED = "Paused"  # a Service or Workspace paused by spec or for idleness
+    PAUSED = "Paused"  # a Service or Workspace paused by spec, for idleness or at expiry
     DEGRADED = "Degraded"  # running, but missing something it needs (a Feed's model)
     TERMINATING = "Terminating"  # deleted; its replicas are being stopped
     UNKNOWN = "Unknown"  # never written: what a reader shows for a status without a phase
@@ -117,6 +117,8 @@ class Reason(StrEnum):
     # pausing and resuming
     PAUSED = "Paused"
     IDLE_PAUSED = "IdlePaused"
+    EXPIRED = "Expired"  # a workspace whose time to live ran out: paused until extended
+    EXTENDED = "Extended"  # a workspace's time to live was extended
     RESUMING = "Resuming"
     # feeds
     MODEL_NOT_FOUND = "ModelNotFound"
@@ -316,6 +318,7 @@ class ServiceStatus(ServingStatus):
 
 class WorkspaceStatus(ServingStatus):
     url: str | None = None
+    expires_at: Instant | None = None  # when its time to live runs out (spec.ttl given)
 
 
 class FeedStatus(ServingStatus):

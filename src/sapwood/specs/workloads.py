@@ -8,7 +8,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 from sapwood.specs import quantity
 from sapwood.specs.base import (
@@ -23,6 +30,7 @@ from sapwood.specs.base import (
     Volume,
     Workdir,
     capped,
+    duration_schema,
 )
 from sapwood.specs.probes import Backoff, HttpProbe, Probe
 from sapwood.specs.serving import MODEL_REF, Autoscale, Canary, GatewaySpec
@@ -200,6 +208,42 @@ class ServiceSpec(WorkloadSpec):
         return ["python", "-m", "sapwood.serving", "--model", model]
 
 
+TTL_MIN = timedelta(minutes=1)
+TTL_MAX = quantity.MAX_DURATION  # 365d
+EXTENSION_MIN = timedelta(minutes=1)
+EXTENSION_MAX = timedelta(days=30)
+
+
+def _within(low: timedelta, high: timedelta) -> Callable[[timedelta], timedelta]:
+    def check(value: timedelta) -> timedelta:
+        if not low <= value <= high:
+            fmt = quantity.format_duration
+            raise ValueError(
+                f"{fmt(value)} is out of range: must be between {fmt(low)} and {fmt(high)}"
+            )
+        return value
+
+    return check
+
+
+TimeToLive = Annotated[
+    timedelta,
+    BeforeValidator(quantity.parse_duration),
+    AfterValidator(_within(TTL_MIN, TTL_MAX)),
+    PlainSerializer(quantity.format_duration, return_type=str),
+    duration_schema(TTL_MIN, TTL_MAX),
+]
+"""A workspace's time to live: 1m to 365d."""
+Extension = Annotated[
+    timedelta,
+    BeforeValidator(quantity.parse_duration),
+    AfterValidator(_within(EXTENSION_MIN, EXTENSION_MAX)),
+    PlainSerializer(quantity.format_duration, return_type=str),
+    duration_schema(EXTENSION_MIN, EXTENSION_MAX),
+]
+"""How much one extension adds to a workspace's time to live: 1m to 30d."""
+
+
 class WorkspaceTool(StrEnum):
     JUPYTER = "jupyter"
     COMMAND = "command"
@@ -215,6 +259,11 @@ class WorkspaceSpec(WorkloadSpec):
     )
     preemptible: bool = False
     paused: bool = False
+    ttl: TimeToLive | None = Field(
+        default=None,
+        description="time to live from creation; then it is paused (reason Expired) until "
+        "extended (`sapwood extend`)",
+    )
 
     @model_validator(mode="after")
     def _command_matches_tool(self) -> WorkspaceSpec:

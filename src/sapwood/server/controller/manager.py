@@ -276,7 +276,7 @@ class ControllerManager(Loop):
         outcome = await store_io.apply_plans(
             self._sessions, results, now=now, fence=self._config.fence
         )
-        return self._settle(results, outcome, mono=mono) or bool(orphans)
+        return self._settle(results, outcome, now=now, mono=mono) or bool(orphans)
 
     async def _absorb_changes(self, mono: float) -> set[str]:
         """Brings the cache up to date; returns the uids to plan because of it."""
@@ -348,11 +348,17 @@ class ControllerManager(Loop):
         return plan
 
     def _settle(
-        self, results: list[tuple[ObjectView, Plan]], outcome: store_io.Outcome, *, mono: float
+        self,
+        results: list[tuple[ObjectView, Plan]],
+        outcome: store_io.Outcome,
+        *,
+        now: datetime,
+        mono: float,
     ) -> bool:
         """Records the round's writes in the cache and what each object needs next:
         another round soon when its plan did something, a look after ``recheck_s`` while
-        it runs, nothing while it only waits. Returns whether anything was done."""
+        it runs, one at the plan's ``due`` (a time to live), nothing while it only waits.
+        Returns whether anything was done."""
         busy = False
         for view, plan in results:
             uid = view.uid
@@ -371,6 +377,8 @@ class ControllerManager(Loop):
                 status, version = written
                 view = replace(view, status=status, resource_version=version)
                 self._cache.put(view)
+            if plan.due is not None:
+                self._timers.schedule(uid, mono + max(0.0, (plan.due - now).total_seconds()))
             acted = bool(plan.starts or plan.stops or plan.forgets or plan.events or written)
             if acted:
                 self._dirty.add(uid)

@@ -1,5 +1,6 @@
 """What keeps a long-running workload (Service, Workspace, Feed) from running: deletion,
-pausing (by spec or for idleness), resuming, failure, preemption, waiting for admission.
+pausing (by spec, for idleness or at the end of its time to live), resuming, failure,
+preemption, waiting for admission.
 
 ``plan_held`` is the part of a long-running kind's plan that comes before keeping its
 replicas up; it returns None when the workload should run.
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sapwood.schemas.status import Phase, Reason
+from sapwood.server.controller.plan.expiry import EXPIRED, expiry_message, ttl_of
 from sapwood.server.controller.plan.idle import IdleDecision
 from sapwood.server.controller.plan.lifecycle import (
     PREEMPTED,
@@ -24,6 +26,9 @@ from sapwood.server.units import UnitState
 
 IDLE_PAUSED = "IdlePaused"  # status reason and event of a workload paused for idleness
 RESUME_REQUESTED = "ResumeRequested"  # status reason asking an idle-paused one to resume
+# Reasons of a pause the controller made on its own: it lasts until a resume clears the
+# reason (for an expired workspace, once its time to live was extended).
+CONTROLLER_PAUSES = frozenset({IDLE_PAUSED, EXPIRED})
 
 # What a status says about replicas that run; none of it holds once they are stopped.
 RUNNING_FIELDS = ("allocated", "endpoints", "canaryEndpoints", "url", "replicas")
@@ -39,10 +44,14 @@ def plan_held(
 ) -> Plan | None:
     """The plan of a workload that must not run its replicas now; None when it should.
 
-    ``paused`` is the spec's pause; ``idle`` the utilisation monitor's verdict, if any.
+    ``paused`` is the spec's pause; ``idle`` the utilisation monitor's verdict, if any. A
+    workload whose time to live has run out is paused whatever else holds.
     """
     if view.deletion_timestamp is not None:
         return plan_deletion(view, units)
+    expired = plan_expired(view, units, now=now)
+    if expired is not None:
+        return expired
     held = plan_paused(view, units, now=now, paused=paused)
     if held is not None:
         return held
@@ -60,13 +69,14 @@ def plan_paused(
 ) -> Plan | None:
     """Pausing by spec, staying paused, and resuming; None when none of these applies.
 
-    A workload paused for idleness stays paused (reason IdlePaused) until a resume clears
-    that reason; then, like one unpaused by spec, it queues for admission again.
+    A workload paused for idleness or at expiry stays paused (reason IdlePaused, Expired)
+    until a resume clears that reason; then, like one unpaused by spec, it queues for
+    admission again.
     """
     noun = view.kind.lower()
     if paused:
         plan = plan_settled(view, units)
-        if view.phase != Phase.PAUSED or view.status.get("reason") == IDLE_PAUSED:
+        if view.phase != Phase.PAUSED or view.status.get("reason") in CONTROLLER_PAUSES:
             status = with_phase(view.status, Phase.PAUSED, now=now, reason=Reason.PAUSED)
             plan.status = without_replicas(status)
             plan.event(Reason.PAUSED, f"{noun} paused; its volumes are kept")
@@ -81,11 +91,29 @@ def plan_paused(
         return plan
     if view.phase != Phase.PAUSED:
         return None
-    if view.status.get("reason") == IDLE_PAUSED:
+    if view.status.get("reason") in CONTROLLER_PAUSES:
         return plan_settled(view, units)
     status = with_phase(view.status, Phase.PENDING, now=now, reason="Resuming")
     plan = Plan(status=without_replicas(status))
     plan.event("Resuming", f"{noun} resumed; waiting for admission")
+    return plan
+
+
+def plan_expired(view: ObjectView, units: dict[int, UnitState], *, now: datetime) -> Plan | None:
+    """Pausing at the end of the time to live, and staying paused while it is over; None
+    while it lasts (or there is none). Like an idle pause, the spec and volumes stay."""
+    ttl = ttl_of(view)
+    if ttl is None or now < view.created_at + ttl:
+        return None
+    expires = view.created_at + ttl
+    plan = plan_settled(view, units)
+    if view.phase != Phase.PAUSED or view.status.get("reason") != EXPIRED:
+        message = expiry_message(ttl, expires)
+        status = with_phase(view.status, Phase.PAUSED, now=now, reason=EXPIRED, message=message)
+        plan.status = without_replicas(status)
+        plan.event(EXPIRED, f"{view.kind.lower()} paused: {message}")
+    elif shows_replicas(view.status):
+        plan.status = without_replicas(view.status)
     return plan
 
 

@@ -61,6 +61,9 @@ class Plan:
     status: dict[str, Any] | None = None  # None: leave the status as it is
     events: list[EventNote] = field(default_factory=list)
     remove: bool = False  # delete the row (its units are all gone)
+    # Plan the object again at this moment although nothing changes (a time to live runs
+    # out then); None: nothing of the kind is ahead.
+    due: datetime | None = None
 
     def event(self, reason: str, message: str, *, warning: bool = False) -> None:
         self.events.append(EventNote(reason, message, warning))

@@ -1,4 +1,5 @@
-"""Workspaces: one replica with its volumes, restarted in place, reached at its URL."""
+"""Workspaces: one replica with its volumes, restarted in place, reached at its URL, paused
+when idle or when its time to live runs out."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sapwood.server.controller.plan.expiry import with_expiry
 from sapwood.server.controller.plan.idle import IdleDecision
 from sapwood.server.controller.plan.pausing import plan_held
 from sapwood.server.controller.plan.policy import DefaultPolicy, PlanInputs
@@ -28,7 +30,19 @@ def plan_workspace(
     context: UnitContext,
     idle: IdleDecision | None = None,
 ) -> Plan:
-    """One pass for one Workspace: what to start or stop, and its next status."""
+    """One pass for one Workspace: what to start or stop, and its next status (with
+    ``expiresAt`` when it has a time to live, and the plan ``due`` then)."""
+    return with_expiry(view, _plan(view, units, now=now, context=context, idle=idle), now=now)
+
+
+def _plan(
+    view: ObjectView,
+    units: dict[int, UnitState],
+    *,
+    now: datetime,
+    context: UnitContext,
+    idle: IdleDecision | None,
+) -> Plan:
     assert isinstance(view.obj, Workspace)
     held = plan_held(view, units, now=now, paused=view.obj.spec.paused, idle=idle)
     if held is not None:
