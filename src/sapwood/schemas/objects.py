@@ -22,6 +22,7 @@ class ObjectMeta(WireModel):
     created_at: datetime
     updated_at: datetime
     deletion_timestamp: datetime | None = None
+    owner: str | None = None  # the user whose apply created it (read-only; None for older objects)
 
 
 class Object(WireModel):

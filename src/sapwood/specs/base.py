@@ -248,8 +248,8 @@ Command = Annotated[
 class Metadata(SpecModel):
     """Who an object is. ``resourceVersion``, when given, makes the write conditional.
 
-    ``uid``, ``generation``, ``createdAt``, ``updatedAt`` and ``deletionTimestamp`` are
-    written by the server; they are accepted (so ``get -o yaml`` output can be applied
+    ``uid``, ``generation``, ``createdAt``, ``updatedAt``, ``deletionTimestamp`` and
+    ``owner`` are written by the server; they are accepted (so ``get -o yaml`` output can be applied
     again) and ignored.
     """
 
@@ -262,6 +262,7 @@ class Metadata(SpecModel):
     created_at: Any = None
     updated_at: Any = None
     deletion_timestamp: Any = None
+    owner: Any = None
 
 
 class Resources(SpecModel):

@@ -283,7 +283,7 @@ def test_kind_of_unknown_lists_the_plurals() -> None:
     [
         (doc("Job", {"command": ["x"], "bogus": 1}), "spec.bogus"),
         (doc("Job", {"command": ["x"], "resources": {"disk": "1Gi"}}), "spec.resources.disk"),
-        (doc("Job", {"command": ["x"]}, owner="ada"), "metadata.owner"),
+        (doc("Job", {"command": ["x"]}, creator="ada"), "metadata.creator"),
         ({**doc("Job", {"command": ["x"]}), "extra": 1}, "extra"),
         (doc("Service", {"model": "m@1", "replicas": {"min": 1, "most": 2}}), "spec.replicas.most"),
         (doc("Workspace", {"idle": "1h"}), "spec.idle"),

@@ -19,6 +19,7 @@ def row_to_object(row: ObjectRow) -> Object:
             created_at=row.created_at,
             updated_at=row.updated_at,
             deletion_timestamp=row.deletion_timestamp,
+            owner=row.owner,
         ),
         spec=row.spec,
         status=row.status,

@@ -26,6 +26,7 @@ _NEW_ROW_COLUMNS = (
     "resource_version",
     "created_at",
     "updated_at",
+    "owner",
 )
 _CHUNK = 500
 

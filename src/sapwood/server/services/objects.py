@@ -70,6 +70,7 @@ class Desired:
     obj: AnyObject
     team: str
     spec: dict[str, Any]
+    owner: str | None = None  # the applying user: a new object's owner
 
     @property
     def ref(self) -> str:
@@ -159,7 +160,7 @@ def validate_documents(
         if key in seen:
             raise InvalidError(f"{ref} appears twice in team {team}: apply each object once")
         seen.add(key)
-        out.append(Desired(obj, team, spec_dict(obj.spec)))
+        out.append(Desired(obj, team, spec_dict(obj.spec), owner=caller.user))
     return out
 
 
@@ -261,6 +262,7 @@ async def _apply_one(
             resource_version=1,
             created_at=now,
             updated_at=now,
+            owner=item.owner,
         )
         created.append((row, item))  # written with the others, then its labels and event
     else:
