@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
 from sapwood.schemas.base import WireModel
 from sapwood.specs.base import Duration, Name, duration_schema, friendly
@@ -15,8 +16,14 @@ from sapwood.specs.selectors import SELECTOR_PATTERN, parse_selector
 
 
 class ChannelType(StrEnum):
-    SLACK = "slack"
+    SLACK = "slack"  # an incoming webhook
     WEBHOOK = "webhook"
+    SLACK_APP = "slack-app"  # the Slack app's bot, to one conversation, with buttons
+    SLACK_DM = "slack-dm"  # the Slack app's bot, to the object's owner as a direct message
+
+
+SLACK_APP_TYPES = frozenset({ChannelType.SLACK_APP, ChannelType.SLACK_DM})
+"""Channel types posted through the Slack app's bot token: they need no URL."""
 
 
 class NotificationEvent(StrEnum):
@@ -51,27 +58,87 @@ HttpUrl = Annotated[
     friendly(check_http_url),
     Field(json_schema_extra={"format": "uri"}),
 ]
+# A conversation id (C0123ABC; G… private, D… direct) or a channel name (#ml-alerts).
+SLACK_CHANNEL_PATTERN = r"^([CGD][A-Z0-9]{2,40}|#[a-z0-9][a-z0-9._-]{0,78})$"
+
+
+def check_slack_channel(value: str) -> str:
+    if not re.fullmatch(SLACK_CHANNEL_PATTERN, value):
+        raise ValueError(
+            "must be a Slack conversation id like C0123ABCD, or a channel name like #ml-alerts"
+        )
+    return value
+
+
+SlackChannel = Annotated[
+    str,
+    StringConstraints(max_length=80, pattern=SLACK_CHANNEL_PATTERN),
+    friendly(check_slack_channel),
+]
 UnderuseDuration = Annotated[
     Duration, duration_schema(MIN_UNDERUSE_DURATION, MAX_UNDERUSE_DURATION)
 ]
 
 
 class ChannelRequest(WireModel):
+    """``url`` for ``webhook`` and ``slack``; ``slackChannel`` for ``slack-app``; neither
+    for ``slack-dm`` (it goes to each object's owner)."""
+
     type: ChannelType
-    url: HttpUrl = Field(description="http(s) URL the notifications are posted to")
+    url: HttpUrl | None = Field(
+        default=None,
+        validate_default=True,
+        description="http(s) URL the notifications are posted to (webhook, slack)",
+    )
     secret: str | None = Field(
         default=None,
         max_length=500,
         description="webhook HMAC-SHA256 key; write-only, never returned",
     )
+    slack_channel: SlackChannel | None = Field(
+        default=None,
+        validate_default=True,
+        description="slack-app: the conversation posted to, an id (C0123ABCD) or #name",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_for_its_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if kind is None:  # the type was refused already: that is the error to show
+            return value
+        if kind in SLACK_APP_TYPES:
+            if value is not None:
+                raise ValueError(f"a {kind} channel posts through the Slack app: it takes no url")
+        elif value is None:
+            raise ValueError(f"a {kind} channel needs the http(s) url to post to")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_for_webhooks(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value and info.data.get("type") in SLACK_APP_TYPES:
+            raise ValueError("a channel of the Slack app takes no secret")
+        return value
+
+    @field_validator("slack_channel")
+    @classmethod
+    def _slack_channel_for_its_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if kind is ChannelType.SLACK_APP and value is None:
+            raise ValueError("a slack-app channel needs the conversation to post to (C0123ABCD)")
+        if kind is not None and kind is not ChannelType.SLACK_APP and value is not None:
+            raise ValueError("only a slack-app channel takes slackChannel")
+        return value
 
 
 class Channel(WireModel):
     team: str
     name: str
     type: ChannelType
-    url: str
+    url: str  # "" for slack-app and slack-dm
     has_secret: bool = False
+    slack_channel: str | None = None
     created_at: datetime
     updated_at: datetime
 

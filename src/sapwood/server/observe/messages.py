@@ -47,6 +47,15 @@ def classify(kind: str, type: str, reason: str) -> NotificationEvent | None:
 
 
 @dataclass(frozen=True)
+class Shrink:
+    """The request per replica an under-use alert suggests: CPU in millis or whole GPUs
+    (the one it found under-used; the other is None)."""
+
+    cpu_millis: int | None = None
+    gpus: int | None = None
+
+
+@dataclass(frozen=True)
 class Notification:
     event: str
     kind: str
@@ -55,6 +64,9 @@ class Notification:
     reason: str
     message: str
     time: datetime
+    uid: str = ""  # the object's: what the Slack app's buttons act on
+    owner: str | None = None  # who a slack-dm channel messages; None when unknown
+    shrink: Shrink | None = None  # an under-use alert's suggested request
 
 
 @dataclass(frozen=True)
@@ -66,10 +78,11 @@ class Target:
     type: str
     url: str
     secret: str | None
+    slack_channel: str | None = None
 
     @classmethod
     def of(cls, row: ChannelRow) -> Target:
-        return cls(row.team, row.name, row.type, row.url, row.secret)
+        return cls(row.team, row.name, row.type, row.url, row.secret, row.slack_channel)
 
 
 def webhook_body(note: Notification) -> dict[str, Any]:
@@ -164,7 +177,10 @@ def match(
     return list(out.values())
 
 
-def sample_notification(team: str, channel: str, now: datetime) -> Notification:
+def sample_notification(
+    team: str, channel: str, now: datetime, *, owner: str | None = None
+) -> Notification:
+    """What ``…/channels/{name}/test`` posts; a slack-dm channel sends it to ``owner``."""
     return Notification(
         event="test",
         kind="Channel",
@@ -173,4 +189,5 @@ def sample_notification(team: str, channel: str, now: datetime) -> Notification:
         reason=Reason.TEST,
         message=f"a test notification from Sapwood to channel {channel}",
         time=now,
+        owner=owner,
     )

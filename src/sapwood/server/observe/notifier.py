@@ -6,8 +6,9 @@ full batch of events waits. It keeps a cursor (``event_cursors``, name ``notifie
 every event is considered once; on its first start it begins at the newest event rather
 than replaying history. Each attempt to post is a row of the delivery log; a failed attempt
 is retried after a doubling wait, also on the clock. What is posted, and to whom, is pure
-(observe/messages.py); where a post may go is checked at every post
-(observe/destinations.py).
+(observe/messages.py, observe/slack_alerts.py); where a post may go is checked at every
+post (observe/destinations.py). The Slack app's channels post through its Web API
+(observe/slack_posts.py) when the app is configured.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import logging
 from datetime import timedelta
 
 import httpx
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import Delivery, NotificationEvent, Reason
+from sapwood.schemas.notifications import SLACK_APP_TYPES
 from sapwood.server.clock import Clock
 from sapwood.server.loop import Loop
 from sapwood.server.observe.destinations import (
@@ -31,6 +34,7 @@ from sapwood.server.observe.destinations import (
 )
 from sapwood.server.observe.messages import (
     Notification,
+    Shrink,
     Target,
     classify,
     host_of,
@@ -40,7 +44,8 @@ from sapwood.server.observe.messages import (
     retryable,
     scrub,
 )
-from sapwood.server.observe.underuse import UnderuseWatch
+from sapwood.server.observe.slack_posts import NOT_CONFIGURED, SlackPoster
+from sapwood.server.observe.underuse import Underuse, UnderuseWatch
 from sapwood.server.services.notifications import row_to_delivery, rule_params
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import (
@@ -78,7 +83,10 @@ class Notifier(Loop):
         transport: httpx.AsyncBaseTransport | None = None,
         policy: AddressPolicy | None = None,
         resolve: Resolve = resolve_host,
+        slack: AsyncWebClient | None = None,
     ) -> None:
+        """``slack``: the Slack app's Web API client (observe/slack_posts.web_client), or
+        None when the app is not configured: its channels' posts then fail, saying so."""
         super().__init__(clock=clock, interval_s=poll_s)
         self.sessions = sessions
         self.attempts = attempts
@@ -91,6 +99,18 @@ class Notifier(Loop):
         self.transport = transport
         self.policy = policy or AddressPolicy()
         self.resolve = resolve
+        self.slack = (
+            SlackPoster(
+                slack,
+                sessions,
+                clock,
+                record=self._record,
+                attempts=attempts,
+                base_delay_s=base_delay_s,
+            )
+            if slack is not None
+            else None
+        )
 
     async def start(self) -> None:
         await self._ensure_cursor()
@@ -140,6 +160,9 @@ class Notifier(Loop):
                     reason=Reason.UNDERUTILISED,
                     message=message,
                     time=now,
+                    uid=obj.uid,
+                    owner=obj.owner,
+                    shrink=shrink_of(underuse),
                 )
                 target = channels.get((finding.rule.team, finding.rule.channel))
                 notes.append((note, target))
@@ -178,12 +201,14 @@ class Notifier(Loop):
                 for c in await session.scalars(select(ChannelRow).where(ChannelRow.team.in_(teams)))
             }
             uids = {e.uid for e in events}
-            labels = {
-                uid: dict(lbl)
-                for uid, lbl in await session.execute(
-                    select(ObjectRow.uid, ObjectRow.labels).where(ObjectRow.uid.in_(uids))
+            labels: dict[str, dict[str, str]] = {}
+            owners: dict[str, str | None] = {}
+            for uid, lbl, owner in await session.execute(
+                select(ObjectRow.uid, ObjectRow.labels, ObjectRow.owner).where(
+                    ObjectRow.uid.in_(uids)
                 )
-            }
+            ):
+                labels[uid], owners[uid] = dict(lbl), owner
         for event in events:
             kind = classify(event.kind, event.type, event.reason)
             if kind is not None:
@@ -195,6 +220,8 @@ class Notifier(Loop):
                     reason=event.reason,
                     message=event.message,
                     time=event.created_at,
+                    uid=event.uid,
+                    owner=owners.get(event.uid),
                 )
                 targets = match(rules, channels, note, labels.get(event.uid, {}))
                 if targets:
@@ -218,6 +245,13 @@ class Notifier(Loop):
 
     async def deliver(self, target: Target, note: Notification) -> Delivery:
         """Posts with retries (a doubling wait on the clock); every attempt goes in the log."""
+        if target.type in SLACK_APP_TYPES:
+            if self.slack is None:
+                return await self._record(target, note, 1, None, False, NOT_CONFIGURED)
+            return await self.slack.deliver(target, note)
+        return await self._deliver_webhook(target, note)
+
+    async def _deliver_webhook(self, target: Target, note: Notification) -> Delivery:
         body, headers = request_for(target, note)
         last: Delivery | None = None
         async with httpx.AsyncClient(timeout=self.timeout_s, transport=self.transport) as http:
@@ -287,3 +321,10 @@ class Notifier(Loop):
             session.add(row)
             await session.commit()
             return row_to_delivery(row)
+
+
+def shrink_of(underuse: Underuse) -> Shrink:
+    """The request per replica an under-use finding suggests, in a spec's units."""
+    if underuse.resource == "cpu":
+        return Shrink(cpu_millis=round(underuse.suggested * 1000))
+    return Shrink(gpus=round(underuse.suggested))

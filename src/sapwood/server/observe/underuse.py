@@ -3,7 +3,9 @@
 `judge_underuse` is the pure decision over the utilisation samples of one object's window;
 `UnderuseWatch` runs it for every rule with the ``underutilised`` event over the running
 objects of the rule's team, and reports each episode once: again only after the object
-has used more than the threshold (or stopped running) in between.
+has used more than the threshold (or stopped running) in between. An object whose alerts
+were dismissed (``underuse_dismissals``, Slack's "Dismiss for a day") is passed over
+until the dismissal ends; an episode that outlasts it is reported then.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from sapwood.schemas import NotificationEvent, Phase
 from sapwood.server.store.engine import AsyncSession
-from sapwood.server.store.tables import MetricRow, ObjectRow, RuleRow
+from sapwood.server.store.tables import MetricRow, ObjectRow, RuleRow, UnderuseDismissalRow
 from sapwood.specs.base import Resources
 from sapwood.specs.selectors import matches, parse_selector
 
@@ -148,6 +150,8 @@ class UnderuseWatch:
             for o in await session.scalars(select(ObjectRow).where(ObjectRow.team.in_(teams)))
             if (o.status or {}).get("phase") == Phase.RUNNING
         ]
+        dismissed = await _dismissed(session, [o.uid for o in objects], now)
+        objects = [o for o in objects if o.uid not in dismissed]
         findings: list[Finding] = []
         seen: set[tuple[str, str, str, str]] = set()
         longest = max((p[1] for p in rule_params.values()), default=timedelta(0))
@@ -181,6 +185,16 @@ class UnderuseWatch:
                         findings.append(Finding(rule, obj, verdict))
         self._open = seen  # an episode ends when its verdict does
         return findings
+
+
+async def _dismissed(session: AsyncSession, uids: list[str], now: datetime) -> set[str]:
+    """The objects among ``uids`` whose under-use alerts are dismissed at ``now``."""
+    if not uids:
+        return set()
+    query = select(UnderuseDismissalRow.uid).where(
+        UnderuseDismissalRow.uid.in_(uids), UnderuseDismissalRow.until > now
+    )
+    return set(await session.scalars(query))
 
 
 async def _load_samples(

@@ -24,9 +24,16 @@ async def list_channels(team: TeamPath, ctx: CtxDep) -> list[Channel]:
 @router.put("/channels/{name}")
 async def set_channel(team: TeamPath, name: NamePath, body: ChannelRequest, ctx: CtxDep) -> Channel:
     now = ctx.state.clock.now()
-    policy = ctx.state.settings.notifications.webhook_policy
+    settings = ctx.state.settings
     return await notifications.set_channel(
-        ctx.session, ctx.caller, team, name, body, now=now, policy=policy
+        ctx.session,
+        ctx.caller,
+        team,
+        name,
+        body,
+        now=now,
+        policy=settings.notifications.webhook_policy,
+        slack_app=settings.slack.enabled,
     )
 
 
@@ -38,14 +45,16 @@ async def delete_channel(team: TeamPath, name: NamePath, ctx: CtxDep) -> Respons
 
 @router.post("/channels/{name}/test")
 async def test_channel(team: TeamPath, name: NamePath, ctx: CtxDep) -> Delivery:
-    """Posts a sample notification now (with retries); the answer is the last attempt."""
+    """Posts a sample notification now (with retries); the answer is the last attempt. A
+    slack-dm channel sends it to the caller, as the owner of the sample."""
     row = await notifications.get_channel_row(ctx.session, ctx.caller, team, name, write=True)
     target = Target.of(row)
     await ctx.session.close()
     notifier = ctx.state.notifier
     if notifier is None:
         raise UnavailableError("the notifier is not running")
-    return await notifier.deliver(target, sample_notification(team, name, ctx.state.clock.now()))
+    note = sample_notification(team, name, ctx.state.clock.now(), owner=ctx.caller.user)
+    return await notifier.deliver(target, note)
 
 
 @router.get("/rules")

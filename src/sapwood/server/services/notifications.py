@@ -1,4 +1,5 @@
-"""Notification channels and rules per team, and the delivery log: members write, viewers read."""
+"""Notification channels and rules per team, the delivery log, and under-use alerts
+dismissed for a while: members write, viewers read."""
 
 from __future__ import annotations
 
@@ -7,13 +8,27 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
-from sapwood.schemas.notifications import DEFAULT_THRESHOLD_PERCENT, DEFAULT_UNDERUSE_DURATION
+from sapwood.schemas.notifications import (
+    DEFAULT_THRESHOLD_PERCENT,
+    DEFAULT_UNDERUSE_DURATION,
+    SLACK_APP_TYPES,
+)
 from sapwood.server.services.access import Caller, require_read, require_write
 from sapwood.server.services.errors import ConflictError, Detail, InvalidError, NotFoundError
+from sapwood.server.services.objects import find_object
 from sapwood.server.store.engine import AsyncSession
-from sapwood.server.store.tables import ChannelRow, DeliveryRow, RuleRow, TeamRow
+from sapwood.server.store.tables import (
+    ChannelRow,
+    DeliveryRow,
+    RuleRow,
+    TeamRow,
+    UnderuseDismissalRow,
+)
 from sapwood.server.webhook_addresses import AddressPolicy, url_refusal
 from sapwood.specs.base import check_name
+
+DISMISS_FOR = timedelta(days=1)
+"""How long "Dismiss for a day" silences the under-use alerts about an object."""
 
 
 def row_to_channel(row: ChannelRow) -> Channel:
@@ -24,6 +39,7 @@ def row_to_channel(row: ChannelRow) -> Channel:
         type=row.type,
         url=row.url,
         has_secret=bool(row.secret),
+        slack_channel=row.slack_channel,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -108,14 +124,33 @@ async def set_channel(
     *,
     now: datetime,
     policy: AddressPolicy,
+    slack_app: bool,
 ) -> Channel:
     """Creates or replaces the channel. Idempotent; the secret is kept as given.
 
     A URL whose host is a non-public address (or ``localhost``) that ``policy`` does not
-    allow is a 422 on ``url``; host names are checked again, resolved, at every post."""
+    allow is a 422 on ``url``; host names are checked again, resolved, at every post.
+    ``slack-app`` and ``slack-dm`` post through the Slack app: a 422 naming its setting
+    unless ``slack_app`` (the server has a bot token). They post to Slack's API URL, which
+    an admin configured, so the address policy is not theirs."""
     require_write(caller, team, f"channel/{name}")
     _check_name(name)
-    refusal = url_refusal(request.url, policy)
+    if request.type in SLACK_APP_TYPES:
+        if not slack_app:
+            raise InvalidError(
+                f"a {request.type} channel posts through the Slack app, which this server "
+                "does not have",
+                details=[
+                    Detail(path="type", message="the Slack app is not configured on the server")
+                ],
+                hint="an admin sets SAPWOOD_SLACK_BOT_TOKEN in the server's environment "
+                "(docs/slack.md); or use a slack channel with an incoming webhook url",
+            )
+        url = ""
+    else:
+        assert request.url is not None  # ChannelRequest requires it for these types
+        url = request.url
+    refusal = url_refusal(url, policy) if url else None
     if refusal is not None:
         raise InvalidError(
             "the channel's url points at an address channels may not post to",
@@ -128,7 +163,8 @@ async def set_channel(
     if row is None:
         row = ChannelRow(team=team, name=name, created_at=now)
         session.add(row)
-    row.type, row.url, row.secret = request.type.value, request.url, request.secret or None
+    row.type, row.url, row.secret = request.type.value, url, request.secret or None
+    row.slack_channel = request.slack_channel
     row.updated_at = now
     await session.commit()
     return row_to_channel(row)
@@ -207,3 +243,28 @@ async def list_deliveries(
         .limit(limit)
     )
     return [row_to_delivery(r) for r in await session.scalars(query)]
+
+
+async def dismiss_underuse(
+    session: AsyncSession,
+    caller: Caller,
+    kind: str,
+    name: str,
+    *,
+    team: str | None,
+    now: datetime,
+    for_: timedelta = DISMISS_FOR,
+) -> datetime:
+    """No under-use alert about the object is posted before ``now + for_``; returns that
+    time; commits. Members and admins of its team, as for pausing it. A second dismissal
+    moves the end; the episode going on then is reported again if it outlasts it."""
+    row = await find_object(session, caller, kind, name, team=team)
+    require_write(caller, row.team, f"{row.kind.lower()}/{row.name}")
+    until = now + for_
+    dismissal = await session.get(UnderuseDismissalRow, row.uid)
+    if dismissal is None:
+        session.add(UnderuseDismissalRow(uid=row.uid, until=until))
+    else:
+        dismissal.until = until
+    await session.commit()
+    return until
