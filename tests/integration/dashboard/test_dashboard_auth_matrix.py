@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from sapwood.server.dashboard import feeds, reruns, routes, workloads
+from sapwood.server.dashboard import feeds, reruns, routes, slack_link, workloads
 from sapwood.testing.feeds import feed
 from tests.integration.dashboard.conftest import Browser, csrf_of
 from tests.support import Api, job, workspace
@@ -127,6 +127,9 @@ CASES = [
         WRITE,
         before=(feed("g", team="alpha"),),
     ),
+    # Any signed-in user may link a Slack user to themselves; an unknown code is refused.
+    Case("GET", "/ui/slack/link", "/ui/slack/link?code=unknown", None, _expect(422)),
+    Case("POST", "/ui/slack/link", "/ui/slack/link", {"code": "unknown"}, _expect(422)),
 ]
 
 
@@ -138,6 +141,7 @@ def test_every_dashboard_route_is_in_the_matrix() -> None:
             *workloads.router.routes,
             *reruns.router.routes,
             *feeds.router.routes,
+            *slack_link.router.routes,
         ]
         if isinstance(route, APIRoute)
         for method in route.methods

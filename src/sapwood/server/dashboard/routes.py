@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from sapwood.schemas import ApplyResponse
-from sapwood.server.dashboard import data, panels, reruns, workloads
+from sapwood.server.dashboard import data, panels, reruns, slack_link, workloads
 from sapwood.server.dashboard import feeds as feed_pages
 from sapwood.server.dashboard.editor import LineError, check, place
 from sapwood.server.dashboard.session import COOKIE, SESSION_TTL, cookie_flags, safe_next
@@ -37,6 +37,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 router.include_router(workloads.router)
 router.include_router(reruns.router)
 router.include_router(feed_pages.router)
+router.include_router(slack_link.router)
 STATIC = {
     "style.css": "text/css",
     "editor.js": "text/javascript",

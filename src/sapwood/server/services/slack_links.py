@@ -38,7 +38,7 @@ from sapwood.server.store.tables import (
 
 LINK_TTL = timedelta(minutes=15)
 LINK_PATH = "/ui/slack/link"
-AGAIN = "run `/sapwood link` in Slack again for a new link"
+AGAIN = "run `/sapwood link` in Slack again for a new link"  # ends every refusal of a code
 # slack_deliveries.key is a String(255); a longer key is stored as its digest instead.
 _KEY_LENGTH = 255
 
@@ -132,7 +132,7 @@ async def get_pending_link(session: AsyncSession, code: str, *, now: datetime) -
     row = await session.get(SlackLinkCodeRow, code_hash(code)) if code else None
     refusal = code_refusal(row, now=now)
     if refusal is not None:
-        raise InvalidError(refusal, hint=AGAIN)
+        raise InvalidError(f"{refusal}: {AGAIN}")
     assert row is not None  # code_refusal refuses a missing row
     return PendingLink(row.slack_team, row.slack_user, row.expires_at)
 
@@ -161,7 +161,7 @@ async def confirm_link(session: AsyncSession, caller: Caller, code: str, *, now:
     )
     if used.rowcount != 1:
         await session.rollback()
-        raise InvalidError("this Slack link was already used", hint=AGAIN)
+        raise InvalidError(f"this Slack link was already used: {AGAIN}")
     link = await session.get(SlackLinkRow, (pending.slack_team, pending.slack_user))
     if link is None:
         session.add(
