@@ -17,16 +17,13 @@ ids expire after ``trigger_ttl_s`` of real time, as Slack's do after 3 s.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import socket
-import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
+from starlette.applications import Starlette
 
 from sapwood.testing import slack_fake_payloads as payloads
 from sapwood.testing.slack_fake_api import dm_channel, web_api
@@ -40,6 +37,7 @@ from sapwood.testing.slack_fake_records import (
     FakeView,
     World,
 )
+from sapwood.testing.slack_fake_server import START_TIMEOUT_S, LoopbackServers
 from sapwood.testing.slack_fake_socket import SocketHub, envelope
 from sapwood.testing.waiting import eventually
 
@@ -55,9 +53,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: How long start() waits for the servers to listen.
-_START_TIMEOUT_S = 30.0
 
 
 class FakeSlack:
@@ -84,10 +79,7 @@ class FakeSlack:
         self._wall_clock = wall_clock
         self._world = World(self.team, trigger_ttl_s=trigger_ttl_s, clock=clock)
         self._hub = SocketHub(ticket_ok=self._ticket_ok, app_id=self.team.app_id)
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._failure: BaseException | None = None
+        self._servers = LoopbackServers(self._hub, self._app)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -105,79 +97,19 @@ class FakeSlack:
 
     def start(self) -> None:
         """Starts the servers; returns once they listen. RuntimeError when they cannot."""
-        if self._thread is not None:
-            raise RuntimeError("this FakeSlack is already started")
-        ready = threading.Event()
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._main(ready),), name="fake-slack", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(_START_TIMEOUT_S) or self._failure is not None:
-            self.stop()
-            raise RuntimeError("the fake Slack did not start") from self._failure
+        self._servers.start()
 
     def stop(self) -> None:
-        """Closes every connection and server and joins the thread. Idempotent."""
-        thread, loop, stopping = self._thread, self._loop, self._stopping
-        if thread is None:
-            return
-        if loop is not None and stopping is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(stopping.set)
-            except RuntimeError:  # the loop closed between the check and the call
-                pass
-        thread.join(_START_TIMEOUT_S)
-        self._thread = None
+        """Closes every connection and server. Idempotent."""
+        self._servers.stop()
 
-    async def _main(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        listener = socket.socket()
-        try:
-            socket_port = await self._hub.start()
-            listener.bind(("127.0.0.1", 0))
-            port = listener.getsockname()[1]
-            self._world.http_url = f"http://127.0.0.1:{port}"
-            self._world.socket_url = f"ws://127.0.0.1:{socket_port}"
-            app = web_api(self._world, bot_token=self.bot_token, app_token=self.app_token)
-            config = uvicorn.Config(
-                app,
-                log_config=None,
-                log_level="warning",
-                access_log=False,
-                ws="none",
-                lifespan="off",
-                timeout_graceful_shutdown=1,
-            )
-            server = uvicorn.Server(config)
-            serving = asyncio.ensure_future(server.serve(sockets=[listener]))
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                    raise RuntimeError("uvicorn stopped while starting")
-                await asyncio.sleep(0.01)
-        except BaseException as error:
-            self._failure = error
-            ready.set()
-            await self._hub.stop()
-            listener.close()
-            return
-        ready.set()
-        await self._stopping.wait()
-        server.should_exit = True
-        await self._hub.stop()
-        await serving
-        listener.close()
+    def _app(self, http_url: str, socket_url: str) -> Starlette:
+        self._world.http_url, self._world.socket_url = http_url, socket_url
+        return web_api(self._world, bot_token=self.bot_token, app_token=self.app_token)
 
     def _ticket_ok(self, ticket: str) -> bool:
         with self._world.lock:
             return ticket in self._world.tickets
-
-    def _on_loop(self, work: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        if self._loop is None or self._thread is None:
-            work.close()
-            raise RuntimeError("the fake Slack is not started")
-        return asyncio.run_coroutine_threadsafe(work, self._loop)
 
     # -- where it listens --------------------------------------------------------------
 
@@ -457,24 +389,18 @@ class FakeSlack:
             retry_attempt=retry_attempt,
             retry_reason=retry_reason,
         )
-        return await asyncio.wrap_future(self._on_loop(self._hub.send(sent, timeout_s=timeout_s)))
+        return await asyncio.wrap_future(
+            self._servers.submit(self._hub.send(sent, timeout_s=timeout_s))
+        )
 
     def drop_sockets(self) -> None:
         """Cuts every Socket Mode connection at once, without a close handshake."""
-        self._wait(self._on_loop(_call(self._hub.drop)))
+        self._servers.call(self._hub.drop)
 
     def silence_sockets(self) -> None:
         """Every open connection goes quiet (pings unanswered): clients must notice, reconnect."""
-        self._wait(self._on_loop(_call(self._hub.silence)))
+        self._servers.call(self._hub.silence)
 
     def disconnect_sockets(self, reason: str = "refresh_requested") -> None:
         """Sends ``{"type": "disconnect"}`` on every connection, as Slack does before a restart."""
-        self._wait(self._on_loop(self._hub.disconnect(reason)))
-
-    @staticmethod
-    def _wait(future: concurrent.futures.Future[None]) -> None:
-        future.result(timeout=_START_TIMEOUT_S)
-
-
-async def _call(action: Callable[[], None]) -> None:
-    action()
+        self._servers.submit(self._hub.disconnect(reason)).result(timeout=START_TIMEOUT_S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from urllib.parse import parse_qs
@@ -10,7 +11,13 @@ import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from sapwood.testing.slack_fake import FakeSlack
 
@@ -305,3 +312,82 @@ async def test_post_sends_a_request_to_the_app_as_a_retry_when_asked(slack: Fake
     assert SignatureVerifier(slack.signing_secret).is_valid_request(
         seen[1].content, dict(seen[1].headers)
     )
+
+
+async def test_a_socket_mode_client_gets_envelopes_and_reconnects_after_a_drop(
+    slack: FakeSlack,
+) -> None:
+    client = SocketModeClient(
+        app_token=slack.app_token,
+        web_client=AsyncWebClient(base_url=slack.api_url),
+        ping_interval=0.1,
+    )
+    received: list[SocketModeRequest] = []
+
+    async def ack(client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
+        received.append(request)
+        if request.type == "slash_commands":
+            answer = {"text": f"got {request.payload['text']}"}
+            response = SocketModeResponse(envelope_id=request.envelope_id, payload=answer)
+        else:
+            response = SocketModeResponse(envelope_id=request.envelope_id)
+        await client.send_socket_mode_response(response)
+
+    client.socket_mode_request_listeners.append(ack)
+    try:
+        await client.connect()
+        first = await slack.socket_send(
+            "slash_commands", slack.command_payload("U_ALICE", "env list"), envelope_id="e1"
+        )
+        slack.drop_sockets()
+        await slack.wait_for(lambda: slack.connections_opened == 2 and slack.open_sockets == 1)
+        second = await slack.socket_send(
+            "interactive", slack.block_action_payload("U_ALICE", action_id="ws_pause")
+        )
+    finally:
+        await client.close()
+
+    assert first == {"envelope_id": "e1", "payload": {"text": "got env list"}}
+    assert received[0].type == "slash_commands"
+    assert received[0].payload["command"] == "/sapwood"
+    assert received[1].type == "interactive"
+    assert received[1].payload["actions"][0]["action_id"] == "ws_pause"
+    assert second == {"envelope_id": received[1].envelope_id}
+    await slack.wait_for(lambda: slack.open_sockets == 0)
+
+
+async def test_an_envelope_nobody_acks_times_out(slack: FakeSlack) -> None:
+    with pytest.raises(TimeoutError, match="no Socket Mode connection"):
+        await slack.socket_send("events_api", {"event": {}}, timeout_s=0.05)
+
+
+async def test_a_client_notices_a_socket_gone_quiet_and_reconnects(slack: FakeSlack) -> None:
+    client = SocketModeClient(
+        app_token=slack.app_token,
+        web_client=AsyncWebClient(base_url=slack.api_url),
+        ping_interval=0.1,
+    )
+    try:
+        await client.connect()
+        await slack.wait_for(lambda: slack.open_sockets == 1)
+        slack.silence_sockets()
+        assert slack.open_sockets == 0
+        await slack.wait_for(lambda: slack.open_sockets == 1)
+    finally:
+        await client.close()
+    assert slack.connections_opened == 2
+
+
+async def test_an_envelope_on_a_socket_cut_before_its_ack_fails_at_once(slack: FakeSlack) -> None:
+    web = AsyncWebClient(token=slack.app_token, base_url=slack.api_url)
+    url = (await web.apps_connections_open(app_token=slack.app_token))["url"]
+    with pytest.raises(InvalidStatus):
+        await connect(url.replace("ticket=", "ticket=forged"))
+    async with connect(url) as socket:
+        assert json.loads(await socket.recv())["type"] == "hello"
+        sending = asyncio.ensure_future(slack.socket_send("events_api", {"event": {}}))
+        envelope = json.loads(await socket.recv())
+        assert envelope["type"] == "events_api"
+        slack.drop_sockets()
+        with pytest.raises(ConnectionError, match=envelope["envelope_id"]):
+            await sending
