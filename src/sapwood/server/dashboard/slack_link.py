@@ -24,7 +24,7 @@ async def link_form(page: PageDep, code: str = "") -> HTMLResponse:
     try:
         if not code:
             raise InvalidError(NO_CODE)
-        pending = await slack_links.get_pending_link(page.session, code, now=page.state.clock.now())
+        pending = await slack_links.pending_link(page.session, code, now=page.state.clock.now())
     except ServiceError as exc:
         return _page(page, error=exc)
     return _page(page, code=code, slack_user=pending.slack_user)

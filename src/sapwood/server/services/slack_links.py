@@ -126,7 +126,7 @@ async def start_link(
     return code
 
 
-async def get_pending_link(session: AsyncSession, code: str, *, now: datetime) -> PendingLink:
+async def pending_link(session: AsyncSession, code: str, *, now: datetime) -> PendingLink:
     """The Slack user a code would link, without using it up. InvalidError when the code
     is unknown, used or expired (saying to run ``/sapwood link`` again)."""
     row = await session.get(SlackLinkCodeRow, code_hash(code)) if code else None
@@ -151,7 +151,7 @@ async def confirm_link(session: AsyncSession, caller: Caller, code: str, *, now:
             f"a workload's token (of {caller.scope}) cannot link a Slack user",
             hint="sign in to the dashboard with your own token and open the link again",
         )
-    pending = await get_pending_link(session, code, now=now)
+    pending = await pending_link(session, code, now=now)
     # Conditional on the code being unused: a second confirmation racing this one (another
     # tab, another replica) updates no row and is refused.
     used: Any = await session.execute(
