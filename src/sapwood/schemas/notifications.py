@@ -59,7 +59,7 @@ HttpUrl = Annotated[
     Field(json_schema_extra={"format": "uri"}),
 ]
 # A conversation id (C0123ABC; G… private, D… direct) or a channel name (#ml-alerts).
-SLACK_CHANNEL_PATTERN = r"^([CGD][A-Z0-9]{2,40}|#[a-z0-9][a-z0-9._-]{0,78})$"
+SLACK_CHANNEL_PATTERN = r"^([CGD][A-Z0-9_]{2,40}|#[a-z0-9][a-z0-9._-]{0,78})$"
 
 
 def check_slack_channel(value: str) -> str:
@@ -97,7 +97,6 @@ class ChannelRequest(WireModel):
     )
     slack_channel: SlackChannel | None = Field(
         default=None,
-        validate_default=True,
         description="slack-app: the conversation posted to, an id (C0123ABCD) or #name",
     )
 
@@ -119,16 +118,6 @@ class ChannelRequest(WireModel):
     def _secret_for_webhooks(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value and info.data.get("type") in SLACK_APP_TYPES:
             raise ValueError("a channel of the Slack app takes no secret")
-        return value
-
-    @field_validator("slack_channel")
-    @classmethod
-    def _slack_channel_for_its_type(cls, value: str | None, info: ValidationInfo) -> str | None:
-        kind = info.data.get("type")
-        if kind is ChannelType.SLACK_APP and value is None:
-            raise ValueError("a slack-app channel needs the conversation to post to (C0123ABCD)")
-        if kind is not None and kind is not ChannelType.SLACK_APP and value is not None:
-            raise ValueError("only a slack-app channel takes slackChannel")
         return value
 
 

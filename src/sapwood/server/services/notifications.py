@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from sapwood.schemas import Channel, ChannelRequest, Delivery, Rule, RuleRequest
+from sapwood.schemas import Channel, ChannelRequest, ChannelType, Delivery, Rule, RuleRequest
 from sapwood.schemas.notifications import (
     DEFAULT_THRESHOLD_PERCENT,
     DEFAULT_UNDERUSE_DURATION,
@@ -135,6 +135,7 @@ async def set_channel(
     an admin configured, so the address policy is not theirs."""
     require_write(caller, team, f"channel/{name}")
     _check_name(name)
+    _check_slack_channel(request)
     if request.type in SLACK_APP_TYPES:
         if not slack_app:
             raise InvalidError(
@@ -168,6 +169,17 @@ async def set_channel(
     row.updated_at = now
     await session.commit()
     return row_to_channel(row)
+
+
+def _check_slack_channel(request: ChannelRequest) -> None:
+    """A slack-app channel names its conversation; no other type takes one."""
+    if request.type is ChannelType.SLACK_APP and request.slack_channel is None:
+        why = "a slack-app channel needs the conversation to post to (C0123ABCD or #name)"
+    elif request.type is not ChannelType.SLACK_APP and request.slack_channel is not None:
+        why = f"only a slack-app channel takes slackChannel, not a {request.type} channel"
+    else:
+        return
+    raise InvalidError(why, details=[Detail(path="slackChannel", message=why)])
 
 
 async def delete_channel(session: AsyncSession, caller: Caller, team: str, name: str) -> None:
