@@ -226,7 +226,8 @@ def status_message(view: StatusView) -> Message:
         return Message(text, [section(text)])
     blocks: list[Block] = [section("*Capacity and allocation per node*")]
     for group in view.nodes[:MAX_ROWS]:
-        lines = [f"*{group.name}* · {group.workloads} workloads holding resources"]
+        count = group.workloads
+        lines = [f"*{group.name}* · {count} workload{'s' if count != 1 else ''} holding resources"]
         for bar in group.bars:
             share = f" ({bar.percent(bar.allocated):.0f}%)" if bar.capacity else ""
             lines.append(

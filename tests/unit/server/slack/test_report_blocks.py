@@ -214,7 +214,7 @@ def test_status_shows_capacity_and_allocation_per_node() -> None:
         StatusView(controller=True, nodes=nodes, everyone=False, gpu_models=("A100",))
     )
     text = all_text(message)
-    assert "*local* · 1 workloads holding resources" in text
+    assert "*local* · 1 workload holding resources" in text
     assert "cpu: 1.5 cores allocated of 8 cores (19%)" in text
     assert "memory: 2.0 GiB allocated of 32.0 GiB (6%)" in text
     assert "gpu: 1 GPU allocated of 4 GPU (25%)" in text
