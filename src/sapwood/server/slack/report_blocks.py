@@ -9,13 +9,13 @@ reasons, messages and logs are free text) is escaped for mrkdwn.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sapwood.schemas import Object, Phase, QueueEntry
 from sapwood.server.services.overview import Group, amount_text
+from sapwood.server.slack.blocks import OPEN, button_value, expires_at
 from sapwood.server.slack.commands import help_text
 from sapwood.server.slack.message import Attachment, Block, Message, context, section
 from sapwood.specs.paths import workspace_path
@@ -128,18 +128,29 @@ def _env_row(obj: Object, *, gateway_url: str, now: datetime) -> Block:
     meta = obj.metadata
     lines = [
         f"*{meta.name}* · team {meta.team} · {phase_text(obj)}",
-        f"{resources_text(obj.spec)} · created {ago(meta.created_at, now)}",
+        f"{resources_text(obj.spec)} · created {ago(meta.created_at, now)}"
+        + _expiry_text(obj, now),
     ]
     block = section(clip("\n".join(lines)))
     if obj.phase is Phase.RUNNING and meta.deletion_timestamp is None:
         block["accessory"] = {
             "type": "button",
-            "action_id": "ws_open",
+            "action_id": OPEN,  # the workspace message's Open: its listener acks the click
             "text": {"type": "plain_text", "text": "Open"},
             "url": open_url(gateway_url, meta.team, meta.name),
-            "value": json.dumps({"team": meta.team, "name": meta.name}),
+            "value": button_value(meta.team, meta.name),
         }
     return block
+
+
+def _expiry_text(obj: Object, now: datetime) -> str:
+    """`` · expires in 5h`` for a workspace with a time to live, `` · expired`` past it."""
+    expiry = expires_at(obj)
+    if expiry is None:
+        return ""
+    if _utc(expiry) <= _utc(now):
+        return f" · expired {ago(expiry, now)}"
+    return " · expires in " + ago(now, expiry).removesuffix(" ago")
 
 
 # queue

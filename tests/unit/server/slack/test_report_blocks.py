@@ -104,6 +104,14 @@ def test_a_running_environment_has_an_open_link_through_the_gateway() -> None:
     assert message.text == "2 environments in your teams"
 
 
+def test_an_environment_with_a_time_to_live_says_when_it_expires() -> None:
+    soon = obj("Workspace", "soon", spec={"ttl": "8h"}, age=timedelta(hours=3))
+    gone = obj("Workspace", "gone", spec={"ttl": "1h"}, age=timedelta(hours=3))
+    text = all_text(env_list_message([soon, gone], team=None, gateway_url=GATEWAY, now=NOW))
+    assert "created 3h ago · expires in 5h" in text
+    assert "created 3h ago · expired 2h ago" in text
+
+
 def test_a_long_env_list_is_capped_and_says_how_many_more() -> None:
     many = [obj("Workspace", f"ws-{i}", age=timedelta(minutes=100 - i)) for i in range(57)]
     message = env_list_message(many, team="research", gateway_url=GATEWAY, now=NOW)
