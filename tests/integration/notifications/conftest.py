@@ -57,5 +57,5 @@ async def slack_setup(
         try:
             yield setup
         finally:
-            await notifier.stop()
+            await setup.notifier.stop()
             await admin.aclose()

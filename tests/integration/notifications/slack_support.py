@@ -17,7 +17,7 @@ from sapwood.server.settings import Settings, SlackSettings
 from sapwood.server.state import AppState
 from sapwood.server.store.tables import MetricRow, ObjectRow, SlackLinkRow
 from sapwood.testing.clock import FakeClock
-from sapwood.testing.slack_fake import FakeMessage, FakeSlack
+from sapwood.testing.slack_fake import FakeEphemeral, FakeMessage, FakeSlack
 from tests.support import Api
 
 TEAM = "alpha"
@@ -103,11 +103,13 @@ class SlackSetup:
         used_percent: float,
         requested_percent: float,
         since: timedelta,
+        until: datetime | None = None,
         resource: str = "cpu",
         every: timedelta = timedelta(seconds=15),
     ) -> None:
-        """Utilisation samples from ``since`` ago until now, as the monitor writes them."""
-        now: datetime = self.clock.now()
+        """Utilisation samples over ``since`` up to ``until`` (now unless given), as the
+        monitor writes them."""
+        now: datetime = until or self.clock.now()
         at = now - since
         async with self.state.sessions() as session:
             while at <= now:
@@ -146,7 +148,7 @@ def buttons(message: FakeMessage) -> dict[str, dict[str, Any]]:
     return found
 
 
-def shown_text(message: FakeMessage) -> str:
+def shown_text(message: FakeMessage | FakeEphemeral) -> str:
     """Every text the message shows, blocks included, as one string."""
     parts = [message.text]
     for block in message.blocks:
