@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 import sapwood
-from sapwood.cli import feed, install, models, notify, pause, quotas, slack, teams, tokens, users
+from sapwood.cli import (
+    extend,
+    feed,
+    install,
+    models,
+    notify,
+    pause,
+    quotas,
+    slack,
+    teams,
+    tokens,
+    users,
+)
 from sapwood.cli.apply import apply
 from sapwood.cli.capture import capture
 from sapwood.cli.delete import delete
@@ -53,6 +65,7 @@ def build_app() -> typer.Typer:
     app.command("capture")(capture)
     app.command("rerun")(rerun)
     pause.register(app)
+    extend.register(app)
     app.add_typer(teams.app)
     app.add_typer(users.app)
     app.add_typer(tokens.app)

@@ -121,6 +121,14 @@ class AsyncClient(RegistryVerbs, FeedVerbs):
         path = self._path(kind, name) + "/resume"
         return await self._call("POST", path, Object, params=self._team(team))
 
+    async def extend(self, name: str, *, by: timedelta | str, team: str | None = None) -> Object:
+        """Extends a workspace's time to live: its expiry moves to ``max(now, expiry) + by``
+        (1m to 30d, a timedelta or text such as "1d"). One paused at expiry may then be
+        resumed; ``status.expiresAt`` shows the new expiry."""
+        text = format_duration(by) if isinstance(by, timedelta) else by
+        path = await self._team_path(team, f"workspaces/{name}/extend")
+        return await self._call("POST", path, Object, json={"by": text})
+
     async def rerun(self, name: str, *, team: str | None = None) -> Object:
         """Runs a finished (Succeeded or Failed) job again with the same spec; ConflictError
         while it still runs. ``status.run`` numbers the run, ``status.history`` the earlier."""

@@ -72,6 +72,7 @@ class Client:
     pause = blocking(AsyncClient.pause)
     resume = blocking(AsyncClient.resume)
     rerun = blocking(AsyncClient.rerun)
+    extend = blocking(AsyncClient.extend)
     events = blocking(AsyncClient.events)
     logs = blocking_iter(AsyncClient.logs)
 

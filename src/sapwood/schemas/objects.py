@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from sapwood.schemas.base import WireModel
 from sapwood.schemas.status import ObjectStatus, Phase, parse_status
+from sapwood.specs.workloads import Extension
 
 
 class ObjectMeta(WireModel):
@@ -79,6 +80,12 @@ class ApplyResponse(WireModel):
 class DeleteResponse(WireModel):
     object: Object
     finished: bool = Field(description="true when the object is gone, false while it winds down")
+
+
+class ExtendRequest(WireModel):
+    """How much longer a workspace may live: added to its expiry, or to now once it ran out."""
+
+    by: Extension = Field(description="1m to 30d, such as 8h or 1d")
 
 
 class EventType(StrEnum):

@@ -89,6 +89,7 @@ CASES = {
     "delete": Case("DELETE", "/api/v1/jobs/x?team=alpha", None, WRITE),
     "pause": Case("POST", "/api/v1/workspaces/ws/pause?team=alpha", None, WRITE),
     "resume": Case("POST", "/api/v1/workspaces/ws/resume?team=alpha", None, WRITE),
+    "extend": Case("POST", "/api/v1/teams/alpha/workspaces/ws/extend", {"by": "1d"}, WRITE),
     # Job x never ran (no controller here): writers may ask, and hear it has not finished.
     "rerun": Case(
         "POST", "/api/v1/jobs/x/rerun?team=alpha", None, _expect(409, viewer=403, outsider=404)

@@ -1,4 +1,5 @@
-"""POST /api/v1/{workspaces|services}/{name}/pause and .../resume; /jobs/{name}/rerun."""
+"""POST /api/v1/{workspaces|services}/{name}/pause and .../resume; /jobs/{name}/rerun;
+/teams/{team}/workspaces/{name}/extend."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from sapwood.schemas import Object
+from sapwood.schemas import ExtendRequest, Object
 from sapwood.server.routes.deps import CtxDep, kind_of_plural
-from sapwood.server.routes.params import NamePath
-from sapwood.server.services import pause, rerun
+from sapwood.server.routes.params import NamePath, TeamPath
+from sapwood.server.services import extend, pause, rerun
 
 router = APIRouter(prefix="/api/v1", tags=["objects"])
 
@@ -49,3 +50,15 @@ async def rerun_job(name: NamePath, ctx: CtxDep, team: TeamQuery = None) -> Obje
     ``history`` holds the earlier runs' outcomes."""
     obj = await rerun.rerun_job(ctx.session, ctx.caller, name, team=team, now=ctx.state.clock.now())
     return obj
+
+
+@router.post("/teams/{team}/workspaces/{name}/extend")
+async def extend_workspace(
+    team: TeamPath, name: NamePath, body: ExtendRequest, ctx: CtxDep
+) -> Object:
+    """Moves the workspace's expiry to ``max(now, expiry) + by`` (no ttl yet: ``by`` from
+    now) by rewriting ``spec.ttl``; ``status.expiresAt`` shows it. A workspace paused at
+    expiry stays paused, and may be resumed again."""
+    return await extend.extend_workspace(
+        ctx.session, ctx.caller, name, team=team, by=body.by, now=ctx.state.clock.now()
+    )

@@ -2,9 +2,11 @@
 
 Pausing sets ``spec.paused``; the controller stops every replica, keeps the volumes and
 returns the resources. Resuming clears ``spec.paused`` and, for a workload the controller
-paused for idleness (status reason ``IdlePaused``) or one that Failed, marks the status
-(reason ``ResumeRequested``) so the controller queues it for admission again. Both are
-idempotent; resuming one that is neither paused nor failed changes nothing.
+paused for idleness or at expiry (status reason ``IdlePaused``, ``Expired``) or one that
+Failed, marks the status (reason ``ResumeRequested``) so the controller queues it for
+admission again. Both are idempotent; resuming one that is neither paused nor failed
+changes nothing. A workspace whose time to live has run out is not resumed (409) until
+it is extended (services/extend.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 from sqlalchemy import update
 
 from sapwood.schemas import Object, Phase, Reason
-from sapwood.server.controller.plan.pausing import IDLE_PAUSED, RESUME_REQUESTED
+from sapwood.server.controller.plan.expiry import stored_ttl, when
+from sapwood.server.controller.plan.pausing import CONTROLLER_PAUSES, RESUME_REQUESTED
 from sapwood.server.services.access import Caller, require_write
 from sapwood.server.services.convert import row_to_object
 from sapwood.server.services.errors import ConflictError, InvalidError
@@ -24,6 +27,7 @@ from sapwood.server.services.objects import find_object
 from sapwood.server.store.changes import note_changed
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ObjectRow
+from sapwood.specs.quantity import format_duration
 
 PAUSABLE = ("Workspace", "Service")
 
@@ -46,7 +50,8 @@ async def resume_object(
     session: AsyncSession, caller: Caller, kind: str, name: str, *, team: str | None, now: datetime
 ) -> Object:
     row = await _pausable(session, caller, kind, name, team=team)
-    idle_paused = row.status.get("reason") == IDLE_PAUSED
+    _refuse_expired(row, now=now)
+    idle_paused = row.status.get("reason") in CONTROLLER_PAUSES
     failed = row.status.get("phase") == Phase.FAILED
     if row.spec.get("paused") is not True and not idle_paused and not failed:
         return row_to_object(row)
@@ -59,6 +64,19 @@ async def resume_object(
     await session.commit()
     await session.refresh(row)
     return row_to_object(row)
+
+
+def _refuse_expired(row: ObjectRow, *, now: datetime) -> None:
+    """ConflictError for a workspace whose time to live has run out: extend it first."""
+    ttl = stored_ttl(row.spec) if row.kind == "Workspace" else None
+    if ttl is None or row.created_at + ttl > now:
+        return
+    expires = row.created_at + ttl
+    raise ConflictError(
+        f"{_ref(row)}'s time to live {format_duration(ttl)} ran out at {when(expires)}: "
+        "extend it before resuming it",
+        hint=f"sapwood extend workspace {row.name} --by 1d --team {row.team}",
+    )
 
 
 async def _pausable(

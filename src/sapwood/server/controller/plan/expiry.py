@@ -8,12 +8,14 @@ a look at that moment (``Plan.due``) so no pass has to poll for it. Pure.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sapwood.schemas.status import Reason
 from sapwood.server.controller.plan.view import ObjectView, Plan
 from sapwood.specs.objects import Workspace
-from sapwood.specs.quantity import format_duration
+from sapwood.specs.quantity import format_duration, parse_duration
 
 EXPIRED = Reason.EXPIRED.value  # status reason and event of a workspace whose ttl ran out
 EXPIRES_AT = "expiresAt"  # the status key (WorkspaceStatus.expires_at)
@@ -28,6 +30,12 @@ def ttl_of(view: ObjectView) -> timedelta | None:
 def expires_at(view: ObjectView) -> datetime | None:
     """When the object's time to live runs out; None when it has none."""
     return expiry_of(view.created_at, ttl_of(view))
+
+
+def stored_ttl(spec: Mapping[str, Any]) -> timedelta | None:
+    """The time to live a stored spec (its JSON, as the API's services read it) holds."""
+    value = spec.get("ttl")
+    return None if value is None else parse_duration(value)
 
 
 def expiry_of(created_at: datetime, ttl: timedelta | None) -> datetime | None:
