@@ -2,7 +2,8 @@
 
 A heap of (due, uid) on the monotonic clock, one entry per uid (setting a uid again keeps
 the earlier time). Backoff, deadlines, idle windows and probes of running objects come
-due here; objects that only wait (pending, finished) have no entry and cost nothing.
+due here, and a plan's ``due`` (a workspace's time to live running out); objects that
+only wait (pending, finished) have no other entry and cost nothing.
 """
 
 from __future__ import annotations
