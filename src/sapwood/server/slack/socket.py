@@ -99,7 +99,8 @@ class _Handler(AsyncSocketModeHandler):
 
 
 class SocketModeRunner:
-    """Keeps one live Socket Mode connection for ``bolt`` while started."""
+    """Keeps one live Socket Mode connection for ``bolt`` while started: looks every
+    ``check_s`` (at most half of ``max_age_s``), and the client pings at that pace."""
 
     def __init__(
         self, bolt: AsyncApp, *, app_token: str, max_age_s: float, check_s: float = 5.0
@@ -113,7 +114,9 @@ class SocketModeRunner:
         self.bolt = bolt
         self._app_token = app_token
         self.max_age_s = max_age_s
-        self.check_s = check_s
+        # At least two looks per lifetime, so a short max age is kept to; the client pings
+        # at the same pace.
+        self.check_s = min(check_s, max_age_s / 2)
         self._handler: _Handler | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._opened_before = 0  # sockets of earlier starts
