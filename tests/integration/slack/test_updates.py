@@ -1,9 +1,11 @@
-"""Workspace messages updated in place as their objects change: the updater loop on the
-fake clock, over the real store, against a Slack Web client that answers from a script."""
+"""Workspace messages updated in place as their objects change: the updater loop on a fake
+clock of its own, over the real store, against a Web client that answers from a script
+(errors, Retry-After) and against the fake Slack with the app's own workspace card."""
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,9 @@ from sapwood.server.slack.updates import MessageUpdater, digest, track_message
 from sapwood.server.store.engine import AsyncSession
 from sapwood.server.store.tables import ObjectRow, SlackMessageRow
 from sapwood.testing.clock import FakeClock
+from sapwood.testing.slack_fake import FakeMessage
+from sapwood.testing.waiting import eventually
+from tests.integration.slack.conftest import SlackWorld
 from tests.support import Api, workspace
 
 pytestmark = pytest.mark.anyio
@@ -269,3 +274,120 @@ def shown(name: str, phase: str) -> Message:
         text=f"Workspace default/{name} is {phase}",
         blocks=[section(phase)],
     )
+
+
+# Against the fake Slack, with the app's own client and workspace card (H3's render).
+
+FORM = {"name": "nb", "cpu": "1", "memory": "2Gi", "gpu": "0", "ttl": "1d"}
+
+
+@dataclass
+class Posted:
+    """Workspaces made through the env-create form; their messages in the fake Slack."""
+
+    world: SlackWorld
+    clock: FakeClock  # the updater's own
+    updater: MessageUpdater
+    messages: dict[str, FakeMessage] = field(default_factory=dict)  # workspace -> message
+
+    async def create(self, name: str) -> FakeMessage:
+        view = await self.world.open_form("U_ALICE")
+        response = await self.world.submit("U_ALICE", view, {**FORM, "name": name})
+        assert response.status_code == 200, response.text
+        slack = self.world.slack
+        message = await slack.wait_for(
+            lambda: next((m for m in slack.messages if f"Workspace {name} " in m.text), None),
+            what=f"the message of {name}",
+        )
+        await eventually(lambda: self._tracked(message.ts), what=f"{name} tracked")
+        self.messages[name] = message
+        return message
+
+    async def _tracked(self, ts: str) -> bool:
+        async with self.world.state.sessions() as session:
+            return (
+                await session.scalar(select(SlackMessageRow).where(SlackMessageRow.ts == ts))
+                is not None
+            )
+
+    async def set_phase(self, name: str, phase: str) -> None:
+        async with self.world.state.sessions() as session:
+            await session.execute(
+                update(ObjectRow)
+                .where(ObjectRow.kind == "Workspace", ObjectRow.name == name)
+                .values(status={"phase": phase})
+            )
+            await session.commit()
+
+    def shown(self, name: str) -> FakeMessage:
+        posted = self.messages[name]
+        return self.world.slack.message(posted.channel, posted.ts)
+
+    async def step(self) -> None:
+        done = self.updater.ticks + 1
+        self.clock.advance(await self.clock.sleeping())
+        await self.updater.wait_ticks(done)
+
+
+@pytest.fixture
+async def posted(slack_world: SlackWorld) -> AsyncIterator[Posted]:
+    front: Any = slack_world.api.transport.app.state.slack  # type: ignore[attr-defined]
+    clock = FakeClock()
+    updater = MessageUpdater(slack_world.state.sessions, clock, front.client, front.render)
+    await updater.start()
+    await updater.wait_ticks(1)
+    try:
+        yield Posted(slack_world, clock, updater)
+    finally:
+        await updater.stop()
+
+
+async def test_the_posted_card_follows_its_workspace_in_the_fake_slack(posted: Posted) -> None:
+    message = await posted.create("nb")
+    assert "Pending" in message.text
+    await posted.step()
+    assert len(posted.shown("nb").history) == 1  # nothing changed: nothing sent
+
+    await posted.set_phase("nb", "Running")
+    await posted.step()
+    shown = posted.shown("nb")
+    assert shown.text == "Workspace nb in team research: Running"
+    assert "*Running*" in json.dumps(shown.blocks)
+    assert len(shown.history) == 2
+
+    await posted.set_phase("nb", "Paused")
+    await posted.step()
+    await posted.step()
+    assert posted.shown("nb").text == "Workspace nb in team research: Paused"
+    assert len(posted.world.slack.called("chat.update")) == 2
+
+
+async def test_a_deleted_workspace_card_says_so_and_is_no_longer_tracked(posted: Posted) -> None:
+    await posted.create("nb")
+    await posted.world.api.admin.delete("Workspace", "nb", team="research")
+    await posted.step()
+
+    shown = posted.shown("nb")
+    assert shown.text == "Workspace nb in team research was deleted"
+    assert "actions" not in json.dumps(shown.blocks)  # no buttons left
+    assert await posted.world.tracked() == 0
+    await posted.step()
+    assert len(posted.world.slack.called("chat.update")) == 1
+
+
+async def test_many_changes_in_one_channel_are_coalesced_to_the_newest(posted: Posted) -> None:
+    await posted.create("one")
+    await posted.create("two")
+    assert posted.messages["one"].channel == posted.messages["two"].channel
+    phases = ["Running", "Paused", "Running", "Failed", "Paused", "Running"]
+    for phase in phases:  # a change of both every half second or less
+        await posted.set_phase("one", phase)
+        await posted.set_phase("two", phase)
+        await posted.step()
+    for _ in range(3):
+        await posted.step()
+
+    updates = posted.world.slack.called("chat.update")
+    assert len(updates) < 2 * len(phases)
+    assert posted.shown("one").text == "Workspace one in team research: Running"
+    assert posted.shown("two").text == "Workspace two in team research: Running"
