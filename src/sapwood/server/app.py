@@ -65,6 +65,8 @@ from sapwood.server.services.errors import (
     UnavailableError,
 )
 from sapwood.server.settings import Settings
+from sapwood.server.slack import route as slack_route
+from sapwood.server.slack.front import SlackFrontEnd
 from sapwood.server.state import AppState
 from sapwood.server.store import migrate
 from sapwood.server.store.changes import ChangeFeed
@@ -142,6 +144,11 @@ def create_app(
             slack=web_client(settings.slack),
         )
         state.notifier = notifier
+        # The Slack app (HTTP mode or Socket Mode); its live message updates follow the lead.
+        front = app.state.slack = SlackFrontEnd(state) if settings.slack.enabled else None
+        if front is not None:
+            await front.start()
+            stack.push_async_callback(front.stop)
 
         # The manager this replica runs while it leads: the app alone holds it (to stop
         # it); routes and the dashboard see only its ports, state.controller and .reads.
@@ -177,8 +184,12 @@ def create_app(
             state.usage = usage
             await usage.start()
             await notifier.start()
+            if front is not None:
+                await front.lead()
 
         async def follow() -> None:
+            if front is not None:
+                await front.follow()
             await notifier.stop()
             while listening:
                 await listening.pop().stop()
@@ -236,6 +247,7 @@ def create_app(
     app.include_router(models.router)
     app.include_router(dashboard.router)
     app.include_router(pause.router)
+    app.include_router(slack_route.router)
     app.include_router(feeds.router)
     app.include_router(objects.router)
     _install_error_handlers(app)

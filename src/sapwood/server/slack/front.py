@@ -1,0 +1,135 @@
+"""The Slack app as one object the server composes: the Web API client, the bolt app with
+every listener, the HTTP endpoint, Socket Mode, and the leader's live message updates.
+
+Building it calls nothing: bolt asks Slack who the bot is (auth.test) on the first
+request, so a server starts while Slack is unreachable. HTTP mode verifies every
+request's signature and refuses one older than 5 minutes (401); Socket Mode needs no
+signing secret (the socket is the app's own, opened with the app token), and its server
+takes no HTTP requests from Slack at all.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from sapwood.schemas import Object
+from sapwood.server.services.errors import NotFoundError
+from sapwood.server.settings import SlackSettings
+from sapwood.server.slack import alert_actions, envs, listeners
+from sapwood.server.slack.context import Deps
+from sapwood.server.slack.message import Message
+from sapwood.server.slack.socket import SocketModeRunner
+from sapwood.server.slack.updates import MessageUpdater
+from sapwood.server.state import AppState
+
+log = logging.getLogger("sapwood.slack")
+EVENTS_PATH = "/slack/events"
+DRAIN_S = 5.0  # how long a stopping server waits for acknowledged work to finish
+# slack_sdk logs whole request bodies and URLs at DEBUG: a link code in a DM, a response
+# URL (which lets its holder answer as the app). These loggers stay at INFO or above
+# whatever the server's level, so no secret reaches a log.
+WEB_LOG = "sapwood.slack.web"
+QUIET_LOGS = (WEB_LOG, "slack_sdk.webhook.async_client", "slack_sdk.web.async_base_client")
+
+
+class SlackFrontEnd:
+    """One per app, built when a bot token is set; ``start``/``stop`` with the lifespan,
+    ``lead``/``follow`` with the leader lease (only the leader updates messages)."""
+
+    def __init__(self, state: AppState) -> None:
+        slack = state.settings.slack
+        if slack.bot_token is None:
+            raise ValueError("the Slack app needs SAPWOOD_SLACK_BOT_TOKEN")
+        if not slack.socket_mode and slack.signing_secret is None:
+            raise ValueError(
+                "the Slack app in HTTP mode needs SAPWOOD_SLACK_SIGNING_SECRET to verify "
+                "requests (or set SAPWOOD_SLACK_APP_TOKEN for Socket Mode)"
+            )
+        self.state = state
+        self.settings: SlackSettings = slack
+        _quiet_sdk_logs()
+        self.client = AsyncWebClient(
+            token=slack.bot_token.get_secret_value(),
+            base_url=slack.api_url,
+            logger=logging.getLogger(WEB_LOG),
+        )
+        secret = slack.signing_secret.get_secret_value() if slack.signing_secret else ""
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=secret,
+            process_before_response=False,
+            # Socket Mode: the requests come through the app's own socket, unsigned.
+            request_verification_enabled=not slack.socket_mode,
+            logger=log,
+            name="sapwood",
+        )
+        self.deps = Deps(state=state, client=self.client)
+        self._running = listeners.register(self.bolt, self.deps)
+        alert_actions.register(self.bolt, state, self.client)
+        self.handler = AsyncSlackRequestHandler(self.bolt)
+        self.router = APIRouter()
+        self.router.add_api_route(
+            EVENTS_PATH, self.handle, methods=["POST"], include_in_schema=False
+        )
+        self._socket: SocketModeRunner | None = None
+        self._updater: MessageUpdater | None = None
+
+    async def handle(self, request: Request) -> Response:
+        """``POST /slack/events``: a command, interaction or event, in HTTP mode. In Socket
+        Mode there is no such endpoint (requests there would not be signed)."""
+        if self.settings.socket_mode:
+            raise NotFoundError(
+                "this server talks to Slack over Socket Mode: it takes no requests here",
+                hint="unset SAPWOOD_SLACK_APP_TOKEN for HTTP mode",
+            )
+        return await self.handler.handle(request)
+
+    async def start(self) -> None:
+        """Opens Socket Mode when an app token is set; HTTP mode needs nothing started."""
+        app_token = self.settings.app_token
+        if self.settings.socket_mode and app_token is not None and self._socket is None:
+            self._socket = SocketModeRunner(
+                self.bolt,
+                app_token=app_token.get_secret_value(),
+                max_age_s=self.settings.socket_max_age_s,
+            )
+            await self._socket.start()
+
+    async def stop(self) -> None:
+        """Stops taking requests, then lets what was acknowledged finish (briefly)."""
+        await self.follow()
+        if self._socket is not None:
+            await self._socket.stop()
+            self._socket = None
+        await self._running.drain(timeout_s=DRAIN_S)
+
+    async def lead(self) -> None:
+        """Starts the live message updates (one replica sends them: the leader)."""
+        if self._updater is None:
+            self._updater = MessageUpdater(
+                self.state.sessions, self.state.clock, self.client, self.render
+            )
+            await self._updater.start()
+
+    async def follow(self) -> None:
+        if self._updater is not None:
+            await self._updater.stop()
+            self._updater = None
+
+    def render(self, obj: Object | None, kind: str, team: str, name: str) -> Message:
+        """A tracked message as it should look now."""
+        if kind != envs.KIND:
+            raise ValueError(f"no message is tracked for a {kind}")
+        return envs.render(self.deps, obj, team=team, name=name)
+
+
+def _quiet_sdk_logs() -> None:
+    for name in QUIET_LOGS:
+        logger = logging.getLogger(name)
+        if logger.level < logging.INFO:  # NOTSET (0) included: it would inherit DEBUG
+            logger.setLevel(logging.INFO)
