@@ -260,3 +260,18 @@ async def test_failures_to_connect_are_retried_and_logged_without_the_tokens(
     assert all("internal_error" in line for line in failed)
     assert slack.app_token not in caplog.text
     assert slack.bot_token not in caplog.text
+
+
+async def test_a_disconnect_message_from_slack_moves_the_app_to_a_new_socket(
+    settings: Settings, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    slack = fake_slack
+    async with replica(socket_settings(settings, slack), clock, team=slack.team_id) as server:
+        await connected(slack)
+        slack.disconnect_sockets("refresh_requested")  # as Slack does before a restart
+        await slack.wait_for(lambda: slack.connections_opened >= 2, timeout_s=WAIT_S)
+        await slack.wait_for(lambda: slack.open_sockets == 1, what="the old socket closed")
+
+        view = await open_form(slack)
+        await deliver(slack, "interactive", submission(slack, view))
+        await created(slack, server)
