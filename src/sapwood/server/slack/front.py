@@ -11,13 +11,18 @@ takes no HTTP requests from Slack at all.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from sapwood.schemas import Object
+from sapwood.server.clock import Clock
+from sapwood.server.loop import Loop
+from sapwood.server.services import slack_links
 from sapwood.server.services.errors import NotFoundError
 from sapwood.server.settings import SlackSettings
 from sapwood.server.slack import alert_actions, envs, listeners
@@ -26,9 +31,13 @@ from sapwood.server.slack.message import Message
 from sapwood.server.slack.socket import SocketModeRunner
 from sapwood.server.slack.updates import MessageUpdater
 from sapwood.server.state import AppState
+from sapwood.server.store.engine import AsyncSession
 
 log = logging.getLogger("sapwood.slack")
 EVENTS_PATH = "/slack/events"
+# Slack retries a delivery for minutes at most: a claim older than this guards nothing.
+CLAIMS_KEPT = timedelta(hours=1)
+PRUNE_EVERY_S = 600.0
 DRAIN_S = 5.0  # how long a stopping server waits for acknowledged work to finish
 # slack_sdk logs whole request bodies and URLs at DEBUG: a link code in a DM, a response
 # URL (which lets its holder answer as the app). These loggers stay at INFO or above
@@ -78,6 +87,7 @@ class SlackFrontEnd:
         )
         self._socket: SocketModeRunner | None = None
         self._updater: MessageUpdater | None = None
+        self._pruner: ClaimPruner | None = None
 
     async def handle(self, request: Request) -> Response:
         """``POST /slack/events``: a command, interaction or event, in HTTP mode. In Socket
@@ -109,23 +119,46 @@ class SlackFrontEnd:
         await self._running.drain(timeout_s=DRAIN_S)
 
     async def lead(self) -> None:
-        """Starts the live message updates (one replica sends them: the leader)."""
+        """Starts the live message updates (one replica sends them: the leader) and the
+        pruning of old interaction claims."""
         if self._updater is None:
             self._updater = MessageUpdater(
                 self.state.sessions, self.state.clock, self.client, self.render
             )
             await self._updater.start()
+        if self._pruner is None:
+            self._pruner = ClaimPruner(self.state.sessions, self.state.clock)
+            await self._pruner.start()
 
     async def follow(self) -> None:
         if self._updater is not None:
             await self._updater.stop()
             self._updater = None
+        if self._pruner is not None:
+            await self._pruner.stop()
+            self._pruner = None
 
     def render(self, obj: Object | None, kind: str, team: str, name: str) -> Message:
         """A tracked message as it should look now."""
         if kind != envs.KIND:
             raise ValueError(f"no message is tracked for a {kind}")
         return envs.render(self.deps, obj, team=team, name=name)
+
+
+class ClaimPruner(Loop):
+    """Forgets interaction claims older than CLAIMS_KEPT, every PRUNE_EVERY_S; leader-only."""
+
+    name = "slack-claims"
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        super().__init__(clock=clock, interval_s=PRUNE_EVERY_S)
+        self.sessions = sessions
+
+    async def tick(self) -> float | None:
+        async with self.sessions() as session:
+            before = self.clock.now() - CLAIMS_KEPT
+            await slack_links.prune_interactions(session, before=before)
+        return None
 
 
 def _quiet_sdk_logs() -> None:
