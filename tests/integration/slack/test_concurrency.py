@@ -46,5 +46,5 @@ async def test_fifty_people_create_fifty_environments_at_once(slack_world: Slack
     await asyncio.gather(*(submit(user) for user in users))
     created = await world.workspaces()
     assert sorted(o.metadata.name for o in created) == sorted(f"nb-{u}" for u in users)
-    assert {o.metadata.owner for o in created} == set(users)  # type: ignore[attr-defined]
+    assert {o.metadata.owner for o in created} == set(users)
     await slack.wait_for(lambda: len(slack.messages) == PEOPLE, timeout_s=60, what="messages")

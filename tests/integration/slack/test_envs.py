@@ -62,11 +62,10 @@ async def test_a_submission_creates_one_workspace_and_posts_its_message(
     resources = created.spec["resources"]
     assert resources == {"cpu": "500m", "memory": "3Gi", "gpu": 1, "gpuModel": "A100"}
     assert created.spec["ttl"] == "1d"
-    assert created.metadata.owner == "alice"  # type: ignore[attr-defined]
+    assert created.metadata.owner == "alice"
     assert message.channel == "C_GENERAL"
     assert "Pending" in message.text
-    assert {e["action_id"] for b in message.blocks if b["type"] == "actions"
-            for e in b["elements"]} == {blocks.EXTEND, blocks.PAUSE, blocks.DELETE}  # fmt: skip
+    assert _actions(message) == {blocks.EXTEND, blocks.PAUSE, blocks.DELETE}
     assert await tracked(slack_world) == 1
 
 

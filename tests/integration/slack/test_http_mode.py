@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
+from slack_sdk.web.async_client import AsyncWebClient
 
 from sapwood.server.app import create_app
+from sapwood.server.services import slack_links
 from sapwood.server.settings import Settings
 from sapwood.server.slack import forms
+from sapwood.server.slack.context import Deps
+from sapwood.server.slack.front import CLAIMS_KEPT, PRUNE_EVERY_S, ClaimPruner
+from sapwood.server.slack.message import Attachment, Message
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.slack_fake import FakeSlack
 from tests.integration.slack.conftest import PUBLIC_URL, SlackWorld, slack_settings
@@ -149,3 +155,32 @@ async def test_in_socket_mode_commands_come_over_the_socket_and_not_over_http(
         [view] = slack.views.values()
         assert view.view["callback_id"] == forms.ENV_CREATE
         await api.admin.aclose()
+
+
+async def test_old_interaction_claims_are_pruned_by_the_leader(slack_world: SlackWorld) -> None:
+    state, clock = slack_world.state, slack_world.clock
+    async with state.sessions() as session:
+        assert await slack_links.claim_interaction(session, "command:t1", now=clock.now())
+    pruner = ClaimPruner(state.sessions, clock)
+    await pruner.start()
+    try:
+        await pruner.wait_ticks(1)
+        async with state.sessions() as session:  # an hour has not passed: still claimed
+            assert not await slack_links.claim_interaction(session, "command:t1", now=clock.now())
+        clock.advance(CLAIMS_KEPT + timedelta(seconds=PRUNE_EVERY_S))
+        await pruner.wait_ticks(2)
+        async with state.sessions() as session:
+            assert await slack_links.claim_interaction(session, "command:t1", now=clock.now())
+    finally:
+        await pruner.stop()
+
+
+async def test_a_long_answer_is_posted_as_a_file(slack_world: SlackWorld) -> None:
+    slack = slack_world.slack
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+    deps = Deps(state=slack_world.state, client=client)
+    log = Attachment(filename="train.log", content=b"line\n" * 10_000, title="train")
+    await deps.post("C_GENERAL", Message(text="the log of job/train", file=log))
+    [posted] = await slack.wait_for(lambda: slack.files)
+    assert (posted.filename, posted.channel) == ("train.log", "C_GENERAL")
+    assert posted.content == log.content
