@@ -38,16 +38,27 @@ def list_channels(team: str | None = TEAM_OPTION) -> None:
 @channels_app.command("set")
 def set_channel(
     name: str = typer.Argument(..., help="the channel's name"),
-    type: str = typer.Option(..., "--type", help="slack or webhook"),
-    url: str = typer.Option(..., "--url", help="http(s) URL to post to"),
+    type: str = typer.Option(
+        ..., "--type", help="slack (incoming webhook), webhook, slack-app or slack-dm"
+    ),
+    url: str | None = typer.Option(
+        None, "--url", help="http(s) URL to post to (slack and webhook channels)"
+    ),
     secret: str | None = typer.Option(
         None, "--secret", help="webhook HMAC-SHA256 key (write-only)"
+    ),
+    slack_channel: str | None = typer.Option(
+        None,
+        "--slack-channel",
+        help="slack-app: the conversation the Slack app posts to (C0123ABCD or #name)",
     ),
     team: str | None = TEAM_OPTION,
 ) -> None:
     """Create or replace a channel."""
     with connect(team=team) as client:
-        channel = client.set_channel(name, type=type, url=url, secret=secret)
+        channel = client.set_channel(
+            name, type=type, url=url, secret=secret, slack_channel=slack_channel
+        )
     signed = ", signed" if channel.has_secret else ""
     print_out(f"channel/{channel.name} set ({channel.type.value}{signed})")
 
@@ -146,10 +157,15 @@ def deliveries(
 
 
 def channel_table(channels: Sequence[Channel]) -> str:
-    rows = [
-        (c.name, c.type.value, _short_url(c.url), "yes" if c.has_secret else "-") for c in channels
-    ]
-    return format_table(("NAME", "TYPE", "URL", "SIGNED"), rows)
+    rows = [(c.name, c.type.value, _target(c), "yes" if c.has_secret else "-") for c in channels]
+    return format_table(("NAME", "TYPE", "TO", "SIGNED"), rows)
+
+
+def _target(channel: Channel) -> str:
+    """Where a channel posts: its URL's host, the Slack app's conversation, or the owner."""
+    if channel.url:
+        return _short_url(channel.url)
+    return channel.slack_channel or "each object's owner (Slack DM)"
 
 
 def rule_table(rules: Sequence[Rule]) -> str:

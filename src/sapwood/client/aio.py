@@ -312,12 +312,16 @@ class AsyncClient(RegistryVerbs, FeedVerbs):
         name: str,
         *,
         type: str,
-        url: str,
+        url: str | None = None,
         secret: str | None = None,
+        slack_channel: str | None = None,
         team: str | None = None,
     ) -> Channel:
-        """Creates or replaces a channel; ``secret`` (webhook HMAC key) is never read back."""
-        body = _clean({"type": type, "url": url, "secret": secret})
+        """Creates or replaces a channel; ``secret`` (webhook HMAC key) is never read back.
+
+        ``url`` for webhook and slack channels, ``slack_channel`` (C0123ABCD or #name) for
+        slack-app ones; a slack-dm channel takes neither."""
+        body = _clean({"type": type, "url": url, "secret": secret, "slackChannel": slack_channel})
         path = await self._team_path(team, f"channels/{name}")
         return await self._call("PUT", path, Channel, json=body)
 

@@ -5,9 +5,18 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from sapwood.schemas.base import WireModel
 from sapwood.specs.base import Duration, Name, duration_schema, friendly
@@ -82,7 +91,10 @@ UnderuseDuration = Annotated[
 
 class ChannelRequest(WireModel):
     """``url`` for ``webhook`` and ``slack``; ``slackChannel`` for ``slack-app``; neither
-    for ``slack-dm`` (it goes to each object's owner)."""
+    for ``slack-dm`` (it goes to each object's owner). A field another type takes is a 422
+    naming it; the OpenAPI document states each type's shape (one of four)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     type: ChannelType
     url: HttpUrl | None = Field(
@@ -112,6 +124,37 @@ class ChannelRequest(WireModel):
         elif value is None:
             raise ValueError(f"a {kind} channel needs the http(s) url to post to")
         return value
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        flat = handler.resolve_ref_schema(handler(core_schema))
+        fields = flat["properties"]
+        url = next(s for s in fields["url"]["anyOf"] if s.get("type") == "string")
+        channel = next(s for s in fields["slackChannel"]["anyOf"] if s.get("type") == "string")
+        secret = next(s for s in fields["secret"]["anyOf"] if s.get("type") == "string")
+
+        def shape(kind: ChannelType, **properties: Any) -> dict[str, Any]:
+            required = [name for name in properties if name != "secret"]
+            return {
+                "type": "object",
+                "title": f"{kind.value} channel",
+                "properties": {"type": {"type": "string", "const": kind.value}, **properties},
+                "required": ["type", *required],
+                "additionalProperties": False,
+            }
+
+        return {
+            "title": "ChannelRequest",
+            "description": flat.get("description", ""),
+            "oneOf": [
+                shape(ChannelType.WEBHOOK, url=url, secret=secret),
+                shape(ChannelType.SLACK, url=url, secret=secret),
+                shape(ChannelType.SLACK_APP, slackChannel=channel),
+                shape(ChannelType.SLACK_DM),
+            ],
+        }
 
     @field_validator("secret")
     @classmethod

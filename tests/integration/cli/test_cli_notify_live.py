@@ -38,3 +38,19 @@ def test_notify_channels_rules_and_deliveries(sapwood: Sapwood) -> None:
     assert sapwood("notify", "deliveries", "--team", "default").exit_code == 0
     assert sapwood("notify", "rules", "delete", "fails", "--team", "default").exit_code == 0
     assert sapwood("notify", "channels", "delete", "ops", "--team", "default").exit_code == 0
+
+
+def test_slack_app_channels_are_set_by_conversation_and_refused_without_the_app(
+    sapwood: Sapwood,
+) -> None:
+    # This server has no Slack app: the refusal names the setting that would give it one.
+    result = sapwood(
+        "notify", "channels", "set", "alerts", "--type", "slack-app",
+        "--slack-channel", "C0123ABCD", "--team", "default",
+    )  # fmt: skip
+    assert result.exit_code != 0
+    assert "SAPWOOD_SLACK_BOT_TOKEN" in result.output
+    # A webhook still needs its url, and says so by name.
+    result = sapwood("notify", "channels", "set", "w", "--type", "webhook", "--team", "default")
+    assert result.exit_code != 0
+    assert "url" in result.output

@@ -151,8 +151,14 @@ async def test_rules_quantities_urls_and_aliases_are_stated(doc: dict[str, Any])
     assert re.fullmatch(rule["duration"]["pattern"], "30m")
     assert not re.fullmatch(rule["duration"]["pattern"], "8d")
     assert rule["selector"]["pattern"] == SELECTOR_PATTERN
-    url = schemas["ChannelRequest"]["properties"]["url"]
+    shapes = {
+        shape["properties"]["type"]["const"]: shape for shape in schemas["ChannelRequest"]["oneOf"]
+    }
+    assert set(shapes) == {"webhook", "slack", "slack-app", "slack-dm"}
+    url = shapes["webhook"]["properties"]["url"]
     assert (url["format"], url["pattern"]) == ("uri", HTTP_URL_PATTERN)
+    assert shapes["slack-app"]["required"] == ["type", "slackChannel"]
+    assert not shapes["slack-dm"]["additionalProperties"]
     lifetime = schemas["TokenRequest"]["properties"]["expiresIn"]["anyOf"][0]["pattern"]
     assert not re.fullmatch(lifetime, "0s")
     cpu = schemas["Amounts-Input"]["properties"]["cpu"]["anyOf"]
