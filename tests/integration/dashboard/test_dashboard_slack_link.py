@@ -44,6 +44,8 @@ async def test_a_signed_out_visitor_signs_in_then_confirms(
     api: Api, browser: Browser, clock: FakeClock, mia: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # `sapwood server` quietens httpx process-wide; this test's canary needs it heard.
+    caplog.set_level(logging.DEBUG, logger="httpx")
     code = await start(api, clock)
     path = slack_links.link_path(code)
     async with browser() as client:
