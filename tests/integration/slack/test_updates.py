@@ -106,7 +106,8 @@ class World:
             await session.execute(
                 update(ObjectRow)
                 .where(ObjectRow.uid == self.posted[ts])
-                .values(status={"phase": phase})
+                # Every status write moves the version, as the controller's writes do.
+                .values(status={"phase": phase}, resource_version=ObjectRow.resource_version + 1)
             )
             await session.commit()
 
@@ -315,7 +316,8 @@ class Posted:
             await session.execute(
                 update(ObjectRow)
                 .where(ObjectRow.kind == "Workspace", ObjectRow.name == name)
-                .values(status={"phase": phase})
+                # Every status write moves the version, as the controller's writes do.
+                .values(status={"phase": phase}, resource_version=ObjectRow.resource_version + 1)
             )
             await session.commit()
 
@@ -327,6 +329,12 @@ class Posted:
         done = self.updater.ticks + 1
         self.clock.advance(await self.clock.sleeping())
         await self.updater.wait_ticks(done)
+
+    async def step_for(self, seconds: float) -> None:
+        """Steps round after round until ``seconds`` of fake time have passed."""
+        until = self.clock.monotonic() + seconds
+        while self.clock.monotonic() < until:
+            await self.step()
 
 
 @pytest.fixture
@@ -356,8 +364,7 @@ async def test_the_posted_card_follows_its_workspace_in_the_fake_slack(posted: P
     assert len(shown.history) == 2
 
     await posted.set_phase("nb", "Paused")
-    await posted.step()
-    await posted.step()
+    await posted.step_for(1.0)  # one update a second in a channel
     assert posted.shown("nb").text == "Workspace nb in team research: Paused"
     assert len(posted.world.slack.called("chat.update")) == 2
 
@@ -391,3 +398,37 @@ async def test_many_changes_in_one_channel_are_coalesced_to_the_newest(posted: P
     assert len(updates) < 2 * len(phases)
     assert posted.shown("one").text == "Workspace one in team research: Running"
     assert posted.shown("two").text == "Workspace two in team research: Running"
+
+
+async def test_only_messages_whose_object_changed_are_rendered_again(api: Api) -> None:
+    """An idle set of tracked messages costs no rendering: cost follows changes."""
+    app: Any = api.transport.app
+    sessions = app.state.sapwood.sessions
+    clock = FakeClock()
+    slack = ScriptedSlack(clock)
+    rendered: list[str] = []
+
+    def counting(obj: Object | None, kind: str, team: str, name: str) -> Message:
+        rendered.append(name)
+        return render(obj, kind, team, name)
+
+    updater = MessageUpdater(sessions, clock, slack, counting)
+    await updater.start()
+    await updater.wait_ticks(1)
+    try:
+        world = World(api, clock, sessions, slack, updater)
+        first = await world.create("one")
+        await world.create("two")
+        await world.step()
+        assert sorted(rendered) == ["one", "two"]  # a new message is rendered once
+
+        rendered.clear()
+        await world.step_for(3)
+        assert rendered == []  # nothing changed: nothing rendered, nothing sent
+
+        await world.set_phase(first, "Running")
+        await world.step()
+        assert rendered == ["one"]
+        assert world.slack.texts(first) == ["Workspace default/one is Running"]
+    finally:
+        await updater.stop()

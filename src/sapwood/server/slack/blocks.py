@@ -106,22 +106,11 @@ def _resources(spec: dict[str, Any]) -> str:
 
 
 def _expiry(at: datetime, now: datetime) -> str:
+    """The expiry as a Slack date (each reader sees it in their own time zone), and
+    "expired" once it passed. No "in 3h": a tracked message changes only when its
+    object does (the updater renders again on changes only)."""
     stamp = f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
-    left = at - now
-    if left <= timedelta(0):
-        return f"{stamp} (expired)"
-    return f"{stamp} (in {_span(left)})"
-
-
-def _span(left: timedelta) -> str:
-    minutes = int(left.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    return f"{max(minutes, 1)}m"
+    return f"{stamp} (expired)" if at <= now else stamp
 
 
 def _command(command: Any) -> str:

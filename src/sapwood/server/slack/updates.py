@@ -3,11 +3,13 @@ that updates them in place.
 
 A message the app posted about an object (a workspace's card) is tracked as a
 ``SlackMessageRow`` with a digest of what it shows. The leader's ``MessageUpdater`` renders
-every tracked message afresh each round and sends ``chat.update`` for those whose digest
-differs, paced per channel (pacing.py): one update a second per channel, the newest state
-only, the longest-waiting message first. A message whose object is gone (or being deleted)
-is shown as deleted once and then forgotten. Cost follows tracked messages, not objects:
-one query a round reads the rows with their objects.
+a tracked message afresh when its object's resourceVersion moved (or it still waits to be
+sent) and sends ``chat.update`` for those whose digest differs, paced per channel
+(pacing.py): one update a second per channel, the newest state only, the longest-waiting
+message first. A message whose object is gone (or being deleted) is shown as deleted once
+and then forgotten. Cost follows changes: a round
+reads the tracked rows with their objects' versions (no object bodies), then loads and
+renders only the objects that changed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Final
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -51,6 +54,7 @@ GONE_ERRORS = frozenset(
     }
 )
 MAX_HOLD_S = 300.0  # the longest a message waits after failed updates
+GONE: Final = -1  # the version of an object that is gone or being deleted
 CONCURRENT_UPDATES = 8  # chat.update calls in flight at once (different channels)
 
 
@@ -125,6 +129,7 @@ class Tracked:
     ts: str
     shown: str
     obj: Object | None
+    version: int  # the object's resourceVersion when read; GONE
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ class MessageUpdater(Loop):
         client: AsyncWebClient,
         render: Render,
         *,
-        interval_s: float = 1.0,
+        interval_s: float = 0.25,
     ) -> None:
         super().__init__(clock=clock, interval_s=interval_s)
         self.sessions = sessions
@@ -159,11 +164,13 @@ class MessageUpdater(Loop):
         self._failures: dict[int, int] = {}  # message id -> failed updates in a row
         self._not_before: dict[int, float] = {}  # message id -> held until (after failures)
         self._unrenderable: set[int] = set()  # messages whose render failed (logged once)
+        self._rendered: dict[int, int] = {}  # message id -> object version last rendered
         self._sending = asyncio.Semaphore(CONCURRENT_UPDATES)
 
     async def tick(self) -> float | None:
-        """Renders every tracked message, sends the updates that are due, stores what each
-        now shows; returns sooner than the interval when a paced update falls due first."""
+        """Renders the tracked messages whose object changed (or that still wait), sends
+        the updates that are due, stores what each now shows; returns sooner than the
+        interval when a paced update falls due first."""
         now = self.clock.monotonic()
         pending: dict[int, Pending] = {}
         settled: list[int] = []  # deleted objects whose message already says so
@@ -171,11 +178,12 @@ class MessageUpdater(Loop):
             try:
                 message = self.render(tracked.obj, tracked.kind, tracked.team, tracked.name)
             except Exception:  # one bad object never stops the others
-                if tracked.id not in self._unrenderable:  # said once, not every second
+                if tracked.id not in self._unrenderable:  # said once, not every round
                     log.exception("rendering the Slack message of %s failed", _label(tracked))
                 self._unrenderable.add(tracked.id)
                 continue
             self._unrenderable.discard(tracked.id)
+            self._rendered[tracked.id] = tracked.version
             shown = digest(message)
             if shown != tracked.shown:
                 pending[tracked.id] = Pending(tracked, message, shown)
@@ -202,13 +210,48 @@ class MessageUpdater(Loop):
         return None if soonest is None else min(self.interval_s, soonest - later)
 
     async def _load(self) -> list[Tracked]:
+        """The tracked messages to render this round: those whose object's version moved
+        since it was last rendered (all of them on a new leader), those still waiting to
+        be sent, and those whose render failed. Object bodies are read for these only."""
         async with self.sessions() as session:
-            rows = await session.execute(
-                select(SlackMessageRow, ObjectRow)
-                .outerjoin(ObjectRow, ObjectRow.uid == SlackMessageRow.uid)
-                .order_by(SlackMessageRow.id)
+            rows = (
+                await session.execute(
+                    select(
+                        SlackMessageRow, ObjectRow.resource_version, ObjectRow.deletion_timestamp
+                    )
+                    .outerjoin(ObjectRow, ObjectRow.uid == SlackMessageRow.uid)
+                    .order_by(SlackMessageRow.id)
+                )
+            ).all()
+            current = {
+                message.id: GONE if version is None or deleted is not None else int(version)
+                for message, version, deleted in rows
+            }
+            for gone in [key for key in self._rendered if key not in current]:
+                del self._rendered[gone]
+            stale = [
+                message
+                for message, _, _ in rows
+                if self._rendered.get(message.id) != current[message.id]
+                or message.id in self._since
+                or message.id in self._unrenderable
+            ]
+            uids = {m.uid for m in stale if current[m.id] != GONE}
+            bodies = (
+                {
+                    row.uid: row
+                    for row in await session.scalars(
+                        select(ObjectRow).where(ObjectRow.uid.in_(uids))
+                    )
+                }
+                if uids
+                else {}
             )
-            return [
+        out = []
+        for message in stale:
+            body = bodies.get(message.uid)
+            alive = body is not None and body.deletion_timestamp is None
+            out.append(
                 Tracked(
                     id=message.id,
                     kind=message.kind,
@@ -217,12 +260,11 @@ class MessageUpdater(Loop):
                     channel=message.channel,
                     ts=message.ts,
                     shown=message.shown,
-                    obj=row_to_object(obj)
-                    if obj is not None and obj.deletion_timestamp is None
-                    else None,
+                    obj=row_to_object(body) if alive and body is not None else None,
+                    version=body.resource_version if alive and body is not None else GONE,
                 )
-                for message, obj in rows
-            ]
+            )
+        return out
 
     def _keep_only(self, pending: dict[int, Pending]) -> None:
         """Forgets waits and failures of messages that no longer wait (caught up or gone)."""
