@@ -12,7 +12,9 @@ confirmation as the signed-in admin).
 Each run, one at a time:
 - `/sapwood env create` is sent; **modal** = until the fake's `views.open` call arrived (the
   user sees the modal), **form** = until `views.update` filled it in;
-- the form is submitted (a Workspace that runs `sleep 3600`, 250m CPU, 256Mi);
+- the form is submitted (a Workspace that runs `sleep 3600`, 250m CPU, 256Mi), each run
+  from a channel of its own, as different researchers' commands would be (in one channel
+  the app updates messages at most once a second, Slack's pace);
   **running** = from the submission until the message the app posted in the channel was
   updated to say Running (the controller started the process and the leader's message
   updater edited the message);
@@ -53,7 +55,10 @@ from sapwood.testing.slack_fake import FakeSlack, FakeView
 ROOT = Path(__file__).resolve().parents[1]
 SAPWOOD = ROOT / ".venv" / "bin" / "sapwood"
 USER = "U_BENCH"
-CHANNEL = "C_BENCH"
+# Each run's command comes from a channel of its own, as different researchers' would: in
+# one channel the app updates a message at most once a second (Slack's pace), so the
+# previous run's "deleted" update would hold back this run's "Running" by up to a second.
+CHANNEL = "C_BENCH{}"
 TEAM = "default"
 POLL_S = 0.002
 WAIT_S = 60.0
@@ -114,8 +119,14 @@ class Bench:
             env["SAPWOOD_SLACK_APP_TOKEN"] = slack.app_token
         self.log = (work / "server.log").open("wb")
         self.server = subprocess.Popen(
-            [str(SAPWOOD), "server", "--port", str(self.port)]
-            + ["--gateway-port", str(self.gateway_port)],
+            [
+                str(SAPWOOD),
+                "server",
+                "--port",
+                str(self.port),
+                "--gateway-port",
+                str(self.gateway_port),
+            ],
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -143,13 +154,13 @@ class Bench:
         if self.mode == "socket":
             await until(lambda: self.slack.open_sockets > 0, "the server's Socket Mode link")
 
-    async def send_command(self, text: str) -> None:
+    async def send_command(self, text: str, *, channel: str) -> None:
         if self.mode == "socket":
-            payload = self.slack.command_payload(USER, text, channel=CHANNEL)
+            payload = self.slack.command_payload(USER, text, channel=channel)
             await self.slack.socket_send("slash_commands", payload)
             return
         response = await self.slack.post(
-            self.http, self.slack.command_request(USER, text, channel=CHANNEL)
+            self.http, self.slack.command_request(USER, text, channel=channel)
         )
         response.raise_for_status()
 
@@ -169,7 +180,7 @@ class Bench:
     async def link(self) -> None:
         """`/sapwood link`, then the DM'd link confirmed on the dashboard as the admin."""
         dm = self.slack.user_dm(USER)
-        await self.send_command("link")
+        await self.send_command("link", channel=CHANNEL.format("LINK"))
         message = await until(
             lambda: next((m for m in self.slack.messages if m.channel == dm), None),
             "the link DM",
@@ -186,10 +197,10 @@ class Bench:
             done = await browser.post("/ui/slack/link", data={"csrf": csrf.group(1), "code": code})
             assert done.status_code == 200, done.text
 
-    async def slack_run(self, name: str) -> dict[str, float]:
+    async def slack_run(self, name: str, *, channel: str) -> dict[str, float]:
         before = set(self.slack.views)
         start = time.perf_counter()
-        await self.send_command("env create")
+        await self.send_command("env create", channel=channel)
 
         def opened() -> FakeView | None:
             return next((v for i, v in self.slack.views.items() if i not in before), None)
@@ -204,7 +215,7 @@ class Bench:
 
         def running() -> bool:
             return any(
-                m.channel == CHANNEL and m.text.endswith(": Running")
+                m.channel == channel and m.text.endswith(": Running")
                 for m in self.slack.messages[posted:]
             )
 
@@ -280,7 +291,7 @@ async def run(runs: int, warmup: int, mode: str, work: Path) -> dict[str, Any]:
             cpu_before = bench.server_cpu_s()
             for i in range(warmup + runs):
                 slack_name, api_name = f"slack-{i}", f"api-{i}"
-                slack_figures = await bench.slack_run(slack_name)
+                slack_figures = await bench.slack_run(slack_name, channel=CHANNEL.format(i))
                 await bench.remove(slack_name)
                 api_ms = await bench.api_run(api_name)
                 await bench.remove(api_name)
@@ -352,8 +363,7 @@ def main() -> None:
         "server_cpu_s": result["server_cpu_s"],
     }
     text = " ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={str(v).lower()}"
-        for k, v in keys.items()
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={str(v).lower()}" for k, v in keys.items()
     )
     if not args.keep:
         subprocess.run(["rm", "-rf", str(work)], check=False)
