@@ -110,6 +110,7 @@ class Bench:
         env = dict(
             os.environ,
             SAPWOOD_HOME=str(work / "home"),
+            SAPWOOD_CONFIG=str(work / "home" / "config.yaml"),  # where the admin token goes
             SAPWOOD_SLACK_BOT_TOKEN=slack.bot_token,
             SAPWOOD_SLACK_SIGNING_SECRET=slack.signing_secret,
             SAPWOOD_SLACK_API_URL=slack.api_url,
