@@ -102,6 +102,22 @@ async def test_shrink_sets_the_request_to_the_suggestion_and_nothing_else(
     assert lab.metadata.generation == before.metadata.generation + 1
 
 
+async def test_shrink_does_nothing_once_the_spec_changed_since_the_alert(
+    slack_setup: SlackSetup, alert: FakeMessage
+) -> None:
+    s = slack_setup
+    alice = s.client("alice")
+    try:  # alice raised the request herself after the alert: its suggestion no longer fits
+        await alice.apply(
+            [workspace("lab", image="python:3.12", resources={"cpu": 8}, idleTimeout=None)]
+        )
+    finally:
+        await alice.aclose()
+    await _click(s, "U_ALICE", "alert_shrink", alert)
+    assert "changed since this alert" in await _said_to(s, "U_ALICE")
+    assert (await _lab(s)).spec["resources"]["cpu"] == "8"
+
+
 async def test_dismiss_holds_back_the_next_alert_for_a_day(
     slack_setup: SlackSetup, alert: FakeMessage
 ) -> None:

@@ -53,6 +53,9 @@ class Shrink:
 
     cpu_millis: int | None = None
     gpus: int | None = None
+    # The spec's generation the suggestion was made for: a spec changed since is not
+    # shrunk (the suggestion was about the request it replaced).
+    generation: int | None = None
 
 
 @dataclass(frozen=True)

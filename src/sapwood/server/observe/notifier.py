@@ -162,7 +162,7 @@ class Notifier(Loop):
                     time=now,
                     uid=obj.uid,
                     owner=obj.owner,
-                    shrink=shrink_of(underuse),
+                    shrink=shrink_of(underuse, generation=obj.generation),
                 )
                 target = channels.get((finding.rule.team, finding.rule.channel))
                 notes.append((note, target))
@@ -323,8 +323,9 @@ class Notifier(Loop):
             return row_to_delivery(row)
 
 
-def shrink_of(underuse: Underuse) -> Shrink:
-    """The request per replica an under-use finding suggests, in a spec's units."""
+def shrink_of(underuse: Underuse, *, generation: int | None = None) -> Shrink:
+    """The request per replica an under-use finding suggests, in a spec's units, for the
+    spec of ``generation``."""
     if underuse.resource == "cpu":
-        return Shrink(cpu_millis=round(underuse.suggested * 1000))
-    return Shrink(gpus=round(underuse.suggested))
+        return Shrink(cpu_millis=round(underuse.suggested * 1000), generation=generation)
+    return Shrink(gpus=round(underuse.suggested), generation=generation)

@@ -55,6 +55,7 @@ class ActionValue:
     name: str
     cpu: int | None = None  # millis
     gpus: int | None = None
+    generation: int | None = None  # Shrink: the spec the suggestion was made for
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
@@ -71,6 +72,7 @@ class ActionValue:
                 name=str(data["name"]),
                 cpu=_count(data.get("cpu")),
                 gpus=_count(data.get("gpus")),
+                generation=_count(data.get("generation")),
             )
         except (TypeError, KeyError, json.JSONDecodeError) as exc:
             raise ValueError(f"not a Sapwood button value: {exc}") from None
@@ -154,10 +156,10 @@ def _value(note: Notification) -> ActionValue:
     return ActionValue(uid=note.uid, kind=note.kind, team=note.team, name=note.name)
 
 
-def _shrink_fields(shrink: Shrink) -> dict[str, int]:
+def _shrink_fields(shrink: Shrink) -> dict[str, int | None]:
     if shrink.cpu_millis is not None:
-        return {"cpu": shrink.cpu_millis}
-    return {"gpus": shrink.gpus or 0}
+        return {"cpu": shrink.cpu_millis, "generation": shrink.generation}
+    return {"gpus": shrink.gpus or 0, "generation": shrink.generation}
 
 
 def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:

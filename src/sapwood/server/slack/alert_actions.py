@@ -53,6 +53,15 @@ LINK_FIRST = "Link your Slack user to your Sapwood user first: `/sapwood link`"
 NOT_OURS = "This button is not one Sapwood made: nothing was done."
 
 
+def changed_since(kind: str, name: str) -> str:
+    """Why a Shrink did nothing: the spec changed after the alert suggested its request."""
+    return (
+        f"The spec of {kind.lower()}/{name} changed since this alert, so its suggestion may "
+        "no longer fit: nothing was shrunk. Look at it with `/sapwood env list` or "
+        f"`sapwood describe {kind.lower()} {name}`."
+    )
+
+
 @dataclass(frozen=True)
 class Click:
     """What a ``block_actions`` payload says about one click on a message's button."""
@@ -150,6 +159,8 @@ class AlertActions:
             return Done(None, Message(NOT_OURS))
         async with self.state.sessions() as session:
             row = await self._same_object(session, caller, value)
+            if value.generation is not None and row.generation != value.generation:
+                return Done(None, Message(changed_since(row.kind, row.name)))
             spec = dict(row.spec)
             resources = dict(spec.get("resources") or {})
             if value.cpu is not None:
@@ -162,7 +173,13 @@ class AlertActions:
             document = {
                 "apiVersion": "sapwood/v1",
                 "kind": row.kind,
-                "metadata": {"name": row.name, "team": row.team, "labels": dict(row.labels)},
+                "metadata": {
+                    "name": row.name,
+                    "team": row.team,
+                    "labels": dict(row.labels),
+                    # A write since this read is a 409, not a silent overwrite.
+                    "resourceVersion": row.resource_version,
+                },
                 "spec": spec,
             }
             await apply_objects(
