@@ -65,11 +65,12 @@ class SlackSetup:
         self.clock.advance(seconds if seconds is not None else await self.clock.sleeping())
         await self.notifier.wait_ticks(done + 1)
 
-    async def link(self, user: str, slack_user: str) -> None:
+    async def link(self, user: str, slack_user: str, *, slack_team: str | None = None) -> None:
+        """Links ``slack_user`` (of the fake's Slack workspace, or ``slack_team``) to ``user``."""
         async with self.state.sessions() as session:
             session.add(
                 SlackLinkRow(
-                    slack_team=self.slack.team_id,
+                    slack_team=slack_team or self.slack.team_id,
                     slack_user=slack_user,
                     user=user,
                     linked_at=self.clock.now(),

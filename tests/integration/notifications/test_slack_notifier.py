@@ -75,7 +75,11 @@ async def test_an_underuse_alert_reaches_a_slack_app_channel_with_three_buttons(
         "Dismiss for a day",
     ]
     named = {"uid": uid, "kind": "Workspace", "team": TEAM, "name": "lab"}
-    assert found["alert_shrink"]["value"] == {**named, "cpu": 500}
+    assert found["alert_shrink"]["value"] == {
+        **named,
+        "cpu": 500,
+        "generation": 1,
+    }  # for that spec only
     assert found["alert_pause"]["value"] == named
     assert "workspace/lab" in alert.text
     assert "used at most 0.30 of 4 CPUs" in shown_text(alert)
@@ -131,6 +135,29 @@ async def test_an_owner_who_has_not_linked_slack_is_named_in_the_delivery_log(
     log = await s.api.admin.list_deliveries(team=TEAM)
     assert [(d.attempt, d.ok, d.error) for d in log] == [
         (1, False, "owner bob has not linked Slack")  # once: not an error that retries
+    ]
+
+
+async def test_a_link_made_in_another_slack_workspace_is_not_messaged(
+    slack_setup: SlackSetup,
+) -> None:
+    s = slack_setup
+    await s.link("bob", "U_BOB_ELSEWHERE", slack_team="T_OTHER")
+    await s.put_channel("owners", {"type": "slack-dm"})
+    await s.api.admin.set_rule("ends", channel="owners", events=["job.failed"], team=TEAM)
+    bob = s.client("bob")
+    try:
+        await bob.apply([job("train")])
+    finally:
+        await bob.aclose()
+    uid = await s.run("Job", "train", phase="Failed")
+    await s.start()
+    await _failed(s, "train", uid)
+    await s.next_round()
+    assert s.slack.called("conversations.open") == []  # the bot cannot reach that workspace
+    log = await s.api.admin.list_deliveries(team=TEAM)
+    assert [(d.attempt, d.ok, d.error) for d in log] == [
+        (1, False, "owner bob has linked Slack only in another Slack workspace")
     ]
 
 

@@ -86,6 +86,7 @@ class SlackPoster:
         self.record = record
         self.attempts = attempts
         self.base_delay_s = base_delay_s
+        self._app_team: str | None = None  # the Slack workspace the bot token belongs to
 
     async def deliver(self, target: Target, note: Notification) -> Delivery:
         """Posts ``note`` to the target's conversation, or to its owner's direct messages
@@ -113,7 +114,24 @@ class SlackPoster:
             linked = await slack_users_of(session, note.owner)
         if not linked:
             return f"owner {note.owner} has not linked Slack", []
-        return None, [slack_user for _, slack_user in linked]
+        # The one bot token reaches one Slack workspace: a link made in another cannot be
+        # messaged from here (Slack would answer user_not_found).
+        team = await self._team()
+        here = [user for slack_team, user in linked if team is None or slack_team == team]
+        if not here:
+            return f"owner {note.owner} has linked Slack only in another Slack workspace", []
+        return None, here
+
+    async def _team(self) -> str | None:
+        """The bot's Slack workspace (auth.test, asked once); None while it cannot be told,
+        and then every link is tried."""
+        if self._app_team is None:
+            try:
+                answer = await self.client.auth_test()
+                self._app_team = str(answer.get("team_id") or "") or None
+            except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+                log.info("auth.test failed (%s): messaging every linked Slack user", exc)
+        return self._app_team
 
     async def _post(
         self, target: Target, note: Notification, post: SlackPost, to: str, *, dm: bool
