@@ -73,6 +73,8 @@ PINNED: dict[str, set[str]] = {
         "RuleRequest",
         "SeriesPoint",
         "ServiceStatus",
+        "SlackMode",
+        "SlackStatus",
         "Target",
         "Team",
         "TeamRequest",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from sapwood.client.config import resolve_config
 from sapwood.client.errors import ConnectionFailedError, SapwoodError, error_from
-from sapwood.schemas import WhoAmI
+from sapwood.schemas import SlackStatus, WhoAmI
 from sapwood.schemas.limits import ServerLimits
 from sapwood.specs.objects import kind_of, plural_of
 
@@ -66,6 +66,10 @@ class ClientBase:
 
     async def whoami(self) -> WhoAmI:
         return await self._call("GET", "/whoami", WhoAmI)
+
+    async def slack_status(self) -> SlackStatus:
+        """The Slack app's status on the server that answers (admins only)."""
+        return await self._call("GET", "/slack", SlackStatus)
 
     async def limits(self) -> ServerLimits:
         """The server's size limits (the largest request body it accepts)."""

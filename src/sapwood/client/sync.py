@@ -84,6 +84,7 @@ class Client:
 
     # identity, teams, users, tokens
     whoami = blocking(AsyncClient.whoami)
+    slack_status = blocking(AsyncClient.slack_status)
     limits = blocking(AsyncClient.limits)
     list_teams = blocking(AsyncClient.list_teams)
     create_team = blocking(AsyncClient.create_team)

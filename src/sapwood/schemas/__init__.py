@@ -39,6 +39,7 @@ from sapwood.schemas.objects import (
     ObjectPage,
 )
 from sapwood.schemas.quotas import Amounts, Limits, QueueEntry, Quota, QuotaRequest
+from sapwood.schemas.slack import SlackMode, SlackStatus
 from sapwood.schemas.status import (
     FeedStatus,
     JobStatus,
@@ -95,6 +96,8 @@ __all__ = [
     "RuleRequest",
     "SeriesPoint",
     "ServiceStatus",
+    "SlackMode",
+    "SlackStatus",
     "Target",
     "Team",
     "TeamRequest",

@@ -48,6 +48,7 @@ from sapwood.server.routes import (
     pause,
     prometheus,
     quotas,
+    slack_status,
 )
 from sapwood.server.routes.deps import unknown_plural
 from sapwood.server.runtime_registry import RUNTIMES, runtime_kind
@@ -147,6 +148,7 @@ def create_app(
         # The Slack app (HTTP mode or Socket Mode); its live message updates follow the lead.
         front = app.state.slack = SlackFrontEnd(state) if settings.slack.enabled else None
         if front is not None:
+            state.slack_status = front.status
             await front.start()
             stack.push_async_callback(front.stop)
 
@@ -238,6 +240,7 @@ def create_app(
     app.include_router(identity.router)
     app.include_router(limits.router)
     app.include_router(quotas.router)
+    app.include_router(slack_status.router)
     app.include_router(prometheus.router)
     app.state.prometheus = PrometheusExporter()
     app.state.outages = OutageTracker()

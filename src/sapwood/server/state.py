@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from sapwood.schemas import SlackMode, SlackStatus
 from sapwood.server.clock import Clock
 from sapwood.server.controller.port import ControllerPort, ReadPort
 from sapwood.server.ingest.broker import Broker
@@ -45,6 +46,8 @@ class AppState:
     usage: UsageFigures | None = None  # the utilisation monitor's newest samples
     feed_broker: Broker | None = None
     feed_signals: FeedSignals = field(default_factory=FeedSignals)
+    # The Slack app's status on this replica (the app sets it when Slack is configured).
+    slack_status: Callable[[], SlackStatus] = field(default=lambda: SlackStatus(mode=SlackMode.OFF))
     streams: StreamLimiter = field(init=False)
 
     def __post_init__(self) -> None:

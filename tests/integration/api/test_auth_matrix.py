@@ -99,6 +99,7 @@ CASES = {
     "create-team": Case("POST", "/api/v1/teams", {"name": "gamma"}, _expect(403, admin=201)),
     "delete-team": Case("DELETE", "/api/v1/teams/spare", None, _expect(403, admin=204)),
     "list-users": Case("GET", "/api/v1/users", None, ADMIN_ONLY),
+    "slack-status": Case("GET", "/api/v1/slack", None, ADMIN_ONLY),
     "create-user": Case("POST", "/api/v1/users", {"name": "newbie"}, _expect(403, admin=201)),
     "delete-user": Case("DELETE", "/api/v1/users/victim", None, _expect(403, admin=204)),
     "set-membership": Case(

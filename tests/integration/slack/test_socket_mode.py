@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from sapwood.schemas import SlackMode
 from sapwood.server.app import create_app
 from sapwood.server.auth.callers import Caller
 from sapwood.server.services import slack_links
@@ -25,6 +26,7 @@ from sapwood.server.state import AppState
 from sapwood.server.store.tables import ObjectRow
 from sapwood.testing.clock import FakeClock
 from sapwood.testing.slack_fake import FakeSlack, FakeView
+from sapwood.testing.waiting import eventually
 from tests.integration.slack.conftest import slack_settings
 from tests.support import Api
 
@@ -275,3 +277,24 @@ async def test_a_disconnect_message_from_slack_moves_the_app_to_a_new_socket(
         view = await open_form(slack)
         await deliver(slack, "interactive", submission(slack, view))
         await created(slack, server)
+
+
+async def test_an_admin_sees_whether_the_socket_is_up_and_why_it_is_not(
+    settings: Settings, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    slack = fake_slack
+    slack.fail_next("apps.connections.open", "invalid_auth", retry_after_s=None, times=2)
+    async with replica(socket_settings(settings, slack), clock) as server:
+        status = server.api.admin.slack_status
+        refused = await eventually(
+            status, lambda s: s.connect_failures >= 1, timeout_s=WAIT_S, what="a failed connect"
+        )
+        assert refused.mode is SlackMode.SOCKET
+        assert refused.connected is False
+        assert refused.last_error == "Slack answered invalid_auth"
+
+        healthy = await eventually(status, lambda s: s.connected, timeout_s=WAIT_S, what="up")
+        assert healthy.connect_failures == 0
+        assert healthy.sockets_opened >= 1
+        assert healthy.last_error == "Slack answered invalid_auth"  # kept, with its time
+        assert healthy.last_error_at is not None

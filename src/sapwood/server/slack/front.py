@@ -19,7 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from sapwood.schemas import Object
+from sapwood.schemas import Object, SlackMode, SlackStatus
 from sapwood.server.clock import Clock
 from sapwood.server.loop import Loop
 from sapwood.server.services import slack_links
@@ -98,6 +98,22 @@ class SlackFrontEnd:
                 hint="unset SAPWOOD_SLACK_APP_TOKEN for HTTP mode",
             )
         return await self.handler.handle(request)
+
+    def status(self) -> SlackStatus:
+        """The app on this replica: its mode and, in Socket Mode, its link to Slack."""
+        if not self.settings.socket_mode:
+            return SlackStatus(mode=SlackMode.HTTP)
+        if self._socket is None:
+            return SlackStatus(mode=SlackMode.SOCKET, connected=False)
+        link = self._socket.state()
+        return SlackStatus(
+            mode=SlackMode.SOCKET,
+            connected=link.connected,
+            sockets_opened=link.connections,
+            connect_failures=link.failures,
+            last_error=link.last_error,
+            last_error_at=link.last_error_at,
+        )
 
     async def start(self) -> None:
         """Opens Socket Mode when an app token is set; HTTP mode needs nothing started."""

@@ -21,6 +21,8 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -51,6 +53,17 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return f"no connection within {CONNECT_TIMEOUT_S:.0f} s"
     return type(exc).__name__
+
+
+@dataclass(frozen=True)
+class SocketState:
+    """What an operator sees of the link to Slack (``GET /api/v1/slack``)."""
+
+    connected: bool
+    connections: int  # sockets opened so far
+    failures: int  # failed connects in a row, now
+    last_error: str | None
+    last_error_at: datetime | None
 
 
 class _Client(SocketModeClient):
@@ -120,12 +133,20 @@ class SocketModeRunner:
         self._handler: _Handler | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._opened_before = 0  # sockets of earlier starts
+        self._connected = False  # as the watchdog last found it
+        self._failures = 0
+        self._last_error: tuple[str, datetime] | None = None
 
     @property
     def connections(self) -> int:
         """Sockets opened so far."""
         handler = self._handler
         return self._opened_before + (handler.client.opened if handler is not None else 0)
+
+    def state(self) -> SocketState:
+        """The link as the watchdog last looked at it (every ``check_s``)."""
+        error, at = self._last_error if self._last_error is not None else (None, None)
+        return SocketState(self._connected, self.connections, self._failures, error, at)
 
     async def start(self) -> None:
         """Returns at once: connects in the background and keeps the connection fresh.
@@ -170,6 +191,8 @@ class SocketModeRunner:
                     await asyncio.wait_for(self._replace(client, why), CONNECT_TIMEOUT_S)
                 except Exception as exc:  # never give up: Slack may be down for a while
                     failures += 1
+                    self._connected, self._failures = False, failures
+                    self._last_error = (describe(exc), datetime.now(UTC))
                     delay = backoff_s(failures)
                     log.warning(
                         "Slack Socket Mode: connecting failed (%s, %d in a row); again in %.1f s",
@@ -179,8 +202,9 @@ class SocketModeRunner:
                     )
                     await asyncio.sleep(delay)
                     continue
-                failures = 0
+                failures = self._failures = 0
                 lifetime = self._lifetime()
+            self._connected = await client.is_connected()
             await asyncio.sleep(self.check_s)
 
     async def _why_replace(self, client: _Client, lifetime: float) -> str | None:
