@@ -91,21 +91,28 @@ async def test_an_underuse_alert_reaches_a_slack_app_channel_with_three_buttons(
     ]
 
 
-async def test_a_failed_job_is_a_direct_message_to_its_owner_with_logs_and_rerun(
-    slack_setup: SlackSetup,
-) -> None:
-    s = slack_setup
+async def _owned_job_fails(s: SlackSetup, owner: str) -> str:
+    """A slack-dm channel for job.failed; ``owner``'s Job train failed and was notified of;
+    its uid."""
     await s.put_channel("owners", {"type": "slack-dm"})
     await s.api.admin.set_rule("ends", channel="owners", events=["job.failed"], team=TEAM)
-    alice = s.client("alice")
+    client = s.client(owner)
     try:
-        await alice.apply([job("train")])
+        await client.apply([job("train")])
     finally:
-        await alice.aclose()
+        await client.aclose()
     uid = await s.run("Job", "train", phase="Failed")
     await s.start()
     await _failed(s, "train", uid)
     await s.next_round()
+    return uid
+
+
+async def test_a_failed_job_is_a_direct_message_to_its_owner_with_logs_and_rerun(
+    slack_setup: SlackSetup,
+) -> None:
+    s = slack_setup
+    uid = await _owned_job_fails(s, "alice")
     (dm,) = s.messages_in(s.slack.user_dm("U_ALICE"))
     found = buttons(dm)
     assert list(found) == ["job_logs", "job_rerun"]
@@ -120,17 +127,7 @@ async def test_an_owner_who_has_not_linked_slack_is_named_in_the_delivery_log(
     slack_setup: SlackSetup,
 ) -> None:
     s = slack_setup
-    await s.put_channel("owners", {"type": "slack-dm"})
-    await s.api.admin.set_rule("ends", channel="owners", events=["job.failed"], team=TEAM)
-    bob = s.client("bob")
-    try:
-        await bob.apply([job("train")])
-    finally:
-        await bob.aclose()
-    uid = await s.run("Job", "train", phase="Failed")
-    await s.start()
-    await _failed(s, "train", uid)
-    await s.next_round()
+    await _owned_job_fails(s, "bob")
     assert s.slack.messages == []
     log = await s.api.admin.list_deliveries(team=TEAM)
     assert [(d.attempt, d.ok, d.error) for d in log] == [
@@ -143,17 +140,7 @@ async def test_a_link_made_in_another_slack_workspace_is_not_messaged(
 ) -> None:
     s = slack_setup
     await s.link("bob", "U_BOB_ELSEWHERE", slack_team="T_OTHER")
-    await s.put_channel("owners", {"type": "slack-dm"})
-    await s.api.admin.set_rule("ends", channel="owners", events=["job.failed"], team=TEAM)
-    bob = s.client("bob")
-    try:
-        await bob.apply([job("train")])
-    finally:
-        await bob.aclose()
-    uid = await s.run("Job", "train", phase="Failed")
-    await s.start()
-    await _failed(s, "train", uid)
-    await s.next_round()
+    await _owned_job_fails(s, "bob")
     assert s.slack.called("conversations.open") == []  # the bot cannot reach that workspace
     log = await s.api.admin.list_deliveries(team=TEAM)
     assert [(d.attempt, d.ok, d.error) for d in log] == [
