@@ -27,6 +27,11 @@ def button_value(team: str, name: str) -> str:
     return json.dumps({"team": team, "name": name}, separators=(",", ":"))
 
 
+def open_url(gateway_url: str, team: str, name: str) -> str:
+    """Where a person opens a workspace: its path on the gateway."""
+    return gateway_url.rstrip("/") + workspace_path(team, name)
+
+
 def workspace_of(value: str) -> tuple[str, str] | None:
     """(team, name) from a button's value; None when it is not one of ours."""
     try:
@@ -128,7 +133,7 @@ def _buttons(
     value = button_value(team, name)
     buttons = []
     if phase is Phase.RUNNING:
-        url = gateway_url.rstrip("/") + workspace_path(team, name)
+        url = open_url(gateway_url, team, name)
         buttons.append(_button(OPEN, "Open", value, url=url, style="primary"))
     if obj.spec.get("ttl") is not None:
         buttons.append(_button(EXTEND, "Extend 1 day", value))

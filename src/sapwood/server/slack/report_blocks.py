@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 
 from sapwood.schemas import Object, Phase, QueueEntry
 from sapwood.server.services.overview import Group, amount_text
-from sapwood.server.slack.blocks import OPEN, button_value, expires_at
+from sapwood.server.slack.blocks import OPEN, button_value, expires_at, open_url
 from sapwood.server.slack.commands import help_text
 from sapwood.server.slack.message import Attachment, Block, Message, context, section
-from sapwood.specs.paths import workspace_path
 
 MAX_ROWS = 20  # items shown in one list; 50 blocks is Slack's limit per message
 SECTION_CHARS = 3000  # Slack's limit on a section's text
@@ -99,11 +98,6 @@ def resources_text(spec: Mapping[str, object]) -> str:
         model = res.get("gpuModel")
         parts.append(f"{gpus} GPU" + (f" {escape(str(model))}" if model else ""))
     return " · ".join(parts)
-
-
-def open_url(gateway_url: str, team: str, name: str) -> str:
-    """Where a person opens a workspace: its path on the gateway."""
-    return gateway_url.rstrip("/") + workspace_path(team, name)
 
 
 # environments
